@@ -1,0 +1,22 @@
+"""What one webhook delivery attempt produced, as a plain value.
+
+The sender (``gateway.delivery.sender``) fills it in; the retry policy (``gateway.domain.retry``)
+decides from it what happens next.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class AttemptResult(msgspec.Struct, frozen=True):
+    status_code: int | None  # None when no HTTP response came back
+    latency_ms: float
+    error: str | None = None  # e.g. "connect_error", "timeout", "blocked_address", "redirect"
+    response_excerpt: str = ""  # the first bytes of the response body, decoded leniently
+    retry_after_s: float | None = None  # from a Retry-After header, when present
+    connect_failed: bool = False  # the connection itself could not be made
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -1,0 +1,92 @@
+"""The job state machine: statuses, the transitions allowed between them, and error codes.
+
+::
+
+    accepted ──▶ submitting ──▶ queued ──▶ generating ──▶ completed
+       ▲  │          │  │          │  ▲        │
+       │  │          │  └──────────┼──┼────────┼──────▶ failed
+       │  └──────────┼─────────────┴──┼────────┴──────▶ failed
+       └─────────────┘ (retryable refusal, or opt-in resubmission)
+
+A job may also jump from ``submitting`` straight to ``generating`` or ``completed`` when the first
+poll already finds it there, and from ``queued`` to ``completed``. Terminal statuses never change.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobStatus(StrEnum):
+    ACCEPTED = "accepted"
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    GENERATING = "generating"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+IN_FLIGHT = frozenset(set(JobStatus) - TERMINAL)
+
+_ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.ACCEPTED: frozenset({JobStatus.SUBMITTING, JobStatus.FAILED}),
+    JobStatus.SUBMITTING: frozenset(
+        {
+            JobStatus.ACCEPTED,
+            JobStatus.QUEUED,
+            JobStatus.GENERATING,
+            JobStatus.COMPLETED,
+            JobStatus.FAILED,
+        }
+    ),
+    JobStatus.QUEUED: frozenset(
+        {JobStatus.QUEUED, JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED}
+    ),
+    JobStatus.GENERATING: frozenset({JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    """A status change the state machine does not allow."""
+
+    def __init__(self, current: JobStatus, target: JobStatus) -> None:
+        super().__init__(f"a job cannot go from {current.value!r} to {target.value!r}")
+        self.current = current
+        self.target = target
+
+
+def can_transition(current: JobStatus, target: JobStatus) -> bool:
+    return target in _ALLOWED[current]
+
+
+def transition(current: JobStatus, target: JobStatus) -> JobStatus:
+    """Return ``target`` if the move is allowed, else raise :class:`InvalidTransition`."""
+    if not can_transition(current, target):
+        raise InvalidTransition(current, target)
+    return target
+
+
+class ErrorCode(StrEnum):
+    """Why a job failed; stable strings callers can branch on."""
+
+    UPSTREAM_REJECTED = "upstream_rejected"  # 400/401/403/404 on submit
+    UPSTREAM_UNAVAILABLE = "upstream_unavailable"  # retryable refusals ran out
+    SUBMISSION_OUTCOME_UNKNOWN = "submission_outcome_unknown"  # may or may not have started
+    GENERATION_FAILED = "generation_failed"  # upstream status "error"
+    GENERATION_NOT_FOUND = "generation_not_found"  # upstream 404 on poll, repeatedly
+    DEADLINE_EXCEEDED = "deadline_exceeded"  # not finished by the job's deadline
+
+
+UPSTREAM_STATUS_TO_JOB: dict[str, JobStatus] = {
+    "queued": JobStatus.QUEUED,
+    "generating": JobStatus.GENERATING,
+    "completed": JobStatus.COMPLETED,
+    "error": JobStatus.FAILED,
+}

@@ -1,0 +1,163 @@
+"""Settings: the only module that reads the environment.
+
+Every variable is listed with its default in ``deploy/gateway.env.example``; a test keeps the
+two in step. Everything else in the gateway receives a :class:`Settings` instance.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_UPSTREAM_URL = "https://api.aimlapi.com"
+DEFAULT_DATABASE_URL = "sqlite:///./gateway.db"
+DEFAULT_DELIVERY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class SettingsError(ValueError):
+    """A setting has a value the gateway cannot use."""
+
+
+def _floats(raw: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError as exc:
+        raise SettingsError(f"expected comma-separated seconds, got {raw!r}") from exc
+    if not values or any(v < 0 for v in values):
+        raise SettingsError(f"expected one or more non-negative seconds, got {raw!r}")
+    return values
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"expected a boolean, got {raw!r}")
+
+
+def _strings(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _default_replica_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Gateway configuration. Field ``foo_bar`` is read from ``GATEWAY_FOO_BAR``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = DEFAULT_DATABASE_URL
+    upstream_url: str = DEFAULT_UPSTREAM_URL
+    aimlapi_key: str = field(default="", repr=False)  # read from AIMLAPI_KEY (no prefix)
+
+    # The bootstrap client (``gateway dev`` generates both when unset).
+    client_api_key: str = field(default="", repr=False)
+    client_webhook_secret: str = field(default="", repr=False)
+    admin_key: str = field(default="", repr=False)
+
+    # Polling.
+    poll_policy: str = "adaptive"  # "adaptive" or "fixed"
+    poll_interval_s: float = 15.0
+    poll_floor_s: float = 2.0
+    poll_ceiling_s: float = 30.0
+    job_deadline_s: float = 1800.0
+
+    # Submission.
+    submit_max_attempts: int = 8
+    resubmit_unknown: bool = False
+    upstream_timeout_s: float = 30.0
+    upstream_connect_timeout_s: float = 10.0
+
+    # Delivery.
+    delivery_schedule: tuple[float, ...] = DEFAULT_DELIVERY_SCHEDULE
+    delivery_jitter: float = 0.2
+    delivery_timeout_s: float = 15.0
+    delivery_connect_timeout_s: float = 5.0
+    delivery_max_response_bytes: int = 20_000
+    callback_allowlist: tuple[str, ...] = ()
+    secret_rotation_grace_s: float = 86400.0
+
+    # The ticker and leases.
+    tick_interval_s: float = 1.0
+    claim_batch: int = 200
+    max_concurrency: int = 64
+    lease_s: float = 60.0
+    shutdown_grace_s: float = 20.0
+    replica_id: str = field(default_factory=_default_replica_id)
+
+    # Limits.
+    max_body_bytes: int = 16 * 1024 * 1024
+    metadata_max_bytes: int = 2048
+    rate_limit_per_minute: int = 600
+    max_in_flight_per_client: int = 1000
+    idempotency_ttl_s: float = 86400.0
+
+    # Storage and logs.
+    sqlite_synchronous: str = "NORMAL"  # "NORMAL" or "FULL"
+    log_format: str = "json"  # "json" or "console"
+    log_level: str = "INFO"
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (tests and ``gateway dev`` use this)."""
+        return replace(self, **changes)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql", "postgres"))
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable a field is read from."""
+    return "AIMLAPI_KEY" if field_name == "aimlapi_key" else f"GATEWAY_{field_name.upper()}"
+
+
+def _convert(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            return _bool(raw)
+        if kind == "tuple[float, ...]":
+            return _floats(raw)
+        if kind == "tuple[str, ...]":
+            return _strings(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{env_name(name)}: {exc}") from None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from the environment (``os.environ`` by default)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = env.get(env_name(f.name))
+        if raw is not None:
+            values[f.name] = _convert(f.name, f.type, raw)
+    settings = Settings(**values)
+    _check(settings)
+    return settings
+
+
+def _check(settings: Settings) -> None:
+    if settings.poll_policy not in {"adaptive", "fixed"}:
+        raise SettingsError("GATEWAY_POLL_POLICY must be 'adaptive' or 'fixed'")
+    if settings.sqlite_synchronous.upper() not in {"NORMAL", "FULL"}:
+        raise SettingsError("GATEWAY_SQLITE_SYNCHRONOUS must be NORMAL or FULL")
+    if settings.log_format not in {"json", "console"}:
+        raise SettingsError("GATEWAY_LOG_FORMAT must be 'json' or 'console'")
+    if settings.poll_floor_s <= 0 or settings.poll_ceiling_s < settings.poll_floor_s:
+        raise SettingsError("need 0 < GATEWAY_POLL_FLOOR_S <= GATEWAY_POLL_CEILING_S")
+    if settings.max_concurrency < 1 or settings.claim_batch < 1:
+        raise SettingsError("GATEWAY_MAX_CONCURRENCY and GATEWAY_CLAIM_BATCH must be >= 1")

@@ -1,0 +1,140 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations are written from this.
+
+Times are Unix seconds as double precision floats: one representation on SQLite and
+PostgreSQL, compared in SQL without time-zone surprises.
+
+Work that is due is a row with ``next_run_at`` set (``jobs`` for submissions and polls,
+``deliveries`` for webhooks). A replica claims it by writing a fresh ``lease_token`` and
+``lease_until``; every later write is fenced with ``WHERE lease_token = :token``, so a
+replica that lost its lease (it stalled, another took over) can no longer change the row.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+Time = sa.Float(precision=53)
+
+clients = sa.Table(
+    "clients",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("api_key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("webhook_secret", sa.String(200), nullable=False),
+    sa.Column("previous_webhook_secret", sa.String(200), nullable=True),
+    sa.Column("previous_secret_until", Time, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("revoked_at", Time, nullable=True),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("client_id", sa.String(40), sa.ForeignKey("clients.id"), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    # The upstream request body exactly as it will be sent (JSON text).
+    sa.Column("request", sa.Text, nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("resolution", sa.String(20), nullable=True),
+    sa.Column("duration", sa.Integer, nullable=True),
+    sa.Column("callback_url", sa.Text, nullable=True),
+    sa.Column("metadata", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("events", sa.Text, nullable=False, server_default='["completed","failed"]'),
+    sa.Column("generation_id", sa.String(100), nullable=True),
+    sa.Column("upstream_status", sa.String(20), nullable=True),
+    sa.Column("video_url", sa.Text, nullable=True),
+    sa.Column("usage", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("submitted_at", Time, nullable=True),
+    sa.Column("ready_at", Time, nullable=True),  # when the upstream was first seen completed
+    sa.Column("finished_at", Time, nullable=True),
+    sa.Column("deadline_at", Time, nullable=False),
+    # Work scheduling.
+    sa.Column("next_run_at", Time, nullable=True),
+    sa.Column("submit_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("poll_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("poll_errors", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_token", sa.String(40), nullable=True),
+    sa.Column("lease_until", Time, nullable=True),
+    sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
+)
+sa.Index("ix_jobs_due", jobs.c.next_run_at)
+sa.Index("ix_jobs_client_created", jobs.c.client_id, jobs.c.created_at, jobs.c.id)
+sa.Index("ix_jobs_client_status", jobs.c.client_id, jobs.c.status)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    # The Standard Webhooks event id (``msg_…``): identical on every attempt.
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False),
+    sa.Column("client_id", sa.String(40), nullable=False),
+    sa.Column("event_type", sa.String(60), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    # The exact body bytes that are signed and sent (JSON text).
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # pending | delivered | dead | gone
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("delivered_at", Time, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("next_run_at", Time, nullable=True),
+    sa.Column("lease_token", sa.String(40), nullable=True),
+    sa.Column("lease_until", Time, nullable=True),
+    sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
+)
+sa.Index("ix_deliveries_due", deliveries.c.next_run_at)
+sa.Index("ix_deliveries_job", deliveries.c.job_id, deliveries.c.created_at)
+sa.Index("ix_deliveries_client_state", deliveries.c.client_id, deliveries.c.state)
+
+delivery_attempts = sa.Table(
+    "delivery_attempts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(40), sa.ForeignKey("deliveries.id"), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("attempted_at", Time, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("response_excerpt", sa.Text, nullable=True),
+    sa.Column("replica_id", sa.String(200), nullable=True),
+)
+sa.Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id, delivery_attempts.c.id)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("client_id", sa.String(40), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("job_id", sa.String(40), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+rate_windows = sa.Table(
+    "rate_windows",
+    metadata,
+    sa.Column("client_id", sa.String(40), primary_key=True),
+    sa.Column("window_start", Time, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+# What the adaptive poll policy has learned: generation time per (model, resolution, duration).
+duration_stats = sa.Table(
+    "duration_stats",
+    metadata,
+    sa.Column("key", sa.String(300), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("mean_s", sa.Float, nullable=False),
+    sa.Column("m2", sa.Float, nullable=False),  # Welford's sum of squared deviations
+    sa.Column("updated_at", Time, nullable=False),
+)
