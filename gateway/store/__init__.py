@@ -1,0 +1,31 @@
+"""Persistence: one store over SQLite (embedded default) and PostgreSQL (several replicas)."""
+
+from __future__ import annotations
+
+from gateway.store.clients import ClientStore
+from gateway.store.counters import CounterStore
+from gateway.store.database import Database
+from gateway.store.jobs import JobStore
+
+
+class Store:
+    """Everything the gateway keeps, behind one object created at start-up."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.jobs = JobStore(db)
+        self.clients = ClientStore(db)
+        self.counters = CounterStore(db)
+
+    @classmethod
+    async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
+        """Connect and migrate to the newest schema."""
+        db = Database.connect(url, sqlite_synchronous=sqlite_synchronous)
+        await db.migrate()
+        return cls(db)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+__all__ = ["ClientStore", "CounterStore", "Database", "JobStore", "Store"]

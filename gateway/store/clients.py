@@ -1,0 +1,96 @@
+"""API clients: hashed keys, per-client webhook signing secrets with rotation, revocation."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from gateway.store.database import Database
+from gateway.store.records import ClientRecord, client_from_row
+from gateway.store.schema import clients
+
+
+class ClientStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(self, client: ClientRecord) -> None:
+        async with self.db.write() as conn:
+            await conn.execute(sa.insert(clients).values(**_values(client)))
+
+    async def ensure(self, client: ClientRecord) -> ClientRecord:
+        """Insert the client if its id is new, else update its key hash and secret (bootstrap)."""
+        async with self.db.write() as conn:
+            row = (await conn.execute(sa.select(clients).where(clients.c.id == client.id))).first()
+            if row is None:
+                await conn.execute(sa.insert(clients).values(**_values(client)))
+                return client
+            current = client_from_row(row)
+            changes: dict[str, object] = {}
+            if current.api_key_hash != client.api_key_hash:
+                changes["api_key_hash"] = client.api_key_hash
+            if current.webhook_secret != client.webhook_secret:
+                changes["webhook_secret"] = client.webhook_secret
+            if changes:
+                await conn.execute(
+                    sa.update(clients).where(clients.c.id == client.id).values(**changes)
+                )
+        return (await self.get(client.id)) or client
+
+    async def get(self, client_id: str) -> ClientRecord | None:
+        async with self.db.read() as conn:
+            row = (await conn.execute(sa.select(clients).where(clients.c.id == client_id))).first()
+        return None if row is None else client_from_row(row)
+
+    async def by_key_hash(self, api_key_hash: str) -> ClientRecord | None:
+        """The active (not revoked) client holding this key hash."""
+        query = sa.select(clients).where(
+            clients.c.api_key_hash == api_key_hash, clients.c.revoked_at.is_(None)
+        )
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else client_from_row(row)
+
+    async def list(self) -> list[ClientRecord]:
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(clients).order_by(clients.c.created_at))).all()
+        return [client_from_row(row) for row in rows]
+
+    async def revoke(self, client_id: str, *, now: float) -> ClientRecord | None:
+        async with self.db.write() as conn:
+            await conn.execute(
+                sa.update(clients)
+                .where(clients.c.id == client_id, clients.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return await self.get(client_id)
+
+    async def rotate_secret(
+        self, client_id: str, *, new_secret: str, previous_until: float
+    ) -> ClientRecord | None:
+        """Make ``new_secret`` current; the old one signs second until ``previous_until``."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                sa.update(clients)
+                .where(clients.c.id == client_id, clients.c.revoked_at.is_(None))
+                .values(
+                    previous_webhook_secret=clients.c.webhook_secret,
+                    previous_secret_until=previous_until,
+                    webhook_secret=new_secret,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+        return await self.get(client_id)
+
+
+def _values(client: ClientRecord) -> dict[str, object]:
+    return {
+        "id": client.id,
+        "name": client.name,
+        "api_key_hash": client.api_key_hash,
+        "webhook_secret": client.webhook_secret,
+        "previous_webhook_secret": client.previous_webhook_secret,
+        "previous_secret_until": client.previous_secret_until,
+        "created_at": client.created_at,
+        "revoked_at": client.revoked_at,
+    }

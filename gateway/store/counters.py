@@ -1,0 +1,73 @@
+"""Shared counters: per-client rate windows and learned generation durations.
+
+Both live in the database so that every replica sees the same figures: a rate limit holds
+across replicas, and what one replica learns about generation times the others use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.store.database import Database
+from gateway.store.schema import duration_stats, rate_windows
+
+
+def _upsert(db: Database, table: sa.Table) -> Any:
+    return (sqlite.insert if db.is_sqlite else postgresql.insert)(table)
+
+
+class CounterStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def hit(self, client_id: str, *, window_start: float) -> int:
+        """Count one request in the client's window; returns the count including this one."""
+        insert = _upsert(self.db, rate_windows).values(
+            client_id=client_id, window_start=window_start, count=1
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[rate_windows.c.client_id, rate_windows.c.window_start],
+            set_={"count": rate_windows.c.count + 1},
+        ).returning(rate_windows.c.count)
+        async with self.db.write() as conn:
+            count = int((await conn.execute(statement)).scalar_one())
+            if count == 1:  # first hit of a window: forget the client's older windows
+                await conn.execute(
+                    sa.delete(rate_windows).where(
+                        rate_windows.c.client_id == client_id,
+                        rate_windows.c.window_start < window_start,
+                    )
+                )
+        return count
+
+    async def record_duration(self, key: str, seconds: float, *, now: float) -> None:
+        """Fold one observed generation time into the running mean and variance (Welford)."""
+        async with self.db.write() as conn:
+            query = sa.select(duration_stats).where(duration_stats.c.key == key)
+            if not self.db.is_sqlite:
+                query = query.with_for_update()
+            row = (await conn.execute(query)).first()
+            if row is None:
+                insert = _upsert(self.db, duration_stats).values(
+                    key=key, count=1, mean_s=seconds, m2=0.0, updated_at=now
+                )
+                await conn.execute(insert.on_conflict_do_nothing())
+                return
+            count = int(row._mapping["count"]) + 1
+            delta = seconds - row.mean_s
+            mean = row.mean_s + delta / count
+            m2 = row.m2 + delta * (seconds - mean)
+            await conn.execute(
+                sa.update(duration_stats)
+                .where(duration_stats.c.key == key)
+                .values(count=count, mean_s=mean, m2=m2, updated_at=now)
+            )
+
+    async def durations(self) -> dict[str, tuple[int, float, float]]:
+        """Every learned figure: key → (count, mean seconds, m2)."""
+        async with self.db.read() as conn:
+            rows = (await conn.execute(sa.select(duration_stats))).all()
+        return {row.key: (int(row._mapping["count"]), row.mean_s, row.m2) for row in rows}

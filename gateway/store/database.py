@@ -1,0 +1,124 @@
+"""The database connection: engine creation, SQLite settings, migrations, write transactions.
+
+One implementation serves both engines. SQLite (the embedded default) is run in WAL mode with a
+single writer per process: write transactions take an in-process lock, so a transaction that
+reads before it writes can never dead-lock on SQLite's lock upgrade. PostgreSQL needs no such
+lock; it gets row locks and ``SKIP LOCKED`` in the claim queries instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant works; it only has to be the same for every replica running migrations.
+_MIGRATION_LOCK_KEY = 7_202_611_25
+
+
+def async_url(url: str) -> str:
+    """Map the plain URLs operators write onto SQLAlchemy's async drivers."""
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url.removeprefix("sqlite:")
+    if url.startswith("postgres://"):
+        return "postgresql+asyncpg://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _sqlite_pragmas(synchronous: str) -> Any:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return on_connect
+
+
+class Database:
+    """An async engine plus the one rule about how to write to it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @classmethod
+    def connect(
+        cls, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10
+    ) -> Database:
+        url = async_url(url)
+        if url.startswith("sqlite"):
+            if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
+                raise ValueError(
+                    "use a file for SQLite: an in-memory database is lost per connection"
+                )
+            engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_synchronous.upper()))
+        else:
+            engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        return cls(engine)
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on exit, rolled back on error."""
+        if self._write_lock is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision; safe to run from several replicas at once."""
+        async with self.write() as conn:
+            if not self.is_sqlite:
+                # Held to the end of this transaction: a second replica waits, then finds
+                # the schema already at head and does nothing.
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
+                )
+            await conn.run_sync(_upgrade)
+
+    async def ping(self) -> None:
+        async with self.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _upgrade(connection: sa.Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

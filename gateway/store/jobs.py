@@ -1,0 +1,379 @@
+"""Jobs and their webhook deliveries: intake, claiming due work under a lease, fenced writes.
+
+Fencing: a claim writes a fresh ``lease_token``; every write made while processing the claimed
+row carries ``WHERE lease_token = :token`` and reports whether it landed. A replica that stalled
+past its lease (and whose row another replica took over) finds its late writes refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from gateway.domain.jobs import IN_FLIGHT
+from gateway.store.database import Database
+from gateway.store.records import (
+    AttemptRecord,
+    DeliveryRecord,
+    JobRecord,
+    NewDelivery,
+    NewJob,
+    attempt_from_row,
+    delivery_from_row,
+    job_from_row,
+    job_to_values,
+)
+from gateway.store.schema import deliveries, delivery_attempts, idempotency_keys, jobs
+
+
+class Created(msgspec.Struct, frozen=True):
+    job: JobRecord
+
+
+class Replayed(msgspec.Struct, frozen=True):
+    """The idempotency key was seen before with the same body: here is the original job."""
+
+    job: JobRecord
+
+
+class KeyReused(msgspec.Struct, frozen=True):
+    """The idempotency key was seen before with a different body."""
+
+    job_id: str
+
+
+InsertOutcome = Created | Replayed | KeyReused
+
+
+class IdempotencyClaim(msgspec.Struct, frozen=True):
+    key: str
+    request_hash: str
+    ttl_s: float
+
+
+def _claim(table: sa.Table, now: float, limit: int, token: str, lease_until: float) -> Any:
+    due = (
+        sa.select(table.c.id)
+        .where(
+            table.c.next_run_at <= now,
+            sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+        )
+        .order_by(table.c.next_run_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        sa.update(table)
+        .where(table.c.id.in_(due.scalar_subquery()))
+        .values(
+            lease_token=token,
+            lease_until=lease_until,
+            # A row still holding another token was not released: its holder died or stalled.
+            takeovers=table.c.takeovers + sa.case((table.c.lease_token.is_not(None), 1), else_=0),
+        )
+        .returning(*table.c)
+    )
+
+
+class JobStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- intake -------------------------------------------------------------------------
+
+    async def insert_job(
+        self, new: NewJob, *, now: float, idempotency: IdempotencyClaim | None = None
+    ) -> InsertOutcome:
+        """Store a job (status ``accepted``, due now) and its idempotency key in one transaction."""
+        for _ in range(3):
+            try:
+                return await self._insert_job(new, now=now, idempotency=idempotency)
+            except IntegrityError:
+                # A concurrent request with the same idempotency key committed first; the next
+                # round finds its row and answers from it.
+                if idempotency is None:
+                    raise
+        raise RuntimeError("idempotency key contention did not settle")  # pragma: no cover
+
+    async def _insert_job(
+        self, new: NewJob, *, now: float, idempotency: IdempotencyClaim | None
+    ) -> InsertOutcome:
+        async with self.db.write() as conn:
+            if idempotency is not None:
+                key_filter = sa.and_(
+                    idempotency_keys.c.client_id == new.client_id,
+                    idempotency_keys.c.key == idempotency.key,
+                )
+                seen = (await conn.execute(sa.select(idempotency_keys).where(key_filter))).first()
+                if seen is not None and seen.created_at >= now - idempotency.ttl_s:
+                    if seen.request_hash != idempotency.request_hash:
+                        return KeyReused(job_id=seen.job_id)
+                    row = (
+                        await conn.execute(sa.select(jobs).where(jobs.c.id == seen.job_id))
+                    ).one()
+                    return Replayed(job=job_from_row(row))
+                if seen is not None:
+                    await conn.execute(sa.delete(idempotency_keys).where(key_filter))
+                await conn.execute(
+                    sa.insert(idempotency_keys).values(
+                        client_id=new.client_id,
+                        key=idempotency.key,
+                        request_hash=idempotency.request_hash,
+                        job_id=new.id,
+                        created_at=now,
+                    )
+                )
+            values = job_to_values(
+                {
+                    "id": new.id,
+                    "client_id": new.client_id,
+                    "status": "accepted",
+                    "request": new.request,
+                    "model": new.model,
+                    "resolution": new.resolution,
+                    "duration": new.duration,
+                    "callback_url": new.callback_url,
+                    "metadata": new.metadata,
+                    "events": new.events,
+                    "created_at": now,
+                    "updated_at": now,
+                    "deadline_at": new.deadline_at,
+                    "next_run_at": now,
+                }
+            )
+            row = (await conn.execute(sa.insert(jobs).values(**values).returning(*jobs.c))).one()
+            return Created(job=job_from_row(row))
+
+    # --- reads --------------------------------------------------------------------------
+
+    async def get_job(self, job_id: str, *, client_id: str | None = None) -> JobRecord | None:
+        query = sa.select(jobs).where(jobs.c.id == job_id)
+        if client_id is not None:
+            query = query.where(jobs.c.client_id == client_id)
+        async with self.db.read() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else job_from_row(row)
+
+    async def list_jobs(
+        self,
+        *,
+        client_id: str,
+        status: str | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[JobRecord]:
+        """Newest first; ``before`` is the (created_at, id) of the last job of the previous page."""
+        query = sa.select(jobs).where(jobs.c.client_id == client_id)
+        if status is not None:
+            query = query.where(jobs.c.status == status)
+        if before is not None:
+            created_at, job_id = before
+            query = query.where(
+                sa.or_(
+                    jobs.c.created_at < created_at,
+                    sa.and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
+                )
+            )
+        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [job_from_row(row) for row in rows]
+
+    async def count_in_flight(self, client_id: str) -> int:
+        query = sa.select(sa.func.count()).where(
+            jobs.c.client_id == client_id, jobs.c.status.in_([str(s) for s in IN_FLIGHT])
+        )
+        async with self.db.read() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    # --- work ---------------------------------------------------------------------------
+
+    async def claim_jobs(
+        self, *, now: float, limit: int, token: str, lease_until: float
+    ) -> list[JobRecord]:
+        """Lease up to ``limit`` jobs whose next step is due (and whose lease, if any, expired)."""
+        async with self.db.write() as conn:
+            rows = (await conn.execute(_claim(jobs, now, limit, token, lease_until))).all()
+        return [job_from_row(row) for row in rows]
+
+    async def update_job(
+        self,
+        job_id: str,
+        token: str,
+        values: dict[str, Any],
+        *,
+        now: float,
+        release: bool = True,
+        new_deliveries: Sequence[NewDelivery] = (),
+    ) -> bool:
+        """A fenced write: lands only while ``token`` still holds the job's lease.
+
+        With ``release`` the lease is given back in the same write. Deliveries (webhook events)
+        are inserted in the same transaction, so a job never reaches a status whose event is lost.
+        """
+        changes = job_to_values(values) | {"updated_at": now}
+        if release:
+            changes |= {"lease_token": None, "lease_until": None}
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                sa.update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.lease_token == token)
+                .values(**changes)
+            )
+            if result.rowcount != 1:
+                return False
+            for delivery in new_deliveries:
+                await conn.execute(
+                    sa.insert(deliveries).values(
+                        id=delivery.id,
+                        job_id=delivery.job_id,
+                        client_id=delivery.client_id,
+                        event_type=delivery.event_type,
+                        url=delivery.url,
+                        payload=delivery.payload.decode(),
+                        state="pending",
+                        attempts=0,
+                        created_at=now,
+                        updated_at=now,
+                        next_run_at=now,
+                    )
+                )
+        return True
+
+    async def renew_leases(self, tokens: Sequence[str], lease_until: float) -> int:
+        """Extend the leases of work still running; returns how many rows were extended."""
+        if not tokens:
+            return 0
+        count = 0
+        async with self.db.write() as conn:
+            for table in (jobs, deliveries):
+                result = await conn.execute(
+                    sa.update(table)
+                    .where(table.c.lease_token.in_(list(tokens)))
+                    .values(lease_until=lease_until)
+                )
+                count += result.rowcount
+        return count
+
+    async def release_leases(self, tokens: Sequence[str]) -> None:
+        """Give leases back without other changes (graceful shutdown): the work is due again."""
+        if not tokens:
+            return
+        async with self.db.write() as conn:
+            for table in (jobs, deliveries):
+                await conn.execute(
+                    sa.update(table)
+                    .where(table.c.lease_token.in_(list(tokens)))
+                    .values(lease_token=None, lease_until=None)
+                )
+
+    # --- deliveries ---------------------------------------------------------------------
+
+    async def claim_deliveries(
+        self, *, now: float, limit: int, token: str, lease_until: float
+    ) -> list[DeliveryRecord]:
+        async with self.db.write() as conn:
+            rows = (await conn.execute(_claim(deliveries, now, limit, token, lease_until))).all()
+        return [delivery_from_row(row) for row in rows]
+
+    async def record_attempt(
+        self,
+        delivery_id: str,
+        token: str,
+        attempt: AttemptRecord,
+        values: dict[str, Any],
+        *,
+        now: float,
+    ) -> bool:
+        """Log one attempt and move the delivery on (fenced; releases the lease)."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.lease_token == token)
+                .values(**values, updated_at=now, lease_token=None, lease_until=None)
+            )
+            if result.rowcount != 1:
+                return False
+            await conn.execute(
+                sa.insert(delivery_attempts).values(**msgspec.structs.asdict(attempt))
+            )
+        return True
+
+    async def list_deliveries(self, job_id: str) -> list[DeliveryRecord]:
+        query = (
+            sa.select(deliveries)
+            .where(deliveries.c.job_id == job_id)
+            .order_by(deliveries.c.created_at, deliveries.c.id)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [delivery_from_row(row) for row in rows]
+
+    async def list_attempts(self, job_id: str) -> list[AttemptRecord]:
+        query = (
+            sa.select(delivery_attempts)
+            .join(deliveries, deliveries.c.id == delivery_attempts.c.delivery_id)
+            .where(deliveries.c.job_id == job_id)
+            .order_by(delivery_attempts.c.id)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [attempt_from_row(row) for row in rows]
+
+    async def redeliver(self, job_id: str, *, now: float) -> list[DeliveryRecord]:
+        """Send a job's finished events again (same event ids); pending ones are left alone."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.job_id == job_id, deliveries.c.state != "pending")
+                .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+            )
+        return await self.list_deliveries(job_id)
+
+    async def replay_dead(self, *, client_id: str, since: float, until: float, now: float) -> int:
+        """Make every dead delivery of a client created in [since, until) due again."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.client_id == client_id,
+                    deliveries.c.state == "dead",
+                    deliveries.c.created_at >= since,
+                    deliveries.c.created_at < until,
+                )
+                .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+            )
+        return int(result.rowcount)
+
+    # --- figures for metrics ------------------------------------------------------------
+
+    async def count_jobs_by_status(self) -> dict[str, int]:
+        query = sa.select(jobs.c.status, sa.func.count()).group_by(jobs.c.status)
+        async with self.db.read() as conn:
+            return {status: int(n) for status, n in (await conn.execute(query)).all()}
+
+    async def count_deliveries_by_state(self) -> dict[str, int]:
+        query = sa.select(deliveries.c.state, sa.func.count()).group_by(deliveries.c.state)
+        async with self.db.read() as conn:
+            return {state: int(n) for state, n in (await conn.execute(query)).all()}
+
+    async def oldest_due(self, *, now: float) -> float | None:
+        """The ``next_run_at`` of the oldest unclaimed due item (jobs or deliveries), if any."""
+        oldest: float | None = None
+        async with self.db.read() as conn:
+            for table in (jobs, deliveries):
+                value = (
+                    await conn.execute(
+                        sa.select(sa.func.min(table.c.next_run_at)).where(
+                            table.c.next_run_at <= now,
+                            sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+                        )
+                    )
+                ).scalar_one()
+                if value is not None and (oldest is None or value < oldest):
+                    oldest = float(value)
+        return oldest

@@ -1,0 +1,159 @@
+"""Rows as typed values. JSON columns are decoded here, so nothing above the store sees text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.domain.jobs import JobStatus
+
+
+class ClientRecord(msgspec.Struct, frozen=True):
+    id: str
+    name: str
+    api_key_hash: str
+    webhook_secret: str
+    created_at: float
+    previous_webhook_secret: str | None = None
+    previous_secret_until: float | None = None
+    revoked_at: float | None = None
+
+    def signing_secrets(self, now: float) -> list[str]:
+        """Secrets to sign with now: the current one first, then the previous during its grace."""
+        secrets = [self.webhook_secret]
+        if (
+            self.previous_webhook_secret
+            and self.previous_secret_until is not None
+            and now < self.previous_secret_until
+        ):
+            secrets.append(self.previous_webhook_secret)
+        return secrets
+
+
+class NewJob(msgspec.Struct, frozen=True):
+    id: str
+    client_id: str
+    request: dict[str, Any]
+    model: str
+    resolution: str | None
+    duration: int | None
+    callback_url: str | None
+    metadata: dict[str, str]
+    events: list[str]
+    deadline_at: float
+
+
+class JobRecord(msgspec.Struct, frozen=True):
+    id: str
+    client_id: str
+    status: JobStatus
+    request: dict[str, Any]
+    model: str
+    resolution: str | None
+    duration: int | None
+    callback_url: str | None
+    metadata: dict[str, str]
+    events: list[str]
+    generation_id: str | None
+    upstream_status: str | None
+    video_url: str | None
+    usage: dict[str, Any] | None
+    error: dict[str, Any] | None
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    ready_at: float | None
+    finished_at: float | None
+    deadline_at: float
+    next_run_at: float | None
+    submit_attempts: int
+    poll_count: int
+    poll_errors: int
+    lease_token: str | None
+    lease_until: float | None
+    takeovers: int
+
+
+class NewDelivery(msgspec.Struct, frozen=True):
+    id: str  # the event id, msg_…
+    job_id: str
+    client_id: str
+    event_type: str
+    url: str
+    payload: bytes  # the exact body to sign and send
+
+
+class DeliveryRecord(msgspec.Struct, frozen=True):
+    id: str
+    job_id: str
+    client_id: str
+    event_type: str
+    url: str
+    payload: bytes
+    state: str  # pending | delivered | dead | gone
+    attempts: int
+    created_at: float
+    updated_at: float
+    delivered_at: float | None
+    last_status_code: int | None
+    last_error: str | None
+    next_run_at: float | None
+    lease_token: str | None
+    lease_until: float | None
+    takeovers: int
+
+
+class AttemptRecord(msgspec.Struct, frozen=True):
+    delivery_id: str
+    attempt: int
+    attempted_at: float
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str | None
+    replica_id: str | None = None
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    # Column names can come back as ``quoted_name`` (a str subclass msgspec refuses as a key).
+    return {str(key): value for key, value in row._mapping.items()}
+
+
+_JSON_JOB_COLUMNS = ("request", "metadata", "events", "usage", "error")
+
+
+def job_from_row(row: Any) -> JobRecord:
+    values = _row_dict(row)
+    for name in _JSON_JOB_COLUMNS:
+        raw = values[name]
+        values[name] = None if raw is None else msgspec.json.decode(raw)
+    values["status"] = JobStatus(values["status"])
+    return msgspec.convert(values, JobRecord)
+
+
+def job_to_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Encode the JSON columns of a partial job update."""
+    out = dict(values)
+    for name in _JSON_JOB_COLUMNS:
+        if name in out and out[name] is not None:
+            out[name] = msgspec.json.encode(out[name]).decode()
+    if "status" in out:
+        out["status"] = str(out["status"])
+    return out
+
+
+def delivery_from_row(row: Any) -> DeliveryRecord:
+    values = _row_dict(row)
+    values["payload"] = values["payload"].encode()
+    return msgspec.convert(values, DeliveryRecord)
+
+
+def attempt_from_row(row: Any) -> AttemptRecord:
+    values = _row_dict(row)
+    values.pop("id", None)
+    return msgspec.convert(values, AttemptRecord)
+
+
+def client_from_row(row: Any) -> ClientRecord:
+    return msgspec.convert(_row_dict(row), ClientRecord)
