@@ -361,6 +361,14 @@ class JobStore:
         async with self.db.read() as conn:
             return {state: int(n) for state, n in (await conn.execute(query)).all()}
 
+    async def count_takeovers(self) -> int:
+        total = 0
+        async with self.db.read() as conn:
+            for table in (jobs, deliveries):
+                value = (await conn.execute(sa.select(sa.func.sum(table.c.takeovers)))).scalar_one()
+                total += int(value or 0)
+        return total
+
     async def oldest_due(self, *, now: float) -> float | None:
         """The ``next_run_at`` of the oldest unclaimed due item (jobs or deliveries), if any."""
         oldest: float | None = None

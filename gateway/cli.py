@@ -1,0 +1,129 @@
+"""``gateway``: serve, dev, clients, migrate.
+
+``gateway serve``   production server from the environment (AIMLAPI_KEY required)
+``gateway dev``     the gateway + the mock upstream + a webhook inbox, on 127.0.0.1
+``gateway clients`` create | list | revoke ID | rotate-secret ID, printing JSON
+``gateway migrate`` bring the database schema up to date and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+
+import msgspec
+import uvicorn
+
+from gateway.observability.logging import configure_logging
+from gateway.settings import Settings, SettingsError, load_settings
+
+
+def _secrets(settings: Settings) -> list[str]:
+    return [
+        settings.aimlapi_key,
+        settings.client_api_key,
+        settings.client_webhook_secret,
+        settings.admin_key,
+    ]
+
+
+def serve(settings: Settings) -> int:
+    from gateway.http.app import create_app
+
+    if not settings.aimlapi_key:
+        print("gateway serve: set AIMLAPI_KEY (the AI/ML API key) first", file=sys.stderr)
+        return 2
+    configure_logging(
+        log_format=settings.log_format, level=settings.log_level, secrets=_secrets(settings)
+    )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 5,
+    )
+    return 0
+
+
+async def _clients(settings: Settings, args: argparse.Namespace) -> object:
+    from gateway.service.clients import client_view, create_client, rotate_secret
+    from gateway.store import Store
+
+    store = await Store.open(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        now = time.time()
+        if args.action == "create":
+            return await create_client(store, args.name, now=now)
+        if args.action == "list":
+            return [client_view(c, now=now) for c in await store.clients.list()]
+        if args.action == "revoke":
+            client = await store.clients.revoke(args.client_id, now=now)
+            return None if client is None else client_view(client, now=now)
+        return await rotate_secret(
+            store, args.client_id, now=now, grace_s=settings.secret_rotation_grace_s
+        )
+    finally:
+        await store.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    from gateway.store import Store
+
+    store = await Store.open(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    await store.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the production server (settings from the environment)")
+    dev = commands.add_parser("dev", help="gateway + mock upstream + webhook inbox on 127.0.0.1")
+    dev.add_argument("--port", type=int, default=8000)
+    dev.add_argument("--mock-port", type=int, default=8100)
+    dev.add_argument(
+        "--data-dir", default="gateway-dev", help="where the SQLite file and keys live"
+    )
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    clients = commands.add_parser("clients", help="manage API clients (prints JSON)")
+    actions = clients.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a client; prints its key and secret once")
+    create.add_argument("--name", required=True)
+    actions.add_parser("list", help="list clients")
+    for name in ("revoke", "rotate-secret"):
+        action = actions.add_parser(name)
+        action.add_argument("client_id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "dev":
+        from gateway.dev import run_dev
+
+        return run_dev(settings, port=args.port, mock_port=args.mock_port, data_dir=args.data_dir)
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        return 0
+    result = asyncio.run(_clients(settings, args))
+    if result is None:
+        print(f"gateway clients: no such active client {args.client_id!r}", file=sys.stderr)
+        return 1
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(result)).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

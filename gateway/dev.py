@@ -1,0 +1,180 @@
+"""``gateway dev``: the whole product on one machine, no API key needed.
+
+One process runs the gateway (127.0.0.1:8000), the mock upstream (127.0.0.1:8100, fast timings)
+and a development inbox at ``/dev/inbox`` that receives webhooks, checks their signatures with
+the bootstrap client's secret, and shows them in the log and at ``GET /dev/inbox``. The SQLite
+file and the generated client key and secret live in ``./gateway-dev/`` and survive restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+import uvicorn
+from litestar import Request, get, post
+
+from gateway.domain.signing import verify
+from gateway.service.clients import new_webhook_secret
+from gateway.settings import Settings
+
+log = structlog.get_logger("gateway.dev")
+
+_INBOX: collections.deque[dict[str, Any]] = collections.deque(maxlen=100)
+
+
+def inbox_routes(secret: str) -> list[Any]:
+    @post("/dev/inbox", include_in_schema=False, status_code=200)
+    async def receive(request: Request[Any, Any, Any]) -> dict[str, str]:
+        body = await request.body()
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            verify(secret, headers, body, now=time.time())
+            signature = "valid"
+        except ValueError as exc:
+            signature = f"INVALID ({exc})"
+        event = json.loads(body) if body else {}
+        entry = {
+            "received_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "webhook_id": headers.get("webhook-id"),
+            "signature": signature,
+            "type": event.get("type"),
+            "job_id": (event.get("data") or {}).get("id"),
+            "video_url": (event.get("data") or {}).get("video_url"),
+            "event": event,
+        }
+        _INBOX.appendleft(entry)
+        log.info(
+            "dev_inbox_received",
+            type=entry["type"],
+            job_id=entry["job_id"],
+            webhook_id=entry["webhook_id"],
+            signature=signature,
+            video_url=entry["video_url"],
+        )
+        return {"status": "received"}
+
+    @get("/dev/inbox", include_in_schema=False)
+    async def show() -> list[dict[str, Any]]:
+        return list(_INBOX)
+
+    return [receive, show]
+
+
+def _credentials(data_dir: Path, settings: Settings) -> tuple[str, str]:
+    path = data_dir / "credentials.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    key = (
+        settings.client_api_key
+        or stored.get("client_api_key")
+        or "gw_dev_" + secrets.token_urlsafe(24)
+    )
+    secret = (
+        settings.client_webhook_secret
+        or stored.get("client_webhook_secret")
+        or new_webhook_secret()
+    )
+    path.write_text(json.dumps({"client_api_key": key, "client_webhook_secret": secret}, indent=2))
+    path.chmod(0o600)
+    return key, secret
+
+
+def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Path) -> Settings:
+    key, secret = _credentials(data_dir, settings)
+    return settings.with_(
+        host="127.0.0.1",
+        port=port,
+        database_url=f"sqlite:///{data_dir / 'gateway.db'}",
+        upstream_url=f"http://127.0.0.1:{mock_port}",
+        aimlapi_key=settings.aimlapi_key or "mock-key",
+        client_api_key=key,
+        client_webhook_secret=secret,
+        poll_policy="fixed",
+        poll_interval_s=1.0,
+        poll_floor_s=0.5,
+        tick_interval_s=0.25,
+        delivery_schedule=(0.0, 2.0, 10.0, 30.0, 60.0, 120.0),
+        callback_allowlist=("127.0.0.0/8", "::1/128", "localhost"),
+        log_format="console",
+    )
+
+
+def banner(settings: Settings) -> str:
+    base = f"http://127.0.0.1:{settings.port}"
+    body = {
+        "prompt": "Mona Lisa puts on glasses with her hands.",
+        "image_url": "https://raw.githubusercontent.com/aimlapi/api-docs/main/reference-files/mona_lisa_extended.jpg",
+        "duration": "7",
+        "callback_url": f"{base}/dev/inbox",
+        "metadata": {"order_id": "42"},
+    }
+    return "\n".join(
+        [
+            "",
+            "  Video webhook gateway (dev) — mock upstream, no API key needed",
+            f"  gateway      {base}        API docs: {base}/schema",
+            f"  mock         {settings.upstream_url}",
+            f"  inbox        {base}/dev/inbox   (webhooks received, signatures checked)",
+            f"  client key   {settings.client_api_key}",
+            f"  webhook secret {settings.client_webhook_secret}",
+            "",
+            "  Try it:",
+            f"  curl -s {base}/v1/jobs -H 'Authorization: Bearer {settings.client_api_key}' \\",
+            f"       -H 'Content-Type: application/json' -d '{json.dumps(body)}'",
+            f"  then watch the log, or: curl -s {base}/dev/inbox",
+            "",
+        ]
+    )
+
+
+async def _serve_all(settings: Settings, mock_port: int) -> None:
+    from mock_upstream.app import create_app as create_mock
+    from mock_upstream.config import MockConfig
+
+    from gateway.http.app import create_app
+
+    gateway_app = create_app(
+        settings, extra_route_handlers=inbox_routes(settings.client_webhook_secret)
+    )
+    mock_app = create_mock(MockConfig.fast())
+    servers = [
+        uvicorn.Server(
+            uvicorn.Config(
+                gateway_app, host="127.0.0.1", port=settings.port, log_config=None, access_log=False
+            )
+        ),
+        uvicorn.Server(
+            uvicorn.Config(
+                mock_app, host="127.0.0.1", port=mock_port, log_config=None, access_log=False
+            )
+        ),
+    ]
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    await asyncio.sleep(0)  # let both bind before the banner
+    print(banner(settings), flush=True)
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:  # Ctrl-C reaches one server; stop the other too
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run_dev(settings: Settings, *, port: int, mock_port: int, data_dir: str) -> int:
+    from gateway.cli import _secrets
+    from gateway.observability.logging import configure_logging
+
+    directory = Path(data_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    dev = dev_settings(settings, port=port, mock_port=mock_port, data_dir=directory)
+    # The dev key and secret are printed on purpose (banner), but never logged.
+    configure_logging(log_format="console", level=dev.log_level, secrets=_secrets(dev))
+    asyncio.run(_serve_all(dev, mock_port))
+    return 0
+
+
+__all__ = ["banner", "dev_settings", "inbox_routes", "run_dev"]

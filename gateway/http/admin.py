@@ -1,0 +1,71 @@
+"""``/v1/admin``: the operator manages clients with the admin key (GATEWAY_ADMIN_KEY)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+
+from gateway.errors import NotFound
+from gateway.http.auth import ADMIN_SECURITY, require_admin
+from gateway.http.state import gateway_of
+from gateway.service.clients import (
+    ClientView,
+    NewClientCredentials,
+    RotatedSecret,
+    client_view,
+    create_client,
+    rotate_secret,
+)
+
+
+class NewClient(msgspec.Struct, frozen=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class AdminController(Controller):
+    path = "/v1/admin/clients"
+    tags = ["admin"]
+    security = ADMIN_SECURITY
+    dependencies = {"admin": Provide(require_admin)}
+
+    @post("/", status_code=201, summary="Create a client; its key and secret are shown only now")
+    async def create(
+        self, request: Request[Any, Any, Any], admin: None, data: NewClient
+    ) -> NewClientCredentials:
+        rt = gateway_of(request).runtime
+        return await create_client(rt.store, data.name, now=rt.clock())
+
+    @get("/", summary="List clients (never their keys or secrets)")
+    async def list_clients(self, request: Request[Any, Any, Any], admin: None) -> list[ClientView]:
+        rt = gateway_of(request).runtime
+        now = rt.clock()
+        return [client_view(c, now=now) for c in await rt.store.clients.list()]
+
+    @post("/{client_id:str}/revoke", status_code=200, summary="Revoke a client's key at once")
+    async def revoke(
+        self, request: Request[Any, Any, Any], admin: None, client_id: str
+    ) -> ClientView:
+        rt = gateway_of(request).runtime
+        client = await rt.store.clients.revoke(client_id, now=rt.clock())
+        if client is None:
+            raise NotFound(f"No client {client_id!r}")
+        return client_view(client, now=rt.clock())
+
+    @post(
+        "/{client_id:str}/rotate-secret",
+        status_code=200,
+        summary="New webhook secret; the old one keeps signing (second) during the grace period",
+    )
+    async def rotate(
+        self, request: Request[Any, Any, Any], admin: None, client_id: str
+    ) -> RotatedSecret:
+        rt = gateway_of(request).runtime
+        rotated = await rotate_secret(
+            rt.store, client_id, now=rt.clock(), grace_s=rt.settings.secret_rotation_grace_s
+        )
+        if rotated is None:
+            raise NotFound(f"No active client {client_id!r}")
+        return rotated

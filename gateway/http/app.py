@@ -1,0 +1,133 @@
+"""The app factory: ``create_app(settings, *, store=…, upstream=…, sender=…, clock=…)``.
+
+Dependencies are created in the lifespan unless passed in (tests pass fakes or in-process
+transports). The worker (ticker) runs inside the same process and event loop as the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from litestar import Litestar
+
+from gateway import __version__
+from gateway.clock import Clock, system_clock
+from gateway.delivery.guard import AddressGuard
+from gateway.delivery.sender import WebhookSender
+from gateway.domain.addresses import Allowlist
+from gateway.domain.generation import JobRequest
+from gateway.domain.polling import make_poll_policy
+from gateway.domain.retry import DeliveryPolicy
+from gateway.http.admin import AdminController
+from gateway.http.errors import EXCEPTION_HANDLERS
+from gateway.http.jobs import DeliveryController, JobController
+from gateway.http.openapi import openapi_config
+from gateway.http.state import Gateway
+from gateway.http.system import healthz, readyz
+from gateway.http.system import metrics as metrics_endpoint
+from gateway.observability.metrics import Metrics
+from gateway.service.clients import ensure_bootstrap_client
+from gateway.service.intake import CallbackGuard
+from gateway.service.runtime import Runtime, Sender, Upstream
+from gateway.settings import Settings
+from gateway.store import Store
+from gateway.upstream.client import UpstreamClient
+from gateway.worker.ticker import Worker
+
+
+def build_guard(settings: Settings) -> AddressGuard:
+    return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    upstream: Upstream | None = None,
+    sender: Sender | None = None,
+    guard: CallbackGuard | None = None,
+    clock: Clock = system_clock,
+    run_worker: bool = True,
+    metrics: Metrics | None = None,
+    extra_route_handlers: Sequence[Any] = (),
+) -> Litestar:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            the_store = store
+            if the_store is None:
+                the_store = await Store.open(
+                    settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+                )
+                stack.push_async_callback(the_store.close)
+            await ensure_bootstrap_client(the_store, settings, now=clock())
+            the_guard = guard or build_guard(settings)
+            the_upstream = upstream
+            if the_upstream is None:
+                client = UpstreamClient(
+                    settings.upstream_url,
+                    settings.aimlapi_key,
+                    timeout_s=settings.upstream_timeout_s,
+                    connect_timeout_s=settings.upstream_connect_timeout_s,
+                    max_connections=settings.max_concurrency,
+                )
+                stack.push_async_callback(client.aclose)
+                the_upstream = client
+            the_sender = sender
+            if the_sender is None:
+                webhook_sender = WebhookSender(
+                    the_guard if isinstance(the_guard, AddressGuard) else build_guard(settings),
+                    timeout_s=settings.delivery_timeout_s,
+                    connect_timeout_s=settings.delivery_connect_timeout_s,
+                    max_response_bytes=settings.delivery_max_response_bytes,
+                    max_connections=settings.max_concurrency,
+                )
+                stack.push_async_callback(webhook_sender.aclose)
+                the_sender = webhook_sender
+            runtime = Runtime(
+                settings=settings,
+                store=the_store,
+                upstream=the_upstream,
+                sender=the_sender,
+                poll_policy=make_poll_policy(
+                    settings.poll_policy,
+                    interval_s=settings.poll_interval_s,
+                    floor_s=settings.poll_floor_s,
+                    ceiling_s=settings.poll_ceiling_s,
+                ),
+                delivery_policy=DeliveryPolicy(
+                    schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
+                ),
+                metrics=metrics or Metrics(),
+                clock=clock,
+            )
+            worker = Worker(runtime)
+            app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)
+            if run_worker:
+                worker.start()
+                stack.push_async_callback(worker.stop)
+            yield
+
+    return Litestar(
+        route_handlers=[
+            JobController,
+            DeliveryController,
+            AdminController,
+            healthz,
+            readyz,
+            metrics_endpoint,
+            *extra_route_handlers,
+        ],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=openapi_config(version=__version__, job_request=JobRequest),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )
+
+
+def gateway_state(app: Litestar) -> Any:
+    """The running gateway of an app whose lifespan has started (tests use this)."""
+    return app.state.gateway

@@ -1,0 +1,252 @@
+"""``/v1/jobs``: accept a job, read it, list them, see and replay its webhook deliveries.
+
+Handlers are thin: parse, call a use case, return a Struct. A client only ever sees its own
+jobs; another client's job id answers 404, exactly like an unknown id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
+from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
+from litestar.params import Parameter
+
+from gateway.clock import iso
+from gateway.domain.generation import JobRequest
+from gateway.domain.jobs import JobStatus
+from gateway.errors import InvalidRequest, NotFound
+from gateway.http.auth import CLIENT_SECURITY, current_client
+from gateway.http.parsing import parse_job_request
+from gateway.http.state import gateway_of
+from gateway.service.intake import accept_job
+from gateway.service.views import (
+    AttemptView,
+    DeliveryView,
+    JobView,
+    attempt_view,
+    delivery_view,
+    job_view,
+)
+from gateway.store.records import ClientRecord
+
+
+class JobPage(msgspec.Struct, frozen=True):
+    data: list[JobView]
+    next_cursor: str | None = None
+
+
+class DeliveryLog(msgspec.Struct, frozen=True):
+    events: list[DeliveryView]
+    attempts: list[AttemptView]
+
+
+class Redelivery(msgspec.Struct, frozen=True):
+    events: list[DeliveryView]
+
+
+class ReplayWindow(msgspec.Struct, frozen=True):
+    """Every dead delivery whose event was created in [since, until) is sent again."""
+
+    since: str
+    until: str | None = None
+
+
+class ReplayResult(msgspec.Struct, frozen=True):
+    replayed: int
+
+
+class _JobRequestBody(Operation):
+    """Document the body we parse ourselves (JSON or a form) in the OpenAPI document."""
+
+    def __post_init__(self) -> None:
+        schema = Reference(ref="#/components/schemas/JobRequest")
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "application/json": OpenAPIMediaType(schema=schema),
+                "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
+            },
+            description="The generation (upstream fields) plus callback_url, metadata, events.",
+        )
+
+
+def _encode_cursor(created_at: float, job_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, job_id = raw.split("|", 1)
+        return float(created_at), job_id
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidRequest(
+            "cursor is not one this API returned",
+            details=[{"field": "cursor", "message": "not a valid cursor"}],
+        ) from None
+
+
+def _parse_time(value: str, name: str) -> float:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise InvalidRequest(
+            f"{name} must be an ISO 8601 time", details=[{"field": name, "message": "not ISO 8601"}]
+        ) from None
+
+
+class JobController(Controller):
+    path = "/v1/jobs"
+    tags = ["jobs"]
+    security = CLIENT_SECURITY
+    dependencies = {"client": Provide(current_client)}
+
+    @post(
+        "/",
+        status_code=202,
+        operation_class=_JobRequestBody,
+        summary="Accept a video generation job",
+        description=(
+            "Validates the request, stores it, and answers 202 once it is committed. The gateway "
+            "then submits it upstream, polls it, and POSTs a signed webhook to callback_url. "
+            "Send an Idempotency-Key header to make retries safe."
+        ),
+    )
+    async def create_job(
+        self,
+        request: Request[Any, Any, Any],
+        client: ClientRecord,
+        idempotency_key: Annotated[
+            str | None, Parameter(header="Idempotency-Key", required=False, max_length=255)
+        ] = None,
+    ) -> Response[JobView]:
+        gateway = gateway_of(request)
+        job_request = parse_job_request(
+            request.headers.get("content-type", ""), await request.body()
+        )
+        accepted = await accept_job(
+            gateway.runtime,
+            gateway.guard,
+            client,
+            job_request,
+            idempotency_key=idempotency_key,
+        )
+        if gateway.worker is not None and not accepted.replayed:
+            gateway.worker.wake()
+        headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(job_view(accepted.job), status_code=202, headers=headers)
+
+    @get("/", summary="List your jobs, newest first")
+    async def list_jobs(
+        self,
+        request: Request[Any, Any, Any],
+        client: ClientRecord,
+        status: JobStatus | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    ) -> JobPage:
+        store = gateway_of(request).runtime.store
+        before = _decode_cursor(cursor) if cursor else None
+        jobs = await store.jobs.list_jobs(
+            client_id=client.id,
+            status=status.value if status else None,
+            limit=limit + 1,
+            before=before,
+        )
+        page, more = jobs[:limit], len(jobs) > limit
+        next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        return JobPage(data=[job_view(job) for job in page], next_cursor=next_cursor)
+
+    @get("/{job_id:str}", summary="Get a job, with its webhook delivery state")
+    async def get_job(
+        self, request: Request[Any, Any, Any], client: ClientRecord, job_id: str
+    ) -> JobView:
+        store = gateway_of(request).runtime.store
+        job = await store.jobs.get_job(job_id, client_id=client.id)
+        if job is None:
+            raise NotFound(f"No job {job_id!r}")
+        return job_view(job, deliveries=await store.jobs.list_deliveries(job.id))
+
+    @get("/{job_id:str}/deliveries", summary="Every webhook event and attempt of a job")
+    async def list_deliveries(
+        self, request: Request[Any, Any, Any], client: ClientRecord, job_id: str
+    ) -> DeliveryLog:
+        store = gateway_of(request).runtime.store
+        job = await store.jobs.get_job(job_id, client_id=client.id)
+        if job is None:
+            raise NotFound(f"No job {job_id!r}")
+        events = await store.jobs.list_deliveries(job.id)
+        attempts = await store.jobs.list_attempts(job.id)
+        return DeliveryLog(
+            events=[delivery_view(d) for d in events],
+            attempts=[attempt_view(a) for a in attempts],
+        )
+
+    @post(
+        "/{job_id:str}/redeliver",
+        status_code=202,
+        summary="Send a job's webhook events again (same event ids, fresh signatures)",
+    )
+    async def redeliver(
+        self, request: Request[Any, Any, Any], client: ClientRecord, job_id: str
+    ) -> Redelivery:
+        gateway = gateway_of(request)
+        store = gateway.runtime.store
+        job = await store.jobs.get_job(job_id, client_id=client.id)
+        if job is None:
+            raise NotFound(f"No job {job_id!r}")
+        events = await store.jobs.redeliver(job.id, now=gateway.runtime.clock())
+        if not events:
+            raise InvalidRequest(
+                "This job has no webhook events to send again "
+                + (
+                    "(it has no callback_url)" if job.callback_url is None else "(not finished yet)"
+                ),
+                code="nothing_to_redeliver",
+            )
+        if gateway.worker is not None:
+            gateway.worker.wake()
+        return Redelivery(events=[delivery_view(d) for d in events])
+
+
+class DeliveryController(Controller):
+    path = "/v1/deliveries"
+    tags = ["deliveries"]
+    security = CLIENT_SECURITY
+    dependencies = {"client": Provide(current_client)}
+
+    @post(
+        "/replay",
+        status_code=202,
+        summary="Send again every dead delivery of yours in a time window (after an outage)",
+    )
+    async def replay(
+        self, request: Request[Any, Any, Any], client: ClientRecord, data: ReplayWindow
+    ) -> ReplayResult:
+        gateway = gateway_of(request)
+        now = gateway.runtime.clock()
+        since = _parse_time(data.since, "since")
+        until = _parse_time(data.until, "until") if data.until else now + 1
+        if until <= since:
+            raise InvalidRequest("until must be after since")
+        count = await gateway.runtime.store.jobs.replay_dead(
+            client_id=client.id, since=since, until=until, now=now
+        )
+        if count and gateway.worker is not None:
+            gateway.worker.wake()
+        gateway.runtime.log.info(
+            "deliveries_replayed", client_id=client.id, count=count, since=iso(since)
+        )
+        return ReplayResult(replayed=count)
+
+
+__all__ = ["DeliveryController", "JobController", "JobRequest"]

@@ -1,0 +1,25 @@
+"""What the HTTP layer reaches through ``app.state``: the running gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from litestar import Request
+
+if TYPE_CHECKING:
+    from gateway.service.intake import CallbackGuard
+    from gateway.service.runtime import Runtime
+    from gateway.worker.ticker import Worker
+
+
+@dataclass
+class Gateway:
+    runtime: Runtime
+    guard: CallbackGuard
+    worker: Worker | None = None
+
+
+def gateway_of(request: Request[Any, Any, Any]) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway

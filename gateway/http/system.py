@@ -1,0 +1,39 @@
+"""Liveness, readiness and metrics: no authentication, nothing secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+
+from gateway.errors import ServiceUnavailable
+from gateway.http.state import gateway_of
+
+
+class Health(msgspec.Struct, frozen=True):
+    status: str
+
+
+@get("/healthz", tags=["system"], summary="The process is alive")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@get("/readyz", tags=["system"], summary="The database answers")
+async def readyz(request: Request[Any, Any, Any]) -> Health:
+    try:
+        await gateway_of(request).runtime.store.db.ping()
+    except Exception:
+        raise ServiceUnavailable("The database is not reachable") from None
+    return Health(status="ready")
+
+
+@get("/metrics", tags=["system"], summary="Prometheus metrics", include_in_schema=False)
+async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    rt = gateway_of(request).runtime
+    try:
+        await rt.metrics.refresh(rt.store, now=rt.clock())
+    except Exception:
+        rt.log.warning("metrics_refresh_failed")
+    return Response(rt.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

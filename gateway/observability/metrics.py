@@ -1,0 +1,95 @@
+"""Prometheus metrics. Counters are bumped where things happen; gauges that describe the whole
+database (jobs by state, the backlog) are read from the store when ``/metrics`` is scraped, so
+every replica reports the same, shared figures for them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+if TYPE_CHECKING:
+    from gateway.store import Store
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = self.registry = registry or CollectorRegistry()
+        self.jobs_accepted = Counter(
+            "gateway_jobs_accepted_total", "Jobs accepted with a 202.", registry=r
+        )
+        self.submissions = Counter(
+            "gateway_submissions_total",
+            "Upstream submissions by outcome (accepted, rejected, retryable, unknown, ...).",
+            ["outcome"],
+            registry=r,
+        )
+        self.polls = Counter(
+            "gateway_polls_total",
+            "Upstream polls by outcome (the status seen, or the failure kind).",
+            ["outcome"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "gateway_deliveries_total",
+            "Webhook attempts by decision (delivered, retry, dead, gone).",
+            ["outcome"],
+            registry=r,
+        )
+        self.jobs_finished = Counter(
+            "gateway_jobs_finished_total",
+            "Jobs that reached a terminal status.",
+            ["status"],
+            registry=r,
+        )
+        self.upstream_latency = Histogram(
+            "gateway_upstream_call_seconds",
+            "Upstream call latency.",
+            ["call"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "gateway_delivery_attempt_seconds",
+            "Webhook attempt latency.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.leases_taken_over = Gauge(
+            "gateway_leases_taken_over",
+            "Claims (all replicas, all time) of work whose lease had expired unreleased.",
+            registry=r,
+        )
+        self.fenced_writes_refused = Counter(
+            "gateway_fenced_writes_refused_total",
+            "Writes refused because this replica no longer held the lease.",
+            registry=r,
+        )
+        self.worker_busy = Gauge(
+            "gateway_worker_in_flight", "Work items this replica is processing now.", registry=r
+        )
+        self.jobs_by_status = Gauge(
+            "gateway_jobs", "Jobs in the database by status.", ["status"], registry=r
+        )
+        self.events_by_state = Gauge(
+            "gateway_webhook_events", "Webhook events by delivery state.", ["state"], registry=r
+        )
+        self.backlog_age = Gauge(
+            "gateway_backlog_oldest_due_seconds",
+            "How long the oldest due, unclaimed item has been waiting (0 when none).",
+            registry=r,
+        )
+
+    async def refresh(self, store: Store, *, now: float) -> None:
+        for status, count in (await store.jobs.count_jobs_by_status()).items():
+            self.jobs_by_status.labels(status=status).set(count)
+        for state, count in (await store.jobs.count_deliveries_by_state()).items():
+            self.events_by_state.labels(state=state).set(count)
+        self.leases_taken_over.set(await store.jobs.count_takeovers())
+        oldest = await store.jobs.oldest_due(now=now)
+        self.backlog_age.set(0.0 if oldest is None else max(0.0, now - oldest))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,107 @@
+"""Managing API clients: keys shown once and stored hashed, signing secrets with rotation."""
+
+from __future__ import annotations
+
+import secrets
+
+import msgspec
+
+from gateway.domain.signing import format_secret
+from gateway.ids import hash_api_key, new_api_key, new_client_id
+from gateway.settings import Settings
+from gateway.store import Store
+from gateway.store.records import ClientRecord
+
+BOOTSTRAP_CLIENT_ID = "cl_bootstrap"
+
+
+class ClientView(msgspec.Struct, frozen=True):
+    """A client as listed: never its key (only a hash is kept) nor its signing secret."""
+
+    id: str
+    name: str
+    created_at: float
+    revoked: bool
+    rotating_secret: bool
+
+
+class NewClientCredentials(msgspec.Struct, frozen=True):
+    """Shown once, at creation: the key cannot be read back later."""
+
+    id: str
+    name: str
+    api_key: str
+    webhook_secret: str
+
+
+class RotatedSecret(msgspec.Struct, frozen=True):
+    id: str
+    webhook_secret: str
+    previous_secret_valid_until: float
+
+
+def new_webhook_secret() -> str:
+    return format_secret(secrets.token_bytes(32))
+
+
+def client_view(client: ClientRecord, *, now: float) -> ClientView:
+    return ClientView(
+        id=client.id,
+        name=client.name,
+        created_at=client.created_at,
+        revoked=client.revoked_at is not None,
+        rotating_secret=len(client.signing_secrets(now)) > 1,
+    )
+
+
+async def create_client(store: Store, name: str, *, now: float) -> NewClientCredentials:
+    api_key = new_api_key()
+    secret = new_webhook_secret()
+    client = ClientRecord(
+        id=new_client_id(),
+        name=name,
+        api_key_hash=hash_api_key(api_key),
+        webhook_secret=secret,
+        created_at=now,
+    )
+    await store.clients.create(client)
+    return NewClientCredentials(id=client.id, name=name, api_key=api_key, webhook_secret=secret)
+
+
+async def rotate_secret(
+    store: Store, client_id: str, *, now: float, grace_s: float
+) -> RotatedSecret | None:
+    secret = new_webhook_secret()
+    updated = await store.clients.rotate_secret(
+        client_id, new_secret=secret, previous_until=now + grace_s
+    )
+    if updated is None:
+        return None
+    return RotatedSecret(
+        id=client_id, webhook_secret=secret, previous_secret_valid_until=now + grace_s
+    )
+
+
+async def ensure_bootstrap_client(store: Store, settings: Settings, *, now: float) -> None:
+    """The client configured by settings keeps working beside the managed ones."""
+    if not settings.client_api_key:
+        return
+    secret = settings.client_webhook_secret
+    if not secret:  # keep the one generated at an earlier start, so receivers keep verifying
+        existing = await store.clients.get(BOOTSTRAP_CLIENT_ID)
+        secret = existing.webhook_secret if existing else new_webhook_secret()
+    await store.clients.ensure(
+        ClientRecord(
+            id=BOOTSTRAP_CLIENT_ID,
+            name="bootstrap",
+            api_key_hash=hash_api_key(settings.client_api_key),
+            webhook_secret=secret,
+            created_at=now,
+        )
+    )
+
+
+async def authenticate(store: Store, api_key: str) -> ClientRecord | None:
+    if not api_key:
+        return None
+    return await store.clients.by_key_hash(hash_api_key(api_key))

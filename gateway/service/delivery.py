@@ -1,0 +1,58 @@
+"""Delivering one claimed webhook event: sign afresh, send, record the attempt, decide what next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.domain.retry import decide
+from gateway.domain.signing import webhook_headers
+from gateway.service.runtime import Runtime
+from gateway.store.records import AttemptRecord, DeliveryRecord
+
+
+async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) -> None:
+    client = await rt.store.clients.get(delivery.client_id)
+    now = rt.clock()
+    if client is None:  # cannot happen with the foreign keys in place; never sign with nothing
+        rt.log.error("delivery_without_client", event_id=delivery.id, client_id=delivery.client_id)
+        return
+    headers = webhook_headers(client.signing_secrets(now), delivery.id, int(now), delivery.payload)
+    result = await rt.sender.send(delivery.url, delivery.payload, headers)
+    now = rt.clock()
+    attempt = delivery.attempts + 1
+    decision = decide(rt.delivery_policy, result, attempt, now, rt.rng())
+    values: dict[str, Any] = {
+        "attempts": attempt,
+        "last_status_code": result.status_code,
+        "last_error": result.error,
+        "state": "pending" if decision.kind == "retry" else decision.kind,
+        "next_run_at": decision.next_at if decision.kind == "retry" else None,
+    }
+    if decision.kind == "delivered":
+        values["delivered_at"] = now
+    record = AttemptRecord(
+        delivery_id=delivery.id,
+        attempt=attempt,
+        attempted_at=now,
+        status_code=result.status_code,
+        latency_ms=result.latency_ms,
+        error=result.error,
+        response_excerpt=result.response_excerpt[:2000] or None,
+        replica_id=rt.settings.replica_id,
+    )
+    landed = await rt.store.jobs.record_attempt(delivery.id, token, record, values, now=now)
+    rt.metrics.deliveries.labels(outcome=decision.kind).inc()
+    rt.metrics.delivery_latency.observe(result.latency_ms / 1000.0)
+    if not landed:
+        rt.metrics.fenced_writes_refused.inc()
+    rt.log.info(
+        "delivery_attempted",
+        job_id=delivery.job_id,
+        client_id=delivery.client_id,
+        event_id=delivery.id,
+        attempt=attempt,
+        status_code=result.status_code,
+        error=result.error,
+        decision=decision.kind,
+        latency_ms=round(result.latency_ms, 1),
+    )

@@ -1,0 +1,117 @@
+"""Accepting a job: check it, limit it, store it. A 202 is sent only after the commit."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+from gateway.domain.addresses import CallbackUrlRejected
+from gateway.domain.generation import (
+    DEFAULT_EVENTS,
+    JobRequest,
+    check_rules,
+    request_fingerprint,
+    upstream_body,
+)
+from gateway.errors import (
+    CallbackRejected,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    RateLimited,
+)
+from gateway.ids import new_job_id
+from gateway.service.runtime import Runtime
+from gateway.store.jobs import Created, IdempotencyClaim, KeyReused, Replayed
+from gateway.store.records import ClientRecord, JobRecord, NewJob
+
+RATE_WINDOW_S = 60.0
+
+
+class CallbackGuard(Protocol):
+    async def check_url(self, url: str) -> None: ...
+
+
+class Accepted:
+    __slots__ = ("job", "replayed")
+
+    def __init__(self, job: JobRecord, *, replayed: bool) -> None:
+        self.job = job
+        self.replayed = replayed
+
+
+async def accept_job(
+    rt: Runtime,
+    guard: CallbackGuard,
+    client: ClientRecord,
+    request: JobRequest,
+    *,
+    idempotency_key: str | None = None,
+) -> Accepted:
+    settings = rt.settings
+    broken = check_rules(request, metadata_max_bytes=settings.metadata_max_bytes)
+    if broken:
+        raise InvalidRequest(
+            "The job request breaks the upstream's rules: "
+            + "; ".join(f"{b.field} {b.message}" for b in broken),
+            details=[{"field": b.field, "message": b.message} for b in broken],
+        )
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
+        raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
+    if request.callback_url is not None:
+        try:
+            await guard.check_url(request.callback_url)
+        except CallbackUrlRejected as exc:
+            raise CallbackRejected(
+                f"callback_url is refused: {exc}",
+                details=[{"field": "callback_url", "message": str(exc)}],
+            ) from None
+
+    now = rt.clock()
+    window_start = math.floor(now / RATE_WINDOW_S) * RATE_WINDOW_S
+    count = await rt.store.counters.hit(client.id, window_start=window_start)
+    if count > settings.rate_limit_per_minute:
+        raise RateLimited(
+            f"At most {settings.rate_limit_per_minute} jobs a minute per client; try again later.",
+            retry_after_s=max(1.0, window_start + RATE_WINDOW_S - now),
+        )
+    in_flight = await rt.store.jobs.count_in_flight(client.id)
+    if in_flight >= settings.max_in_flight_per_client:
+        raise RateLimited(
+            f"This client already has {in_flight} jobs in flight "
+            f"(at most {settings.max_in_flight_per_client}); wait for some to finish.",
+            retry_after_s=30.0,
+            code="too_many_jobs_in_flight",
+        )
+
+    body = upstream_body(request)
+    new = NewJob(
+        id=new_job_id(),
+        client_id=client.id,
+        request=body,
+        model=request.model,
+        resolution=request.resolution,
+        duration=request.duration,
+        callback_url=request.callback_url,
+        metadata=dict(request.metadata or {}),
+        events=list(request.events or DEFAULT_EVENTS),
+        deadline_at=now + settings.job_deadline_s,
+    )
+    claim = None
+    if idempotency_key is not None:
+        claim = IdempotencyClaim(
+            key=idempotency_key,
+            request_hash=request_fingerprint(request),
+            ttl_s=settings.idempotency_ttl_s,
+        )
+    outcome = await rt.store.jobs.insert_job(new, now=now, idempotency=claim)
+    if isinstance(outcome, KeyReused):
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used with a different request body "
+            f"(for job {outcome.job_id}). Use a new key for a new job, or resend the same body.",
+        )
+    if isinstance(outcome, Replayed):
+        return Accepted(outcome.job, replayed=True)
+    assert isinstance(outcome, Created)
+    rt.metrics.jobs_accepted.inc()
+    rt.log.info("job_accepted", job_id=new.id, client_id=client.id, model=new.model)
+    return Accepted(outcome.job, replayed=False)

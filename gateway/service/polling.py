@@ -1,0 +1,154 @@
+"""Polling a submitted job upstream and acting on what it reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus
+from gateway.domain.polling import PollContext, stats_key
+from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
+from gateway.service.runtime import Runtime
+from gateway.service.transitions import fail, move
+from gateway.store.records import JobRecord
+
+# How many 404s in a row mean the upstream has really forgotten the generation.
+NOT_FOUND_LIMIT = 5
+
+
+def _context(rt: Runtime, job: JobRecord, now: float, **changes: Any) -> PollContext:
+    base = PollContext(
+        submitted_at=job.submitted_at or job.created_at,
+        now=now,
+        polls_done=job.poll_count + 1,
+        upstream_status=job.upstream_status,
+        consecutive_errors=0,
+        retry_after_s=None,
+        deadline_at=job.deadline_at,
+        expected=rt.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+    )
+    return msgspec.structs.replace(base, **changes)
+
+
+async def process_poll(rt: Runtime, job: JobRecord, token: str) -> None:
+    now = rt.clock()
+    if now >= job.deadline_at:
+        await fail(
+            rt,
+            job,
+            token,
+            ErrorCode.DEADLINE_EXCEEDED,
+            "The generation did not finish before the job's deadline"
+            + (f" (last upstream status: {job.upstream_status})." if job.upstream_status else "."),
+            now=now,
+        )
+        return
+    assert job.generation_id is not None
+    started = rt.clock()
+    result = await rt.upstream.fetch(
+        job.generation_id, request_id=f"{job.id}.poll.{job.poll_count + 1}"
+    )
+    now = rt.clock()
+    rt.metrics.upstream_latency.labels(call="poll").observe(max(0.0, now - started))
+    if isinstance(result, UpstreamFailure):
+        rt.metrics.polls.labels(outcome=result.kind.value).inc()
+        await _poll_failed(rt, job, token, result, now)
+        return
+    rt.metrics.polls.labels(outcome=result.status).inc()
+    await apply_generation(rt, job, token, result, now, extra={"poll_count": job.poll_count + 1})
+
+
+async def apply_generation(
+    rt: Runtime,
+    job: JobRecord,
+    token: str,
+    generation: Generation,
+    now: float,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Move the job to what the upstream reports (after a poll, or a submit that says more)."""
+    values: dict[str, Any] = {
+        **(extra or {}),
+        "upstream_status": generation.status,
+        "poll_errors": 0,
+    }
+    status = UPSTREAM_STATUS_TO_JOB.get(generation.status, JobStatus.GENERATING)
+    if status == JobStatus.FAILED:
+        await fail(
+            rt,
+            job,
+            token,
+            ErrorCode.GENERATION_FAILED,
+            _generation_error_message(generation.error),
+            now=now,
+            upstream=generation.error,
+            values=values,
+        )
+        return
+    if status == JobStatus.COMPLETED:
+        values |= {"video_url": generation.video_url, "usage": generation.usage, "ready_at": now}
+        if await move(rt, job, token, status, values, now=now):
+            await _learn(rt, job, now)
+        return
+    context = _context(rt, job, now, upstream_status=generation.status)
+    values["next_run_at"] = rt.poll_policy.next_poll_at(context)
+    await move(rt, job, token, status, values, now=now)
+
+
+async def _poll_failed(
+    rt: Runtime, job: JobRecord, token: str, failure: UpstreamFailure, now: float
+) -> None:
+    errors = job.poll_errors + 1
+    rt.log.warning(
+        "poll_failed",
+        job_id=job.id,
+        client_id=job.client_id,
+        kind=failure.kind.value,
+        status_code=failure.status_code,
+        consecutive=errors,
+    )
+    if failure.kind == FailureKind.NOT_FOUND and errors >= NOT_FOUND_LIMIT:
+        await fail(
+            rt,
+            job,
+            token,
+            ErrorCode.GENERATION_NOT_FOUND,
+            f"The upstream no longer knows generation {job.generation_id} "
+            f"({errors} answers of 404 in a row).",
+            now=now,
+            upstream=failure.error,
+        )
+        return
+    context = _context(rt, job, now, consecutive_errors=errors, retry_after_s=failure.retry_after_s)
+    values = {
+        "poll_count": job.poll_count + 1,
+        "poll_errors": errors,
+        "next_run_at": rt.poll_policy.next_poll_at(context),
+    }
+    await move(rt, job, token, job.status, values, now=now)
+
+
+async def _learn(rt: Runtime, job: JobRecord, now: float) -> None:
+    """Teach the adaptive poll policy how long this kind of generation took."""
+    if job.submitted_at is None:
+        return
+    key = stats_key(job.model, job.resolution, job.duration)
+    seconds = max(0.0, now - job.submitted_at)
+    await rt.store.counters.record_duration(key, seconds, now=now)
+    current = rt.durations.stats.get(key)
+    if current is not None:
+        rt.durations.stats[key] = current.add(seconds)
+
+
+def _generation_error_message(error: dict[str, Any] | None) -> str:
+    if not error:
+        return "The upstream reported that the generation failed."
+    if "message" in error:
+        return f"The upstream reported that the generation failed: {error['message']}"
+    if "detail" in error and isinstance(error["detail"], list) and error["detail"]:
+        first = error["detail"][0]
+        msg = first.get("msg") if isinstance(first, dict) else str(first)
+        return f"The upstream reported that the generation failed: {msg}"
+    return "The upstream reported that the generation failed."

@@ -1,0 +1,60 @@
+"""What the use cases need at run time, built once at start-up and passed in (no globals)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from gateway.clock import Clock
+from gateway.domain.delivery import AttemptResult
+from gateway.domain.polling import DurationEstimate, DurationStats, PollPolicy
+from gateway.domain.retry import DeliveryPolicy
+from gateway.domain.upstream import UpstreamResult
+from gateway.observability.metrics import Metrics
+from gateway.settings import Settings
+from gateway.store import Store
+
+
+class Upstream(Protocol):
+    async def submit(self, body: bytes, *, request_id: str) -> UpstreamResult: ...
+    async def fetch(self, generation_id: str, *, request_id: str) -> UpstreamResult: ...
+
+
+class Sender(Protocol):
+    async def send(self, url: str, body: bytes, headers: Any) -> AttemptResult: ...
+
+
+@dataclass
+class DurationBook:
+    """The learned generation times, refreshed from the shared store now and then."""
+
+    stats: dict[str, DurationStats] = field(default_factory=dict)
+
+    def estimate(self, key: str) -> DurationEstimate | None:
+        stats = self.stats.get(key)
+        return None if stats is None else stats.estimate()
+
+    def replace(self, figures: dict[str, tuple[int, float, float]]) -> None:
+        self.stats = {
+            key: DurationStats(count=count, mean_s=mean, m2=m2)
+            for key, (count, mean, m2) in figures.items()
+        }
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    upstream: Upstream
+    sender: Sender
+    poll_policy: PollPolicy
+    delivery_policy: DeliveryPolicy
+    metrics: Metrics
+    clock: Clock
+    rng: Callable[[], float] = field(default_factory=lambda: random.Random().random)
+    durations: DurationBook = field(default_factory=DurationBook)
+    log: Any = field(default_factory=lambda: structlog.get_logger("gateway"))

@@ -1,0 +1,170 @@
+"""Submitting a claimed job upstream: at most once, unless the operator opts in.
+
+The job is marked ``submitting`` (a committed, fenced write) before the POST leaves. Finding a
+job still ``submitting`` later means the previous attempt's outcome is unknown (the process died,
+or the lease ran out mid-call): the generation may exist and cost money, so by default the job
+fails with ``submission_outcome_unknown`` instead of paying twice.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus
+from gateway.domain.polling import PollContext, stats_key
+from gateway.domain.retry import backoff
+from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
+from gateway.service.polling import apply_generation
+from gateway.service.runtime import Runtime
+from gateway.service.transitions import fail, move
+from gateway.store.records import JobRecord
+
+UNKNOWN_MESSAGE = (
+    "The upstream may or may not have started this generation (the gateway lost track of the "
+    "submission: {why}). It was not submitted again, so it is never paid for twice; "
+    "submit a new job if you still want the video."
+)
+
+
+async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
+    now = rt.clock()
+    settings = rt.settings
+    if job.status == JobStatus.SUBMITTING and not settings.resubmit_unknown:
+        await fail(
+            rt,
+            job,
+            token,
+            ErrorCode.SUBMISSION_OUTCOME_UNKNOWN,
+            UNKNOWN_MESSAGE.format(why="the gateway stopped while the request was in flight"),
+            now=now,
+        )
+        rt.metrics.submissions.labels(outcome="outcome_unknown").inc()
+        return
+    if now >= job.deadline_at:
+        await fail(rt, job, token, ErrorCode.DEADLINE_EXCEEDED, _deadline_message(job), now=now)
+        return
+
+    attempt = job.submit_attempts + 1
+    if not await rt.store.jobs.update_job(
+        job.id,
+        token,
+        {"status": JobStatus.SUBMITTING, "submit_attempts": attempt},
+        now=now,
+        release=False,
+    ):
+        rt.metrics.fenced_writes_refused.inc()
+        return
+    job = msgspec.structs.replace(job, status=JobStatus.SUBMITTING, submit_attempts=attempt)
+
+    body = msgspec.json.encode(job.request)
+    started = rt.clock()
+    result = await rt.upstream.submit(body, request_id=f"{job.id}.submit.{attempt}")
+    now = rt.clock()
+    rt.metrics.upstream_latency.labels(call="submit").observe(max(0.0, now - started))
+
+    if isinstance(result, Generation):
+        rt.metrics.submissions.labels(outcome="accepted").inc()
+        rt.log.info(
+            "job_submitted",
+            job_id=job.id,
+            client_id=job.client_id,
+            attempt=attempt,
+            generation_id=result.id,
+        )
+        await _submitted(rt, job, token, result, now)
+        return
+    rt.metrics.submissions.labels(outcome=result.kind.value).inc()
+    rt.log.warning(
+        "submission_failed",
+        job_id=job.id,
+        client_id=job.client_id,
+        attempt=attempt,
+        kind=result.kind.value,
+        status_code=result.status_code,
+    )
+    await _refused(rt, job, token, result, attempt, now)
+
+
+async def _submitted(
+    rt: Runtime, job: JobRecord, token: str, generation: Generation, now: float
+) -> None:
+    status = UPSTREAM_STATUS_TO_JOB.get(generation.status, JobStatus.QUEUED)
+    job = msgspec.structs.replace(job, generation_id=generation.id, submitted_at=now)
+    values = {"generation_id": generation.id, "submitted_at": now}
+    if status.is_terminal:
+        await apply_generation(rt, job, token, generation, now, extra=values)
+        return
+    context = PollContext(
+        submitted_at=now,
+        now=now,
+        polls_done=0,
+        upstream_status=generation.status,
+        consecutive_errors=0,
+        retry_after_s=None,
+        deadline_at=job.deadline_at,
+        expected=rt.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+    )
+    values |= {
+        "upstream_status": generation.status,
+        "next_run_at": rt.poll_policy.next_poll_at(context),
+    }
+    await move(rt, job, token, status, values, now=now)
+
+
+async def _refused(
+    rt: Runtime, job: JobRecord, token: str, failure: UpstreamFailure, attempt: int, now: float
+) -> None:
+    upstream = failure.error or {"status": failure.status_code, "message": failure.message}
+    settings = rt.settings
+    retry = failure.kind == FailureKind.RETRYABLE or (
+        failure.kind == FailureKind.UNKNOWN and settings.resubmit_unknown
+    )
+    if failure.kind in (FailureKind.REJECTED, FailureKind.NOT_FOUND):
+        await fail(
+            rt,
+            job,
+            token,
+            ErrorCode.UPSTREAM_REJECTED,
+            f"The upstream refused the generation: {failure.message}",
+            now=now,
+            upstream=upstream,
+        )
+        return
+    if not retry:
+        why = (
+            f"{failure.message} (HTTP {failure.status_code})"
+            if failure.status_code
+            else failure.message
+        )
+        await fail(
+            rt,
+            job,
+            token,
+            ErrorCode.SUBMISSION_OUTCOME_UNKNOWN,
+            UNKNOWN_MESSAGE.format(why=why),
+            now=now,
+            upstream=upstream,
+        )
+        return
+    if attempt >= settings.submit_max_attempts:
+        await fail(
+            rt,
+            job,
+            token,
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            f"The upstream refused {attempt} submissions in a row; last: {failure.message}",
+            now=now,
+            upstream=upstream,
+        )
+        return
+    delay = backoff(2.0, attempt, 300.0, rt.rng())
+    if failure.retry_after_s is not None:
+        delay = max(delay, min(failure.retry_after_s, 3600.0))
+    next_at = min(now + delay, job.deadline_at)
+    await move(rt, job, token, JobStatus.ACCEPTED, {"next_run_at": next_at}, now=now)
+
+
+def _deadline_message(job: JobRecord) -> str:
+    return "The generation did not finish before the job's deadline" + (
+        f" (last upstream status: {job.upstream_status})." if job.upstream_status else "."
+    )

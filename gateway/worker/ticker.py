@@ -1,0 +1,210 @@
+"""The ticker: an APScheduler interval job that claims due work in batches and runs it.
+
+Each tick claims as many due items (submissions, polls, webhook deliveries) as there are free
+slots, under a lease, and starts one task per item; it keeps claiming while slots free up and work
+is due, for at most about one tick interval, then returns (``max_instances=1``, coalescing).
+A second job renews the leases of work still running. ``stop()`` stops claiming, lets in-flight
+work finish within the grace period, cancels what is left and gives its leases back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from gateway.domain.jobs import JobStatus
+from gateway.ids import new_lease_token
+from gateway.service.delivery import process_delivery
+from gateway.service.polling import process_poll
+from gateway.service.runtime import Runtime
+from gateway.service.submission import process_submission
+from gateway.store.records import DeliveryRecord, JobRecord
+
+_TICK_JOB = "tick"
+
+
+class Worker:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._tasks: dict[asyncio.Task[None], str] = {}  # task → the lease token it works under
+        self._stopping = False
+        self._scheduler: AsyncIOScheduler | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start ticking in the running event loop."""
+        settings = self.rt.settings
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=settings.tick_interval_s,
+            id=_TICK_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_job(
+            self.renew_leases,
+            "interval",
+            seconds=max(1.0, settings.lease_s / 3),
+            id="renew_leases",
+            max_instances=1,
+            coalesce=True,
+        )
+        scheduler.add_job(
+            self.refresh_durations,
+            "interval",
+            seconds=30,
+            id="refresh_durations",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def wake(self) -> None:
+        """Tick as soon as possible (new work was accepted in this process)."""
+        if self._scheduler is not None and not self._stopping:
+            with contextlib.suppress(Exception):  # the job may be running; the next tick comes
+                self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.now(UTC))
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
+        self._stopping = True
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        grace = self.rt.settings.shutdown_grace_s if grace_s is None else grace_s
+        pending = set(self._tasks)
+        if pending:
+            _, pending = await asyncio.wait(pending, timeout=grace)
+        tokens = {self._tasks[task] for task in pending}
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.rt.store.jobs.release_leases(sorted(tokens))
+        self.rt.log.info("worker_stopped", unfinished=len(pending))
+
+    @property
+    def busy(self) -> int:
+        return len(self._tasks)
+
+    # --- ticking ------------------------------------------------------------------------
+
+    async def tick(self) -> int:
+        """Claim and start due work for about one tick interval; returns how many were started."""
+        started = 0
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.rt.settings.tick_interval_s
+        try:
+            while not self._stopping:
+                free = self.rt.settings.max_concurrency - len(self._tasks)
+                if free <= 0:
+                    if not await self._wait_for_slot(until - loop.time()):
+                        break
+                    continue
+                claimed = await self._claim(min(free, self.rt.settings.claim_batch))
+                started += claimed
+                if claimed < min(free, self.rt.settings.claim_batch) or loop.time() >= until:
+                    break
+        except Exception:
+            # A database hiccup must not kill the ticker: the next tick tries again.
+            self.rt.log.exception("tick_failed")
+        return started
+
+    async def run_until_idle(self, *, max_rounds: int = 1000) -> int:
+        """Tests and tools: claim and finish everything due now (by the runtime's clock)."""
+        total = 0
+        for _ in range(max_rounds):
+            started = await self._claim(self.rt.settings.claim_batch)
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            total += started
+            if started == 0:
+                return total
+        raise RuntimeError("work kept becoming due; is the clock standing still at a retry?")
+
+    async def _wait_for_slot(self, wait_s: float) -> bool:
+        """Wait until a running task finishes; False if none did within ``wait_s``."""
+        if not self._tasks:
+            return True
+        if wait_s <= 0:
+            return False
+        done, _ = await asyncio.wait(
+            set(self._tasks), timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        return bool(done)
+
+    async def _claim(self, limit: int) -> int:
+        rt = self.rt
+        now = rt.clock()
+        lease_until = now + rt.settings.lease_s
+        token = new_lease_token()
+        jobs = await rt.store.jobs.claim_jobs(
+            now=now, limit=limit, token=token, lease_until=lease_until
+        )
+        for job in jobs:
+            self._spawn(self._run_job(job, token), token)
+        deliveries: list[DeliveryRecord] = []
+        if len(jobs) < limit:
+            deliveries = await rt.store.jobs.claim_deliveries(
+                now=now, limit=limit - len(jobs), token=token, lease_until=lease_until
+            )
+            for delivery in deliveries:
+                self._spawn(self._run_delivery(delivery, token), token)
+        return len(jobs) + len(deliveries)
+
+    def _spawn(self, work: Awaitable[None], token: str) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._tasks[task] = token
+        self.rt.metrics.worker_busy.set(len(self._tasks))
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(task, None)
+        self.rt.metrics.worker_busy.set(len(self._tasks))
+
+    async def _run_job(self, job: JobRecord, token: str) -> None:
+        step: Callable[[Runtime, JobRecord, str], Awaitable[None]]
+        if job.status in (JobStatus.ACCEPTED, JobStatus.SUBMITTING):
+            step = process_submission
+        elif job.status in (JobStatus.QUEUED, JobStatus.GENERATING):
+            step = process_poll
+        else:  # a terminal job with a stray due time: clear it
+            await self.rt.store.jobs.update_job(
+                job.id, token, {"next_run_at": None}, now=self.rt.clock()
+            )
+            return
+        await self._guarded(step(self.rt, job, token), job_id=job.id)
+
+    async def _run_delivery(self, delivery: DeliveryRecord, token: str) -> None:
+        await self._guarded(process_delivery(self.rt, delivery, token), job_id=delivery.job_id)
+
+    async def _guarded(self, work: Awaitable[None], *, job_id: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The row keeps its lease until it expires, then any replica retries it.
+            self.rt.log.exception("work_failed", job_id=job_id)
+
+    # --- housekeeping -------------------------------------------------------------------
+
+    async def renew_leases(self) -> None:
+        tokens = sorted(set(self._tasks.values()))
+        if tokens:
+            until = self.rt.clock() + self.rt.settings.lease_s
+            await self.rt.store.jobs.renew_leases(tokens, until)
+
+    async def refresh_durations(self) -> None:
+        self.rt.durations.replace(await self.rt.store.counters.durations())
