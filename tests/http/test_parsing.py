@@ -10,7 +10,8 @@ def test_json_with_string_numbers_and_blanks() -> None:
     """Zapier-style flat JSON: numbers as strings, unmapped fields as empty strings."""
     request = parse_job_request(
         "application/json; charset=utf-8",
-        b'{"prompt": "p", "duration": "7", "seed": "", "image_url": "", "events": "completed,queued"}',
+        b'{"prompt": "p", "duration": "7", "seed": "", "image_url": "",'
+        b' "events": "completed,queued"}',
     )
     assert (7, None, None, ["completed", "queued"]) == (
         request.duration,
