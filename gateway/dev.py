@@ -134,10 +134,9 @@ def banner(settings: Settings) -> str:
 
 
 async def _serve_all(settings: Settings, mock_port: int) -> None:
+    from gateway.http.app import create_app
     from mock_upstream.app import create_app as create_mock
     from mock_upstream.config import MockConfig
-
-    from gateway.http.app import create_app
 
     gateway_app = create_app(
         settings, extra_route_handlers=inbox_routes(settings.client_webhook_secret)

@@ -1,0 +1,87 @@
+"""The gateway app in-process (Litestar's test client), with fakes behind it and no ticker."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from gateway.http.app import create_app
+from gateway.http.state import Gateway
+from gateway.settings import Settings
+from gateway.store import Store
+from tests.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
+
+ADMIN_KEY = "admin-key-for-tests-0123456789"
+BOOTSTRAP_KEY = "gw_bootstrap_key_for_tests_0123456789"
+BOOTSTRAP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+@dataclass
+class Api:
+    http: AsyncTestClient[Any]
+    gateway: Gateway
+    clock: Clock
+    upstream: ScriptedUpstream
+    sender: RecordingSender
+
+    def auth(self, key: str = BOOTSTRAP_KEY) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    async def new_client(self, name: str = "other") -> dict[str, str]:
+        response = await self.http.post(
+            "/v1/admin/clients", json={"name": name}, headers=self.auth(ADMIN_KEY)
+        )
+        assert 201 == response.status_code, response.text
+        body: dict[str, str] = response.json()
+        return body
+
+    async def submit(self, key: str = BOOTSTRAP_KEY, **fields: Any) -> Any:
+        body = {"prompt": "a horse", "callback_url": "https://hooks.test/in", **fields}
+        return await self.http.post("/v1/jobs", json=body, headers=self.auth(key))
+
+
+def api_settings(tmp_path: Path, **changes: Any) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'api.db'}",
+        client_api_key=BOOTSTRAP_KEY,
+        client_webhook_secret=BOOTSTRAP_SECRET,
+        admin_key=ADMIN_KEY,
+        aimlapi_key="upstream-key-never-shown-0123456789",
+        poll_policy="fixed",
+        replica_id="api-tests",
+    ).with_(**changes)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return api_settings(tmp_path)
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    clock = Clock(start=1_800_000_000.0)
+    store = await Store.open(settings.database_url)
+    upstream, sender = ScriptedUpstream(), RecordingSender()
+    app = create_app(
+        settings,
+        store=store,
+        upstream=upstream,
+        sender=sender,
+        guard=AllowAllGuard(),
+        clock=clock,
+        run_worker=False,
+    )
+    async with AsyncTestClient(app=app) as http:
+        yield Api(
+            http=http,
+            gateway=app.state.gateway,
+            clock=clock,
+            upstream=upstream,
+            sender=sender,
+        )
+    await store.close()
