@@ -1,0 +1,52 @@
+"""The webhook event: its types, its body bytes, its id."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from gateway.domain.jobs import JobStatus
+
+EVENT_TYPES: dict[JobStatus, str] = {
+    JobStatus.QUEUED: "video.generation.queued",
+    JobStatus.GENERATING: "video.generation.generating",
+    JobStatus.COMPLETED: "video.generation.completed",
+    JobStatus.FAILED: "video.generation.failed",
+}
+
+_MEDIA_FIELDS = ("image_url", "video_url")
+OMITTED = "(inline data omitted)"
+
+
+def event_type_for(status: JobStatus) -> str:
+    return EVENT_TYPES[status]
+
+
+def event_body(event_type: str, timestamp_iso: str, data: Mapping[str, Any]) -> bytes:
+    """The exact bytes that are signed and sent: ``{"type", "timestamp", "data"}``."""
+    return msgspec.json.encode({"type": event_type, "timestamp": timestamp_iso, "data": data})
+
+
+def new_event_id(random_bytes: bytes) -> str:
+    """``msg_`` + the random bytes (chosen by the caller) in lower-case base32."""
+    return "msg_" + base64.b32encode(random_bytes).decode().rstrip("=").lower()
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, str) and value[:5].lower() == "data:":
+        return value.split(",", 1)[0] + "," + OMITTED
+    return value
+
+
+def strip_inline_media(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request without base64 payloads, so views and webhooks stay small."""
+    out = dict(request)
+    for name in _MEDIA_FIELDS:
+        if name in out:
+            out[name] = _strip(out[name])
+    if isinstance(out.get("reference_image_urls"), list):
+        out["reference_image_urls"] = [_strip(v) for v in out["reference_image_urls"]]
+    return out

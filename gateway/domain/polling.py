@@ -1,0 +1,140 @@
+"""When to poll a generation next: a fixed loop, or an adaptive policy that learns.
+
+Both are pure: ``next_poll_at(context) -> Unix time``. Both honour ``Retry-After``, back off on
+upstream errors, and never schedule past the job's deadline (so the deadline check fires).
+
+The adaptive policy knows, per (model, resolution, duration), the mean and spread of past
+generation times. Generations of one kind take similar times, so instead of polling every 15 s
+from the start it polls at the quantiles of that learned distribution: the first poll near the
+10th percentile, then ``window_polls`` polls spread over the central ``window_coverage`` of the
+probability (densest where completion is likeliest), then at growing gaps if the job runs late.
+With too little history it falls back to the fixed interval.
+"""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+from typing import Protocol
+
+import msgspec
+
+
+class DurationEstimate(msgspec.Struct, frozen=True):
+    count: int
+    mean_s: float
+    stddev_s: float
+
+
+class DurationStats(msgspec.Struct, frozen=True):
+    """Welford's running mean and variance of observed generation times."""
+
+    count: int = 0
+    mean_s: float = 0.0
+    m2: float = 0.0
+
+    def add(self, seconds: float) -> DurationStats:
+        count = self.count + 1
+        delta = seconds - self.mean_s
+        mean = self.mean_s + delta / count
+        return DurationStats(count=count, mean_s=mean, m2=self.m2 + delta * (seconds - mean))
+
+    def estimate(self) -> DurationEstimate:
+        variance = self.m2 / (self.count - 1) if self.count > 1 else 0.0
+        return DurationEstimate(
+            count=self.count, mean_s=self.mean_s, stddev_s=math.sqrt(max(0.0, variance))
+        )
+
+
+def stats_key(model: str, resolution: str | None, duration: int | None) -> str:
+    return f"{model}|{resolution or '-'}|{duration if duration is not None else '-'}"
+
+
+class PollContext(msgspec.Struct, frozen=True):
+    submitted_at: float
+    now: float
+    polls_done: int
+    upstream_status: str | None
+    consecutive_errors: int
+    retry_after_s: float | None
+    deadline_at: float
+    expected: DurationEstimate | None = None
+
+
+class PollPolicy(Protocol):
+    def next_poll_at(self, ctx: PollContext) -> float: ...
+
+
+def _finish(ctx: PollContext, delay: float, *, floor_s: float, ceiling_s: float) -> float:
+    """Shared rules: error backoff, Retry-After, a floor, and never past the deadline."""
+    if ctx.consecutive_errors > 0:
+        backoff = min(ceiling_s * 4, floor_s * 2.0**ctx.consecutive_errors)
+        delay = max(delay, backoff)
+    if ctx.retry_after_s is not None:
+        delay = max(delay, ctx.retry_after_s)
+    delay = max(delay, floor_s)
+    return min(ctx.now + delay, ctx.deadline_at)
+
+
+class FixedPollPolicy(msgspec.Struct, frozen=True):
+    """The upstream documentation's loop: every ``interval_s``."""
+
+    interval_s: float = 15.0
+    floor_s: float = 1.0
+    ceiling_s: float = 60.0
+
+    def next_poll_at(self, ctx: PollContext) -> float:
+        return _finish(
+            ctx,
+            self.interval_s,
+            floor_s=min(self.floor_s, self.interval_s),
+            ceiling_s=self.ceiling_s,
+        )
+
+
+class AdaptivePollPolicy(msgspec.Struct, frozen=True):
+    floor_s: float = 2.0
+    ceiling_s: float = 30.0
+    fallback_interval_s: float = 15.0
+    min_samples: int = 5
+    window_polls: int = 5  # more polls in the window: less lag, more upstream calls
+    window_coverage: float = 0.8  # the central share of the distribution the window spans
+    sparse_gap_s: float = 120.0  # longest wait before the window (a check on a wrong estimate)
+
+    def quantile_points(self, estimate: DurationEstimate) -> list[float]:
+        """Elapsed seconds (since submission) at which the window polls fall."""
+        spread = max(estimate.stddev_s, 0.05 * estimate.mean_s, self.floor_s)
+        normal = NormalDist(estimate.mean_s, spread)
+        low = (1.0 - self.window_coverage) / 2.0
+        n = max(1, self.window_polls)
+        probabilities = [low + self.window_coverage * i / max(1, n - 1) for i in range(n)]
+        if n == 1:
+            probabilities = [0.5]
+        return [max(0.0, normal.inv_cdf(p)) for p in probabilities]
+
+    def next_poll_at(self, ctx: PollContext) -> float:
+        estimate = ctx.expected
+        if estimate is None or estimate.count < self.min_samples:
+            delay = self.fallback_interval_s
+        else:
+            elapsed = ctx.now - ctx.submitted_at
+            points = self.quantile_points(estimate)
+            upcoming = [p for p in points if p >= elapsed + self.floor_s]
+            if upcoming:
+                delay = min(upcoming[0] - elapsed, self.sparse_gap_s)
+            else:  # running late: gaps grow with how late, from the floor to the ceiling
+                overdue = max(0.0, elapsed - points[-1])
+                delay = min(self.ceiling_s, self.floor_s + overdue / 2.0)
+        return _finish(ctx, delay, floor_s=self.floor_s, ceiling_s=self.ceiling_s)
+
+
+def make_poll_policy(
+    name: str, *, interval_s: float, floor_s: float, ceiling_s: float
+) -> FixedPollPolicy | AdaptivePollPolicy:
+    if name == "fixed":
+        return FixedPollPolicy(interval_s=interval_s, floor_s=floor_s, ceiling_s=ceiling_s)
+    if name == "adaptive":
+        return AdaptivePollPolicy(
+            floor_s=floor_s, ceiling_s=ceiling_s, fallback_interval_s=interval_s
+        )
+    raise ValueError(f"unknown poll policy {name!r}; use 'fixed' or 'adaptive'")

@@ -1,0 +1,89 @@
+"""Retry decisions: what happens after a webhook attempt, and backoff for upstream calls.
+
+Pure: the attempt's result, its number, the time and a random number in [0, 1) go in; a decision
+comes out. Status handling follows Standard Webhooks: 2xx succeeds; 410 Gone means the receiver
+wants no more; a redirect is a failure (never followed); ``Retry-After`` is honoured.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from gateway.domain.delivery import AttemptResult
+
+# Svix's schedule: the first attempt at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+SVIX_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+# Refusals that cannot get better by waiting: the guard refused the address.
+_HOPELESS_ERRORS = frozenset({"blocked_address"})
+
+
+class DeliveryPolicy(msgspec.Struct, frozen=True):
+    """``schedule[0]`` is the delay before the first attempt; ``schedule[n]`` the wait after the
+    n-th failed attempt. After ``len(schedule)`` attempts the delivery is dead."""
+
+    schedule: tuple[float, ...] = SVIX_SCHEDULE
+    jitter: float = 0.2  # ±20 %
+    max_retry_after_s: float = 86400.0
+    fast_connect_retry: bool = True  # Svix: one extra immediate retry if the connection failed fast
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.schedule)
+
+
+class Decision(msgspec.Struct, frozen=True):
+    kind: Literal["delivered", "retry", "dead", "gone"]
+    next_at: float | None
+    reason: str
+
+
+def jittered(delay: float, jitter: float, rng: float) -> float:
+    """``delay`` moved by up to ±``jitter`` of itself; ``rng`` in [0, 1) picks where."""
+    return max(0.0, delay * (1.0 + jitter * (2.0 * rng - 1.0)))
+
+
+def decide(
+    policy: DeliveryPolicy, result: AttemptResult, attempt: int, now: float, rng: float
+) -> Decision:
+    """``attempt`` is the 1-based number of the attempt that produced ``result``."""
+    status = result.status_code
+    if result.succeeded:
+        return Decision("delivered", None, f"receiver answered {status}")
+    if status == 410:
+        return Decision("gone", None, "receiver answered 410 Gone: no more attempts")
+    if result.error in _HOPELESS_ERRORS:
+        return Decision("dead", None, f"{result.error}: retrying cannot help")
+    if (
+        policy.fast_connect_retry
+        and attempt == 1
+        and result.connect_failed
+        and result.latency_ms < 1000
+        and policy.max_attempts > 1
+    ):
+        return Decision("retry", now, "connection failed fast: one immediate retry")
+    if attempt >= policy.max_attempts:
+        return Decision("dead", None, f"{attempt} attempts failed; the schedule is spent")
+    delay = jittered(policy.schedule[attempt], policy.jitter, rng)
+    reason = _describe(result)
+    if result.retry_after_s is not None:
+        retry_after = min(result.retry_after_s, policy.max_retry_after_s)
+        if retry_after > delay:
+            delay = retry_after
+            reason += f"; Retry-After {retry_after:g} s"
+    return Decision("retry", now + delay, reason)
+
+
+def _describe(result: AttemptResult) -> str:
+    if result.status_code is None:
+        return result.error or "no response"
+    if 300 <= result.status_code < 400:
+        return f"redirect {result.status_code} (not followed)"
+    return f"receiver answered {result.status_code}"
+
+
+def backoff(base_s: float, attempt: int, cap_s: float, rng: float) -> float:
+    """Exponential backoff with ±50 % jitter: ``base·2^(attempt-1)``, capped at ``cap_s``."""
+    delay = min(cap_s, base_s * (2.0 ** max(0, attempt - 1)))
+    return min(cap_s, jittered(delay, 0.5, rng))
