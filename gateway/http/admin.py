@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
 
 from gateway.errors import NotFound
 from gateway.http.auth import ADMIN_SECURITY, require_admin
@@ -33,20 +34,28 @@ class AdminController(Controller):
 
     @post("/", status_code=201, summary="Create a client; its key and secret are shown only now")
     async def create(
-        self, request: Request[Any, Any, Any], admin: None, data: NewClient
+        self,
+        request: Request[Any, Any, Any],
+        admin: NamedDependency[None],
+        data: JSONBody[NewClient],
     ) -> NewClientCredentials:
         rt = gateway_of(request).runtime
         return await create_client(rt.store, data.name, now=rt.clock())
 
     @get("/", summary="List clients (never their keys or secrets)")
-    async def list_clients(self, request: Request[Any, Any, Any], admin: None) -> list[ClientView]:
+    async def list_clients(
+        self, request: Request[Any, Any, Any], admin: NamedDependency[None]
+    ) -> list[ClientView]:
         rt = gateway_of(request).runtime
         now = rt.clock()
         return [client_view(c, now=now) for c in await rt.store.clients.list()]
 
     @post("/{client_id:str}/revoke", status_code=200, summary="Revoke a client's key at once")
     async def revoke(
-        self, request: Request[Any, Any, Any], admin: None, client_id: str
+        self,
+        request: Request[Any, Any, Any],
+        admin: NamedDependency[None],
+        client_id: FromPath[str],
     ) -> ClientView:
         rt = gateway_of(request).runtime
         client = await rt.store.clients.revoke(client_id, now=rt.clock())
@@ -60,7 +69,10 @@ class AdminController(Controller):
         summary="New webhook secret; the old one keeps signing (second) during the grace period",
     )
     async def rotate(
-        self, request: Request[Any, Any, Any], admin: None, client_id: str
+        self,
+        request: Request[Any, Any, Any],
+        admin: NamedDependency[None],
+        client_id: FromPath[str],
     ) -> RotatedSecret:
         rt = gateway_of(request).runtime
         rotated = await rotate_secret(

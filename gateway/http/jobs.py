@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from gateway.clock import iso
 from gateway.domain.generation import JobRequest
@@ -122,9 +122,9 @@ class JobController(Controller):
     async def create_job(
         self,
         request: Request[Any, Any, Any],
-        client: ClientRecord,
+        client: NamedDependency[ClientRecord],
         idempotency_key: Annotated[
-            str | None, Parameter(header="Idempotency-Key", required=False, max_length=255)
+            str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
         ] = None,
     ) -> Response[JobView]:
         gateway = gateway_of(request)
@@ -149,10 +149,10 @@ class JobController(Controller):
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
-        client: ClientRecord,
-        status: JobStatus | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+        client: NamedDependency[ClientRecord],
+        status: FromQuery[JobStatus | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> JobPage:
         store = gateway_of(request).runtime.store
         before = _decode_cursor(cursor) if cursor else None
@@ -168,7 +168,10 @@ class JobController(Controller):
 
     @get("/{job_id:str}", summary="Get a job, with its webhook delivery state")
     async def get_job(
-        self, request: Request[Any, Any, Any], client: ClientRecord, job_id: str
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        job_id: FromPath[str],
     ) -> JobView:
         store = gateway_of(request).runtime.store
         job = await store.jobs.get_job(job_id, client_id=client.id)
@@ -178,7 +181,10 @@ class JobController(Controller):
 
     @get("/{job_id:str}/deliveries", summary="Every webhook event and attempt of a job")
     async def list_deliveries(
-        self, request: Request[Any, Any, Any], client: ClientRecord, job_id: str
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        job_id: FromPath[str],
     ) -> DeliveryLog:
         store = gateway_of(request).runtime.store
         job = await store.jobs.get_job(job_id, client_id=client.id)
@@ -197,7 +203,10 @@ class JobController(Controller):
         summary="Send a job's webhook events again (same event ids, fresh signatures)",
     )
     async def redeliver(
-        self, request: Request[Any, Any, Any], client: ClientRecord, job_id: str
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        job_id: FromPath[str],
     ) -> Redelivery:
         gateway = gateway_of(request)
         store = gateway.runtime.store
@@ -230,7 +239,10 @@ class DeliveryController(Controller):
         summary="Send again every dead delivery of yours in a time window (after an outage)",
     )
     async def replay(
-        self, request: Request[Any, Any, Any], client: ClientRecord, data: ReplayWindow
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        data: JSONBody[ReplayWindow],
     ) -> ReplayResult:
         gateway = gateway_of(request)
         now = gateway.runtime.clock()

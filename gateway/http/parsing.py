@@ -75,7 +75,8 @@ def convert_job_request(data: dict[str, Any]) -> JobRequest:
     except msgspec.ValidationError as exc:
         text = str(exc)
         match = _AT_PATH.search(text)
-        field = match.group("path") if match else ""
+        # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
+        field = (match.group("path") if match else "").replace("[...]", "")
         message = _AT_PATH.sub("", text)
         if field:
             message = f"{field}: {message}"
