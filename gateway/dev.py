@@ -141,7 +141,8 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
     gateway_app = create_app(
         settings, extra_route_handlers=inbox_routes(settings.client_webhook_secret)
     )
-    mock_app = create_mock(MockConfig.fast())
+    # A fresh seed per start: the mock forgets its jobs on restart, so its ids must not repeat.
+    mock_app = create_mock(MockConfig.fast(seed=time.time_ns()))
     servers = [
         uvicorn.Server(
             uvicorn.Config(

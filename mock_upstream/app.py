@@ -266,6 +266,7 @@ def create_app(config: MockConfig | None = None) -> Litestar:
         exception_handlers={HTTPException: framework_error, Exception: framework_error},
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=None,
+        logging_config=None,
     )
     app.state.mock = state
     return app

@@ -1,8 +1,20 @@
-"""The SSRF guard: callback URLs are checked at intake and the address is checked again at
+"""The SSRF guard: a callback URL is checked at intake, and the address is checked again at
 connect time, so a name that resolves somewhere public at intake and to 127.0.0.1 later (DNS
-rebinding) is still refused. The connect-time check lives in an httpcore network backend: it
-resolves the name itself, judges every address, and connects to the checked address literal;
-TLS still verifies the certificate against the original host name.
+rebinding) is still refused.
+
+The connect-time check lives in an httpcore network backend (:class:`GuardedNetworkBackend`): it
+resolves the name itself, judges every address with the domain rules
+(``gateway.domain.addresses``), and connects to a checked address literal. TLS still uses the
+original host name for SNI and certificate checks, because httpcore takes ``server_hostname``
+from the URL's origin, not from the address connected to.
+
+Errors::
+
+    CallbackUrlRejected (ValueError)      the domain's refusal; intake maps it to a 4xx
+     └── HostNotResolved                  the name gave no address (may be temporary)
+    httpcore.ConnectError
+     ├── BlockedAddress                   connect time: the guard refused the address
+     └── ResolutionFailed                 connect time: the name did not resolve
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -30,7 +43,7 @@ RESOLVE_TIMEOUT_S = 5.0
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
-    """Every address the OS resolver gives for ``host`` (IPv4 and IPv6)."""
+    """Every address the OS resolver gives for ``host`` (IPv4 and IPv6), in its order."""
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     addresses: list[IPAddress] = []
@@ -41,48 +54,78 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
+class HostNotResolved(CallbackUrlRejected):
+    """The callback host gave no address (unknown name, resolver failure or timeout)."""
+
+
 class BlockedAddress(httpcore.ConnectError):
-    """The guard refused to connect; the message says why."""
+    """Connect time: the guard refused to connect; the message says why."""
+
+
+class ResolutionFailed(httpcore.ConnectError):
+    """Connect time: the callback host did not resolve; the message says why."""
+
+
+def _literal(host: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
 
 
 class AddressGuard:
+    """Judges callback URLs and the addresses their names resolve to, with an operator
+    allow-list (empty by default: nothing private is reachable)."""
+
     def __init__(
-        self, allowlist: Allowlist | None = None, resolver: Resolver | None = None
+        self,
+        allowlist: Allowlist | None = None,
+        resolver: Resolver | None = None,
+        *,
+        resolve_timeout_s: float = RESOLVE_TIMEOUT_S,
     ) -> None:
-        self.allowlist = allowlist or Allowlist()
+        self.allowlist = allowlist if allowlist is not None else Allowlist()
         self.resolver = resolver or system_resolver
+        self.resolve_timeout_s = resolve_timeout_s
 
     async def _resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
-            async with asyncio.timeout(RESOLVE_TIMEOUT_S):
-                return await self.resolver(host, port)
-        except (OSError, TimeoutError):
-            raise CallbackUrlRejected(f"{host!r} does not resolve") from None
+            async with asyncio.timeout(self.resolve_timeout_s):
+                ips = await self.resolver(host, port)
+        except TimeoutError:
+            raise HostNotResolved(f"callback host {host!r} did not resolve in time") from None
+        except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise HostNotResolved(f"callback host {host!r} does not resolve ({detail})") from None
+        if not ips:
+            raise HostNotResolved(f"callback host {host!r} does not resolve to any address")
+        return ips
 
     async def check_url(self, url: str) -> None:
-        """Intake: refuse URLs the gateway would not call (raises CallbackUrlRejected)."""
+        """Intake: refuse a URL the gateway would not call (raises ``CallbackUrlRejected``)."""
         target = parse_callback_url(url)
         check_target(target, self.allowlist)
         if target.ip is None and not self.allowlist.allows_host(target.host):
-            check_addresses(
-                target.host, await self._resolve(target.host, target.port), self.allowlist
-            )
+            ips = await self._resolve(target.host, target.port)
+            check_addresses(target.host, ips, self.allowlist)
+
+    async def allowed_addresses(self, host: str, port: int) -> list[IPAddress]:
+        """Connect time: every address of ``host``, after checking all of them (one forbidden
+        address refuses the host)."""
+        literal = _literal(host)
+        ips = [literal] if literal is not None else await self._resolve(host, port)
+        check_addresses(host.strip("[]"), ips, self.allowlist)
+        return ips
 
     async def resolve_allowed(self, host: str, port: int) -> IPAddress:
         """Connect time: the address to connect to, after checking every address of ``host``."""
-        literal: IPAddress | None
-        try:
-            literal = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
-        ips = [literal] if literal is not None else await self._resolve(host, port)
-        check_addresses(host, ips, self.allowlist)
-        if not ips:
-            raise CallbackUrlRejected(f"{host!r} does not resolve")
-        return ips[0]
+        return (await self.allowed_addresses(host, port))[0]
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses the guard allows, resolving names itself so the address
+    checked is the address connected to."""
+
     def __init__(
         self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None
     ) -> None:
@@ -93,26 +136,35 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self,
         host: str,
         port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface passes it)
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            ip = await self.guard.resolve_allowed(host, port)
+            ips = await self.guard.allowed_addresses(host, port)
+        except HostNotResolved as exc:
+            raise ResolutionFailed(str(exc)) from None
         except CallbackUrlRejected as exc:
             raise BlockedAddress(str(exc)) from None
-        return await self.inner.connect_tcp(
-            str(ip),
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
+        last_error: Exception | None = None
+        for ip in ips:  # every one was checked; try them in the resolver's order
+            try:
+                return await self.inner.connect_tcp(
+                    str(ip),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except httpcore.ConnectError as exc:
+                last_error = exc
+        assert last_error is not None  # allowed_addresses never returns an empty list
+        raise last_error
 
     async def connect_unix_socket(
         self,
         path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface passes it)
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         raise BlockedAddress("unix sockets are never callback targets")
@@ -122,13 +174,22 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport, with every new connection made through the guard."""
+    """httpx's own transport (HTTP/1.1, no proxy), with every new connection made through the
+    guard. ``ssl_context`` defaults to httpx's verifying context."""
 
-    def __init__(self, guard: AddressGuard, *, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits)
-        ssl_context = self._pool._ssl_context  # the default, verifying context httpx built
+    def __init__(
+        self,
+        guard: AddressGuard,
+        *,
+        limits: httpx.Limits,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        context = ssl_context or httpx.create_ssl_context()
+        super().__init__(verify=context, limits=limits)
+        # httpx 0.28 offers no hook for the network backend: swap in a pool built the way
+        # AsyncHTTPTransport builds its own, plus the guarded backend (pinned by the tests).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
+            ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

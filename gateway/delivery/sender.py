@@ -1,28 +1,32 @@
 """Sending one webhook attempt: exact bytes out, a bounded look at the answer, never a raise.
 
-No redirects are followed (a 3xx is a failed attempt), the whole attempt is bounded in time even
+No redirects are followed (a 3xx is a failed attempt). The whole attempt is bounded in time, even
 against a receiver that trickles bytes forever, and at most ``max_response_bytes`` of the answer
-(counted after decompression) are read and kept.
+are read — counted after decompression, which is done here with a bounded decompressor so a
+compressed "bomb" cannot expand in memory. Every connection goes through the SSRF guard.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
 
 import httpx
 
-from gateway.delivery.guard import AddressGuard, BlockedAddress, GuardedTransport
+from gateway.delivery.guard import AddressGuard, BlockedAddress, GuardedTransport, ResolutionFailed
 from gateway.domain.addresses import CallbackUrlRejected, parse_callback_url
 from gateway.domain.delivery import AttemptResult
-from gateway.upstream.client import parse_retry_after
 
-USER_AGENT = "video-webhook-gateway (Standard Webhooks)"
+USER_AGENT = "video-webhook-gateway/webhooks (Standard Webhooks)"
 EXCERPT_CHARS = 2000
 
 
 class WebhookSender:
+    """POSTs signed webhook bodies to callback URLs; one ``AttemptResult`` per attempt."""
+
     def __init__(
         self,
         guard: AddressGuard,
@@ -35,6 +39,8 @@ class WebhookSender:
         clock: Callable[[], float] = time.perf_counter,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` measures latency; ``wall_clock`` (Unix seconds) reads HTTP-date
+        ``Retry-After`` values. ``transport`` replaces the guarded one (tests only)."""
         limits = httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
@@ -46,62 +52,165 @@ class WebhookSender:
             transport=transport or GuardedTransport(guard, limits=limits),
             timeout=httpx.Timeout(timeout_s, connect=min(connect_timeout_s, timeout_s)),
             follow_redirects=False,
-            trust_env=False,
-            headers={"User-Agent": USER_AGENT},
+            trust_env=False,  # an environment proxy would connect for us, past the guard
+            headers={"user-agent": USER_AGENT, "accept-encoding": "gzip, deflate"},
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
+        """POST ``body`` as is with ``headers``; never raises for the receiver's trouble."""
         started = self._clock()
-
-        def result(status: int | None, **fields: object) -> AttemptResult:
-            latency_ms = (self._clock() - started) * 1000.0
-            return AttemptResult(status_code=status, latency_ms=latency_ms, **fields)  # type: ignore[arg-type]
-
+        attempt = _Attempt()
         try:
             parse_callback_url(url)
+            request = self._http.build_request("POST", url, content=body, headers=dict(headers))
         except CallbackUrlRejected as exc:
-            return result(None, error="blocked_address", response_excerpt=str(exc))
-        status: int | None = None
-        retry_after: float | None = None
-        excerpt = bytearray()
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                async with self._http.stream(
-                    "POST", url, content=body, headers=dict(headers)
-                ) as response:
-                    status = response.status_code
-                    retry_after = parse_retry_after(
-                        response.headers.get("retry-after"), self._wall_clock()
-                    )
-                    async for chunk in response.aiter_bytes():
-                        excerpt += chunk[: self.max_response_bytes - len(excerpt)]
-                        if len(excerpt) >= self.max_response_bytes:
-                            break  # enough: the rest is neither read nor kept
-        except TimeoutError:
-            return result(
-                status, error="timeout", response_excerpt=_text(excerpt), retry_after_s=retry_after
-            )
-        except httpx.ConnectError as exc:
-            if isinstance(exc.__cause__, BlockedAddress):
-                return result(None, error="blocked_address", response_excerpt=str(exc))
-            return result(None, error="connect_error", connect_failed=True)
-        except httpx.TimeoutException:
-            return result(status, error="timeout", response_excerpt=_text(excerpt))
-        except httpx.HTTPError as exc:
-            return result(status, error=_error_name(exc), response_excerpt=_text(excerpt))
-        error = "redirect" if 300 <= status < 400 else None
-        return result(
-            status, error=error, response_excerpt=_text(excerpt), retry_after_s=retry_after
+            attempt.error, attempt.note = "blocked_address", str(exc)
+        except (httpx.InvalidURL, ValueError) as exc:  # e.g. a header value that is not ASCII
+            attempt.error, attempt.note = "invalid_request", str(exc)
+        else:
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await self._exchange(request, attempt)
+            except TimeoutError:
+                attempt.error = "timeout"
+            except httpx.HTTPError as exc:
+                _classify(exc, attempt)
+        return AttemptResult(
+            status_code=attempt.status,
+            latency_ms=(self._clock() - started) * 1000.0,
+            error=attempt.error,
+            response_excerpt=attempt.excerpt(),
+            retry_after_s=attempt.retry_after_s,
+            connect_failed=attempt.connect_failed,
         )
 
+    async def _exchange(self, request: httpx.Request, attempt: _Attempt) -> None:
+        response = await self._http.send(request, stream=True)
+        try:
+            attempt.status = response.status_code
+            attempt.retry_after_s = retry_after_seconds(
+                response.headers.get("retry-after"), self._wall_clock()
+            )
+            if 300 <= response.status_code < 400:
+                attempt.error = "redirect"
+                location = response.headers.get("location")
+                if location:
+                    attempt.note = f"redirect to {location[:500]} not followed"
+            decoder = _BoundedDecoder(response.headers.get("content-encoding", ""))
+            async for raw in response.aiter_raw():
+                attempt.body += decoder.feed(raw, self.max_response_bytes - len(attempt.body))
+                if len(attempt.body) >= self.max_response_bytes or decoder.done:
+                    break  # enough: the rest is neither read nor kept, and the connection closes
+            if decoder.undecoded:
+                attempt.note = f"{decoder.encoding}-encoded body not shown"
+        finally:
+            await response.aclose()
 
-def _text(data: bytes | bytearray) -> str:
-    return bytes(data).decode("utf-8", "replace")[:EXCERPT_CHARS]
+
+class _Attempt:
+    """What one attempt has gathered so far (kept even when it ends in a timeout)."""
+
+    def __init__(self) -> None:
+        self.status: int | None = None
+        self.error: str | None = None
+        self.note = ""
+        self.retry_after_s: float | None = None
+        self.connect_failed = False
+        self.body = bytearray()
+
+    def excerpt(self) -> str:
+        text = (
+            self.note
+            if self.note and not self.body
+            else bytes(self.body).decode("utf-8", "replace")
+        )
+        return text[:EXCERPT_CHARS]
 
 
-def _error_name(exc: Exception) -> str:
-    name = type(exc).__name__
+def _classify(exc: httpx.HTTPError, attempt: _Attempt) -> None:
+    cause = exc.__cause__
+    if isinstance(cause, BlockedAddress):
+        attempt.error, attempt.note = "blocked_address", str(cause)
+    elif isinstance(cause, ResolutionFailed):
+        attempt.error, attempt.note, attempt.connect_failed = "dns_error", str(cause), True
+    elif isinstance(exc, httpx.ConnectTimeout):
+        attempt.error, attempt.connect_failed = "timeout", True
+    elif isinstance(exc, httpx.PoolTimeout):
+        attempt.error = "pool_timeout"  # our own connection limit, not the receiver
+    elif isinstance(exc, httpx.TimeoutException):
+        attempt.error = "timeout"
+    elif isinstance(exc, httpx.ConnectError):
+        attempt.error, attempt.connect_failed = "connect_error", True
+        attempt.note = _ssl_note(exc)
+    else:
+        attempt.error = _snake(type(exc).__name__)
+
+
+def _ssl_note(exc: httpx.ConnectError) -> str:
+    text = str(exc)
+    return text[:300] if "CERTIFICATE" in text.upper() or "SSL" in text.upper() else ""
+
+
+def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+class _BoundedDecoder:
+    """Undoes gzip/deflate without ever producing more than the caller asks for; other
+    encodings are left alone (and not shown)."""
+
+    def __init__(self, content_encoding: str) -> None:
+        self.encoding = content_encoding.strip().lower()
+        self.done = False
+        self.undecoded = False
+        self._zlib: zlib._Decompress | None = None
+        self._deflate_first = False
+        if self.encoding in {"gzip", "x-gzip"}:
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.encoding == "deflate":
+            self._zlib = zlib.decompressobj()
+            self._deflate_first = True
+        elif self.encoding not in {"", "identity"}:
+            self.undecoded = True
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        if limit <= 0 or self.done:
+            return b""
+        if self.undecoded:
+            self.done = True  # nothing worth reading further
+            return b""
+        if self._zlib is None:
+            return data[:limit]
+        try:
+            out = self._zlib.decompress(data, limit)
+        except zlib.error:
+            if not self._deflate_first:
+                self.done = True
+                return b""
+            # "deflate" is sometimes sent raw, without the zlib wrapper.
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._deflate_first = False
+            return self.feed(data, limit)
+        self._deflate_first = False
+        if self._zlib.unconsumed_tail or self._zlib.eof:
+            self.done = True  # the limit is reached (or the stream ended)
+        return out
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from ``now`` (Unix seconds): delay-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates come back naive; HTTP-dates are always GMT
+        return None
+    return max(0.0, when.timestamp() - now)

@@ -125,6 +125,7 @@ def create_app(
         openapi_config=openapi_config(version=__version__, job_request=JobRequest),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
+        logging_config=None,  # the process's logging is configured once, by the CLI
     )
 
 

@@ -86,3 +86,5 @@ def configure_logging(
     # APScheduler reports every tick at INFO; keep its warnings and errors only.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: the worker logs
+    logging.getLogger("alembic").setLevel(logging.WARNING)
