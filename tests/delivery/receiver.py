@@ -1,0 +1,112 @@
+"""A raw loopback HTTP receiver with full control over its answers (slow, trickled, endless,
+reset), and a scripted name resolver: the doubles the sender and guard tests run against."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from gateway.domain.addresses import IPAddress
+
+Respond = Callable[[asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass
+class SeenRequest:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def response_head(status: int, headers: Iterable[tuple[str, str]] = ()) -> bytes:
+    lines = [f"HTTP/1.1 {status} Status"] + [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def answer(status: int, body: bytes = b"", headers: Iterable[tuple[str, str]] = ()) -> Respond:
+    """A complete response, then the connection closes."""
+
+    async def respond(writer: asyncio.StreamWriter) -> None:
+        head = [("content-length", str(len(body))), ("connection", "close"), *headers]
+        writer.write(response_head(status, head) + body)
+        await writer.drain()
+
+    return respond
+
+
+@dataclass
+class Receiver:
+    """``asyncio.start_server`` on 127.0.0.1 calling ``respond`` once per request."""
+
+    respond: Respond
+    ssl_context: ssl.SSLContext | None = None
+    connections: int = 0
+    requests: list[SeenRequest] = field(default_factory=list)
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def start(self) -> Receiver:
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", 0, ssl=self.ssl_context
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def url(self, host: str = "127.0.0.1", path: str = "/hook", scheme: str = "http") -> str:
+        return f"{scheme}://{host}:{self.port}{path}"
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")[:-2]
+            method, target, _version = request_line.split(" ", 2)
+            headers = {}
+            for line in header_lines:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.requests.append(SeenRequest(method, target, headers, body))
+            await self.respond(writer)
+            writer.close()
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+            writer.close()  # the client went away: part of the scenarios here
+        finally:
+            self._tasks.discard(task)
+
+
+class ScriptedResolver:
+    """Answers from a script per host name: each call takes the next answer, the last one
+    repeats. Unknown names fail the way the OS resolver does."""
+
+    def __init__(self, answers: dict[str, list[list[str]]]) -> None:
+        self.answers = {host: list(script) for host, script in answers.items()}
+        self.calls: list[str] = []
+
+    async def __call__(self, host: str, port: int) -> list[IPAddress]:
+        self.calls.append(host)
+        script = self.answers.get(host)
+        if not script:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        current = script.pop(0) if len(script) > 1 else script[0]
+        return [ipaddress.ip_address(ip) for ip in current]
