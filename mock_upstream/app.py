@@ -18,6 +18,7 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.handlers import asgi
+from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
 from mock_upstream import contract, scenarios
@@ -242,7 +243,7 @@ def create_app(config: MockConfig | None = None) -> Litestar:
             await poll(scope, reply, entry)
 
     @get("/files/{name:str}", include_in_schema=False)
-    async def video_file(name: str) -> Response[bytes]:
+    async def video_file(name: FromPath[str]) -> Response[bytes]:
         if not name.endswith(".mp4") or name[:-4] not in state.jobs:
             raise HTTPException(status_code=404)
         return Response(SAMPLE_MP4.read_bytes(), media_type="video/mp4")
