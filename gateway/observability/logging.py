@@ -46,6 +46,11 @@ class SecretScrubber:
         return event
 
 
+class _SkippedTickFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 def configure_logging(
     *, log_format: str = "json", level: str = "INFO", secrets: Iterable[str] = ()
 ) -> None:
@@ -83,8 +88,11 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # APScheduler reports every tick at INFO; keep its warnings and errors only.
+    # APScheduler reports every tick at INFO; keep its warnings and errors only, except the
+    # skipped-tick notice: a tick still draining work when the next is due is by design
+    # (max_instances=1 with coalescing), not a fault.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").addFilter(_SkippedTickFilter())
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: the worker logs
     logging.getLogger("alembic").setLevel(logging.WARNING)

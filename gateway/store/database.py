@@ -96,7 +96,12 @@ class Database:
     async def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to run from several replicas at once."""
         async with self.write() as conn:
-            if not self.is_sqlite:
+            if self.is_sqlite:
+                # pysqlite opens no transaction for DDL, so each CREATE would commit alone: a
+                # second process would find half a schema and fail. One IMMEDIATE transaction
+                # makes the migration atomic and makes the second process wait for it.
+                await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
                 # Held to the end of this transaction: a second replica waits, then finds
                 # the schema already at head and does nothing.
                 await conn.execute(
