@@ -237,10 +237,13 @@ def create_app(config: MockConfig | None = None) -> Litestar:
             entry["status"] = 401
             await reply.json(401, error_body(401, PATH)[0])
             return
-        if method == "POST":
-            await submit(scope, receive, reply, entry)
-        else:
-            await poll(scope, reply, entry)
+        try:
+            if method == "POST":
+                await submit(scope, receive, reply, entry)
+            else:
+                await poll(scope, reply, entry)
+        finally:
+            entry["finished"] = time.time()
 
     @get("/files/{name:str}", include_in_schema=False)
     async def video_file(name: FromPath[str]) -> Response[bytes]:

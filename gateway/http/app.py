@@ -72,6 +72,8 @@ def create_app(
                     timeout_s=settings.upstream_timeout_s,
                     connect_timeout_s=settings.upstream_connect_timeout_s,
                     max_connections=settings.max_concurrency,
+                    # Names the replica in the upstream's logs (and in the mock's journal).
+                    user_agent=f"video-webhook-gateway/{__version__} ({settings.replica_id})",
                 )
                 stack.push_async_callback(client.aclose)
                 the_upstream = client

@@ -121,6 +121,7 @@ class UpstreamClient:
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        user_agent: str = USER_AGENT,
     ) -> None:
         self._api_key = api_key
         self._clock = clock
@@ -132,7 +133,7 @@ class UpstreamClient:
             ),
             follow_redirects=False,
             transport=transport,
-            headers={"User-Agent": USER_AGENT},
+            headers={"User-Agent": user_agent},
         )
 
     def __repr__(self) -> str:
