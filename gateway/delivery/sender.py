@@ -12,13 +12,13 @@ import asyncio
 import time
 import zlib
 from collections.abc import Callable, Mapping
-from email.utils import parsedate_to_datetime
 
 import httpx
 
 from gateway.delivery.guard import AddressGuard, BlockedAddress, GuardedTransport, ResolutionFailed
 from gateway.domain.addresses import CallbackUrlRejected, parse_callback_url
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.retry import parse_retry_after
 
 USER_AGENT = "video-webhook-gateway/webhooks (Standard Webhooks)"
 EXCERPT_CHARS = 2000
@@ -91,7 +91,7 @@ class WebhookSender:
         response = await self._http.send(request, stream=True)
         try:
             attempt.status = response.status_code
-            attempt.retry_after_s = retry_after_seconds(
+            attempt.retry_after_s = parse_retry_after(
                 response.headers.get("retry-after"), self._wall_clock()
             )
             if 300 <= response.status_code < 400:
@@ -198,19 +198,3 @@ class _BoundedDecoder:
         if self._zlib.unconsumed_tail or self._zlib.eof:
             self.done = True  # the limit is reached (or the stream ended)
         return out
-
-
-def retry_after_seconds(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from ``now`` (Unix seconds): delay-seconds or an HTTP-date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates come back naive; HTTP-dates are always GMT
-        return None
-    return max(0.0, when.timestamp() - now)

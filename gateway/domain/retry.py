@@ -7,6 +7,7 @@ wants no more; a redirect is a failure (never followed); ``Retry-After`` is hono
 
 from __future__ import annotations
 
+from email.utils import parsedate_to_datetime
 from typing import Literal
 
 import msgspec
@@ -87,3 +88,22 @@ def backoff(base_s: float, attempt: int, cap_s: float, rng: float) -> float:
     """Exponential backoff with ±50 % jitter: ``base·2^(attempt-1)``, capped at ``cap_s``."""
     delay = min(cap_s, base_s * (2.0 ** max(0, attempt - 1)))
     return min(cap_s, jittered(delay, 0.5, rng))
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from ``now`` (Unix seconds): delay-seconds or an HTTP-date.
+
+    Anything else (negative or fractional numbers, dates without a zone) is ignored: None.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates come back naive; HTTP-dates are always GMT
+        return None
+    return max(0.0, when.timestamp() - now)

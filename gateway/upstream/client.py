@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import msgspec
 
+from gateway.domain.retry import parse_retry_after
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure, UpstreamResult
 
 PATH = "/v2/video/generations"
@@ -46,21 +46,6 @@ def classify_transport_error(exc: httpx.TransportError) -> FailureKind:
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return FailureKind.RETRYABLE
     return FailureKind.UNKNOWN
-
-
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """``Retry-After`` as seconds from now: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - now)
-    except (TypeError, ValueError, IndexError):
-        return None
 
 
 def normalise_error(status: int, body: bytes) -> tuple[str, dict[str, Any]]:

@@ -18,9 +18,10 @@ import httpx
 import pytest
 
 from gateway.delivery.guard import AddressGuard, GuardedTransport
-from gateway.delivery.sender import USER_AGENT, WebhookSender, retry_after_seconds
+from gateway.delivery.sender import USER_AGENT, WebhookSender
 from gateway.domain.addresses import Allowlist
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.retry import parse_retry_after
 from tests.delivery.receiver import Receiver, Respond, ScriptedResolver, answer, response_head
 
 BODY = b'{"type": "video.generation.completed", "data": {"id": "job_1", "n": 1.50}}'
@@ -130,7 +131,7 @@ async def test_429_carries_retry_after(
 )
 def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
     """Only delay-seconds and HTTP-dates are read; a past date means now; junk means nothing."""
-    assert expected == retry_after_seconds(value, 1445412500.0)
+    assert expected == parse_retry_after(value, 1445412500.0)
 
 
 async def test_redirect_to_metadata_is_not_followed(
