@@ -21,7 +21,15 @@ from gateway.errors import (
 )
 from gateway.ids import new_job_id
 from gateway.service.runtime import Runtime
-from gateway.store.jobs import Created, IdempotencyClaim, KeyReused, Replayed
+from gateway.store.jobs import (
+    Admission,
+    Created,
+    IdempotencyClaim,
+    KeyReused,
+    OverRateLimit,
+    Replayed,
+    TooManyInFlight,
+)
 from gateway.store.records import ClientRecord, JobRecord, NewJob
 
 RATE_WINDOW_S = 60.0
@@ -67,22 +75,6 @@ async def accept_job(
             ) from None
 
     now = rt.clock()
-    window_start = math.floor(now / RATE_WINDOW_S) * RATE_WINDOW_S
-    count = await rt.store.counters.hit(client.id, window_start=window_start)
-    if count > settings.rate_limit_per_minute:
-        raise RateLimited(
-            f"At most {settings.rate_limit_per_minute} jobs a minute per client; try again later.",
-            retry_after_s=max(1.0, window_start + RATE_WINDOW_S - now),
-        )
-    in_flight = await rt.store.jobs.count_in_flight(client.id)
-    if in_flight >= settings.max_in_flight_per_client:
-        raise RateLimited(
-            f"This client already has {in_flight} jobs in flight "
-            f"(at most {settings.max_in_flight_per_client}); wait for some to finish.",
-            retry_after_s=30.0,
-            code="too_many_jobs_in_flight",
-        )
-
     body = upstream_body(request)
     new = NewJob(
         id=new_job_id(),
@@ -103,7 +95,24 @@ async def accept_job(
             request_hash=request_fingerprint(request),
             ttl_s=settings.idempotency_ttl_s,
         )
-    outcome = await rt.store.jobs.insert_job(new, now=now, idempotency=claim)
+    admission = Admission(
+        window_start=math.floor(now / RATE_WINDOW_S) * RATE_WINDOW_S,
+        rate_limit=settings.rate_limit_per_minute,
+        max_in_flight=settings.max_in_flight_per_client,
+    )
+    outcome = await rt.store.jobs.insert_job(new, now=now, idempotency=claim, admission=admission)
+    if isinstance(outcome, OverRateLimit):
+        raise RateLimited(
+            f"At most {settings.rate_limit_per_minute} jobs a minute per client; try again later.",
+            retry_after_s=max(1.0, outcome.window_start + RATE_WINDOW_S - now),
+        )
+    if isinstance(outcome, TooManyInFlight):
+        raise RateLimited(
+            f"This client already has {outcome.in_flight} jobs in flight "
+            f"(at most {settings.max_in_flight_per_client}); wait for some to finish.",
+            retry_after_s=30.0,
+            code="too_many_jobs_in_flight",
+        )
     if isinstance(outcome, KeyReused):
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used with a different request body "

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.store.database import Database
 from gateway.store.schema import duration_stats, rate_windows
@@ -19,29 +20,36 @@ def _upsert(db: Database, table: sa.Table) -> Any:
     return (sqlite.insert if db.is_sqlite else postgresql.insert)(table)
 
 
+async def count_hit(
+    conn: AsyncConnection, db: Database, client_id: str, window_start: float
+) -> int:
+    """Count one request in the client's window (inside the caller's transaction)."""
+    insert = _upsert(db, rate_windows).values(
+        client_id=client_id, window_start=window_start, count=1
+    )
+    statement = insert.on_conflict_do_update(
+        index_elements=[rate_windows.c.client_id, rate_windows.c.window_start],
+        set_={"count": rate_windows.c.count + 1},
+    ).returning(rate_windows.c.count)
+    count = int((await conn.execute(statement)).scalar_one())
+    if count == 1:  # first hit of a window: forget the client's older windows
+        await conn.execute(
+            sa.delete(rate_windows).where(
+                rate_windows.c.client_id == client_id,
+                rate_windows.c.window_start < window_start,
+            )
+        )
+    return count
+
+
 class CounterStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
     async def hit(self, client_id: str, *, window_start: float) -> int:
         """Count one request in the client's window; returns the count including this one."""
-        insert = _upsert(self.db, rate_windows).values(
-            client_id=client_id, window_start=window_start, count=1
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[rate_windows.c.client_id, rate_windows.c.window_start],
-            set_={"count": rate_windows.c.count + 1},
-        ).returning(rate_windows.c.count)
         async with self.db.write() as conn:
-            count = int((await conn.execute(statement)).scalar_one())
-            if count == 1:  # first hit of a window: forget the client's older windows
-                await conn.execute(
-                    sa.delete(rate_windows).where(
-                        rate_windows.c.client_id == client_id,
-                        rate_windows.c.window_start < window_start,
-                    )
-                )
-        return count
+            return await count_hit(conn, self.db, client_id, window_start)
 
     async def record_duration(self, key: str, seconds: float, *, now: float) -> None:
         """Fold one observed generation time into the running mean and variance (Welford)."""

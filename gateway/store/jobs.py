@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from gateway.domain.jobs import IN_FLIGHT
+from gateway.store.counters import count_hit
 from gateway.store.database import Database
 from gateway.store.records import (
     AttemptRecord,
@@ -46,7 +47,25 @@ class KeyReused(msgspec.Struct, frozen=True):
     job_id: str
 
 
-InsertOutcome = Created | Replayed | KeyReused
+class OverRateLimit(msgspec.Struct, frozen=True):
+    """The client's requests in this window exceeded its rate limit."""
+
+    window_start: float
+
+
+class TooManyInFlight(msgspec.Struct, frozen=True):
+    in_flight: int
+
+
+InsertOutcome = Created | Replayed | KeyReused | OverRateLimit | TooManyInFlight
+
+
+class Admission(msgspec.Struct, frozen=True):
+    """The per-client limits checked in the intake transaction itself (shared by replicas)."""
+
+    window_start: float
+    rate_limit: int
+    max_in_flight: int
 
 
 class IdempotencyClaim(msgspec.Struct, frozen=True):
@@ -86,12 +105,20 @@ class JobStore:
     # --- intake -------------------------------------------------------------------------
 
     async def insert_job(
-        self, new: NewJob, *, now: float, idempotency: IdempotencyClaim | None = None
+        self,
+        new: NewJob,
+        *,
+        now: float,
+        idempotency: IdempotencyClaim | None = None,
+        admission: Admission | None = None,
     ) -> InsertOutcome:
-        """Store a job (status ``accepted``, due now) and its idempotency key in one transaction."""
+        """Check the client's limits and store the job (``accepted``, due now) with its
+        idempotency key — one transaction, so intake costs one commit."""
         for _ in range(3):
             try:
-                return await self._insert_job(new, now=now, idempotency=idempotency)
+                return await self._insert_job(
+                    new, now=now, idempotency=idempotency, admission=admission
+                )
             except IntegrityError:
                 # A concurrent request with the same idempotency key committed first; the next
                 # round finds its row and answers from it.
@@ -100,9 +127,28 @@ class JobStore:
         raise RuntimeError("idempotency key contention did not settle")  # pragma: no cover
 
     async def _insert_job(
-        self, new: NewJob, *, now: float, idempotency: IdempotencyClaim | None
+        self,
+        new: NewJob,
+        *,
+        now: float,
+        idempotency: IdempotencyClaim | None,
+        admission: Admission | None,
     ) -> InsertOutcome:
         async with self.db.write() as conn:
+            if admission is not None:
+                hits = await count_hit(conn, self.db, new.client_id, admission.window_start)
+                if hits > admission.rate_limit:
+                    return OverRateLimit(window_start=admission.window_start)
+                in_flight = (
+                    await conn.execute(
+                        sa.select(sa.func.count()).where(
+                            jobs.c.client_id == new.client_id,
+                            jobs.c.status.in_([str(s) for s in IN_FLIGHT]),
+                        )
+                    )
+                ).scalar_one()
+                if in_flight >= admission.max_in_flight:
+                    return TooManyInFlight(in_flight=int(in_flight))
             if idempotency is not None:
                 key_filter = sa.and_(
                     idempotency_keys.c.client_id == new.client_id,
