@@ -68,6 +68,7 @@ class Settings:
     poll_interval_s: float = 15.0
     poll_floor_s: float = 2.0
     poll_ceiling_s: float = 30.0
+    poll_window_polls: int = 7  # adaptive: polls around the expected time (more: less lag)
     job_deadline_s: float = 1800.0
 
     # Submission.
@@ -159,5 +160,7 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_LOG_FORMAT must be 'json' or 'console'")
     if settings.poll_floor_s <= 0 or settings.poll_ceiling_s < settings.poll_floor_s:
         raise SettingsError("need 0 < GATEWAY_POLL_FLOOR_S <= GATEWAY_POLL_CEILING_S")
+    if settings.poll_window_polls < 1:
+        raise SettingsError("GATEWAY_POLL_WINDOW_POLLS must be >= 1")
     if settings.max_concurrency < 1 or settings.claim_batch < 1:
         raise SettingsError("GATEWAY_MAX_CONCURRENCY and GATEWAY_CLAIM_BATCH must be >= 1")

@@ -6,7 +6,7 @@ upstream errors, and never schedule past the job's deadline (so the deadline che
 The adaptive policy knows, per (model, resolution, duration), the mean and spread of past
 generation times. Generations of one kind take similar times, so instead of polling every 15 s
 from the start it polls at the quantiles of that learned distribution: the first poll near the
-10th percentile, then ``window_polls`` polls spread over the central ``window_coverage`` of the
+5th percentile, then ``window_polls`` polls spread over the central ``window_coverage`` of the
 probability (densest where completion is likeliest), then at growing gaps if the job runs late.
 With too little history it falls back to the fixed interval.
 """
@@ -97,8 +97,8 @@ class AdaptivePollPolicy(msgspec.Struct, frozen=True):
     ceiling_s: float = 30.0
     fallback_interval_s: float = 15.0
     min_samples: int = 5
-    window_polls: int = 5  # more polls in the window: less lag, more upstream calls
-    window_coverage: float = 0.8  # the central share of the distribution the window spans
+    window_polls: int = 7  # more polls in the window: less lag, more upstream calls
+    window_coverage: float = 0.9  # the central share of the distribution the window spans
     sparse_gap_s: float = 120.0  # longest wait before the window (a check on a wrong estimate)
 
     def quantile_points(self, estimate: DurationEstimate) -> list[float]:
@@ -129,12 +129,15 @@ class AdaptivePollPolicy(msgspec.Struct, frozen=True):
 
 
 def make_poll_policy(
-    name: str, *, interval_s: float, floor_s: float, ceiling_s: float
+    name: str, *, interval_s: float, floor_s: float, ceiling_s: float, window_polls: int = 7
 ) -> FixedPollPolicy | AdaptivePollPolicy:
     if name == "fixed":
         return FixedPollPolicy(interval_s=interval_s, floor_s=floor_s, ceiling_s=ceiling_s)
     if name == "adaptive":
         return AdaptivePollPolicy(
-            floor_s=floor_s, ceiling_s=ceiling_s, fallback_interval_s=interval_s
+            floor_s=floor_s,
+            ceiling_s=ceiling_s,
+            fallback_interval_s=interval_s,
+            window_polls=window_polls,
         )
     raise ValueError(f"unknown poll policy {name!r}; use 'fixed' or 'adaptive'")

@@ -98,6 +98,7 @@ def create_app(
                     interval_s=settings.poll_interval_s,
                     floor_s=settings.poll_floor_s,
                     ceiling_s=settings.poll_ceiling_s,
+                    window_polls=settings.poll_window_polls,
                 ),
                 delivery_policy=DeliveryPolicy(
                     schedule=settings.delivery_schedule, jitter=settings.delivery_jitter

@@ -1,0 +1,38 @@
+"""The job state machine, pinned as an explicit table of allowed moves."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from gateway.domain.jobs import InvalidTransition, JobStatus, can_transition, transition
+
+A, S, Q, G, C, F = (
+    JobStatus.ACCEPTED,
+    JobStatus.SUBMITTING,
+    JobStatus.QUEUED,
+    JobStatus.GENERATING,
+    JobStatus.COMPLETED,
+    JobStatus.FAILED,
+)
+ALLOWED = {
+    (A, S), (A, F),
+    (S, A), (S, Q), (S, G), (S, C), (S, F),
+    (Q, Q), (Q, G), (Q, C), (Q, F),
+    (G, G), (G, C), (G, F),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(JobStatus, JobStatus)))
+def test_every_pair(current: JobStatus, target: JobStatus) -> None:
+    """Each of the 36 pairs is allowed exactly when the table says so."""
+    assert ((current, target) in ALLOWED) == can_transition(current, target)
+
+
+def test_terminal_statuses_never_change() -> None:
+    """completed and failed are final: every move out of them raises."""
+    for current, target in itertools.product((C, F), JobStatus):
+        with pytest.raises(InvalidTransition):
+            transition(current, target)
+    assert {C, F} == {s for s in JobStatus if s.is_terminal}

@@ -1,0 +1,76 @@
+"""The webhook retry decision, as a table, with fixed time and randomness."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.domain.delivery import AttemptResult
+from gateway.domain.retry import DeliveryPolicy, backoff, decide, jittered, parse_retry_after
+
+POLICY = DeliveryPolicy(schedule=(0, 5, 300, 1800), jitter=0.2)
+NOW = 1000.0
+
+
+def result(status: int | None, **fields: object) -> AttemptResult:
+    return AttemptResult(status_code=status, latency_ms=50.0, **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("attempt_result", "attempt", "expected"),
+    [
+        (result(200), 1, ("delivered", None)),
+        (result(204), 3, ("delivered", None)),
+        (result(410), 1, ("gone", None)),
+        (result(302, error="redirect"), 1, ("retry", NOW + 5)),
+        (result(500), 1, ("retry", NOW + 5)),
+        (result(500), 2, ("retry", NOW + 300)),
+        (result(500), 4, ("dead", None)),
+        (result(429, retry_after_s=60), 1, ("retry", NOW + 60)),
+        (result(503, retry_after_s=1), 2, ("retry", NOW + 300)),
+        (result(None, error="timeout"), 2, ("retry", NOW + 300)),
+        (result(None, error="blocked_address"), 1, ("dead", None)),
+        (result(None, error="connect_error", connect_failed=True), 1, ("retry", NOW)),
+        (result(None, error="connect_error", connect_failed=True), 2, ("retry", NOW + 300)),
+    ],
+)
+def test_decisions(
+    attempt_result: AttemptResult, attempt: int, expected: tuple[str, float | None]
+) -> None:
+    """rng=0.5 means no jitter: the schedule's own delays, Retry-After when longer."""
+    decision = decide(POLICY, attempt_result, attempt, NOW, 0.5)
+    assert expected == (decision.kind, decision.next_at)
+
+
+def test_jitter_stays_within_twenty_percent() -> None:
+    """rng at its extremes moves a 300 s delay to 240 s and just under 360 s (±20 %)."""
+    assert (240.0, pytest.approx(359.88)) == (
+        jittered(300, 0.2, 0.0),
+        jittered(300, 0.2, 0.999),
+    )
+
+
+def test_a_slow_connect_failure_gets_no_immediate_retry() -> None:
+    """Svix's immediate retry is only for connections that failed within a second."""
+    slow = AttemptResult(status_code=None, latency_ms=4000.0, error="timeout", connect_failed=True)
+    assert NOW + 5 == decide(POLICY, slow, 1, NOW, 0.5).next_at
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    """base·2^(n-1) with ±50 % jitter (none at rng 0.5), never above the cap."""
+    assert [2.0, 4.0, 8.0, 16.0, 20.0] == [backoff(2.0, n, 20.0, 0.5) for n in range(1, 6)]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 100.0),
+        ("-5", None),
+        ("1.5", None),
+        ("soon", None),
+        (None, None),
+    ],
+)
+def test_retry_after(value: str | None, expected: float | None) -> None:
+    """Seconds or an HTTP date; anything else is ignored."""
+    assert expected == parse_retry_after(value, 1445412380.0)  # 100 s before that date
