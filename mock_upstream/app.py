@@ -171,10 +171,10 @@ def create_app(config: MockConfig | None = None) -> Litestar:
         await reply.json(200, {"id": job.id, "status": "queued"})
 
     async def poll(scope: Scope, reply: _Reply, entry: dict[str, Any]) -> None:
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        generation_id = (query.get("generation_id") or [""])[0]
+        values = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        generation_id = (values.get("generation_id") or [""])[0]
         entry["generation_id"] = generation_id
-        if not generation_id:
+        if "generation_id" not in values:  # missing: a validation error; empty: unknown (404)
             entry["status"] = 400
             detail = [{"path": "generation_id", "message": "is required"}]
             await reply.json(400, error_body(400, PATH, details=detail)[0])

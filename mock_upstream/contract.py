@@ -6,6 +6,7 @@ real API evidently accepts ``"duration": "7"``); the strict mock refuses them wi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MODELS = ("alibaba/happyhorse-1-0",)
@@ -25,6 +26,9 @@ STRING_FIELDS = (
     "resolution",
     "audio_setting",
 )
+
+
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S+$")  # format: uri (a data: URI is one too)
 
 
 def _is_int(value: Any) -> bool:
@@ -51,12 +55,17 @@ def violations(body: Any) -> list[dict[str, str]]:
         add("seed", "must be an integer")
     if "watermark" in body and not isinstance(body["watermark"], bool):
         add("watermark", "must be a boolean")
+    for name in ("image_url", "video_url"):
+        if isinstance(body.get(name), str) and not _URI.match(body[name]):
+            add(name, "must be a URI")
     if "reference_image_urls" in body:
         urls = body["reference_image_urls"]
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             add("reference_image_urls", "must be an array of strings")
         elif len(urls) > 9:
             add("reference_image_urls", "must have at most 9 items")
+        elif not all(_URI.match(u) for u in urls):
+            add("reference_image_urls", "must hold URIs")
     for name, allowed in ENUMS.items():
         value = body.get(name)
         if (
