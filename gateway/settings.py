@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
 DEFAULT_UPSTREAM_URL = "https://api.aimlapi.com"
@@ -144,6 +144,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values: dict[str, Any] = {}
     for f in fields(Settings):
         raw = env.get(env_name(f.name))
+        if raw == "" and f.default_factory is not MISSING:
+            continue  # an empty computed setting (GATEWAY_REPLICA_ID=) means "compute it"
         if raw is not None:
             values[f.name] = _convert(f.name, f.type, raw)
     settings = Settings(**values)
