@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.errors import NotFound
 from gateway.http.auth import ADMIN_SECURITY, require_admin
+from gateway.http.errors import documented_errors
 from gateway.http.state import gateway_of
 from gateway.service.clients import (
     ClientView,
@@ -32,7 +33,12 @@ class AdminController(Controller):
     security = ADMIN_SECURITY
     dependencies = {"admin": Provide(require_admin)}
 
-    @post("/", status_code=201, summary="Create a client; its key and secret are shown only now")
+    @post(
+        "/",
+        status_code=201,
+        summary="Create a client; its key and secret are shown only now",
+        responses=documented_errors(400, 401),
+    )
     async def create(
         self,
         request: Request[Any, Any, Any],
@@ -42,7 +48,11 @@ class AdminController(Controller):
         rt = gateway_of(request).runtime
         return await create_client(rt.store, data.name, now=rt.clock())
 
-    @get("/", summary="List clients (never their keys or secrets)")
+    @get(
+        "/",
+        summary="List clients (never their keys or secrets)",
+        responses=documented_errors(401),
+    )
     async def list_clients(
         self, request: Request[Any, Any, Any], admin: NamedDependency[None]
     ) -> list[ClientView]:
@@ -50,7 +60,12 @@ class AdminController(Controller):
         now = rt.clock()
         return [client_view(c, now=now) for c in await rt.store.clients.list()]
 
-    @post("/{client_id:str}/revoke", status_code=200, summary="Revoke a client's key at once")
+    @post(
+        "/{client_id:str}/revoke",
+        status_code=200,
+        summary="Revoke a client's key at once",
+        responses=documented_errors(401, 404),
+    )
     async def revoke(
         self,
         request: Request[Any, Any, Any],
@@ -67,6 +82,7 @@ class AdminController(Controller):
         "/{client_id:str}/rotate-secret",
         status_code=200,
         summary="New webhook secret; the old one keeps signing (second) during the grace period",
+        responses=documented_errors(401, 404),
     )
     async def rotate(
         self,

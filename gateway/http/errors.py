@@ -13,6 +13,7 @@ import msgspec
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.errors import GatewayError
 
@@ -117,3 +118,25 @@ EXCEPTION_HANDLERS = {
     HTTPException: http_exception_handler,
     Exception: internal_error_handler,
 }
+
+
+_DESCRIPTIONS = {
+    400: "The request breaks a rule; details name the fields",
+    401: "Missing, unknown or revoked key",
+    404: "No such resource for this client",
+    409: "Idempotency-Key reused with a different body",
+    413: "Request body too large",
+    415: "Body media type not accepted",
+    429: "Rate limit or in-flight cap reached; see Retry-After",
+    503: "The database is unreachable",
+}
+
+
+def documented_errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error answers a route can give (all in the one error shape)."""
+    return {
+        code: ResponseSpec(
+            data_container=ErrorResponse, description=_DESCRIPTIONS[code], generate_examples=False
+        )
+        for code in codes
+    }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -21,6 +23,7 @@ from gateway.domain.generation import JobRequest
 from gateway.domain.jobs import JobStatus
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
+from gateway.http.errors import documented_errors
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
 from gateway.service.intake import accept_job
@@ -49,17 +52,21 @@ class Redelivery(msgspec.Struct, frozen=True):
     events: list[DeliveryView]
 
 
+AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
 class ReplayWindow(msgspec.Struct, frozen=True):
     """Every dead delivery whose event was created in [since, until) is sent again."""
 
-    since: str
-    until: str | None = None
+    since: AwareTime
+    until: AwareTime | None = None
 
 
 class ReplayResult(msgspec.Struct, frozen=True):
     replayed: int
 
 
+@dataclass
 class _JobRequestBody(Operation):
     """Document the body we parse ourselves (JSON or a form) in the OpenAPI document."""
 
@@ -91,17 +98,6 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         ) from None
 
 
-def _parse_time(value: str, name: str) -> float:
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        raise InvalidRequest(
-            f"{name} must be an ISO 8601 time", details=[{"field": name, "message": "not ISO 8601"}]
-        ) from None
-
-
 class JobController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
@@ -112,6 +108,7 @@ class JobController(Controller):
         "/",
         status_code=202,
         operation_class=_JobRequestBody,
+        responses=documented_errors(400, 401, 409, 413, 415, 429),
         summary="Accept a video generation job",
         description=(
             "Validates the request, stores it, and answers 202 once it is committed. The gateway "
@@ -145,7 +142,7 @@ class JobController(Controller):
             headers["Idempotent-Replayed"] = "true"
         return Response(job_view(accepted.job), status_code=202, headers=headers)
 
-    @get("/", summary="List your jobs, newest first")
+    @get("/", summary="List your jobs, newest first", responses=documented_errors(400, 401))
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
@@ -166,7 +163,11 @@ class JobController(Controller):
         next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
         return JobPage(data=[job_view(job) for job in page], next_cursor=next_cursor)
 
-    @get("/{job_id:str}", summary="Get a job, with its webhook delivery state")
+    @get(
+        "/{job_id:str}",
+        summary="Get a job, with its webhook delivery state",
+        responses=documented_errors(401, 404),
+    )
     async def get_job(
         self,
         request: Request[Any, Any, Any],
@@ -179,7 +180,11 @@ class JobController(Controller):
             raise NotFound(f"No job {job_id!r}")
         return job_view(job, deliveries=await store.jobs.list_deliveries(job.id))
 
-    @get("/{job_id:str}/deliveries", summary="Every webhook event and attempt of a job")
+    @get(
+        "/{job_id:str}/deliveries",
+        summary="Every webhook event and attempt of a job",
+        responses=documented_errors(401, 404),
+    )
     async def list_deliveries(
         self,
         request: Request[Any, Any, Any],
@@ -201,6 +206,7 @@ class JobController(Controller):
         "/{job_id:str}/redeliver",
         status_code=202,
         summary="Send a job's webhook events again (same event ids, fresh signatures)",
+        responses=documented_errors(400, 401, 404),
     )
     async def redeliver(
         self,
@@ -237,6 +243,7 @@ class DeliveryController(Controller):
         "/replay",
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
+        responses=documented_errors(400, 401),
     )
     async def replay(
         self,
@@ -245,11 +252,14 @@ class DeliveryController(Controller):
         data: JSONBody[ReplayWindow],
     ) -> ReplayResult:
         gateway = gateway_of(request)
+        # Litestar converts leniently (a number becomes a time); this API wants RFC 3339 strings.
+        try:
+            data = msgspec.json.decode(await request.body(), type=ReplayWindow)
+        except msgspec.ValidationError as exc:
+            raise InvalidRequest(f"Invalid replay window: {exc}") from None
         now = gateway.runtime.clock()
-        since = _parse_time(data.since, "since")
-        until = _parse_time(data.until, "until") if data.until else now + 1
-        if until <= since:
-            raise InvalidRequest("until must be after since")
+        since = data.since.timestamp()
+        until = data.until.timestamp() if data.until else now + 1
         count = await gateway.runtime.store.jobs.replay_dead(
             client_id=client.id, since=since, until=until, now=now
         )

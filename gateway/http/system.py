@@ -8,6 +8,7 @@ import msgspec
 from litestar import Request, Response, get
 
 from gateway.errors import ServiceUnavailable
+from gateway.http.errors import documented_errors
 from gateway.http.state import gateway_of
 
 
@@ -20,7 +21,12 @@ async def healthz() -> Health:
     return Health(status="ok")
 
 
-@get("/readyz", tags=["system"], summary="The database answers")
+@get(
+    "/readyz",
+    tags=["system"],
+    summary="The database answers",
+    responses=documented_errors(503),
+)
 async def readyz(request: Request[Any, Any, Any]) -> Health:
     try:
         await gateway_of(request).runtime.store.db.ping()
