@@ -96,3 +96,7 @@ def configure_logging(
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request: the worker logs
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Database drivers log statements with their parameters at DEBUG: a client's new signing
+    # secret is such a parameter. Never below WARNING, whatever GATEWAY_LOG_LEVEL says.
+    for name in ("aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool"):
+        logging.getLogger(name).setLevel(logging.WARNING)
