@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gateway.domain.jobs import ErrorCode, JobStatus
 from gateway.domain.upstream import FailureKind, Generation
+from gateway.service.clients import rotate_secret
 from tests.fakes import failure
 from tests.service.conftest import Harness
 from tests.webhooks import verify_at_its_timestamp
@@ -366,3 +369,36 @@ async def test_a_stalled_worker_cannot_write_after_its_lease_was_taken_over(
     )
     assert (False, JobStatus.QUEUED) == (landed, (await harness.job(job.id)).status)
     assert 1 == (await harness.job(job.id)).takeovers
+
+
+async def test_secret_rotation_signs_with_both_secrets_during_the_grace_then_only_the_new(
+    harness: Harness,
+) -> None:
+    """After a rotation the webhook carries two signatures, the new secret's first; each verifies
+    with its own secret. Once the grace period has passed only the new secret signs."""
+    old_secret = harness.webhook_secret
+    rotated = await rotate_secret(
+        harness.store, harness.client.id, now=harness.clock(), grace_s=3600.0
+    )
+    assert rotated is not None
+    assert rotated.webhook_secret != old_secret
+    harness.upstream.poll_script.extend([COMPLETED, COMPLETED])
+    await harness.accept()
+    await harness.run()
+    await harness.run(advance_s=15)
+    ((_, body, headers),) = harness.sender.sent
+    new_signature, old_signature = headers["webhook-signature"].split(" ")
+    verify_at_its_timestamp(
+        rotated.webhook_secret, body, {**headers, "webhook-signature": new_signature}
+    )
+    verify_at_its_timestamp(old_secret, body, {**headers, "webhook-signature": old_signature})
+
+    harness.clock.advance(3600.0)
+    await harness.accept()
+    await harness.run()
+    await harness.run(advance_s=15)
+    (_, late_body, late_headers) = harness.sender.sent[-1]
+    assert 1 == len(late_headers["webhook-signature"].split(" "))
+    verify_at_its_timestamp(rotated.webhook_secret, late_body, late_headers)
+    with pytest.raises(AssertionError):
+        verify_at_its_timestamp(old_secret, late_body, late_headers)
