@@ -39,7 +39,7 @@ def serve(settings: Settings) -> int:
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, secrets=_secrets(settings)
     )
-    app = create_app(settings)
+    app = create_app(settings, run_worker=settings.worker)
     uvicorn.run(
         app,
         host=settings.host,

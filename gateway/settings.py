@@ -87,6 +87,7 @@ class Settings:
     secret_rotation_grace_s: float = 86400.0
 
     # The ticker and leases.
+    worker: bool = True  # False: an API-only replica (accepts and answers; others do the work)
     tick_interval_s: float = 1.0
     claim_batch: int = 200
     max_concurrency: int = 64

@@ -57,6 +57,13 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.work_lateness = Histogram(
+            "gateway_work_lateness_seconds",
+            "How long due work waited before a worker claimed it (due time to claim).",
+            ["kind"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0),
+            registry=r,
+        )
         self.leases_taken_over = Gauge(
             "gateway_leases_taken_over",
             "Claims (all replicas, all time) of work whose lease had expired unreleased.",

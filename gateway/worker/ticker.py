@@ -153,7 +153,11 @@ class Worker:
         jobs = await rt.store.jobs.claim_jobs(
             now=now, limit=limit, token=token, lease_until=lease_until
         )
+        lateness = rt.metrics.work_lateness
         for job in jobs:
+            if job.next_run_at is not None:
+                kind = "poll" if job.status in (JobStatus.QUEUED, JobStatus.GENERATING) else "submit"
+                lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
             self._spawn(self._run_job(job, token), token)
         deliveries: list[DeliveryRecord] = []
         if len(jobs) < limit:
@@ -161,6 +165,8 @@ class Worker:
                 now=now, limit=limit - len(jobs), token=token, lease_until=lease_until
             )
             for delivery in deliveries:
+                if delivery.next_run_at is not None:
+                    lateness.labels(kind="delivery").observe(max(0.0, now - delivery.next_run_at))
                 self._spawn(self._run_delivery(delivery, token), token)
         return len(jobs) + len(deliveries)
 

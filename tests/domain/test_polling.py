@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import random
 import statistics
-from dataclasses import dataclass
 
 import pytest
 
+from gateway.domain.poll_simulation import learn, realistic_generation_times, simulate
 from gateway.domain.polling import (
     AdaptivePollPolicy,
     DurationEstimate,
     DurationStats,
     FixedPollPolicy,
     PollContext,
-    PollPolicy,
     stats_key,
 )
 
@@ -101,56 +100,30 @@ def test_duration_stats_match_the_statistics_module() -> None:
     assert "m|720p|5" == stats_key("m", "720p", 5)
 
 
-@dataclass
-class Figures:
-    calls_per_job: float
-    mean_lag_s: float
-
-
-def simulate(policy: PollPolicy, ready_times: list[float], expected: DurationEstimate) -> Figures:
-    """Poll each job per the policy on a virtual clock; lag: first poll after ready, less ready."""
-    calls = 0
-    lags = []
-    for ready in ready_times:
-        now, polls = T0, 0
-        status = "queued"
-        while True:
-            context = PollContext(
-                submitted_at=T0,
-                now=now,
-                polls_done=polls,
-                upstream_status=status,
-                consecutive_errors=0,
-                retry_after_s=None,
-                deadline_at=T0 + 3600,
-                expected=expected,
-            )
-            now = policy.next_poll_at(context)
-            polls += 1
-            if now - T0 >= ready:
-                lags.append(now - T0 - ready)
-                break
-            status = "generating"
-        calls += polls
-    return Figures(calls / len(ready_times), statistics.mean(lags))
-
-
 def test_adaptive_halves_upstream_calls_without_more_lag() -> None:
     """Generation times ~ N(150, 15) with 5 % long queues (+60 to 120 s), 3,000 jobs, seeded:
     the adaptive policy, trained on 200 earlier jobs, makes at most half the fixed 15-s loop's
     calls with a mean lag no worse than the loop's (issue 7's goal)."""
     rng = random.Random(1)
-
-    def draw() -> float:
-        t = rng.gauss(150, 15)
-        return t + rng.uniform(60, 120) if rng.random() < 0.05 else t
-
-    stats = DurationStats()
-    for _ in range(200):
-        stats = stats.add(draw())
-    jobs = [draw() for _ in range(3000)]
-    fixed = simulate(FixedPollPolicy(interval_s=15), jobs, stats.estimate())
-    adaptive = simulate(AdaptivePollPolicy(), jobs, stats.estimate())
-    print(f"\nfixed {fixed}\nadaptive {adaptive}")
+    learned = learn(realistic_generation_times(rng, 200))
+    jobs = realistic_generation_times(rng, 3000)
+    fixed = simulate(FixedPollPolicy(interval_s=15), jobs, learned)
+    adaptive = simulate(AdaptivePollPolicy(), jobs, learned)
     assert adaptive.calls_per_job <= fixed.calls_per_job / 2
     assert adaptive.mean_lag_s <= fixed.mean_lag_s
+
+
+def test_simulation_counts_every_poll_and_measures_lag_exactly() -> None:
+    """A 15-s loop on jobs ready at 20 s and 45 s: polls at 15, 30 (ready at 20: lag 10) and
+    15, 30, 45 (lag 0): 2.5 calls per job, mean lag 5 s."""
+    figures = simulate(FixedPollPolicy(interval_s=15), [20.0, 45.0], None)
+    assert (2, 2.5, 5.0) == (figures.jobs, figures.calls_per_job, figures.mean_lag_s)
+
+
+def test_without_history_the_adaptive_policy_is_the_fixed_loop() -> None:
+    """Fewer than ``min_samples`` finished jobs: the fallback interval, exactly like the loop."""
+    jobs = realistic_generation_times(random.Random(2), 300)
+    few = learn(jobs[:3])
+    assert simulate(FixedPollPolicy(interval_s=15), jobs, few) == simulate(
+        AdaptivePollPolicy(fallback_interval_s=15), jobs, few
+    )

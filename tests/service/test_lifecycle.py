@@ -402,3 +402,22 @@ async def test_secret_rotation_signs_with_both_secrets_during_the_grace_then_onl
     verify_at_its_timestamp(rotated.webhook_secret, late_body, late_headers)
     with pytest.raises(AssertionError):
         verify_at_its_timestamp(old_secret, late_body, late_headers)
+
+
+async def test_lateness_from_due_to_claim_is_measured_per_kind(harness: Harness) -> None:
+    """The submission was due at acceptance and claimed 3 s later; the poll due 15 s after the
+    submission is claimed 2 s late: the histogram holds exactly those waits."""
+    harness.upstream.poll_script.append(COMPLETED)
+    await harness.accept()
+    await harness.run(advance_s=3)
+    await harness.run(advance_s=17)
+    registry = harness.runtime.metrics.registry
+
+    def waited(kind: str) -> tuple[float | None, float | None]:
+        labels = {"kind": kind}
+        return (
+            registry.get_sample_value("gateway_work_lateness_seconds_count", labels),
+            registry.get_sample_value("gateway_work_lateness_seconds_sum", labels),
+        )
+
+    assert ((1.0, 3.0), (1.0, 2.0)) == (waited("submit"), waited("poll"))

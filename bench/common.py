@@ -1,0 +1,177 @@
+"""Shared by the benchmarks: loopback processes, wrk, /proc readings, and one table format."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from mock_upstream.testing import free_port
+
+__all__ = ["Process", "free_port", "machine", "print_table", "wrk"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def machine() -> str:
+    cores = os.cpu_count() or 0
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    python = platform.python_version()
+    return f"{platform.machine()}, {cores} cores, {memory_gb:.0f} GiB, Python {python}"
+
+
+class Process:
+    """A child process serving HTTP on 127.0.0.1, with readings of its CPU and peak memory."""
+
+    def __init__(
+        self, args: Sequence[str], *, env: dict[str, str], health_url: str, log: Path
+    ) -> None:
+        self.health_url = health_url
+        self.log = log
+        with log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                [sys.executable, *args], env={**os.environ, **env}, stdout=out, stderr=out, cwd=ROOT
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.popen.poll() is not None:
+                raise RuntimeError(f"{args} exited with {self.popen.returncode}; see {log}")
+            try:
+                if httpx.get(health_url, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)  # waiting for a child process to listen; not a test
+        self.stop()
+        raise RuntimeError(f"{args} did not become healthy within 60 s; see {log}")
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+
+
+class WrkResult:
+    def __init__(self, requests_per_s: float, p50_ms: float, p99_ms: float, errors: int) -> None:
+        self.requests_per_s = requests_per_s
+        self.p50_ms = p50_ms
+        self.p99_ms = p99_ms
+        self.errors = errors
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(
+    url: str, script: Path, *, connections: int, duration_s: int, threads: int = 1
+) -> WrkResult:
+    """Run wrk (from the system packages) and read its summary."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    output = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration_s}s",
+            "--latency",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration_s + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(bad.group(1)) if bad else 0
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return WrkResult(rps, p50, p99, errors)
+
+
+def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A Markdown table, ready to paste into bench/README.md."""
+    print(f"\n### {title}\n\n_{machine()}_\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---" for _ in header) + "|")
+    for row in rows:
+        print("| " + " | ".join(_cell(value) for value in row) + " |")
+    print()
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+class PgDatabase:
+    """A throw-away PostgreSQL database for one benchmark run (created and dropped here)."""
+
+    def __init__(self, admin_url: str = PG_ADMIN_URL) -> None:
+        self.admin_url = admin_url
+        self.name = f"gw_bench_{os.getpid()}"
+        self.url = admin_url.rsplit("/", 1)[0] + f"/{self.name}"
+
+    async def _admin(self, statement: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.admin_url, timeout=3)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    async def create(self) -> str:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        await self._admin(f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    async def drop(self) -> None:
+        await self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+    @staticmethod
+    async def reachable(admin_url: str = PG_ADMIN_URL) -> bool:
+        import asyncpg
+
+        try:
+            conn = await asyncpg.connect(admin_url, timeout=2)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
