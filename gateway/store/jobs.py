@@ -417,17 +417,22 @@ class JobStore:
 
     async def oldest_due(self, *, now: float) -> float | None:
         """The ``next_run_at`` of the oldest unclaimed due item (jobs or deliveries), if any."""
-        oldest: float | None = None
+        return await self.earliest_due(now=now, until=now)
+
+    async def earliest_due(self, *, now: float, until: float) -> float | None:
+        """The earliest ``next_run_at`` up to ``until`` of an item (job or delivery) that no
+        live lease holds; None if there is none."""
+        earliest: float | None = None
         async with self.db.read() as conn:
             for table in (jobs, deliveries):
                 value = (
                     await conn.execute(
                         sa.select(sa.func.min(table.c.next_run_at)).where(
-                            table.c.next_run_at <= now,
+                            table.c.next_run_at <= until,
                             sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now),
                         )
                     )
                 ).scalar_one()
-                if value is not None and (oldest is None or value < oldest):
-                    oldest = float(value)
-        return oldest
+                if value is not None and (earliest is None or value < earliest):
+                    earliest = float(value)
+        return earliest

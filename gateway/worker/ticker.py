@@ -25,6 +25,9 @@ from gateway.service.submission import process_submission
 from gateway.store.records import DeliveryRecord, JobRecord
 
 _TICK_JOB = "tick"
+# The ticker wakes early for work due before its next regular tick, but never sooner than this
+# after a tick: 10,000 polls spread over 15 s would otherwise claim one row per query.
+_MIN_TICK_GAP_S = 0.05
 
 
 class Worker:
@@ -33,6 +36,7 @@ class Worker:
         self._tasks: dict[asyncio.Task[None], str] = {}  # task → the lease token it works under
         self._stopping = False
         self._scheduler: AsyncIOScheduler | None = None
+        self._replan: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -79,6 +83,8 @@ class Worker:
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
         self._stopping = True
+        if self._replan is not None:
+            self._replan.cancel()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
@@ -117,10 +123,26 @@ class Worker:
                 started += claimed
                 if claimed < min(free, self.rt.settings.claim_batch) or loop.time() >= until:
                     break
+            await self._tick_again_when_work_is_due()
         except Exception:
             # A database hiccup must not kill the ticker: the next tick tries again.
             self.rt.log.exception("tick_failed")
         return started
+
+    async def _tick_again_when_work_is_due(self) -> None:
+        """Bring the next tick forward to when the earliest unclaimed item falls due, so a poll
+        due between two ticks waits milliseconds, not up to a whole tick interval."""
+        if self._stopping or self._scheduler is None:
+            return
+        now = self.rt.clock()
+        interval = self.rt.settings.tick_interval_s
+        due = await self.rt.store.jobs.earliest_due(now=now, until=now + interval)
+        if due is None or self._scheduler is None:
+            return
+        at = max(due, now + _MIN_TICK_GAP_S)
+        if at < now + interval:
+            with contextlib.suppress(Exception):  # the scheduler may be shutting down
+                self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.fromtimestamp(at, UTC))
 
     async def run_until_idle(self, *, max_rounds: int = 1000) -> int:
         """Tests and tools: claim and finish everything due now (by the runtime's clock)."""
@@ -156,7 +178,9 @@ class Worker:
         lateness = rt.metrics.work_lateness
         for job in jobs:
             if job.next_run_at is not None:
-                kind = "poll" if job.status in (JobStatus.QUEUED, JobStatus.GENERATING) else "submit"
+                kind = (
+                    "poll" if job.status in (JobStatus.QUEUED, JobStatus.GENERATING) else "submit"
+                )
                 lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
             self._spawn(self._run_job(job, token), token)
         deliveries: list[DeliveryRecord] = []
@@ -179,6 +203,18 @@ class Worker:
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
         self.rt.metrics.worker_busy.set(len(self._tasks))
+        # The finished work wrote its item's next due time (a poll in 15 s, a retry in 5 s):
+        # look again, at most once per gap however many tasks finish.
+        idle = self._replan is None or self._replan.done()
+        if self._scheduler is not None and not self._stopping and idle:
+            self._replan = asyncio.ensure_future(self._replan_soon())
+
+    async def _replan_soon(self) -> None:
+        await asyncio.sleep(_MIN_TICK_GAP_S)  # gathers the completions of one burst
+        try:
+            await self._tick_again_when_work_is_due()
+        except Exception:
+            self.rt.log.exception("replan_failed")
 
     async def _run_job(self, job: JobRecord, token: str) -> None:
         step: Callable[[Runtime, JobRecord, str], Awaitable[None]]

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from litestar.testing import AsyncTestClient
 
 from gateway.domain.upstream import FailureKind, Generation
@@ -31,6 +33,19 @@ def _forms(secret: str) -> list[str]:
     return forms
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """This test configures logging onto pytest's captured stream; later tests must not write
+    to that stream once it is closed."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
 async def test_no_secret_in_logs_bodies_or_openapi(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:

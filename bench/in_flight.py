@@ -1,0 +1,224 @@
+"""In flight: many generations at once against the mock — achieved polls per second against the
+rate the poll policy demands, lateness of polls, the gateway's peak memory and CPU.
+
+Each run seeds N jobs already submitted (their generations exist in a mock that keeps them
+``generating``), due at moments spread over one poll interval, then starts ``gateway serve`` on
+that database and reads its ``/metrics`` over a measurement window after one interval of warm-up.
+The fixed 15-s policy is used, so the demanded rate is exactly N / 15 polls per second.
+
+``uv run python -m bench.in_flight [--jobs 1000,10000] [--window 30] [--no-postgres]``
+(50,000 by hand: ``--jobs 50000``; seeding alone takes a few minutes.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench.common import PgDatabase, Process, free_port, print_table
+from gateway.ids import new_job_id
+from gateway.service.clients import create_client
+from gateway.store import Store
+from gateway.store.schema import jobs
+
+INTERVAL_S = 15.0
+
+
+async def _create_generations(mock_url: str, count: int) -> list[str]:
+    ids: list[str] = []
+    todo = iter(range(count))
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(base_url=mock_url, limits=limits, timeout=30) as http:
+
+        async def worker() -> None:
+            for _ in todo:
+                response = await http.post(
+                    "/v2/video/generations",
+                    json={"model": "alibaba/happyhorse-1-0", "prompt": "bench"},
+                    headers={"Authorization": "Bearer bench"},
+                )
+                response.raise_for_status()
+                ids.append(response.json()["id"])
+
+        await asyncio.gather(*(worker() for _ in range(32)))
+    return ids
+
+
+async def _seed(database_url: str, generation_ids: list[str]) -> None:
+    store = await Store.open(database_url)
+    try:
+        now = time.time()
+        client = await create_client(store, "bench", now=now)
+        rng = random.Random(1)
+        rows = [
+            {
+                "id": new_job_id(),
+                "client_id": client.id,
+                "status": "generating",
+                "request": '{"model":"alibaba/happyhorse-1-0","prompt":"bench"}',
+                "model": "alibaba/happyhorse-1-0",
+                "callback_url": None,
+                "generation_id": generation_id,
+                "upstream_status": "generating",
+                "created_at": now,
+                "updated_at": now,
+                "submitted_at": now,
+                "deadline_at": now + 36_000,
+                # Spread over one interval, starting after the gateway has had time to start.
+                "next_run_at": now + 10 + rng.uniform(0, INTERVAL_S),
+            }
+            for generation_id in generation_ids
+        ]
+        for start in range(0, len(rows), 2000):
+            async with store.db.write() as conn:
+                await conn.execute(sa.insert(jobs), rows[start : start + 2000])
+    finally:
+        await store.close()
+
+
+def _metrics(url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return out
+
+
+def _p99_bound(
+    before: dict[str, dict[tuple[tuple[str, str], ...], float]],
+    after: dict[str, dict[tuple[tuple[str, str], ...], float]],
+) -> str:
+    """The histogram bucket holding the 99th percentile of polls claimed in the window."""
+    buckets = after.get("gateway_work_lateness_seconds_bucket", {})
+    deltas = []
+    for labels, value in buckets.items():
+        label = dict(labels)
+        if label.get("kind") != "poll":
+            continue
+        earlier = before.get("gateway_work_lateness_seconds_bucket", {}).get(labels, 0.0)
+        deltas.append((float(label["le"]), value - earlier))
+    deltas.sort()
+    if not deltas or deltas[-1][1] == 0:
+        return "-"
+    total = deltas[-1][1]
+    for bound, cumulative in deltas:
+        if cumulative >= 0.99 * total:
+            return f"≤ {bound:g}" if bound != float("inf") else "> 60"
+    return "-"
+
+
+def _polls(metrics: dict[str, dict[tuple[tuple[str, str], ...], float]]) -> float:
+    return sum(metrics.get("gateway_polls_total", {}).values())
+
+
+def run_one(label: str, database_url: str, count: int, window_s: float, tmp: Path) -> list[object]:
+    mock_port = free_port()
+    mock = Process(
+        ["-m", "bench.slow_mock", str(mock_port)],
+        env={},
+        health_url=f"http://127.0.0.1:{mock_port}/__mock/requests?limit=1",
+        log=tmp / "mock.log",
+    )
+    try:
+        generation_ids = asyncio.run(_create_generations(f"http://127.0.0.1:{mock_port}", count))
+        asyncio.run(_seed(database_url, generation_ids))
+        port = free_port()
+        gateway = Process(
+            ["-m", "gateway.cli", "serve"],
+            env={
+                "GATEWAY_DATABASE_URL": database_url,
+                "GATEWAY_PORT": str(port),
+                "GATEWAY_UPSTREAM_URL": f"http://127.0.0.1:{mock_port}",
+                "AIMLAPI_KEY": "bench-upstream-key",
+                "GATEWAY_POLL_POLICY": "fixed",
+                "GATEWAY_POLL_INTERVAL_S": str(INTERVAL_S),
+                "GATEWAY_LOG_LEVEL": "WARNING",
+            },
+            health_url=f"http://127.0.0.1:{port}/healthz",
+            log=tmp / "gateway.log",
+        )
+        try:
+            time.sleep(10 + INTERVAL_S)  # the first round of polls: warm-up, not measured
+            before, cpu_before, started = (
+                _metrics(gateway.health_url[:-8]),
+                gateway.cpu_seconds(),
+                time.monotonic(),
+            )
+            time.sleep(window_s)  # the measurement window
+            after, cpu_after, elapsed = (
+                _metrics(gateway.health_url[:-8]),
+                gateway.cpu_seconds(),
+                time.monotonic() - started,
+            )
+            achieved = (_polls(after) - _polls(before)) / elapsed
+            demanded = count / INTERVAL_S
+            return [
+                label,
+                count,
+                demanded,
+                achieved,
+                achieved / demanded,
+                _p99_bound(before, after),
+                gateway.peak_rss_mb(),
+                (cpu_after - cpu_before) / elapsed,
+            ]
+        finally:
+            gateway.stop()
+    finally:
+        mock.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", default="1000,10000")
+    parser.add_argument("--window", type=float, default=30.0)
+    parser.add_argument("--no-postgres", action="store_true")
+    options = parser.parse_args()
+    sizes = [int(n) for n in options.jobs.split(",")]
+    use_pg = not options.no_postgres and asyncio.run(PgDatabase.reachable())
+    rows: list[list[object]] = []
+    for count in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-in-flight-") as tmp:
+            rows.append(
+                run_one(
+                    "SQLite", f"sqlite:///{Path(tmp) / 'g.db'}", count, options.window, Path(tmp)
+                )
+            )
+            if use_pg:
+                pg = PgDatabase()
+                try:
+                    rows.append(
+                        run_one(
+                            "PostgreSQL", asyncio.run(pg.create()), count, options.window, Path(tmp)
+                        )
+                    )
+                finally:
+                    asyncio.run(pg.drop())
+    print_table(
+        f"In flight: fixed {INTERVAL_S:g}-s polls, {options.window:g}-s window "
+        "after one interval of warm-up",
+        [
+            "database",
+            "jobs in flight",
+            "demanded polls/s",
+            "achieved polls/s",
+            "achieved/demanded",
+            "p99 lateness s (bucket)",
+            "peak RSS MB",
+            "gateway CPU (cores)",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
