@@ -55,7 +55,7 @@ def _body(i: int) -> bytes:
         "video_url": "https://cdn.example/video.mp4",
         "metadata": {"order": str(i)},
     }
-    return event_body("job.completed", "2026-11-26T12:00:00Z", data)
+    return event_body("video.generation.completed", "2026-11-26T12:00:00Z", data)
 
 
 async def _concurrently(count: int, concurrency: int, one: Callable[[int], Awaitable[bool]]) -> int:
@@ -137,7 +137,7 @@ async def gateway_pipeline(
             duration=None,
             callback_url=url,
             metadata={},
-            events=["job.completed"],
+            events=["completed", "failed"],
             deadline_at=now + 3600,
         )
         await store.jobs.insert_job(job, now=now)
@@ -149,7 +149,7 @@ async def gateway_pipeline(
                         "id": new_event_id(os.urandom(15)),
                         "job_id": job.id,
                         "client_id": client.id,
-                        "event_type": "job.completed",
+                        "event_type": "video.generation.completed",
                         "url": url,
                         "payload": _body(i).decode(),
                         "state": "pending",

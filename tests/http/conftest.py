@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from gateway.http.app import create_app
@@ -57,6 +58,25 @@ def api_settings(tmp_path: Path, **changes: Any) -> Settings:
     ).with_(**changes)
 
 
+def gateway_app(
+    settings: Settings,
+    store: Store,
+    upstream: ScriptedUpstream,
+    sender: RecordingSender,
+    clock: Clock,
+) -> Litestar:
+    """The app with fakes behind it and no ticker (tests drive the work themselves)."""
+    return create_app(
+        settings,
+        store=store,
+        upstream=upstream,
+        sender=sender,
+        guard=AllowAllGuard(),
+        clock=clock,
+        run_worker=False,
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return api_settings(tmp_path)
@@ -67,15 +87,7 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     clock = Clock(start=1_800_000_000.0)
     store = await Store.open(settings.database_url)
     upstream, sender = ScriptedUpstream(), RecordingSender()
-    app = create_app(
-        settings,
-        store=store,
-        upstream=upstream,
-        sender=sender,
-        guard=AllowAllGuard(),
-        clock=clock,
-        run_worker=False,
-    )
+    app = gateway_app(settings, store, upstream, sender, clock)
     async with AsyncTestClient(app=app) as http:
         yield Api(
             http=http,

@@ -15,13 +15,18 @@ import structlog
 from litestar.testing import AsyncTestClient
 
 from gateway.domain.upstream import FailureKind, Generation
-from gateway.http.app import create_app
 from gateway.observability.logging import configure_logging
 from gateway.store import Store
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
-from tests.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream, failure
-from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_KEY, BOOTSTRAP_SECRET, api_settings
+from tests.fakes import Clock, RecordingSender, ScriptedUpstream, failure
+from tests.http.conftest import (
+    ADMIN_KEY,
+    BOOTSTRAP_KEY,
+    BOOTSTRAP_SECRET,
+    api_settings,
+    gateway_app,
+)
 
 
 def _forms(secret: str) -> list[str]:
@@ -73,15 +78,7 @@ async def test_no_secret_in_logs_bodies_or_openapi(
         ],
     )
     sender = RecordingSender([500, None])
-    app = create_app(
-        settings,
-        store=store,
-        upstream=upstream,
-        sender=sender,
-        guard=AllowAllGuard(),
-        clock=clock,
-        run_worker=False,
-    )
+    app = gateway_app(settings, store, upstream, sender, clock)
     bodies: list[str] = []
     secrets = [settings.aimlapi_key, BOOTSTRAP_KEY, ADMIN_KEY, BOOTSTRAP_SECRET]
     try:
