@@ -90,3 +90,11 @@ UPSTREAM_STATUS_TO_JOB: dict[str, JobStatus] = {
     "completed": JobStatus.COMPLETED,
     "error": JobStatus.FAILED,
 }
+
+
+def status_after_report(current: JobStatus, reported: str) -> JobStatus:
+    """The job's status once the upstream reports ``reported`` (unknown words count as
+    ``generating``). The upstream may say ``queued`` after ``generating``; a job never moves
+    backwards, so a report of an earlier stage keeps the current status."""
+    target = UPSTREAM_STATUS_TO_JOB.get(reported, JobStatus.GENERATING)
+    return target if can_transition(current, target) else current

@@ -11,6 +11,10 @@ from typing import Any
 
 import msgspec
 
+# What the store keeps of an upstream answer (the columns' sizes): no real id or status is longer.
+GENERATION_ID_MAX = 100
+UPSTREAM_STATUS_MAX = 20
+
 
 class Generation(msgspec.Struct, frozen=True):
     """A generation as the upstream reports it (POST answer or GET poll)."""

@@ -24,7 +24,7 @@ from gateway.service.clients import (
 
 
 class NewClient(msgspec.Struct, frozen=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 
 
 class AdminController(Controller):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -86,10 +86,24 @@ def _encode_cursor(created_at: float, job_id: str) -> str:
     return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode().rstrip("=")
 
 
+def _unix_time(moment: datetime, field: str) -> float:
+    """A time as Unix seconds; times near year 1 or 9999 with an offset overflow: a 400."""
+    try:
+        seconds = moment.timestamp()
+        datetime.fromtimestamp(seconds, UTC)  # representable in UTC too (it is logged so)
+        return seconds
+    except (ValueError, OverflowError, OSError):
+        raise InvalidRequest(
+            f"{field} is out of range", details=[{"field": field, "message": "out of range"}]
+        ) from None
+
+
 def _decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, job_id = raw.split("|", 1)
+        if "\x00" in job_id:
+            raise ValueError("NUL in the cursor")
         return float(created_at), job_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidRequest(
@@ -258,8 +272,8 @@ class DeliveryController(Controller):
         except msgspec.ValidationError as exc:
             raise InvalidRequest(f"Invalid replay window: {exc}") from None
         now = gateway.runtime.clock()
-        since = data.since.timestamp()
-        until = data.until.timestamp() if data.until else now + 1
+        since = _unix_time(data.since, "since")
+        until = _unix_time(data.until, "until") if data.until else now + 1
         count = await gateway.runtime.store.jobs.replay_dead(
             client_id=client.id, since=since, until=until, now=now
         )

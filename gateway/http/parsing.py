@@ -35,6 +35,8 @@ def parse_job_request(content_type: str, body: bytes) -> JobRequest:
             data = msgspec.json.decode(body)
         except msgspec.DecodeError:
             raise InvalidRequest("The body is not valid JSON") from None
+        except RecursionError:
+            raise InvalidRequest("The JSON is nested too deeply") from None
         if not isinstance(data, dict):
             raise InvalidRequest("The body must be a JSON object")
     elif media == "application/x-www-form-urlencoded":
@@ -59,7 +61,7 @@ def convert_job_request(data: dict[str, Any]) -> JobRequest:
     if isinstance(metadata, str):
         try:
             cleaned["metadata"] = msgspec.json.decode(metadata)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, RecursionError):
             raise InvalidRequest(
                 "metadata must be an object of strings",
                 details=[{"field": "metadata", "message": "must be an object of strings"}],

@@ -81,6 +81,8 @@ def configure_logging(
             foreign_pre_chain=[
                 structlog.stdlib.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
+                # Render a library's exception to text first, so the scrubber sees it.
+                structlog.processors.format_exc_info,
                 scrubber,
             ],
         )

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus
+from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report
 from gateway.domain.polling import PollContext, stats_key
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
 from gateway.service.runtime import Runtime
@@ -74,7 +74,7 @@ async def apply_generation(
         "upstream_status": generation.status,
         "poll_errors": 0,
     }
-    status = UPSTREAM_STATUS_TO_JOB.get(generation.status, JobStatus.GENERATING)
+    status = status_after_report(job.status, generation.status)
     if status == JobStatus.FAILED:
         await fail(
             rt,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from gateway.store.database import Database
-from gateway.store.records import ClientRecord, client_from_row
+from gateway.store.records import ClientRecord, client_from_row, could_be_id
 from gateway.store.schema import clients
 
 
@@ -37,6 +37,8 @@ class ClientStore:
         return (await self.get(client.id)) or client
 
     async def get(self, client_id: str) -> ClientRecord | None:
+        if not could_be_id(client_id):
+            return None
         async with self.db.read() as conn:
             row = (await conn.execute(sa.select(clients).where(clients.c.id == client_id))).first()
         return None if row is None else client_from_row(row)
@@ -56,6 +58,8 @@ class ClientStore:
         return [client_from_row(row) for row in rows]
 
     async def revoke(self, client_id: str, *, now: float) -> ClientRecord | None:
+        if not could_be_id(client_id):
+            return None
         async with self.db.write() as conn:
             await conn.execute(
                 sa.update(clients)
@@ -68,6 +72,8 @@ class ClientStore:
         self, client_id: str, *, new_secret: str, previous_until: float
     ) -> ClientRecord | None:
         """Make ``new_secret`` current; the old one signs second until ``previous_until``."""
+        if not could_be_id(client_id):
+            return None
         async with self.db.write() as conn:
             result = await conn.execute(
                 sa.update(clients)

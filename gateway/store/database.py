@@ -70,11 +70,18 @@ class Database:
                 raise ValueError(
                     "use a file for SQLite: an in-memory database is lost per connection"
                 )
-            engine = create_async_engine(url, pool_size=pool_size, max_overflow=0)
+            # hide_parameters: an error's text never quotes a statement's values (secrets).
+            engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=0, hide_parameters=True
+            )
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_synchronous.upper()))
         else:
             engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                hide_parameters=True,
             )
         return cls(engine)
 

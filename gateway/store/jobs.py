@@ -24,6 +24,7 @@ from gateway.store.records import (
     NewDelivery,
     NewJob,
     attempt_from_row,
+    could_be_id,
     delivery_from_row,
     job_from_row,
     job_to_values,
@@ -197,6 +198,8 @@ class JobStore:
     # --- reads --------------------------------------------------------------------------
 
     async def get_job(self, job_id: str, *, client_id: str | None = None) -> JobRecord | None:
+        if not could_be_id(job_id):
+            return None
         query = sa.select(jobs).where(jobs.c.id == job_id)
         if client_id is not None:
             query = query.where(jobs.c.client_id == client_id)

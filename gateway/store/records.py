@@ -157,3 +157,9 @@ def attempt_from_row(row: Any) -> AttemptRecord:
 
 def client_from_row(row: Any) -> ClientRecord:
     return msgspec.convert(_row_dict(row), ClientRecord)
+
+
+def could_be_id(text: str) -> bool:
+    """Ids come from callers' URLs: one holding NUL names no row (and PostgreSQL refuses NUL in
+    a text parameter, so it must not reach a query)."""
+    return "\x00" not in text

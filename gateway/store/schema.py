@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from gateway.domain.upstream import GENERATION_ID_MAX, UPSTREAM_STATUS_MAX
+
 metadata = sa.MetaData()
 
 Time = sa.Float(precision=53)
@@ -44,8 +46,8 @@ jobs = sa.Table(
     sa.Column("callback_url", sa.Text, nullable=True),
     sa.Column("metadata", sa.Text, nullable=False, server_default="{}"),
     sa.Column("events", sa.Text, nullable=False, server_default='["completed","failed"]'),
-    sa.Column("generation_id", sa.String(100), nullable=True),
-    sa.Column("upstream_status", sa.String(20), nullable=True),
+    sa.Column("generation_id", sa.String(GENERATION_ID_MAX), nullable=True),
+    sa.Column("upstream_status", sa.String(UPSTREAM_STATUS_MAX), nullable=True),
     sa.Column("video_url", sa.Text, nullable=True),
     sa.Column("usage", sa.Text, nullable=True),
     sa.Column("error", sa.Text, nullable=True),

@@ -15,7 +15,14 @@ import httpx
 import msgspec
 
 from gateway.domain.retry import parse_retry_after
-from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure, UpstreamResult
+from gateway.domain.upstream import (
+    GENERATION_ID_MAX,
+    UPSTREAM_STATUS_MAX,
+    FailureKind,
+    Generation,
+    UpstreamFailure,
+    UpstreamResult,
+)
 
 PATH = "/v2/video/generations"
 USER_AGENT = "video-webhook-gateway"
@@ -87,11 +94,16 @@ def _generation(data: Any) -> Generation | None:
     status = data.get("status")
     if not isinstance(status, str):
         return None
+    if len(data["id"]) > GENERATION_ID_MAX or "\x00" in data["id"]:
+        return None  # no real id looks like this, and it could not be stored
+    status = status.replace("\x00", "")[:UPSTREAM_STATUS_MAX]
     video: dict[str, Any] = data["video"] if isinstance(data.get("video"), dict) else {}
     meta: dict[str, Any] = data["meta"] if isinstance(data.get("meta"), dict) else {}
     error = data["error"] if isinstance(data.get("error"), dict) else None
     usage = meta["usage"] if isinstance(meta.get("usage"), dict) else None
     url = video["url"] if isinstance(video.get("url"), str) else None
+    if url is not None and "\x00" in url:
+        url = None
     return Generation(id=data["id"], status=status, video_url=url, error=error, usage=usage)
 
 
@@ -176,7 +188,11 @@ class UpstreamClient:
                 message=f"HTTP {status} with an unreadable body from the upstream",
                 status_code=status,
             )
-        message, error = normalise_error(status, response.content)
+        # Should the upstream ever echo the key in an error, it must not reach a job or webhook.
+        content = response.content
+        if self._api_key:
+            content = content.replace(self._api_key.encode(), b"[redacted]")
+        message, error = normalise_error(status, content)
         return UpstreamFailure(
             kind=classify_status(status),
             message=message,

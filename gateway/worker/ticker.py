@@ -85,6 +85,7 @@ class Worker:
         self._stopping = True
         if self._replan is not None:
             self._replan.cancel()
+            await asyncio.gather(self._replan, return_exceptions=True)
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
@@ -140,7 +141,9 @@ class Worker:
         if due is None or self._scheduler is None:
             return
         at = max(due, now + _MIN_TICK_GAP_S)
-        if at < now + interval:
+        tick = self._scheduler.get_job(_TICK_JOB)
+        planned = tick.next_run_time.timestamp() if tick and tick.next_run_time else now + interval
+        if at < planned:  # only ever earlier: never postpone a wake() for newly accepted work
             with contextlib.suppress(Exception):  # the scheduler may be shutting down
                 self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.fromtimestamp(at, UTC))
 
@@ -213,8 +216,8 @@ class Worker:
         await asyncio.sleep(_MIN_TICK_GAP_S)  # gathers the completions of one burst
         try:
             await self._tick_again_when_work_is_due()
-        except Exception:
-            self.rt.log.exception("replan_failed")
+        except Exception as exc:  # the regular tick still comes; say why, briefly
+            self.rt.log.warning("replan_failed", error=type(exc).__name__)
 
     async def _run_job(self, job: JobRecord, token: str) -> None:
         step: Callable[[Runtime, JobRecord, str], Awaitable[None]]

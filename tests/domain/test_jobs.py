@@ -6,7 +6,13 @@ import itertools
 
 import pytest
 
-from gateway.domain.jobs import InvalidTransition, JobStatus, can_transition, transition
+from gateway.domain.jobs import (
+    InvalidTransition,
+    JobStatus,
+    can_transition,
+    status_after_report,
+    transition,
+)
 
 A, S, Q, G, C, F = (
     JobStatus.ACCEPTED,
@@ -36,3 +42,19 @@ def test_terminal_statuses_never_change() -> None:
         with pytest.raises(InvalidTransition):
             transition(current, target)
     assert {C, F} == {s for s in JobStatus if s.is_terminal}
+
+
+@pytest.mark.parametrize(
+    ("current", "reported", "expected"),
+    [
+        (JobStatus.SUBMITTING, "queued", JobStatus.QUEUED),
+        (JobStatus.QUEUED, "generating", JobStatus.GENERATING),
+        (JobStatus.GENERATING, "queued", JobStatus.GENERATING),  # never backwards
+        (JobStatus.GENERATING, "completed", JobStatus.COMPLETED),
+        (JobStatus.QUEUED, "error", JobStatus.FAILED),
+        (JobStatus.QUEUED, "rendering", JobStatus.GENERATING),  # unknown word: still working
+        (JobStatus.COMPLETED, "queued", JobStatus.COMPLETED),
+    ],
+)
+def test_status_after_report(current: JobStatus, reported: str, expected: JobStatus) -> None:
+    assert expected == status_after_report(current, reported)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 import structlog
 from litestar.testing import AsyncTestClient
 
@@ -161,3 +162,32 @@ def test_mock_journal_never_holds_the_key() -> None:
     journal = asyncio.run(run())
     assert "sk-live-very-secret" not in journal
     assert "[redacted]" in journal
+
+
+@pytest.mark.usefixtures("restore_logging")
+async def test_library_exceptions_are_scrubbed_and_sql_errors_quote_no_values(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A standard-library logger (APScheduler's) logging an exception whose text holds a secret
+    prints it masked; a database error's text never quotes the statement's parameters."""
+    secret = "whsec_c2VjcmV0LXZhbHVlLWZvci10ZXN0cw=="
+    configure_logging(log_format="json", level="INFO", secrets=[secret])
+    try:
+        raise RuntimeError(f"startup failed with {secret}")
+    except RuntimeError:
+        logging.getLogger("apscheduler.executors.default").exception("Job raised")
+    store = await Store.open(f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        async with store.db.write() as conn:
+            await conn.execute(
+                sa.text("INSERT INTO no_such_table (secret) VALUES (:v)"), {"v": secret}
+            )
+    except sa.exc.OperationalError as exc:
+        database_error = str(exc)
+    finally:
+        await store.close()
+    logs = "".join(capfd.readouterr())
+    assert "startup failed with" in logs  # the traceback text is there …
+    assert secret not in logs  # … masked
+    assert "no_such_table" in database_error
+    assert secret not in database_error

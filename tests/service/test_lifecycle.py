@@ -421,3 +421,28 @@ async def test_lateness_from_due_to_claim_is_measured_per_kind(harness: Harness)
         )
 
     assert ((1.0, 3.0), (1.0, 2.0)) == (waited("submit"), waited("poll"))
+
+
+async def test_a_status_reported_backwards_keeps_the_job_moving(harness: Harness) -> None:
+    """generating, then queued again: the job stays generating, its next poll is scheduled as
+    usual (not left to a lease expiry), and it completes."""
+    harness.upstream.poll_script.extend(
+        [
+            Generation(id="gen_scripted_000000001", status="generating"),
+            Generation(id="gen_scripted_000000001", status="queued"),
+            COMPLETED,
+        ]
+    )
+    job = await harness.accept()
+    await harness.run()
+    await harness.run(advance_s=15)
+    await harness.run(advance_s=15)
+    backwards = await harness.job(job.id)
+    assert (JobStatus.GENERATING, "queued", 2) == (
+        backwards.status,
+        backwards.upstream_status,
+        backwards.poll_count,
+    )
+    assert backwards.lease_token is None
+    await harness.run(advance_s=15)
+    assert JobStatus.COMPLETED == (await harness.job(job.id)).status

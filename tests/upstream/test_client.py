@@ -235,3 +235,41 @@ async def test_works_in_process_through_asgi_transport() -> None:
         b'{"prompt":"p"}', request_id="r"
     )
     await client.aclose()
+
+
+@respx.mock
+async def test_answers_the_store_could_not_keep_are_bounded_or_refused(
+    client: UpstreamClient,
+) -> None:
+    """An over-long status is cut to the column's size, a NUL-bearing video URL dropped, and an
+    id no real generation has (too long, or holding NUL) is an unreadable answer."""
+    respx.get(URL).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "id": "g" * 21,
+                "status": "generating-" + "x" * 40,
+                "video": {"url": "https://cdn.test/\x00.mp4"},
+            },
+        )
+    )
+    result = await client.fetch("g" * 21, request_id="r")
+    assert isinstance(result, Generation)
+    assert ("generating-" + "x" * 9, None) == (result.status, result.video_url)
+    for bad_id in ("g" * 101, "a\x00b"):
+        respx.get(URL).mock(
+            return_value=httpx.Response(200, json={"id": bad_id, "status": "queued"})
+        )
+        assert isinstance(await client.fetch("g", request_id="r"), UpstreamFailure)
+
+
+@respx.mock
+async def test_a_key_echoed_by_the_upstream_never_reaches_the_failure(
+    client: UpstreamClient,
+) -> None:
+    body = {"message": f"Invalid key {KEY}", "statusCode": "401", "path": "/v2/video/generations"}
+    respx.post(URL).mock(return_value=httpx.Response(401, json=body))
+    result = await client.submit(b"{}", request_id="r")
+    assert isinstance(result, UpstreamFailure)
+    assert "Invalid key [redacted]" == result.message
+    assert_no_key(result, client)
