@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every replica running migrations.
 _MIGRATION_LOCK_KEY = 7_202_611_25
+# PostgreSQL: the channel on which a commit that makes work due now wakes the workers.
+WORK_CHANNEL = "gateway_work"
 
 
 def async_url(url: str) -> str:
@@ -115,6 +117,18 @@ class Database:
                     sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
                 )
             await conn.run_sync(_upgrade)
+
+    async def notify_work(self, conn: AsyncConnection) -> None:
+        """PostgreSQL: tell listening workers that work is due now (sent when ``conn``'s
+        transaction commits, not before). SQLite has one process: nothing to tell."""
+        if not self.is_sqlite:
+            await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WORK_CHANNEL})
+
+    def driver_url(self) -> str:
+        """The URL as a driver (asyncpg) takes it, password included: never log it."""
+        return self.engine.url.set(drivername=self.engine.url.get_backend_name()).render_as_string(
+            hide_password=False
+        )
 
     async def ping(self) -> None:
         async with self.read() as conn:

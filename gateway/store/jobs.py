@@ -193,6 +193,7 @@ class JobStore:
                 }
             )
             row = (await conn.execute(sa.insert(jobs).values(**values).returning(*jobs.c))).one()
+            await self.db.notify_work(conn)
             return Created(job=job_from_row(row))
 
     # --- reads --------------------------------------------------------------------------
@@ -381,6 +382,7 @@ class JobStore:
                 .where(deliveries.c.job_id == job_id, deliveries.c.state != "pending")
                 .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
             )
+            await self.db.notify_work(conn)
         return await self.list_deliveries(job_id)
 
     async def replay_dead(self, *, client_id: str, since: float, until: float, now: float) -> int:
@@ -396,6 +398,8 @@ class JobStore:
                 )
                 .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
             )
+            if result.rowcount:
+                await self.db.notify_work(conn)
         return int(result.rowcount)
 
     # --- figures for metrics ------------------------------------------------------------

@@ -23,6 +23,7 @@ from gateway.service.polling import process_poll
 from gateway.service.runtime import Runtime
 from gateway.service.submission import process_submission
 from gateway.store.records import DeliveryRecord, JobRecord
+from gateway.worker.notifications import WorkListener
 
 _TICK_JOB = "tick"
 # The ticker wakes early for work due before its next regular tick, but never sooner than this
@@ -37,6 +38,7 @@ class Worker:
         self._stopping = False
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
+        self.listener: WorkListener | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -73,9 +75,12 @@ class Worker:
         )
         scheduler.start()
         self._scheduler = scheduler
+        if not self.rt.store.db.is_sqlite:  # other replicas' intake wakes this one at once
+            self.listener = WorkListener(self.rt.store.db.driver_url(), self.wake)
+            self.listener.start()
 
     def wake(self) -> None:
-        """Tick as soon as possible (new work was accepted in this process)."""
+        """Tick as soon as possible (new work was accepted here, or another replica said so)."""
         if self._scheduler is not None and not self._stopping:
             with contextlib.suppress(Exception):  # the job may be running; the next tick comes
                 self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.now(UTC))
@@ -83,6 +88,8 @@ class Worker:
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
         self._stopping = True
+        if self.listener is not None:
+            await self.listener.stop()
         if self._replan is not None:
             self._replan.cancel()
             await asyncio.gather(self._replan, return_exceptions=True)
@@ -100,6 +107,12 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
         await self.rt.store.jobs.release_leases(sorted(tokens))
         self.rt.log.info("worker_stopped", unfinished=len(pending))
+
+    @property
+    def next_tick_at(self) -> float | None:
+        """When the ticker runs next (Unix time); None when it is not running."""
+        tick = self._scheduler.get_job(_TICK_JOB) if self._scheduler is not None else None
+        return tick.next_run_time.timestamp() if tick and tick.next_run_time else None
 
     @property
     def busy(self) -> int:

@@ -1,0 +1,93 @@
+"""PostgreSQL LISTEN/NOTIFY: a worker wakes when another replica commits work due now."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+import sqlalchemy as sa
+
+from gateway.domain.generation import JobRequest
+from gateway.domain.upstream import UpstreamResult
+from gateway.service.intake import accept_job
+from gateway.settings import Settings
+from gateway.store import Store
+from gateway.worker.notifications import APPLICATION_NAME, WorkListener
+from gateway.worker.ticker import Worker
+from tests.fakes import AllowAllGuard
+from tests.pg import fresh_database, require_pg
+from tests.service.conftest import Harness, make_settings
+from tests.waiting import wait_for_async
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def settings(tmp_path: Path) -> AsyncIterator[Settings]:
+    require_pg()
+    async with fresh_database() as url:
+        # Regular ticks a minute apart: only a notification can start the work in time.
+        yield make_settings(tmp_path, database_url=url, tick_interval_s=60.0)
+
+
+async def test_a_worker_wakes_when_another_replica_accepts_a_job(harness: Harness) -> None:
+    submitted = asyncio.Event()
+    upstream = harness.upstream
+
+    class Observed:
+        fetch = upstream.fetch
+
+        async def submit(self, body: bytes, *, request_id: str) -> UpstreamResult:
+            result = await upstream.submit(body, request_id=request_id)
+            submitted.set()
+            return result
+
+    worker_runtime = dataclasses.replace(harness.runtime, clock=time.time, upstream=Observed())
+    worker = Worker(worker_runtime)
+    worker.start()
+    api_store = await Store.open(harness.runtime.settings.database_url)
+    try:
+        assert worker.listener is not None
+        await asyncio.wait_for(worker.listener.listening.wait(), timeout=10.0)
+        # The first tick has run and found nothing: the next regular one is a minute away.
+        await wait_for_async(lambda: (worker.next_tick_at or 0) > time.time() + 30, timeout_s=10.0)
+        api_runtime = dataclasses.replace(harness.runtime, store=api_store, clock=time.time)
+        request = msgspec.convert({"prompt": "a horse"}, JobRequest, strict=False)
+        await accept_job(api_runtime, AllowAllGuard(), harness.client, request)
+        await asyncio.wait_for(submitted.wait(), timeout=10.0)
+    finally:
+        await worker.stop(grace_s=1.0)
+        await api_store.close()
+
+
+async def test_the_listener_reconnects_after_its_connection_is_lost(settings: Settings) -> None:
+    """The server drops the listening connection; the listener connects again and still hears
+    the next notification."""
+    woke = asyncio.Event()
+    store = await Store.open(settings.database_url)
+    listener = WorkListener(store.db.driver_url(), woke.set)
+    listener.start()
+    try:
+        await asyncio.wait_for(listener.listening.wait(), timeout=10.0)
+        async with store.db.write() as conn:
+            await conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = :name AND datname = current_database()"
+                ),
+                {"name": APPLICATION_NAME},
+            )
+        await wait_for_async(
+            lambda: listener.connections == 2 and listener.listening.is_set(), timeout_s=10.0
+        )
+        async with store.db.write() as conn:
+            await store.db.notify_work(conn)
+        await asyncio.wait_for(woke.wait(), timeout=10.0)
+    finally:
+        await listener.stop()
+        await store.close()
