@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -42,15 +43,28 @@ class ScriptedUpstream:
         self.generation_id = generation_id
         self.submitted: list[tuple[bytes, str]] = []
         self.polled: list[tuple[str, str]] = []
+        self._called = asyncio.Event()
+
+    async def wait_for_calls(self, *, submits: int = 0, polls: int = 0, timeout_s: float) -> None:
+        """Until at least this many submits and polls were made (bounded by ``timeout_s``)."""
+
+        async def reached() -> None:
+            while len(self.submitted) < submits or len(self.polled) < polls:
+                self._called.clear()
+                await self._called.wait()
+
+        await asyncio.wait_for(reached(), timeout=timeout_s)
 
     async def submit(self, body: bytes, *, request_id: str) -> UpstreamResult:
         self.submitted.append((body, request_id))
+        self._called.set()
         if self.submit_script:
             return self.submit_script.popleft()
         return Generation(id=self.generation_id, status="queued")
 
     async def fetch(self, generation_id: str, *, request_id: str) -> UpstreamResult:
         self.polled.append((generation_id, request_id))
+        self._called.set()
         if self.poll_script:
             return self.poll_script.popleft()
         return Generation(id=generation_id, status="generating")

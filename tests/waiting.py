@@ -15,13 +15,9 @@ def wait_for(
 ) -> T:
     """Return the first truthy value of ``condition()``; fail after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
+    while not (value := _check(condition, deadline, timeout_s, what)):
         time.sleep(interval_s)
+    return value
 
 
 async def wait_for_async(
@@ -29,10 +25,13 @@ async def wait_for_async(
 ) -> T:
     """``wait_for`` inside an event loop: the loop keeps running while we wait."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
+    while not (value := _check(condition, deadline, timeout_s, what)):  # noqa: ASYNC110 (no event signals it)
         await asyncio.sleep(interval_s)
+    return value
+
+
+def _check(condition: Callable[[], T], deadline: float, timeout_s: float, what: str) -> T:
+    value = condition()
+    if not value and time.monotonic() > deadline:
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
+    return value

@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.domain.generation import JobRequest
-from gateway.domain.upstream import UpstreamResult
 from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.store import Store
@@ -36,18 +35,7 @@ async def settings(tmp_path: Path) -> AsyncIterator[Settings]:
 
 
 async def test_a_worker_wakes_when_another_replica_accepts_a_job(harness: Harness) -> None:
-    submitted = asyncio.Event()
-    upstream = harness.upstream
-
-    class Observed:
-        fetch = upstream.fetch
-
-        async def submit(self, body: bytes, *, request_id: str) -> UpstreamResult:
-            result = await upstream.submit(body, request_id=request_id)
-            submitted.set()
-            return result
-
-    worker_runtime = dataclasses.replace(harness.runtime, clock=time.time, upstream=Observed())
+    worker_runtime = dataclasses.replace(harness.runtime, clock=time.time)
     worker = Worker(worker_runtime)
     worker.start()
     api_store = await Store.open(harness.runtime.settings.database_url)
@@ -59,7 +47,7 @@ async def test_a_worker_wakes_when_another_replica_accepts_a_job(harness: Harnes
         api_runtime = dataclasses.replace(harness.runtime, store=api_store, clock=time.time)
         request = msgspec.convert({"prompt": "a horse"}, JobRequest, strict=False)
         await accept_job(api_runtime, AllowAllGuard(), harness.client, request)
-        await asyncio.wait_for(submitted.wait(), timeout=10.0)
+        await harness.upstream.wait_for_calls(submits=1, timeout_s=10.0)
     finally:
         await worker.stop(grace_s=1.0)
         await api_store.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -11,7 +10,6 @@ import msgspec
 import pytest
 
 from gateway.domain.generation import JobRequest
-from gateway.domain.upstream import UpstreamResult
 from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.worker.ticker import Worker
@@ -28,26 +26,14 @@ def settings(tmp_path: Path) -> Settings:
 async def test_a_poll_due_between_ticks_runs_when_due_not_at_the_next_tick(
     harness: Harness,
 ) -> None:
-    polled_twice = asyncio.Event()
-    upstream = harness.upstream
-
-    class Observed:
-        submit = upstream.submit
-
-        async def fetch(self, generation_id: str, *, request_id: str) -> UpstreamResult:
-            result = await upstream.fetch(generation_id, request_id=request_id)
-            if len(upstream.polled) >= 2:
-                polled_twice.set()
-            return result
-
-    runtime = dataclasses.replace(harness.runtime, clock=time.time, upstream=Observed())
+    runtime = dataclasses.replace(harness.runtime, clock=time.time)
     request = msgspec.convert({"prompt": "a horse"}, JobRequest, strict=False)
     await accept_job(runtime, AllowAllGuard(), harness.client, request)
     worker = Worker(runtime)
     worker.start()  # the first tick submits; the poll falls due 0.5 s later, then again
     try:
         # Regular ticks are 60 s apart: without the early wake-up this times out.
-        await asyncio.wait_for(polled_twice.wait(), timeout=10.0)
-        assert 1 == len(upstream.submitted)
+        await harness.upstream.wait_for_calls(polls=2, timeout_s=10.0)
+        assert 1 == len(harness.upstream.submitted)
     finally:
         await worker.stop(grace_s=1.0)
