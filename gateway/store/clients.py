@@ -8,6 +8,11 @@ from gateway.store.database import Database
 from gateway.store.records import ClientRecord, client_from_row, could_be_id
 from gateway.store.schema import clients
 
+# Run on every authenticated request: built once.
+_ACTIVE_BY_KEY_HASH = sa.select(clients).where(
+    clients.c.api_key_hash == sa.bindparam("api_key_hash"), clients.c.revoked_at.is_(None)
+)
+
 
 class ClientStore:
     def __init__(self, db: Database) -> None:
@@ -45,11 +50,8 @@ class ClientStore:
 
     async def by_key_hash(self, api_key_hash: str) -> ClientRecord | None:
         """The active (not revoked) client holding this key hash."""
-        query = sa.select(clients).where(
-            clients.c.api_key_hash == api_key_hash, clients.c.revoked_at.is_(None)
-        )
         async with self.db.read() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_ACTIVE_BY_KEY_HASH, {"api_key_hash": api_key_hash})).first()
         return None if row is None else client_from_row(row)
 
     async def list(self) -> list[ClientRecord]:

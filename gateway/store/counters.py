@@ -20,18 +20,23 @@ def _upsert(db: Database, table: sa.Table) -> Any:
     return (sqlite.insert if db.is_sqlite else postgresql.insert)(table)
 
 
+# The rate-window upsert runs on every accepted job. Written out once (the same SQL on SQLite and
+# PostgreSQL): SQLAlchemy cannot cache a compiled ON CONFLICT … DO UPDATE, and compiling it per
+# request cost a tenth of intake.
+_COUNT_HIT = sa.text(
+    "INSERT INTO rate_windows (client_id, window_start, count) "
+    "VALUES (:client_id, :window_start, 1) "
+    "ON CONFLICT (client_id, window_start) DO UPDATE SET count = rate_windows.count + 1 "
+    "RETURNING count"
+)
+
+
 async def count_hit(
     conn: AsyncConnection, db: Database, client_id: str, window_start: float
 ) -> int:
     """Count one request in the client's window (inside the caller's transaction)."""
-    insert = _upsert(db, rate_windows).values(
-        client_id=client_id, window_start=window_start, count=1
-    )
-    statement = insert.on_conflict_do_update(
-        index_elements=[rate_windows.c.client_id, rate_windows.c.window_start],
-        set_={"count": rate_windows.c.count + 1},
-    ).returning(rate_windows.c.count)
-    count = int((await conn.execute(statement)).scalar_one())
+    parameters = {"client_id": client_id, "window_start": window_start}
+    count = int((await conn.execute(_COUNT_HIT, parameters)).scalar_one())
     if count == 1:  # first hit of a window: forget the client's older windows
         await conn.execute(
             sa.delete(rate_windows).where(
