@@ -16,7 +16,7 @@ import httpx
 
 from mock_upstream.testing import free_port
 
-__all__ = ["Process", "free_port", "machine", "print_table", "wrk"]
+__all__ = ["Process", "free_port", "machine", "print_table", "serve_gateway", "wrk"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,23 +29,34 @@ def machine() -> str:
 
 
 class Process:
-    """A child process serving HTTP on 127.0.0.1, with readings of its CPU and peak memory."""
+    """A child process serving HTTP on 127.0.0.1:``port``, with readings of its CPU and peak
+    memory. Ready once ``health_path`` answers 200."""
 
     def __init__(
-        self, args: Sequence[str], *, env: dict[str, str], health_url: str, log: Path
+        self,
+        args: Sequence[str],
+        *,
+        port: int,
+        log: Path,
+        env: dict[str, str] | None = None,
+        health_path: str = "/healthz",
     ) -> None:
-        self.health_url = health_url
+        self.url = f"http://127.0.0.1:{port}"
         self.log = log
         with log.open("ab") as out:
             self.popen = subprocess.Popen(
-                [sys.executable, *args], env={**os.environ, **env}, stdout=out, stderr=out, cwd=ROOT
+                [sys.executable, *args],
+                env={**os.environ, **(env or {})},
+                stdout=out,
+                stderr=out,
+                cwd=ROOT,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{args} exited with {self.popen.returncode}; see {log}")
             try:
-                if httpx.get(health_url, timeout=1).status_code == 200:
+                if httpx.get(self.url + health_path, timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -71,6 +82,18 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
+
+
+def serve_gateway(env: dict[str, str], *, log: Path) -> Process:
+    """``gateway serve`` on a free loopback port, quiet, with ``env`` on top."""
+    port = free_port()
+    base = {
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+        "AIMLAPI_KEY": "bench-upstream-key",
+        "GATEWAY_LOG_LEVEL": "WARNING",
+    }
+    return Process(["-m", "gateway.cli", "serve"], port=port, log=log, env={**base, **env})
 
 
 class WrkResult:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -30,20 +29,15 @@ from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
 from gateway.domain.events import event_body, new_event_id
-from gateway.domain.polling import FixedPollPolicy
-from gateway.domain.retry import DeliveryPolicy
 from gateway.domain.signing import webhook_headers
+from gateway.http.app import create_app
+from gateway.http.state import Gateway
 from gateway.ids import new_job_id
 from gateway.observability.logging import configure_logging
-from gateway.observability.metrics import Metrics
 from gateway.service.clients import create_client
-from gateway.service.runtime import Runtime
 from gateway.settings import Settings
-from gateway.store import Store
 from gateway.store.records import NewJob
 from gateway.store.schema import deliveries
-from gateway.upstream.client import UpstreamClient
-from gateway.worker.ticker import Worker
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 (the Standard Webhooks test secret)
 
@@ -113,19 +107,21 @@ async def gateway_sender(url: str, count: int, concurrency: int) -> tuple[float,
 async def gateway_pipeline(
     url: str, database_url: str, count: int, concurrency: int
 ) -> tuple[float, int]:
+    """The gateway wired as ``gateway serve`` wires it (``create_app``), without the HTTP server
+    and the ticker: the events are seeded as pending, then the worker drains them."""
     settings = Settings(
         database_url=database_url,
+        upstream_url=f"http://127.0.0.1:{free_port()}",  # never called
         max_concurrency=concurrency,
         claim_batch=concurrency,
         callback_allowlist=("127.0.0.1/32",),
         replica_id="bench",
     )
-    store = await Store.open(database_url)
-    sender = WebhookSender(
-        AddressGuard(Allowlist.parse("127.0.0.1/32")), max_connections=concurrency
-    )
-    upstream = UpstreamClient(f"http://127.0.0.1:{free_port()}", "unused")  # never called
-    try:
+    app = create_app(settings, run_worker=False)
+    async with app.lifespan():
+        gateway: Gateway = app.state.gateway
+        assert gateway.worker is not None
+        store = gateway.runtime.store
         now = time.time()
         client = await create_client(store, "bench", now=now)
         job = NewJob(
@@ -161,20 +157,8 @@ async def gateway_pipeline(
                     for i in range(count)
                 ],
             )
-        runtime = Runtime(
-            settings=settings,
-            store=store,
-            upstream=upstream,
-            sender=sender,
-            poll_policy=FixedPollPolicy(),
-            delivery_policy=DeliveryPolicy(schedule=settings.delivery_schedule, jitter=0.0),
-            metrics=Metrics(),
-            clock=time.time,
-            rng=random.Random(1).random,
-        )
-        worker = Worker(runtime)
         started = time.perf_counter()
-        await worker.run_until_idle(max_rounds=count)
+        await gateway.worker.run_until_idle(max_rounds=count)
         elapsed = time.perf_counter() - started
         async with store.db.read() as conn:
             delivered = (
@@ -182,11 +166,7 @@ async def gateway_pipeline(
                     sa.select(sa.func.count()).where(deliveries.c.state == "delivered")
                 )
             ).scalar_one()
-        return elapsed, int(delivered)
-    finally:
-        await sender.aclose()
-        await upstream.aclose()
-        await store.close()
+    return elapsed, int(delivered)
 
 
 def main() -> None:
@@ -201,12 +181,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as tmp:
         port = free_port()
         receiver = Process(
-            ["-m", "bench.receiver", str(port)],
-            env={},
-            health_url=f"http://127.0.0.1:{port}/healthz",
-            log=Path(tmp) / "receiver.log",
+            ["-m", "bench.receiver", str(port)], port=port, log=Path(tmp) / "receiver.log"
         )
-        url = f"http://127.0.0.1:{port}/hooks"
+        url = f"{receiver.url}/hooks"
         try:
             elapsed, ok = asyncio.run(plain_httpx(url, n, c))
             baseline = ok / elapsed

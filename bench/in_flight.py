@@ -23,7 +23,7 @@ import httpx
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import PgDatabase, Process, free_port, print_table
+from bench.common import PgDatabase, Process, free_port, print_table, serve_gateway
 from gateway.ids import new_job_id
 from gateway.service.clients import create_client
 from gateway.store import Store
@@ -124,38 +124,32 @@ def run_one(label: str, database_url: str, count: int, window_s: float, tmp: Pat
     mock_port = free_port()
     mock = Process(
         ["-m", "bench.slow_mock", str(mock_port)],
-        env={},
-        health_url=f"http://127.0.0.1:{mock_port}/__mock/requests?limit=1",
+        port=mock_port,
         log=tmp / "mock.log",
+        health_path="/__mock/requests?limit=1",
     )
     try:
-        generation_ids = asyncio.run(_create_generations(f"http://127.0.0.1:{mock_port}", count))
+        generation_ids = asyncio.run(_create_generations(mock.url, count))
         asyncio.run(_seed(database_url, generation_ids))
-        port = free_port()
-        gateway = Process(
-            ["-m", "gateway.cli", "serve"],
-            env={
+        gateway = serve_gateway(
+            {
                 "GATEWAY_DATABASE_URL": database_url,
-                "GATEWAY_PORT": str(port),
-                "GATEWAY_UPSTREAM_URL": f"http://127.0.0.1:{mock_port}",
-                "AIMLAPI_KEY": "bench-upstream-key",
+                "GATEWAY_UPSTREAM_URL": mock.url,
                 "GATEWAY_POLL_POLICY": "fixed",
                 "GATEWAY_POLL_INTERVAL_S": str(INTERVAL_S),
-                "GATEWAY_LOG_LEVEL": "WARNING",
             },
-            health_url=f"http://127.0.0.1:{port}/healthz",
             log=tmp / "gateway.log",
         )
         try:
             time.sleep(10 + INTERVAL_S)  # the first round of polls: warm-up, not measured
             before, cpu_before, started = (
-                _metrics(gateway.health_url[:-8]),
+                _metrics(gateway.url),
                 gateway.cpu_seconds(),
                 time.monotonic(),
             )
             time.sleep(window_s)  # the measurement window
             after, cpu_after, elapsed = (
-                _metrics(gateway.health_url[:-8]),
+                _metrics(gateway.url),
                 gateway.cpu_seconds(),
                 time.monotonic() - started,
             )

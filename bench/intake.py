@@ -14,7 +14,15 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
-from bench.common import PgDatabase, Process, WrkResult, free_port, print_table, wrk
+from bench.common import (
+    PgDatabase,
+    Process,
+    WrkResult,
+    free_port,
+    print_table,
+    serve_gateway,
+    wrk,
+)
 
 API_KEY = "gw_bench_intake_key_0123456789abcdef"
 # An IP literal: the SSRF check needs no DNS (none here), and nothing is ever sent to it.
@@ -36,32 +44,24 @@ def _script(folder: Path) -> Path:
     return script
 
 
-def _gateway_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
+def _gateway_env(database_url: str, **extra: str) -> dict[str, str]:
     return {
         "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(port),
-        "AIMLAPI_KEY": "bench-upstream-key-unused",
         "GATEWAY_UPSTREAM_URL": f"http://127.0.0.1:{free_port()}",  # never called: no worker
         "GATEWAY_CLIENT_API_KEY": API_KEY,
         "GATEWAY_RATE_LIMIT_PER_MINUTE": "100000000",
         "GATEWAY_MAX_IN_FLIGHT_PER_CLIENT": "100000000",
         "GATEWAY_WORKER": "false",  # intake only: an API-only replica
-        "GATEWAY_LOG_LEVEL": "WARNING",
         **extra,
     }
 
 
-def _measure(
-    args: list[str], env: dict[str, str], port: int, folder: Path, options: argparse.Namespace
-) -> tuple[WrkResult, float]:
-    server = Process(
-        args, env=env, health_url=f"http://127.0.0.1:{port}/healthz", log=folder / "server.log"
-    )
+def _measure(server: Process, folder: Path, options: argparse.Namespace) -> tuple[WrkResult, float]:
+    """Load ``server`` with wrk, then stop it."""
     try:
         cpu_before = server.cpu_seconds()
         result = wrk(
-            f"http://127.0.0.1:{port}/v1/jobs",
+            f"{server.url}/v1/jobs",
             _script(folder),
             connections=options.connections,
             duration_s=options.seconds,
@@ -98,7 +98,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         folder = Path(tmp)
         port = free_port()
-        bare, bare_cpu = _measure(["-m", "bench.bare_app", str(port)], {}, port, folder, options)
+        bare_app = Process(["-m", "bench.bare_app", str(port)], port=port, log=folder / "bare.log")
+        bare, bare_cpu = _measure(bare_app, folder, options)
         rows.append(
             [
                 "bare Litestar 202",
@@ -128,14 +129,8 @@ def main() -> None:
             variants.append(("gateway, PostgreSQL", asyncio.run(pg.create()), {}))
         try:
             for label, url, extra in variants:
-                port = free_port()
-                result, cpu = _measure(
-                    ["-m", "gateway.cli", "serve"],
-                    _gateway_env(url, port, **extra),
-                    port,
-                    folder,
-                    options,
-                )
+                gateway = serve_gateway(_gateway_env(url, **extra), log=folder / "gateway.log")
+                result, cpu = _measure(gateway, folder, options)
                 stored = (
                     asyncio.run(_pg_rows(url))
                     if url.startswith("postgresql")

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import Process, free_port, print_table
+from bench.common import print_table, serve_gateway
 from gateway.domain.poll_simulation import learn, realistic_generation_times, simulate
 from gateway.domain.polling import AdaptivePollPolicy, FixedPollPolicy, PollPolicy
 from mock_upstream.app import create_app as create_mock
@@ -94,13 +94,11 @@ class Inbox:
         await send({"type": "http.response.body", "body": b""})
 
 
-def _gateway_env(database_url: str, port: int, mock_url: str, policy: str) -> dict[str, str]:
+def _gateway_env(database_url: str, mock_url: str, policy: str) -> dict[str, str]:
     c = COMPRESSION
     return {
         "GATEWAY_DATABASE_URL": database_url,
-        "GATEWAY_PORT": str(port),
         "GATEWAY_UPSTREAM_URL": mock_url,
-        "AIMLAPI_KEY": "bench-upstream-key",
         "GATEWAY_CLIENT_API_KEY": API_KEY,
         "GATEWAY_CALLBACK_ALLOWLIST": "127.0.0.1/32",
         "GATEWAY_POLL_POLICY": policy,
@@ -108,7 +106,6 @@ def _gateway_env(database_url: str, port: int, mock_url: str, policy: str) -> di
         "GATEWAY_POLL_FLOOR_S": str(2 / c),
         "GATEWAY_POLL_CEILING_S": str(30 / c),
         "GATEWAY_TICK_INTERVAL_S": str(1 / c),
-        "GATEWAY_LOG_LEVEL": "WARNING",
     }
 
 
@@ -148,17 +145,12 @@ def end_to_end(count: int, warmup: int) -> None:
                 if policy == "fixed":
                     phases = [("measured", count)]
                 for phase, jobs in phases:
-                    port = free_port()
-                    gateway = Process(
-                        ["-m", "gateway.cli", "serve"],
-                        env=_gateway_env(database_url, port, upstream.url, policy),
-                        health_url=f"http://127.0.0.1:{port}/healthz",
+                    gateway = serve_gateway(
+                        _gateway_env(database_url, upstream.url, policy),
                         log=Path(tmp) / f"{policy}.log",
                     )
                     try:
-                        ids = _run_jobs(
-                            gateway.health_url.rsplit("/", 1)[0], inbox_url, inbox, jobs
-                        )
+                        ids = _run_jobs(gateway.url, inbox_url, inbox, jobs)
                     finally:
                         gateway.stop()  # the adaptive run restarts: it must read what it learned
                     if phase != "measured":

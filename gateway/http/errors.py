@@ -14,7 +14,6 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.exc import DataError
 
 from gateway.errors import GatewayError
 
@@ -119,19 +118,10 @@ def too_deep_handler(_: Request[Any, Any, Any], __: Exception) -> Response[Error
     return error_response(400, "invalid_request", "The JSON is nested too deeply")
 
 
-def unstorable_value_handler(_: Request[Any, Any, Any], __: Exception) -> Response[ErrorResponse]:
-    """A value the database refuses (PostgreSQL: a NUL character in text). Never echoed: the
-    driver's message can quote statement parameters."""
-    return error_response(
-        400, "invalid_request", "A value in the request cannot be stored (a NUL character?)"
-    )
-
-
 EXCEPTION_HANDLERS = {
     GatewayError: gateway_error_handler,
     HTTPException: http_exception_handler,
     RecursionError: too_deep_handler,
-    DataError: unstorable_value_handler,
     Exception: internal_error_handler,
 }
 

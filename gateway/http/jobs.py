@@ -35,7 +35,7 @@ from gateway.service.views import (
     delivery_view,
     job_view,
 )
-from gateway.store.records import ClientRecord
+from gateway.store.records import ClientRecord, could_be_id
 
 
 class JobPage(msgspec.Struct, frozen=True):
@@ -102,8 +102,8 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         created_at, job_id = raw.split("|", 1)
-        if "\x00" in job_id:
-            raise ValueError("NUL in the cursor")
+        if not could_be_id(job_id):
+            raise ValueError("not a job id")
         return float(created_at), job_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidRequest(

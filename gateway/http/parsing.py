@@ -35,8 +35,6 @@ def parse_job_request(content_type: str, body: bytes) -> JobRequest:
             data = msgspec.json.decode(body)
         except msgspec.DecodeError:
             raise InvalidRequest("The body is not valid JSON") from None
-        except RecursionError:
-            raise InvalidRequest("The JSON is nested too deeply") from None
         if not isinstance(data, dict):
             raise InvalidRequest("The body must be a JSON object")
     elif media == "application/x-www-form-urlencoded":

@@ -353,10 +353,16 @@ class JobStore:
     ) -> bool:
         """Log one attempt and move the delivery on (fenced; releases the lease)."""
         async with self.db.write() as conn:
-            changes = {**values, "updated_at": now, "lease_token": None, "lease_until": None}
             result = await conn.execute(
                 _FENCED_DELIVERY_UPDATE,
-                {**changes, "match_id": delivery_id, "match_token": token},
+                {
+                    **values,
+                    "updated_at": now,
+                    "lease_token": None,
+                    "lease_until": None,
+                    "match_id": delivery_id,
+                    "match_token": token,
+                },
             )
             if result.rowcount != 1:
                 return False

@@ -31,6 +31,15 @@ _TICK_JOB = "tick"
 _MIN_TICK_GAP_S = 0.05
 
 
+def _step_kind(status: JobStatus) -> str | None:
+    """What a claimed job's next step is: ``submit``, ``poll``, or None (it has ended)."""
+    if status in (JobStatus.ACCEPTED, JobStatus.SUBMITTING):
+        return "submit"
+    if status in (JobStatus.QUEUED, JobStatus.GENERATING):
+        return "poll"
+    return None
+
+
 class Worker:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -81,9 +90,15 @@ class Worker:
 
     def wake(self) -> None:
         """Tick as soon as possible (new work was accepted here, or another replica said so)."""
-        if self._scheduler is not None and not self._stopping:
-            with contextlib.suppress(Exception):  # the job may be running; the next tick comes
-                self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.now(UTC))
+        self._tick_no_later_than(self.rt.clock())
+
+    def _tick_no_later_than(self, at: float) -> None:
+        """Bring the next tick forward to ``at`` (Unix time); never postpone it."""
+        planned = self.next_tick_at
+        if self._stopping or self._scheduler is None or (planned is not None and planned <= at):
+            return
+        with contextlib.suppress(Exception):  # the scheduler may be shutting down
+            self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.fromtimestamp(at, UTC))
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
@@ -151,14 +166,8 @@ class Worker:
         now = self.rt.clock()
         interval = self.rt.settings.tick_interval_s
         due = await self.rt.store.jobs.earliest_due(now=now, until=now + interval)
-        if due is None or self._scheduler is None:
-            return
-        at = max(due, now + _MIN_TICK_GAP_S)
-        tick = self._scheduler.get_job(_TICK_JOB)
-        planned = tick.next_run_time.timestamp() if tick and tick.next_run_time else now + interval
-        if at < planned:  # only ever earlier: never postpone a wake() for newly accepted work
-            with contextlib.suppress(Exception):  # the scheduler may be shutting down
-                self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.fromtimestamp(at, UTC))
+        if due is not None:
+            self._tick_no_later_than(max(due, now + _MIN_TICK_GAP_S))
 
     async def run_until_idle(self, *, max_rounds: int = 1000) -> int:
         """Tests and tools: claim and finish everything due now (by the runtime's clock)."""
@@ -193,10 +202,8 @@ class Worker:
         )
         lateness = rt.metrics.work_lateness
         for job in jobs:
-            if job.next_run_at is not None:
-                kind = (
-                    "poll" if job.status in (JobStatus.QUEUED, JobStatus.GENERATING) else "submit"
-                )
+            kind = _step_kind(job.status)
+            if job.next_run_at is not None and kind is not None:
                 lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
             self._spawn(self._run_job(job, token), token)
         deliveries: list[DeliveryRecord] = []
@@ -233,10 +240,11 @@ class Worker:
             self.rt.log.warning("replan_failed", error=type(exc).__name__)
 
     async def _run_job(self, job: JobRecord, token: str) -> None:
+        kind = _step_kind(job.status)
         step: Callable[[Runtime, JobRecord, str], Awaitable[None]]
-        if job.status in (JobStatus.ACCEPTED, JobStatus.SUBMITTING):
+        if kind == "submit":
             step = process_submission
-        elif job.status in (JobStatus.QUEUED, JobStatus.GENERATING):
+        elif kind == "poll":
             step = process_poll
         else:  # a terminal job with a stray due time: clear it
             await self.rt.store.jobs.update_job(
