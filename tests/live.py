@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from gateway.http.app import create_app
 from gateway.settings import Settings
 from mock_upstream.app import create_app as create_mock
@@ -48,3 +50,10 @@ def live_gateway(data_dir: Path) -> Iterator[LiveGateway]:
         )
         with MockServer(create_app(settings)) as gateway:
             yield LiveGateway(gateway.url, KEY, SECRET, receiver, f"{hooks.url}/hook")
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+    """One live gateway per test module (import this fixture into a conftest)."""
+    with live_gateway(tmp_path_factory.mktemp("live")) as gateway:
+        yield gateway

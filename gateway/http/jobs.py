@@ -196,9 +196,7 @@ class JobController(Controller):
         return job_view(
             job,
             deliveries=await runtime.store.jobs.list_deliveries(job.id),
-            expected=runtime.durations.estimate(
-                stats_key(job.model, job.resolution, job.duration)
-            ),
+            expected=runtime.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
         )
 
     @get(

@@ -176,12 +176,14 @@ class DeliveryLog:
 
     events: list[Delivery]
     attempts: list[Attempt]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DeliveryLog:
         return cls(
             events=[Delivery.from_json(item) for item in data.get("events") or []],
             attempts=[Attempt.from_json(item) for item in data.get("attempts") or []],
+            raw=dict(data),
         )
 
 

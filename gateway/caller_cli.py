@@ -1,0 +1,232 @@
+"""``gateway submit`` and ``gateway jobs``: the API for people, built on ``gateway_client``.
+
+These commands are a caller of a gateway (any gateway, local or remote), not the server: they
+read ``--url``/``GATEWAY_URL`` and ``--key``/``GATEWAY_KEY`` (through
+:func:`gateway.settings.load_caller_settings`), never the server's settings. Against
+``gateway dev`` no key is needed: dev keeps its client key in ``gateway-dev/credentials.json``
+with its URL, and the key is taken from there when the URL is the same.
+
+Human output by default (a live progress display while waiting); ``--json`` for scripts.
+Exit status: 0 done (a waited-for job completed), 1 the job failed or the gateway refused,
+2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from gateway.caller_display import follow, job_details, jobs_table, outcome
+from gateway.settings import load_caller_settings
+from gateway_client import Client, GatewayError, Job, Unauthorized
+
+COMMANDS = frozenset({"submit", "jobs"})
+DEV_DIR = "gateway-dev"  # ``gateway dev --data-dir``'s default
+
+
+class UsageError(Exception):
+    """An argument the command cannot use (exit status 2)."""
+
+
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url", help="the gateway (default: $GATEWAY_URL, else http://127.0.0.1:8000)"
+    )
+    common.add_argument(
+        "--key", help="your client key (default: $GATEWAY_KEY, else gateway dev's own key)"
+    )
+    common.add_argument(
+        "--dev-dir", default=DEV_DIR, help="where gateway dev keeps its key (default: %(default)s)"
+    )
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return common
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    common = _common()
+    submit = commands.add_parser(
+        "submit", parents=[common], help="submit a video job (optionally wait, with progress)"
+    )
+    submit.add_argument("--model", help="the model (default: the gateway's default model)")
+    submit.add_argument("--prompt")
+    submit.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any model field; VALUE is read as JSON when it parses (5, true, [..]), else text",
+    )
+    submit.add_argument("--callback-url", help="where to POST the signed webhook")
+    submit.add_argument(
+        "--metadata", action="append", default=[], metavar="KEY=VALUE", help="echoed in webhooks"
+    )
+    submit.add_argument("--wait", action="store_true", help="wait for the end, showing progress")
+    submit.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait at most")
+
+    jobs = commands.add_parser("jobs", help="list, show, watch or redeliver your jobs")
+    actions = jobs.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="your jobs, newest first")
+    statuses = ["accepted", "submitting", "queued", "generating", "completed", "failed"]
+    listing.add_argument("--status", choices=statuses)
+    listing.add_argument("--limit", type=int, default=20, help="how many (default: %(default)s)")
+    listing.add_argument("--all", action="store_true", help="every job, page after page")
+    for name, description in (
+        ("show", "one job and its webhook deliveries"),
+        ("watch", "follow a job to its end, showing progress"),
+        ("redeliver", "send a finished job's webhooks again"),
+    ):
+        action = actions.add_parser(name, parents=[common], help=description)
+        action.add_argument("job_id")
+        if name == "watch":
+            action.add_argument("--timeout", type=float, default=1800.0)
+
+
+def _pairs(items: list[str], *, as_json: bool) -> dict[str, Any]:
+    pairs: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"expected KEY=VALUE, got {item!r}")
+        value: Any = raw
+        if as_json:
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        pairs[name] = value
+    return pairs
+
+
+def dev_key(url: str, dev_dir: Path) -> str | None:
+    """``gateway dev``'s client key, if ``url`` is the gateway dev serves from ``dev_dir``."""
+    path = dev_dir / "credentials.json"
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("url", "").rstrip("/") != url.rstrip("/"):
+        return None
+    key = stored.get("client_api_key")
+    return key if isinstance(key, str) and key else None
+
+
+def connect(args: argparse.Namespace) -> Client:
+    caller = load_caller_settings()
+    url = args.url or caller.url
+    key = args.key or caller.key or dev_key(url, Path(args.dev_dir))
+    return Client(url, key or None)
+
+
+class _Output:
+    def __init__(self, console: Console, *, as_json: bool) -> None:
+        self.console = console
+        self.as_json = as_json
+
+    def json(self, value: Any, *, indent: int | None = 2) -> None:
+        self.console.file.write(json.dumps(value, indent=indent) + "\n")
+        self.console.file.flush()
+
+
+def _follow(client: Client, out: _Output, job_id: str, timeout_s: float) -> int:
+    states: Iterable[Job] = client.watch(job_id, timeout_s=timeout_s)
+    job: Job | None = None
+    if out.as_json:  # one line per state seen, the final one last
+        for job in states:
+            out.json(job.raw, indent=None)
+    else:
+        for job in follow(out.console, states):  # noqa: B007 (the last one is the outcome)
+            pass
+    assert job is not None
+    if not out.as_json:
+        out.console.print(outcome(job), highlight=False, soft_wrap=True)
+    return 0 if job.status == "completed" else 1
+
+
+def _submit(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    fields = _pairs(args.param, as_json=True)
+    if args.prompt is not None:
+        fields["prompt"] = args.prompt
+    job = client.create_job(
+        args.model,
+        callback_url=args.callback_url,
+        metadata=_pairs(args.metadata, as_json=False) or None,
+        fields=fields,
+    )
+    if args.wait:
+        if not out.as_json:
+            out.console.print(f"accepted {job.id} ({job.model})", highlight=False)
+        return _follow(client, out, job.id, args.timeout)
+    if out.as_json:
+        out.json(job.raw)
+    else:
+        out.console.print(
+            f"accepted {job.id} ({job.model}); follow it with: gateway jobs watch {job.id}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 0
+
+
+def _list(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    found = client.iter_jobs(
+        status=args.status, page_size=200 if args.all else min(args.limit, 200)
+    )
+    jobs = list(found if args.all else itertools.islice(found, max(0, args.limit)))
+    if out.as_json:
+        out.json([job.raw for job in jobs])
+    else:
+        out.console.print(jobs_table(jobs))
+    return 0
+
+
+def _show(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    job, log = client.get_job(args.job_id), client.deliveries(args.job_id)
+    if out.as_json:
+        out.json({"job": job.raw, "deliveries": log.raw})
+    else:
+        out.console.print(job_details(job, log))
+    return 0
+
+
+def _redeliver(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    log = client.redeliver(args.job_id)
+    if out.as_json:
+        out.json(log.raw)
+    else:
+        for event in log.events:
+            out.console.print(f"{event.event_type} {event.event_id}: {event.state}")
+    return 0
+
+
+def _action(args: argparse.Namespace) -> Callable[[Client, _Output, argparse.Namespace], int]:
+    if args.command == "submit":
+        return _submit
+    if args.action == "watch":
+        return lambda client, out, a: _follow(client, out, a.job_id, a.timeout)
+    return {"list": _list, "show": _show, "redeliver": _redeliver}[args.action]
+
+
+def run(args: argparse.Namespace, console: Console | None = None) -> int:
+    """Run one caller command; errors become one line on stderr and a non-zero status."""
+    out = _Output(console or Console(), as_json=args.json)
+    try:
+        with connect(args) as client:
+            return _action(args)(client, out, args)
+    except UsageError as exc:
+        print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Unauthorized as exc:
+        hint = f"pass --key or set GATEWAY_KEY (for gateway dev: run where {args.dev_dir}/ is)"
+        print(f"gateway {args.command}: {exc.message}: {hint}", file=sys.stderr)
+        return 1
+    except GatewayError as exc:  # its text: status, error code and message
+        print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        return 1
