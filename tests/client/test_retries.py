@@ -180,22 +180,3 @@ async def test_the_async_client_retries_the_same_way() -> None:
         sleeps,
         len({r.headers["idempotency-key"] for r in script.requests}),
     )
-
-
-def test_the_public_surface() -> None:
-    """Everything in __all__ exists; nothing private is exported."""
-    assert [] == [name for name in gateway_client.__all__ if not hasattr(gateway_client, name)]
-    assert not [n for n in gateway_client.__all__ if n.startswith("_") and n != "__version__"]
-
-
-def test_the_client_never_imports_the_gateway() -> None:
-    """The package stands alone: none of its modules import the server."""
-    from pathlib import Path
-
-    package = Path(gateway_client.__file__).parent
-    sources = {p.name: p.read_text() for p in package.glob("*.py")}
-    assert {} == {
-        name: text
-        for name, text in sources.items()
-        if "import gateway." in text or "from gateway." in text or "from gateway import" in text
-    }
