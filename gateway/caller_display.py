@@ -3,8 +3,10 @@ runs (rich), a table of jobs, one job in detail."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -98,13 +100,13 @@ def jobs_table(jobs: list[Job]) -> Table:
     table = Table(box=None)
     table.add_column("id", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    table.add_column("model", overflow="fold")
     table.add_column("created", no_wrap=True)
-    table.add_column("video / error", overflow="fold")
+    table.add_column("model", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("video / error", overflow="fold", min_width=20)
     for job in jobs:
         created = job.created_at.strftime("%m-%d %H:%M:%S") if job.created_at else ""
         result = job.video_url or (job.error.code if job.error else "")
-        table.add_row(job.id, job.status, job.model, created, result)
+        table.add_row(job.id, job.status, created, job.model, result)
     return table
 
 
@@ -126,8 +128,13 @@ def job_details(job: Job, log: DeliveryLog) -> Table:
         ("request", job.request),
     ]
     for name, value in rows:
-        if value not in (None, "", {}):
-            table.add_row(name, str(value))
+        if value in (None, "", {}):
+            continue
+        if isinstance(value, datetime):
+            value = value.strftime("%Y-%m-%d %H:%M:%S UTC")
+        elif isinstance(value, dict):
+            value = json.dumps(value, ensure_ascii=False)
+        table.add_row(name, str(value))
     for event in log.events:
         table.add_row(
             "webhook",
