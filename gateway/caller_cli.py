@@ -220,6 +220,9 @@ def run(args: argparse.Namespace, console: Console | None = None) -> int:
     try:
         with connect(args) as client:
             return _action(args)(client, out, args)
+    except KeyboardInterrupt:  # only the watching stops: the job runs on in the gateway
+        print(f"\ngateway {args.command}: stopped watching", file=sys.stderr)
+        return 130
     except UsageError as exc:
         print(f"gateway {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -134,7 +134,7 @@ class AsyncClient:
                 _core.next_poll_delay(self.polling, polls, job, deadline, self._clock())
             )
 
-    async def wait(self, job_id: str, *, timeout_s: float | None = 900.0) -> Job:
+    async def wait(self, job_id: str, *, timeout_s: float | None = 1800.0) -> Job:
         job: Job | None = None
         async for job in self.watch(job_id, timeout_s=timeout_s):  # noqa: B007
             pass

@@ -144,7 +144,7 @@ class Client:
                 return
             self._sleep(_core.next_poll_delay(self.polling, polls, job, deadline, self._clock()))
 
-    def wait(self, job_id: str, *, timeout_s: float | None = 900.0) -> Job:
+    def wait(self, job_id: str, *, timeout_s: float | None = 1800.0) -> Job:
         """The job once it has ended; ``WaitTimeout`` (with the last state) after ``timeout_s``."""
         job: Job | None = None
         for job in self.watch(job_id, timeout_s=timeout_s):  # noqa: B007 (the last one is the answer)

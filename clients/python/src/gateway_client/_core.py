@@ -205,10 +205,12 @@ def default_headers(api_key: str | None, user_agent: str) -> dict[str, str]:
 
 
 def elapsed_since(job: Job, now_wall: float) -> float | None:
-    """Seconds since the job was created, by the wall clock; None when unknown."""
-    if job.created_at is None:
+    """Seconds since the job was submitted upstream (else accepted), by the wall clock, as
+    ``expected_duration_s`` is measured; None when unknown."""
+    start = job.submitted_at or job.created_at
+    if start is None:
         return None
-    return max(0.0, now_wall - job.created_at.timestamp())
+    return max(0.0, now_wall - start.timestamp())
 
 
 def next_poll_delay(
