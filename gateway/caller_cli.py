@@ -122,7 +122,10 @@ def connect(args: argparse.Namespace) -> Client:
     caller = load_caller_settings()
     url = args.url or caller.url
     key = args.key or caller.key or dev_key(url, Path(args.dev_dir))
-    return Client(url, key or None)
+    try:
+        return Client(url, key or None)
+    except ValueError as exc:  # a key or URL no request can carry
+        raise UsageError(str(exc)) from None
 
 
 class _Output:

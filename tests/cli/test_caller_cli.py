@@ -155,3 +155,15 @@ def test_failures_are_one_line_and_a_status(
     code, out, _ = run(capsys, "submit", *auth, "--prompt", "[mock:job_error] x", "--wait")
     assert 1 == code
     assert " failed: " in out.strip().splitlines()[-1]
+    code, _, err = run(capsys, "jobs", "list", "--url", live.url, "--key", "kä")
+    assert (2, True) == (code, "ASCII" in err)
+
+
+def test_watch_gives_up_at_its_timeout(
+    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A job that never ends: watch stops at --timeout with status 1; the job runs on."""
+    auth = ["--url", live.url, "--key", live.key]
+    job = as_json(capsys, "submit", *auth, "--prompt", "[mock:stuck_generating] forever")
+    code, _, err = run(capsys, "jobs", "watch", job["id"], *auth, "--timeout", "1")
+    assert (1, True) == (code, "timed out" in err)

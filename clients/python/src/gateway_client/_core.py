@@ -199,6 +199,8 @@ def redeliver_call(job_id: str) -> Call[DeliveryLog]:
 
 def default_headers(api_key: str | None, user_agent: str) -> dict[str, str]:
     headers = {"User-Agent": user_agent, "Accept": "application/json"}
+    if api_key and not api_key.isascii():
+        raise ValueError("the API key has characters no gateway key has (keys are ASCII)")
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
     return headers
