@@ -133,6 +133,9 @@ def banner(settings: Settings) -> str:
             f"       -H 'Content-Type: application/json' -d '{json.dumps(body)}'",
             f"  then watch the log, or: curl -s {base}/dev/inbox",
             "",
+            "  Or with the CLI (it reads the dev key from gateway-dev/, or --dev-dir DIR):",
+            f"  uv run gateway submit --url {base} --prompt 'A horse on a beach' --wait",
+            "",
         ]
     )
 
