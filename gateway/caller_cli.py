@@ -19,7 +19,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rich.console import Console
 
@@ -50,7 +50,13 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+class Subcommands(Protocol):
+    """What ``ArgumentParser.add_subparsers()`` returns, as far as this module uses it."""
+
+    def add_parser(self, name: str, **options: Any) -> argparse.ArgumentParser: ...
+
+
+def add_commands(commands: Subcommands) -> None:
     common = _common()
     submit = commands.add_parser(
         "submit", parents=[common], help="submit a video job (optionally wait, with progress)"
