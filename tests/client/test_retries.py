@@ -180,3 +180,14 @@ async def test_the_async_client_retries_the_same_way() -> None:
         sleeps,
         len({r.headers["idempotency-key"] for r in script.requests}),
     )
+
+
+def test_a_url_without_a_scheme_fails_at_once() -> None:
+    """Nothing to retry: the request can never be sent."""
+    sleeps: list[float] = []
+    with (
+        Client("127.0.0.1:8000", "key", sleep=sleeps.append) as client,
+        pytest.raises(ConnectionFailed) as raised,
+    ):
+        client.get_job("job_1")
+    assert ([], True) == (sleeps, "UnsupportedProtocol" in str(raised.value))

@@ -56,8 +56,8 @@ class RetryPolicy:
         self, error: httpx.TransportError, attempt: int, *, idempotent: bool
     ) -> float | None:
         """Seconds to wait before sending again after no answer, or None to give up."""
-        if attempt >= self.max_attempts:
-            return None
+        if attempt >= self.max_attempts or isinstance(error, httpx.UnsupportedProtocol):
+            return None  # (a URL without http(s):// fails the same way every time)
         unsent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
         return self._backoff(attempt) if unsent or idempotent else None
 
