@@ -8,8 +8,10 @@ the catalogue the gateway and the mock read at run time:
 - models as a list sorted by id, each with its ``vendor`` (a display name for the folder of the
   document it came from, never the id's prefix), the ``source`` document, ``required`` and
   ``properties`` (JSON Schema keywords, OpenAPI 3.0 style: ``nullable``, ``anyOf``, …);
-- one quirk mended: an integer or number field whose default is a string (``"duration"``
+- two quirks mended: an integer or number field whose default is a string (``"duration"``
   declares integers but defaults to ``"5"`` in most documents) gets the number as its default;
+  a field marked ``"required": true`` in place (OpenAPI 2 style, one document) is moved to the
+  model's ``required`` list;
 - the shared poll response kept as it is.
 
 Run ``uv run python contracts/build_catalogue.py [REFERENCE]`` to refresh it; the output is
@@ -80,12 +82,19 @@ def build(reference: dict[str, Any]) -> dict[str, Any]:
         clash = GATEWAY_FIELDS & set(entry["properties"])
         if clash:
             raise SystemExit(f"{model_id} takes {sorted(clash)}, which the gateway reserves")
+        required = list(entry.get("required", []))
+        properties = _mend(entry["properties"])
+        for name, spec in properties.items():
+            if spec.get("required") is True:
+                del spec["required"]
+                if name not in required:
+                    required.append(name)
         model: dict[str, Any] = {
             "id": model_id,
             "vendor": vendor_of(entry["source"]),
             "source": entry["source"],
-            "required": list(entry.get("required", [])),
-            "properties": _mend(entry["properties"]),
+            "required": required,
+            "properties": properties,
         }
         if entry.get("also_in"):
             model["also_in"] = list(entry["also_in"])

@@ -9,8 +9,10 @@ from typing import Any, Protocol
 
 import structlog
 
+from gateway.catalogue import load_catalogue
 from gateway.clock import Clock
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import DurationEstimate, DurationStats, PollPolicy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.domain.upstream import UpstreamResult
@@ -58,3 +60,5 @@ class Runtime:
     rng: Callable[[], float] = field(default_factory=lambda: random.Random().random)
     durations: DurationBook = field(default_factory=DurationBook)
     log: Any = field(default_factory=lambda: structlog.get_logger("gateway"))
+    # Every catalogue model's rules, compiled once at start-up.
+    rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
