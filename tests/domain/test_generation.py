@@ -7,7 +7,7 @@ import pytest
 
 from gateway.catalogue import load_catalogue
 from gateway.domain.generation import CheckedJob, check_job
-from gateway.domain.model_rules import RuleBroken, Rulebook
+from gateway.domain.model_rules import Rulebook, RuleBroken
 
 RULES = Rulebook(load_catalogue())
 

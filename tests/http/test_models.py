@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.catalogue import load_catalogue
+from gateway.cli import main
 from gateway.http.app import create_app
 from tests.fakes import AllowAllGuard
 from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings
@@ -85,20 +84,19 @@ async def test_unlisted_models_pass_only_when_allowed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args", [[], ["luma/ray-2"], ["--vendor", "Google", "--json"]])
-def test_the_cli_prints_the_catalogue(args: list[str]) -> None:
+def test_the_cli_prints_the_catalogue(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """`gateway models [ID]` prints what the API serves, for people (or as JSON)."""
-    done = subprocess.run(
-        [sys.executable, "-m", "gateway.cli", "models", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert 0 == done.returncode, done.stderr
+    assert 0 == main(["models", *args])
+    out = capsys.readouterr().out
     if not args:
-        assert f"{len(load_catalogue().models)} models" in done.stdout
+        assert f"{len(load_catalogue().models)} models" in out
     elif args[0] == "luma/ray-2":
-        assert "duration" in done.stdout
-        assert "5 | 9" in done.stdout
+        assert "duration" in out
+        assert "5 | 9" in out
     else:
-        assert '"vendor": "Google"' in done.stdout
+        assert '"vendor": "Google"' in out
+
+
+def test_the_cli_suggests_ids_for_an_unknown_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert 1 == main(["models", "veo3"])
+    assert "google/veo3" in capsys.readouterr().err

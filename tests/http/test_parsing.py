@@ -1,8 +1,8 @@
 """Job requests arrive as JSON or as forms (Zapier), with strings for numbers and blanks."""
 
-import pytest
-
 from typing import Any
+
+import pytest
 
 from gateway.catalogue import load_catalogue
 from gateway.domain.generation import CheckedJob, check_job
