@@ -54,13 +54,14 @@ def json_schema(node: Any) -> Any:
 
 
 def model_schema(model: dict[str, Any]) -> dict[str, Any]:
-    return json_schema(
+    schema: dict[str, Any] = json_schema(
         {
             "type": "object",
             "properties": model["properties"],
             "required": model["required"],
         }
     )
+    return schema
 
 
 def _path(parts: Iterable[Any]) -> str:
