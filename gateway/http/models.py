@@ -31,7 +31,9 @@ class ModelController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        vendor: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        vendor: Annotated[
+            str | None, QueryParameter(description="only this vendor's models")
+        ] = None,
     ) -> ModelList:
         return model_list(gateway_of(request).runtime.rulebook, vendor)
 
