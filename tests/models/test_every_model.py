@@ -16,6 +16,7 @@ from gateway.domain.generation import CheckedJob, check_job
 from gateway.domain.model_rules import Rulebook
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
+from mock_upstream.testing import FakeClock
 from tests.models.bodies import broken_bodies, models, smallest_body
 
 RULES = Rulebook(load_catalogue())
@@ -69,3 +70,57 @@ async def test_a_body_breaking_one_rule_is_refused_by_both_naming_the_field(
     response = await mock.post("/v2/video/generations", json=body)
     assert 400 == response.status_code, response.text
     assert [field] == sorted({e["path"] for e in response.json()["errors"]})
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.id)
+async def test_scenarios_work_for_every_model(model: ModelSpec) -> None:
+    """A scenario chosen by header (models without a prompt cannot carry a tag) drives any
+    model's job: here it ends in `error`, with the fast timings."""
+    clock = FakeClock()
+    app = create_mock(MockConfig.fast(strict=True, clock=clock))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://mock.test",
+        headers={"Authorization": "Bearer k"},
+    ) as client:
+        job = check_job(RULES, smallest_body(model), metadata_max_bytes=2048)
+        assert isinstance(job, CheckedJob)
+        submitted = await client.post(
+            "/v2/video/generations", json=job.body, headers={"X-Mock-Scenario": "job_error"}
+        )
+        assert 200 == submitted.status_code, submitted.text
+        clock.advance(10)
+        polled = await client.get(
+            "/v2/video/generations", params={"generation_id": submitted.json()["id"]}
+        )
+        assert ("error", "GenerationError") == (
+            polled.json()["status"],
+            polled.json()["error"]["name"],
+        )
+
+
+def test_realistic_timings_differ_by_family_and_fast_stays_compressed() -> None:
+    """Realistic: Runway is quicker than HappyHorse, Kling slower, turbo quicker than pro,
+    longer videos longer. Fast: every model alike."""
+    realistic, fast = MockConfig.realistic(), MockConfig.fast()
+    scale = {
+        model: realistic.scale(model, vendor, duration)
+        for model, vendor, duration in [
+            ("alibaba/happyhorse-1-0", "Alibaba Cloud", 5),
+            ("runway/gen4_turbo", "Runway", 5),
+            ("klingai/video-v3-pro-text-to-video", "Kling AI", 5),
+            ("klingai/video-v3-standard-turbo-text-to-video", "Kling AI", 5),
+        ]
+    }
+    assert 1.0 == scale["alibaba/happyhorse-1-0"]
+    assert scale["runway/gen4_turbo"] < 1.0 < scale["klingai/video-v3-pro-text-to-video"]
+    assert (
+        scale["klingai/video-v3-standard-turbo-text-to-video"]
+        < scale["klingai/video-v3-pro-text-to-video"]
+    )
+    assert realistic.scale("x", "Google", 10) > realistic.scale("x", "Google", 5)
+    assert {1.0} == {fast.scale(m, "Kling AI", 10) for m in ("a-pro", "b-turbo")}
+    seconds = (realistic.queued_s + realistic.generating_s) * scale[
+        "klingai/video-v3-pro-text-to-video"
+    ]
+    assert 240 < seconds < 600  # plausible minutes
