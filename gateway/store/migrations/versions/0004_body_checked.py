@@ -1,7 +1,7 @@
 """jobs.body_checked: whether the request was checked against its model's rules
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 19:45:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
