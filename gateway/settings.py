@@ -72,6 +72,10 @@ class Settings:
     poll_window_polls: int = 7  # adaptive: polls around the expected time (more: less lag)
     job_deadline_s: float = 1800.0
 
+    # Models: an id missing from the catalogue is refused unless this is on (only the checks
+    # common to every model then apply; the job records that its body was not checked).
+    allow_unlisted_models: bool = False
+
     # Submission.
     submit_max_attempts: int = 8
     resubmit_unknown: bool = False

@@ -40,7 +40,9 @@ class JobView(msgspec.Struct, frozen=True):
     metadata: dict[str, str]
     events: list[str]
     callback_url: str | None = None
+    body_checked: bool = True  # False: an unlisted model; only the common checks were applied
     generation_id: str | None = None
+    upstream_status: str | None = None  # the upstream's own word, as last reported
     video_url: str | None = None
     usage: dict[str, Any] | None = None
     error: JobErrorView | None = None
@@ -115,7 +117,9 @@ def job_view(
         metadata=job.metadata,
         events=job.events,
         callback_url=job.callback_url,
+        body_checked=job.body_checked,
         generation_id=job.generation_id,
+        upstream_status=job.upstream_status,
         video_url=job.video_url,
         usage=job.usage,
         error=error,
