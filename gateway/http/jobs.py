@@ -22,7 +22,6 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from gateway.clock import iso
 from gateway.domain.generation import JobRequest
 from gateway.domain.jobs import JobStatus
-from gateway.domain.polling import stats_key
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
@@ -212,7 +211,7 @@ class JobController(Controller):
         return job_view(
             job,
             deliveries=await runtime.store.jobs.list_deliveries(job.id),
-            expected=runtime.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+            expected=runtime.durations.expected(job.model, job.resolution, job.duration),
         )
 
     @get(

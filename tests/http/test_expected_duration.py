@@ -7,7 +7,9 @@ from tests.http.conftest import Api
 
 
 async def test_the_job_view_shows_the_learned_duration_of_its_kind(api: Api) -> None:
-    """None before any job of the kind ended; then the mean submission-to-end time."""
+    """None before any job of the model ended; then what the poll policy expects: with fewer than
+    five generations seen, the unseen-model prior (120 s, worth 3) pooled with them, for the
+    exact kind and for other kinds of the same model alike."""
     api.upstream.poll_script.append(Generation(id="g", status="completed", video_url="https://v"))
     first = (await api.submit(duration="5")).json()["id"]
     worker = api.gateway.worker
@@ -23,7 +25,8 @@ async def test_the_job_view_shows_the_learned_duration_of_its_kind(api: Api) -> 
         (await api.http.get(f"/v1/jobs/{job_id}", headers=api.auth())).json()
         for job_id in (first, second, other_kind)
     ]
-    assert [None, 15.0, 15.0, None] == [
+    pooled = round((3 * 120.0 + 15.0) / 4, 1)
+    assert [None, pooled, pooled, pooled] == [
         before["expected_duration_s"],
         *(job["expected_duration_s"] for job in seen),
     ]
