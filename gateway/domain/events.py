@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 import msgspec
 
 from gateway.domain.jobs import JobStatus
 
-EVENT_TYPES: dict[JobStatus, str] = {
+EventType = Literal[
+    "video.generation.queued",
+    "video.generation.generating",
+    "video.generation.completed",
+    "video.generation.failed",
+]
+DeliveryState = Literal["pending", "delivered", "dead", "gone"]
+
+EVENT_TYPES: dict[JobStatus, EventType] = {
     JobStatus.QUEUED: "video.generation.queued",
     JobStatus.GENERATING: "video.generation.generating",
     JobStatus.COMPLETED: "video.generation.completed",
@@ -21,7 +29,10 @@ _MEDIA_FIELDS = ("image_url", "video_url")
 OMITTED = "(inline data omitted)"
 
 
-def event_type_for(status: JobStatus) -> str:
+ALL_EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
+
+
+def event_type_for(status: JobStatus) -> EventType:
     return EVENT_TYPES[status]
 
 

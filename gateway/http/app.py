@@ -17,10 +17,10 @@ from gateway.clock import Clock, system_clock
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
-from gateway.domain.generation import JobRequest
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.http.admin import AdminController
+from gateway.http.docs import docs_assets_router
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.openapi import openapi_config
@@ -121,11 +121,12 @@ def create_app(
             healthz,
             readyz,
             metrics_endpoint,
+            docs_assets_router(),
             *extra_route_handlers,
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=openapi_config(version=__version__, job_request=JobRequest),
+        openapi_config=openapi_config(version=__version__),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
         logging_config=None,  # the process's logging is configured once, by the CLI

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from gateway.clock import iso
-from gateway.domain.generation import JobRequest
 from gateway.domain.jobs import JobStatus
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
 from gateway.service.intake import accept_job
@@ -66,22 +64,6 @@ class ReplayResult(msgspec.Struct, frozen=True):
     replayed: int
 
 
-@dataclass
-class _JobRequestBody(Operation):
-    """Document the body we parse ourselves (JSON or a form) in the OpenAPI document."""
-
-    def __post_init__(self) -> None:
-        schema = Reference(ref="#/components/schemas/JobRequest")
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "application/json": OpenAPIMediaType(schema=schema),
-                "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
-            },
-            description="The generation (upstream fields) plus callback_url, metadata, events.",
-        )
-
-
 def _encode_cursor(created_at: float, job_id: str) -> str:
     return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode().rstrip("=")
 
@@ -121,7 +103,7 @@ class JobController(Controller):
     @post(
         "/",
         status_code=202,
-        operation_class=_JobRequestBody,
+        operation_class=JobRequestOperation,
         responses=documented_errors(400, 401, 409, 413, 415, 429),
         summary="Accept a video generation job",
         description=(
@@ -156,7 +138,12 @@ class JobController(Controller):
             headers["Idempotent-Replayed"] = "true"
         return Response(job_view(accepted.job), status_code=202, headers=headers)
 
-    @get("/", summary="List your jobs, newest first", responses=documented_errors(400, 401))
+    @get(
+        "/",
+        summary="List your jobs, newest first",
+        operation_class=GatewayOperation,
+        responses=documented_errors(400, 401),
+    )
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
@@ -180,6 +167,7 @@ class JobController(Controller):
     @get(
         "/{job_id:str}",
         summary="Get a job, with its webhook delivery state",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def get_job(
@@ -197,6 +185,7 @@ class JobController(Controller):
     @get(
         "/{job_id:str}/deliveries",
         summary="Every webhook event and attempt of a job",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def list_deliveries(
@@ -220,6 +209,7 @@ class JobController(Controller):
         "/{job_id:str}/redeliver",
         status_code=202,
         summary="Send a job's webhook events again (same event ids, fresh signatures)",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401, 404),
     )
     async def redeliver(
@@ -257,6 +247,7 @@ class DeliveryController(Controller):
         "/replay",
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
     async def replay(
@@ -285,4 +276,4 @@ class DeliveryController(Controller):
         return ReplayResult(replayed=count)
 
 
-__all__ = ["DeliveryController", "JobController", "JobRequest"]
+__all__ = ["DeliveryController", "JobController"]
