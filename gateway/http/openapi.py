@@ -18,6 +18,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import (
     Components,
     License,
+    OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
@@ -223,7 +224,7 @@ def webhook_payload_schema(event_type: str) -> Schema:
         required=["type", "timestamp", "data"],
         properties={
             "type": Schema(type=OpenAPIType.STRING, const=event_type),
-            "timestamp": Schema(type=OpenAPIType.STRING, format="date-time"),
+            "timestamp": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
             "data": Reference(ref="#/components/schemas/JobView"),
         },
     )
