@@ -38,6 +38,7 @@ class AdminController(Controller):
         "/",
         status_code=201,
         summary="Create a client; its key and secret are shown only now",
+        operation_id="createClient",
         operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
@@ -53,6 +54,7 @@ class AdminController(Controller):
     @get(
         "/",
         summary="List clients (never their keys or secrets)",
+        operation_id="listClients",
         responses=documented_errors(401),
     )
     async def list_clients(
@@ -66,6 +68,7 @@ class AdminController(Controller):
         "/{client_id:str}/revoke",
         status_code=200,
         summary="Revoke a client's key at once",
+        operation_id="revokeClient",
         operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
@@ -85,6 +88,7 @@ class AdminController(Controller):
         "/{client_id:str}/rotate-secret",
         status_code=200,
         summary="New webhook secret; the old one keeps signing (second) during the grace period",
+        operation_id="rotateClientSecret",
         operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )

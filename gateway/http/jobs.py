@@ -106,6 +106,7 @@ class JobController(Controller):
         operation_class=JobRequestOperation,
         responses=documented_errors(400, 401, 409, 413, 415, 429),
         summary="Accept a video generation job",
+        operation_id="createJob",
         description=(
             "Validates the request, stores it, and answers 202 once it is committed. The gateway "
             "then submits it upstream, polls it, and POSTs a signed webhook to callback_url. "
@@ -141,6 +142,7 @@ class JobController(Controller):
     @get(
         "/",
         summary="List your jobs, newest first",
+        operation_id="listJobs",
         operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
@@ -167,6 +169,7 @@ class JobController(Controller):
     @get(
         "/{job_id:str}",
         summary="Get a job, with its webhook delivery state",
+        operation_id="getJob",
         operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
@@ -185,6 +188,7 @@ class JobController(Controller):
     @get(
         "/{job_id:str}/deliveries",
         summary="Every webhook event and attempt of a job",
+        operation_id="listJobDeliveries",
         operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
@@ -209,6 +213,7 @@ class JobController(Controller):
         "/{job_id:str}/redeliver",
         status_code=202,
         summary="Send a job's webhook events again (same event ids, fresh signatures)",
+        operation_id="redeliverJob",
         operation_class=GatewayOperation,
         responses=documented_errors(400, 401, 404),
     )
@@ -247,6 +252,7 @@ class DeliveryController(Controller):
         "/replay",
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
+        operation_id="replayDeliveries",
         operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )

@@ -17,7 +17,13 @@ class Health(msgspec.Struct, frozen=True):
     status: str
 
 
-@get("/healthz", tags=["system"], summary="The process is alive", operation_class=PublicOperation)
+@get(
+    "/healthz",
+    tags=["system"],
+    summary="The process is alive",
+    operation_id="healthz",
+    operation_class=PublicOperation,
+)
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -26,6 +32,7 @@ async def healthz() -> Health:
     "/readyz",
     tags=["system"],
     summary="The database answers",
+    operation_id="readyz",
     operation_class=PublicOperation,
     responses=documented_errors(503),
 )
@@ -41,6 +48,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Health:
     "/metrics",
     tags=["system"],
     summary="Prometheus metrics (text exposition format)",
+    operation_id="metrics",
     operation_class=PublicOperation,
     media_type="text/plain; version=0.0.4; charset=utf-8",
 )
