@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from litestar import Litestar
+from opentelemetry.trace import TracerProvider
 
 from gateway import __version__
 from gateway.clock import Clock, system_clock
@@ -28,6 +29,7 @@ from gateway.http.state import Gateway
 from gateway.http.system import healthz, readyz
 from gateway.http.system import metrics as metrics_endpoint
 from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.intake import CallbackGuard
 from gateway.service.runtime import Runtime, Sender, Upstream
@@ -51,6 +53,7 @@ def create_app(
     clock: Clock = system_clock,
     run_worker: bool = True,
     metrics: Metrics | None = None,
+    tracer_provider: TracerProvider | None = None,
     extra_route_handlers: Sequence[Any] = (),
 ) -> Litestar:
     @contextlib.asynccontextmanager
@@ -63,6 +66,12 @@ def create_app(
                 )
                 stack.push_async_callback(the_store.close)
             await ensure_bootstrap_client(the_store, settings, now=clock())
+            the_tracer_provider = tracer_provider
+            if the_tracer_provider is None:
+                exporting = otlp_tracer_provider(settings)
+                if exporting is not None:
+                    stack.callback(exporting.shutdown)  # flushes the last spans
+                the_tracer_provider = exporting
             the_guard = guard or build_guard(settings)
             the_upstream = upstream
             if the_upstream is None:
@@ -105,6 +114,7 @@ def create_app(
                 ),
                 metrics=metrics or Metrics(),
                 clock=clock,
+                tracer=tracer_from(the_tracer_provider),
             )
             worker = Worker(runtime)
             app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)

@@ -24,6 +24,7 @@ from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
+from gateway.observability.tracing import normalize_traceparent
 from gateway.service.intake import accept_job
 from gateway.service.views import (
     AttemptView,
@@ -131,6 +132,7 @@ class JobController(Controller):
             client,
             job_request,
             idempotency_key=idempotency_key,
+            traceparent=normalize_traceparent(request.headers.get("traceparent")),
         )
         if gateway.worker is not None and not accepted.replayed:
             gateway.worker.wake()

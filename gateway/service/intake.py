@@ -54,6 +54,7 @@ async def accept_job(
     request: JobRequest,
     *,
     idempotency_key: str | None = None,
+    traceparent: str | None = None,
 ) -> Accepted:
     settings = rt.settings
     broken = check_rules(request, metadata_max_bytes=settings.metadata_max_bytes)
@@ -87,6 +88,7 @@ async def accept_job(
         metadata=dict(request.metadata or {}),
         events=list(request.events or DEFAULT_EVENTS),
         deadline_at=now + settings.job_deadline_s,
+        traceparent=traceparent,
     )
     claim = None
     if idempotency_key is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from gateway.clock import Clock
 from gateway.domain.delivery import AttemptResult
@@ -58,3 +59,4 @@ class Runtime:
     rng: Callable[[], float] = field(default_factory=lambda: random.Random().random)
     durations: DurationBook = field(default_factory=DurationBook)
     log: Any = field(default_factory=lambda: structlog.get_logger("gateway"))
+    tracer: Tracer = field(default_factory=NoOpTracer)

@@ -204,6 +204,7 @@ class JobStore:
                     "updated_at": now,
                     "deadline_at": new.deadline_at,
                     "next_run_at": now,
+                    "traceparent": new.traceparent,
                 }
             )
             row = (await conn.execute(_INSERT_JOB, values)).one()
@@ -302,6 +303,7 @@ class JobStore:
                         created_at=now,
                         updated_at=now,
                         next_run_at=now,
+                        traceparent=delivery.traceparent,
                     )
                 )
         return True

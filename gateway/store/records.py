@@ -42,6 +42,7 @@ class NewJob(msgspec.Struct, frozen=True):
     metadata: dict[str, str]
     events: list[str]
     deadline_at: float
+    traceparent: str | None = None  # the caller's W3C trace context, when it sent one
 
 
 class JobRecord(msgspec.Struct, frozen=True):
@@ -73,6 +74,7 @@ class JobRecord(msgspec.Struct, frozen=True):
     lease_token: str | None
     lease_until: float | None
     takeovers: int
+    traceparent: str | None = None
 
 
 class NewDelivery(msgspec.Struct, frozen=True):
@@ -82,6 +84,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
     event_type: str
     url: str
     payload: bytes  # the exact body to sign and send
+    traceparent: str | None = None  # the job's, so each attempt is a span of its trace
 
 
 class DeliveryRecord(msgspec.Struct, frozen=True):
@@ -102,6 +105,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     lease_token: str | None
     lease_until: float | None
     takeovers: int
+    traceparent: str | None = None
 
 
 class AttemptRecord(msgspec.Struct, frozen=True):
