@@ -121,6 +121,18 @@ class JobController(Controller):
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
         ] = None,
+        traceparent: Annotated[
+            str | None,
+            HeaderParameter(
+                name="traceparent",
+                required=False,
+                description=(
+                    "W3C trace context: stored with the job; its submission, polls and delivery "
+                    "attempts become spans of this trace, and the webhook carries it on. An "
+                    "invalid value is ignored."
+                ),
+            ),
+        ] = None,
     ) -> Response[JobView]:
         gateway = gateway_of(request)
         job_request = parse_job_request(
@@ -132,7 +144,7 @@ class JobController(Controller):
             client,
             job_request,
             idempotency_key=idempotency_key,
-            traceparent=normalize_traceparent(request.headers.get("traceparent")),
+            traceparent=normalize_traceparent(traceparent),
         )
         if gateway.worker is not None and not accepted.replayed:
             gateway.worker.wake()
