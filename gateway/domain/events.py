@@ -10,6 +10,12 @@ import msgspec
 
 from gateway.domain.jobs import JobStatus
 
+EVENT_TYPE_PREFIX = "video.generation."
+# The statuses a caller can ask to be told about; each one's event type is derived from it.
+NOTIFIABLE = (JobStatus.QUEUED, JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED)
+EVENT_TYPES: dict[JobStatus, str] = {status: EVENT_TYPE_PREFIX + status for status in NOTIFIABLE}
+
+# The same event types as a type, for the API's documents (a test keeps the two equal).
 EventType = Literal[
     "video.generation.queued",
     "video.generation.generating",
@@ -18,13 +24,6 @@ EventType = Literal[
 ]
 DeliveryState = Literal["pending", "delivered", "dead", "gone"]
 
-EVENT_TYPES: dict[JobStatus, EventType] = {
-    JobStatus.QUEUED: "video.generation.queued",
-    JobStatus.GENERATING: "video.generation.generating",
-    JobStatus.COMPLETED: "video.generation.completed",
-    JobStatus.FAILED: "video.generation.failed",
-}
-
 _MEDIA_FIELDS = ("image_url", "video_url")
 OMITTED = "(inline data omitted)"
 
@@ -32,7 +31,7 @@ OMITTED = "(inline data omitted)"
 ALL_EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 
-def event_type_for(status: JobStatus) -> EventType:
+def event_type_for(status: JobStatus) -> str:
     return EVENT_TYPES[status]
 
 

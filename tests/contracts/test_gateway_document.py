@@ -9,7 +9,7 @@ from typing import Any, get_args
 
 import pytest
 
-from gateway.domain.events import EventType
+from gateway.domain.events import EVENT_TYPES, EventType
 from gateway.domain.jobs import JobStatus
 from gateway.http.app import create_app
 from gateway.settings import Settings
@@ -71,7 +71,7 @@ def test_statuses_and_event_types_are_enums(document: dict[str, Any]) -> None:
     status = _resolve(document, schemas["JobView"]["properties"]["status"]["$ref"])
     assert {s.value for s in JobStatus} == set(status["enum"])
     event_type = schemas["DeliveryView"]["properties"]["event_type"]
-    assert set(get_args(EventType)) == set(event_type["enum"])
+    assert set(EVENT_TYPES.values()) == set(get_args(EventType)) == set(event_type["enum"])
     assert {"pending", "delivered", "dead", "gone"} == set(
         schemas["DeliveryView"]["properties"]["state"]["enum"]
     )

@@ -1,7 +1,7 @@
 """the caller's W3C traceparent on jobs and their webhook events
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 19:50:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
