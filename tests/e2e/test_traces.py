@@ -4,6 +4,7 @@ every poll and every delivery attempt are spans of it (the SDK's in-memory expor
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -62,6 +63,10 @@ def test_the_trace_runs_from_the_request_to_the_webhook_traceparent(tmp_path: Pa
                 timeout_s=10,
                 what="the delivery span to end",
             )
+
+    with sqlite3.connect(tmp_path / "traces.db") as db:
+        stored = db.execute("SELECT traceparent FROM jobs").fetchall()
+    assert [(f"00-{TRACE_ID}-{CALLER_SPAN}-01",)] == stored  # stored with the job
 
     header = receiver.received[0].headers["traceparent"]
     version, trace_id, parent_id, flags = header.split("-")
