@@ -112,6 +112,9 @@ class Settings:
     log_format: str = "json"  # "json" or "console"
     log_level: str = "INFO"
 
+    # Traces: exported over OTLP/HTTP when set (read from OTEL_EXPORTER_OTLP_ENDPOINT, no prefix).
+    otel_exporter_otlp_endpoint: str = ""
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and ``gateway dev`` use this)."""
         return replace(self, **changes)
@@ -121,9 +124,15 @@ class Settings:
         return self.database_url.startswith(("postgresql", "postgres"))
 
 
+# Standard names other tools share: read as they are, without the GATEWAY_ prefix.
+_UNPREFIXED = frozenset({"aimlapi_key", "otel_exporter_otlp_endpoint"})
+
+
 def env_name(field_name: str) -> str:
     """The environment variable a field is read from."""
-    return "AIMLAPI_KEY" if field_name == "aimlapi_key" else f"GATEWAY_{field_name.upper()}"
+    if field_name in _UNPREFIXED:
+        return field_name.upper()
+    return f"GATEWAY_{field_name.upper()}"
 
 
 def _convert(name: str, kind: Any, raw: str) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from litestar import Litestar
+from opentelemetry.trace import TracerProvider
 
 from gateway import __version__
 from gateway.catalogue import load_catalogue
@@ -18,11 +19,11 @@ from gateway.clock import Clock, system_clock
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
-from gateway.domain.generation import JobRequest
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.http.admin import AdminController
+from gateway.http.docs import docs_assets_router
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.models import ModelController
@@ -31,6 +32,7 @@ from gateway.http.state import Gateway
 from gateway.http.system import healthz, readyz
 from gateway.http.system import metrics as metrics_endpoint
 from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.intake import CallbackGuard
 from gateway.service.runtime import Runtime, Sender, Upstream
@@ -54,6 +56,7 @@ def create_app(
     clock: Clock = system_clock,
     run_worker: bool = True,
     metrics: Metrics | None = None,
+    tracer_provider: TracerProvider | None = None,
     extra_route_handlers: Sequence[Any] = (),
 ) -> Litestar:
     rulebook = Rulebook(load_catalogue())  # every model's rules, compiled once
@@ -68,6 +71,12 @@ def create_app(
                 )
                 stack.push_async_callback(the_store.close)
             await ensure_bootstrap_client(the_store, settings, now=clock())
+            the_tracer_provider = tracer_provider
+            if the_tracer_provider is None:
+                exporting = otlp_tracer_provider(settings)
+                if exporting is not None:
+                    stack.callback(exporting.shutdown)  # flushes the last spans
+                the_tracer_provider = exporting
             the_guard = guard or build_guard(settings)
             the_upstream = upstream
             if the_upstream is None:
@@ -111,6 +120,7 @@ def create_app(
                 metrics=metrics or Metrics(),
                 clock=clock,
                 rulebook=rulebook,
+                tracer=tracer_from(the_tracer_provider),
             )
             worker = Worker(runtime)
             app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)
@@ -128,11 +138,12 @@ def create_app(
             healthz,
             readyz,
             metrics_endpoint,
+            docs_assets_router(),
             *extra_route_handlers,
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=openapi_config(version=__version__, job_request=JobRequest),
+        openapi_config=openapi_config(version=__version__),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
         logging_config=None,  # the process's logging is configured once, by the CLI

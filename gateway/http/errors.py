@@ -134,15 +134,33 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     415: "Body media type not accepted",
     429: "Rate limit or in-flight cap reached; see Retry-After",
-    503: "The database is unreachable",
+    503: "The database is unreachable; see Retry-After",
 }
 
 
-def documented_errors(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error answers a route can give (all in the one error shape)."""
+def _codes_for(status: int) -> list[str]:
+    """Every error code the gateway answers ``status`` with: its error classes, then the
+    framework's (``_CODES``), so the document lists exactly what a caller can branch on."""
+    codes: list[str] = []
+    pending: list[type[GatewayError]] = [GatewayError]
+    while pending:
+        cls = pending.pop(0)
+        pending.extend(cls.__subclasses__())
+        if cls.status_code == status and cls.code not in codes:
+            codes.append(cls.code)
+    framework = _CODES.get(status)
+    if framework is not None and framework not in codes:
+        codes.append(framework)
+    return codes
+
+
+def documented_errors(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error answers a route can give, all in the one error shape."""
     return {
-        code: ResponseSpec(
-            data_container=ErrorResponse, description=_DESCRIPTIONS[code], generate_examples=False
+        status: ResponseSpec(
+            data_container=ErrorResponse,
+            description=f"{_DESCRIPTIONS[status]} (code: {', '.join(_codes_for(status))})",
+            generate_examples=False,
         )
-        for code in codes
+        for status in statuses
     }

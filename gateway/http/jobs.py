@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from gateway.clock import iso
-from gateway.domain.generation import JobRequest
 from gateway.domain.jobs import JobStatus
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
-from gateway.http.openapi import schema_from_msgspec
+from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
+from gateway.observability.tracing import normalize_traceparent
 from gateway.service.intake import accept_job
 from gateway.service.views import (
     AttemptView,
@@ -66,36 +63,6 @@ class ReplayWindow(msgspec.Struct, frozen=True):
 
 class ReplayResult(msgspec.Struct, frozen=True):
     replayed: int
-
-
-@dataclass
-class _JobRequestBody(Operation):
-    """Document the body we parse ourselves (JSON or a form) in the OpenAPI document."""
-
-    def __post_init__(self) -> None:
-        # Inline: Litestar rebuilds components.schemas from the handlers' types, so a schema
-        # registered in the config's components would be dropped and a $ref to it dangle.
-        schema = schema_from_msgspec(JobRequest)
-        schema.title = "JobRequest"
-        schema.description = (
-            "model (default alibaba/happyhorse-1-0) chooses which fields apply: every other "
-            "field is the model's own, as the upstream takes it (GET /v1/models/{id} lists "
-            "them); callback_url, metadata and events are the gateway's."
-        )
-        # In a form, metadata is written metadata[order_id]=42 (deepObject), which a flat form
-        # schema cannot say: the form's schema leaves it to the description.
-        form = copy.deepcopy(schema)
-        assert form.properties is not None
-        form.properties = {k: v for k, v in form.properties.items() if k != "metadata"}
-        form.description = f"{schema.description} In a form, write metadata as metadata[key]=value."
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "application/json": OpenAPIMediaType(schema=schema),
-                "application/x-www-form-urlencoded": OpenAPIMediaType(schema=form),
-            },
-            description="The generation (upstream fields) plus callback_url, metadata, events.",
-        )
 
 
 def _encode_cursor(created_at: float, job_id: str) -> str:
@@ -137,9 +104,10 @@ class JobController(Controller):
     @post(
         "/",
         status_code=202,
-        operation_class=_JobRequestBody,
+        operation_class=JobRequestOperation,
         responses=documented_errors(400, 401, 409, 413, 415, 429),
         summary="Accept a video generation job",
+        operation_id="createJob",
         description=(
             "Validates the request, stores it, and answers 202 once it is committed. The gateway "
             "then submits it upstream, polls it, and POSTs a signed webhook to callback_url. "
@@ -153,6 +121,18 @@ class JobController(Controller):
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
         ] = None,
+        traceparent: Annotated[
+            str | None,
+            HeaderParameter(
+                name="traceparent",
+                required=False,
+                description=(
+                    "W3C trace context: stored with the job; its submission, polls and delivery "
+                    "attempts become spans of this trace, and the webhook carries it on. An "
+                    "invalid value is ignored."
+                ),
+            ),
+        ] = None,
     ) -> Response[JobView]:
         gateway = gateway_of(request)
         job_request = parse_job_request(
@@ -164,6 +144,7 @@ class JobController(Controller):
             client,
             job_request,
             idempotency_key=idempotency_key,
+            traceparent=normalize_traceparent(traceparent),
         )
         if gateway.worker is not None and not accepted.replayed:
             gateway.worker.wake()
@@ -172,7 +153,13 @@ class JobController(Controller):
             headers["Idempotent-Replayed"] = "true"
         return Response(job_view(accepted.job), status_code=202, headers=headers)
 
-    @get("/", summary="List your jobs, newest first", responses=documented_errors(400, 401))
+    @get(
+        "/",
+        summary="List your jobs, newest first",
+        operation_id="listJobs",
+        operation_class=GatewayOperation,
+        responses=documented_errors(400, 401),
+    )
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
@@ -196,6 +183,8 @@ class JobController(Controller):
     @get(
         "/{job_id:str}",
         summary="Get a job, with its webhook delivery state",
+        operation_id="getJob",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def get_job(
@@ -217,6 +206,8 @@ class JobController(Controller):
     @get(
         "/{job_id:str}/deliveries",
         summary="Every webhook event and attempt of a job",
+        operation_id="listJobDeliveries",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def list_deliveries(
@@ -240,6 +231,8 @@ class JobController(Controller):
         "/{job_id:str}/redeliver",
         status_code=202,
         summary="Send a job's webhook events again (same event ids, fresh signatures)",
+        operation_id="redeliverJob",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401, 404),
     )
     async def redeliver(
@@ -277,6 +270,8 @@ class DeliveryController(Controller):
         "/replay",
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
+        operation_id="replayDeliveries",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
     async def replay(
@@ -305,4 +300,4 @@ class DeliveryController(Controller):
         return ReplayResult(replayed=count)
 
 
-__all__ = ["DeliveryController", "JobController", "JobRequest"]
+__all__ = ["DeliveryController", "JobController"]

@@ -48,6 +48,7 @@ async def accept_job(
     data: dict[str, Any],
     *,
     idempotency_key: str | None = None,
+    traceparent: str | None = None,
 ) -> Accepted:
     """Accept a job body given as a plain dict (from JSON, a form, or an upstream-shaped body)."""
     settings = rt.settings
@@ -88,6 +89,7 @@ async def accept_job(
         events=list(fields.events or DEFAULT_EVENTS),
         deadline_at=now + settings.job_deadline_s,
         body_checked=request.checked,
+        traceparent=traceparent,
     )
     claim = None
     if idempotency_key is not None:

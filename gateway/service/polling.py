@@ -9,6 +9,7 @@ import msgspec
 from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report, status_label
 from gateway.domain.polling import PollContext, learning_keys
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
+from gateway.observability.tracing import job_span
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
 from gateway.store.records import JobRecord
@@ -46,9 +47,19 @@ async def process_poll(rt: Runtime, job: JobRecord, token: str) -> None:
         return
     assert job.generation_id is not None
     started = rt.clock()
-    result = await rt.upstream.fetch(
-        job.generation_id, request_id=f"{job.id}.poll.{job.poll_count + 1}"
-    )
+    with job_span(
+        rt.tracer,
+        "gateway.poll",
+        job.traceparent,
+        attributes={"gateway.job_id": job.id, "gateway.poll": job.poll_count + 1},
+    ) as span:
+        result = await rt.upstream.fetch(
+            job.generation_id, request_id=f"{job.id}.poll.{job.poll_count + 1}"
+        )
+        span.set_attribute(
+            "gateway.outcome",
+            result.kind.value if isinstance(result, UpstreamFailure) else result.status,
+        )
     now = rt.clock()
     rt.metrics.upstream_latency.labels(call="poll").observe(max(0.0, now - started))
     if isinstance(result, UpstreamFailure):

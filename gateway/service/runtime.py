@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from gateway.catalogue import load_catalogue
 from gateway.clock import Clock
@@ -68,3 +69,4 @@ class Runtime:
     log: Any = field(default_factory=lambda: structlog.get_logger("gateway"))
     # Every catalogue model's rules, compiled once at start-up.
     rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
+    tracer: Tracer = field(default_factory=NoOpTracer)

@@ -13,7 +13,8 @@ import msgspec
 from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus
 from gateway.domain.polling import PollContext
 from gateway.domain.retry import backoff
-from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
+from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure, UpstreamResult
+from gateway.observability.tracing import job_span
 from gateway.service.polling import apply_generation
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
@@ -52,7 +53,14 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
 
     body = msgspec.json.encode(job.request)
     started = rt.clock()
-    result = await rt.upstream.submit(body, request_id=f"{job.id}.submit.{attempt}")
+    with job_span(
+        rt.tracer,
+        "gateway.submit",
+        job.traceparent,
+        attributes={"gateway.job_id": job.id, "gateway.attempt": attempt},
+    ) as span:
+        result = await rt.upstream.submit(body, request_id=f"{job.id}.submit.{attempt}")
+        span.set_attribute("gateway.outcome", _outcome(result))
     now = rt.clock()
     rt.metrics.upstream_latency.labels(call="submit").observe(max(0.0, now - started))
 
@@ -77,6 +85,10 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
         status_code=result.status_code,
     )
     await _refused(rt, job, token, result, attempt, now)
+
+
+def _outcome(result: UpstreamResult) -> str:
+    return result.status if isinstance(result, Generation) else result.kind.value
 
 
 async def _submitted(

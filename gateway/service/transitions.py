@@ -38,6 +38,7 @@ def build_event(rt: Runtime, job: JobRecord, status: JobStatus, now: float) -> N
         event_type=event_type,
         url=job.callback_url,
         payload=event_body(event_type, iso(now) or "", data),
+        traceparent=job.traceparent,
     )
 
 

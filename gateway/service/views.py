@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
 from gateway.clock import iso
-from gateway.domain.events import strip_inline_media
+from gateway.domain.events import DeliveryState, EventType, strip_inline_media
+from gateway.domain.generation import EventName
+from gateway.domain.jobs import JobStatus
 from gateway.domain.polling import DurationEstimate
 from gateway.store.records import AttemptRecord, DeliveryRecord, JobRecord
 
@@ -20,8 +22,8 @@ class JobErrorView(msgspec.Struct, frozen=True):
 
 class DeliveryView(msgspec.Struct, frozen=True):
     event_id: str
-    event_type: str
-    state: str  # pending | delivered | dead | gone
+    event_type: EventType
+    state: DeliveryState
     attempts: int
     last_status_code: int | None
     last_error: str | None
@@ -32,13 +34,13 @@ class DeliveryView(msgspec.Struct, frozen=True):
 
 class JobView(msgspec.Struct, frozen=True):
     id: str
-    status: str
+    status: JobStatus
     model: str
     created_at: str | None
     updated_at: str | None
     request: dict[str, Any]
     metadata: dict[str, str]
-    events: list[str]
+    events: list[EventName]
     callback_url: str | None = None
     body_checked: bool = True  # False: an unlisted model; only the common checks were applied
     generation_id: str | None = None
@@ -68,8 +70,8 @@ class AttemptView(msgspec.Struct, frozen=True):
 def delivery_view(delivery: DeliveryRecord) -> DeliveryView:
     return DeliveryView(
         event_id=delivery.id,
-        event_type=delivery.event_type,
-        state=delivery.state,
+        event_type=cast(EventType, delivery.event_type),
+        state=cast(DeliveryState, delivery.state),
         attempts=delivery.attempts,
         last_status_code=delivery.last_status_code,
         last_error=delivery.last_error,
@@ -109,13 +111,13 @@ def job_view(
         )
     return JobView(
         id=job.id,
-        status=str(job.status),
+        status=JobStatus(job.status),
         model=job.model,
         created_at=iso(job.created_at),
         updated_at=iso(now if now is not None else job.updated_at),
         request=strip_inline_media(job.request),
         metadata=job.metadata,
-        events=job.events,
+        events=cast(list[EventName], job.events),
         callback_url=job.callback_url,
         body_checked=job.body_checked,
         generation_id=job.generation_id,

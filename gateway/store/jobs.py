@@ -225,6 +225,7 @@ class JobStore:
                     "updated_at": now,
                     "deadline_at": new.deadline_at,
                     "next_run_at": now,
+                    "traceparent": new.traceparent,
                 }
             )
             row = (await conn.execute(_INSERT_JOB, values)).one()
@@ -326,6 +327,7 @@ class JobStore:
                         created_at=now,
                         updated_at=now,
                         next_run_at=now,
+                        traceparent=delivery.traceparent,
                     )
                 )
             await record_events(conn, job_id, history, at=now)

@@ -43,6 +43,7 @@ class NewJob(msgspec.Struct, frozen=True):
     events: list[str]
     deadline_at: float
     body_checked: bool = True
+    traceparent: str | None = None  # the caller's W3C trace context, when it sent one
 
 
 class JobRecord(msgspec.Struct, frozen=True):
@@ -75,6 +76,7 @@ class JobRecord(msgspec.Struct, frozen=True):
     lease_until: float | None
     takeovers: int
     body_checked: bool = True
+    traceparent: str | None = None
 
 
 class NewDelivery(msgspec.Struct, frozen=True):
@@ -84,6 +86,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
     event_type: str
     url: str
     payload: bytes  # the exact body to sign and send
+    traceparent: str | None = None  # the job's, so each attempt is a span of its trace
 
 
 class DeliveryRecord(msgspec.Struct, frozen=True):
@@ -104,6 +107,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     lease_token: str | None
     lease_until: float | None
     takeovers: int
+    traceparent: str | None = None
 
 
 class AttemptRecord(msgspec.Struct, frozen=True):

@@ -18,6 +18,7 @@ from gateway.domain.upstream import GENERATION_ID_MAX, UPSTREAM_STATUS_MAX
 metadata = sa.MetaData()
 
 Time = sa.Float(precision=53)
+TRACEPARENT_MAX = 55  # a W3C traceparent, version 00, as normalized at intake
 
 clients = sa.Table(
     "clients",
@@ -68,6 +69,7 @@ jobs = sa.Table(
     sa.Column("lease_token", sa.String(40), nullable=True),
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("traceparent", sa.String(TRACEPARENT_MAX), nullable=True),  # the caller's trace
 )
 sa.Index("ix_jobs_due", jobs.c.next_run_at)
 sa.Index("ix_jobs_client_created", jobs.c.client_id, jobs.c.created_at, jobs.c.id)
@@ -95,6 +97,7 @@ deliveries = sa.Table(
     sa.Column("lease_token", sa.String(40), nullable=True),
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("traceparent", sa.String(TRACEPARENT_MAX), nullable=True),  # the job's
 )
 sa.Index("ix_deliveries_due", deliveries.c.next_run_at)
 sa.Index("ix_deliveries_job", deliveries.c.job_id, deliveries.c.created_at)
