@@ -11,6 +11,7 @@ from litestar.params import FromPath, QueryParameter
 from gateway.errors import NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation
 from gateway.http.state import gateway_of
 from gateway.service.models import ModelList, ModelView, model_list, model_view
 from gateway.store.records import ClientRecord
@@ -26,6 +27,7 @@ class ModelController(Controller):
         "/",
         summary="Every video model: vendor, required fields, each field's rules",
         responses=documented_errors(401),
+        operation_class=GatewayOperation,
     )
     async def list_models(
         self,
@@ -41,6 +43,7 @@ class ModelController(Controller):
         "/{model_id:path}",
         summary="One model's fields (ids contain '/': the rest of the path is the id)",
         responses=documented_errors(401, 404),
+        operation_class=GatewayOperation,
     )
     async def get_model(
         self,
