@@ -21,6 +21,7 @@ from gateway.domain.generation import JobRequest
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.http.admin import AdminController
+from gateway.http.drop_in import DropInController
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.openapi import openapi_config
@@ -118,6 +119,7 @@ def create_app(
             JobController,
             DeliveryController,
             AdminController,
+            DropInController,
             healthz,
             readyz,
             metrics_endpoint,

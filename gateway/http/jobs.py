@@ -26,7 +26,7 @@ from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
-from gateway.service.intake import accept_job
+from gateway.service.intake import Accepted, accept_job
 from gateway.service.views import (
     AttemptView,
     DeliveryView,
@@ -112,6 +112,28 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         ) from None
 
 
+async def accept(
+    request: Request[Any, Any, Any],
+    client: ClientRecord,
+    job_request: JobRequest,
+    *,
+    idempotency_key: str | None,
+) -> Accepted:
+    """Intake for both surfaces (``/v1/jobs``, the drop-in ``/v2``): store, then wake the worker."""
+    gateway = gateway_of(request)
+    accepted = await accept_job(
+        gateway.runtime, gateway.guard, client, job_request, idempotency_key=idempotency_key
+    )
+    if gateway.worker is not None and not accepted.replayed:
+        gateway.worker.wake()
+    return accepted
+
+
+IdempotencyKey = Annotated[
+    str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
+]
+
+
 class JobController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
@@ -134,23 +156,12 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[JobView]:
-        gateway = gateway_of(request)
         job_request = parse_job_request(
             request.headers.get("content-type", ""), await request.body()
         )
-        accepted = await accept_job(
-            gateway.runtime,
-            gateway.guard,
-            client,
-            job_request,
-            idempotency_key=idempotency_key,
-        )
-        if gateway.worker is not None and not accepted.replayed:
-            gateway.worker.wake()
+        accepted = await accept(request, client, job_request, idempotency_key=idempotency_key)
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"

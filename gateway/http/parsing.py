@@ -20,6 +20,7 @@ from gateway.errors import InvalidRequest
 
 _LIST_FIELDS = {"reference_image_urls", "events"}
 _INDEXED = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<key>[^\]]*)\]|\.(?P<dotkey>.+))$")
+_NAMED_FIELD = re.compile(r"field `(?P<name>[^`]+)`$")
 _AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
 
 
@@ -29,14 +30,21 @@ class UnsupportedMediaType(InvalidRequest):
 
 
 def parse_job_request(content_type: str, body: bytes) -> JobRequest:
+    return convert_job_request(read_fields(content_type, body))
+
+
+def read_fields(content_type: str, body: bytes) -> dict[str, Any]:
+    """The request's fields as a plain dict, from JSON or a form; not yet checked."""
     media = content_type.split(";", 1)[0].strip().lower()
+    data: dict[str, Any]
     if media in ("", "application/json") or media.endswith("+json"):
         try:
-            data = msgspec.json.decode(body)
+            decoded = msgspec.json.decode(body)
         except msgspec.DecodeError:
             raise InvalidRequest("The body is not valid JSON") from None
-        if not isinstance(data, dict):
+        if not isinstance(decoded, dict):
             raise InvalidRequest("The body must be a JSON object")
+        data = decoded
     elif media == "application/x-www-form-urlencoded":
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -47,7 +55,7 @@ def parse_job_request(content_type: str, body: bytes) -> JobRequest:
         raise UnsupportedMediaType(
             "Send the job as application/json or application/x-www-form-urlencoded"
         )
-    return convert_job_request(data)
+    return data
 
 
 def convert_job_request(data: dict[str, Any]) -> JobRequest:
@@ -77,6 +85,9 @@ def convert_job_request(data: dict[str, Any]) -> JobRequest:
         match = _AT_PATH.search(text)
         # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
         field = (match.group("path") if match else "").replace("[...]", "")
+        if not field:  # a top-level field missing or unknown: msgspec names it, with no path
+            named = _NAMED_FIELD.search(text)
+            field = named.group("name") if named else ""
         message = _AT_PATH.sub("", text)
         if field:
             message = f"{field}: {message}"
