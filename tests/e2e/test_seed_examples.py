@@ -100,7 +100,7 @@ def test_the_seeds_javascript_example_sees_completed(live: LiveGateway) -> None:
         if os.environ.get("CI"):
             pytest.fail("CI=true but node is missing (.ci/run installs nodejs)")
         pytest.skip("node is not installed: the JavaScript example cannot run here")
-    run = subprocess.run(
+    run = subprocess.run(  # noqa: S603 (node and the fixture, fixed arguments)
         [node, "-r", "./shorten-timers.js", "seed_example.js"],
         cwd=FIXTURES,
         env={

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ def gateway_app(
     upstream: ScriptedUpstream | None = None,
     sender: RecordingSender | None = None,
     clock: Clock | None = None,
+    extra_route_handlers: Sequence[Any] = (),
 ) -> Litestar:
     """The app with fakes behind it and no ticker (tests drive the work themselves); without a
     store it opens its own (on the test client's event loop)."""
@@ -75,6 +76,7 @@ def gateway_app(
         guard=AllowAllGuard(),
         clock=clock or Clock(),
         run_worker=False,
+        extra_route_handlers=extra_route_handlers,
     )
 
 

@@ -8,11 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import get
 from litestar.testing import AsyncTestClient
 
+from gateway import errors
 from gateway.domain.jobs import ErrorCode
 from gateway.domain.upstream import FailureKind, Generation
+from gateway.errors import GatewayError
 from gateway.http.errors import UPSTREAM_MESSAGES
+from gateway.http.parsing import UnsupportedMediaType
 from tests.fakes import failure
 from tests.http.conftest import Api, api_settings, gateway_app
 
@@ -258,3 +262,79 @@ async def test_body_size_limit_is_the_upstreams_413(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {settings.client_api_key}"},
         )
     assert "Payload Too Large" == assert_upstream_error(response, 413)["message"]
+
+
+def error_tree(root: type[GatewayError] = GatewayError) -> set[type[GatewayError]]:
+    found = set()
+    for cls in root.__subclasses__():
+        found |= {cls} | error_tree(cls)
+    return found
+
+
+# Each error of the service's tree as /v2 answers it: (status, the upstream's word for it).
+UPSTREAM_WORDS: dict[type[Exception], tuple[int, str | None]] = {
+    errors.InvalidRequest: (400, "Body validation error!"),
+    errors.CallbackRejected: (400, "Body validation error!"),
+    UnsupportedMediaType: (415, None),  # the upstream has no word for it: ours is kept
+    errors.Unauthorized: (401, UPSTREAM_MESSAGES[401]),
+    errors.NotFound: (404, "Not Found"),
+    errors.IdempotencyKeyReused: (409, None),
+    errors.PayloadTooLarge: (413, "Payload Too Large"),
+    errors.RateLimited: (429, "Too Many Requests"),
+    errors.ServiceUnavailable: (503, "Service unavailable"),
+    RuntimeError: (500, "Internal server error"),  # anything unexpected
+}
+
+
+def test_every_error_of_the_tree_has_an_upstream_answer() -> None:
+    """A new class in the error tree must be added here (and so looked at for /v2)."""
+    assert error_tree() <= set(UPSTREAM_WORDS)
+
+
+@pytest.mark.parametrize("error", list(UPSTREAM_WORDS), ids=lambda cls: cls.__name__)
+async def test_the_error_tree_maps_to_the_upstreams_shape_under_v2(
+    tmp_path: Path, error: type[Exception]
+) -> None:
+    """Raised under /v2/: the upstream's shape, status and word (ours where it has none), and
+    Retry-After when the error carries one; the same error under /v1/ keeps the gateway's shape."""
+    status, word = UPSTREAM_WORDS[error]
+
+    def failing() -> None:
+        if issubclass(error, GatewayError):
+            raise error("the gateway's own words", retry_after_s=7)
+        raise error("an unexpected failure")
+
+    handlers = [get(path, sync_to_thread=False)(failing) for path in ("/v2/boom", "/v1/boom")]
+    async with AsyncTestClient(
+        app=gateway_app(api_settings(tmp_path), extra_route_handlers=handlers)
+    ) as http:
+        drop_in = await http.get("/v2/boom")
+        ours = await http.get("/v1/boom")
+    body = drop_in.json()
+    assert (status, str(status), "/v2/boom") == (
+        drop_in.status_code,
+        body["statusCode"],
+        body["path"],
+    )
+    expected = word or "the gateway's own words"
+    assert expected == body["message"]
+    if issubclass(error, GatewayError):
+        assert "7" == drop_in.headers["retry-after"]
+    assert (status, {"error"}) == (ours.status_code, set(ours.json()))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="storage failures become 503 with issue 10 (hardening); 500 until then"
+)
+async def test_an_unreachable_store_is_the_upstreams_503(tmp_path: Path) -> None:
+    """The database down: 503 "Service unavailable" in the upstream's shape, never a 500."""
+    from gateway.store import Database, Store
+
+    unreachable = Store(Database.connect("postgresql://postgres@127.0.0.1:1/none"))
+    app = gateway_app(api_settings(tmp_path, client_api_key=""), store=unreachable)
+    async with AsyncTestClient(app=app) as http:
+        response = await http.get(
+            PATH, params={"generation_id": "x"}, headers={"Authorization": "Bearer some-key"}
+        )
+    await unreachable.close()
+    assert "Service unavailable" == assert_upstream_error(response, 503)["message"]
