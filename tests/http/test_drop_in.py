@@ -338,3 +338,25 @@ async def test_an_unreachable_store_is_the_upstreams_503(tmp_path: Path) -> None
         )
     await unreachable.close()
     assert "Service unavailable" == assert_upstream_error(response, 503)["message"]
+
+
+def test_the_openapi_document_marks_v2s_own_error_shape() -> None:
+    """/v2's operations need a client key and document every error in the upstream's shape."""
+    import json
+
+    document = json.loads(
+        (Path(__file__).parents[2] / "contracts" / "gateway.openapi.json").read_text()
+    )
+    operations = document["paths"][PATH]
+    refs = {
+        answer["content"]["application/json"]["schema"]["$ref"]
+        for operation in operations.values()
+        for code, answer in operation["responses"].items()
+        if int(code) >= 400
+    }
+    assert ({"get", "post"}, {"#/components/schemas/UpstreamErrorResponse"}) == (
+        set(operations),
+        refs,
+    )
+    assert [[{"ClientKey": []}]] * 2 == [op["security"] for op in operations.values()]
+    assert "UpstreamErrorResponse" in document["info"]["description"]
