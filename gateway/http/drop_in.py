@@ -19,7 +19,7 @@ from litestar.params import QueryParameter
 
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
-from gateway.http.errors import documented_errors
+from gateway.http.errors import documented_errors, upstream_echo
 from gateway.http.jobs import IdempotencyKey, accept
 from gateway.http.parsing import convert_job_request, read_fields
 from gateway.http.state import gateway_of
@@ -77,7 +77,7 @@ class DropInController(Controller):
         accepted = await accept(
             request, client, convert_job_request(fields), idempotency_key=idempotency_key
         )
-        headers = {"x-inference-id": accepted.job.id}
+        headers = {"x-inference-id": accepted.job.id, **upstream_echo(request)}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(generation_view(accepted.job), status_code=200, headers=headers)
@@ -108,4 +108,6 @@ class DropInController(Controller):
         )
         if job is None:
             raise NotFound(f"No generation {generation_id!r}")
-        return Response(generation_view(job), headers={"x-inference-id": job.id})
+        return Response(
+            generation_view(job), headers={"x-inference-id": job.id, **upstream_echo(request)}
+        )

@@ -13,6 +13,7 @@ against the upstream keeps its error handling. Every handler below builds one ``
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,14 @@ def error_response(
 
 
 DROP_IN_PREFIX = "/v2/"
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def upstream_echo(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The upstream echoes ``X-Client-Request-Id`` when it is 1 to 128 of ``A-Za-z0-9._:-``; so
+    does every ``/v2`` answer, errors included."""
+    given = request.headers.get("x-client-request-id", "")
+    return {"X-Client-Request-Id": given} if _CLIENT_REQUEST_ID.match(given) else {}
 
 
 class UpstreamErrorDetail(msgspec.Struct, frozen=True):
@@ -158,7 +167,10 @@ def _upstream_shaped(
         errors=errors,
     )
     return Response(
-        body, status_code=failure.status, media_type=MediaType.JSON, headers=failure.headers
+        body,
+        status_code=failure.status,
+        media_type=MediaType.JSON,
+        headers={**failure.headers, **upstream_echo(request)},
     )
 
 

@@ -2,9 +2,10 @@
 directly and to the gateway in front of it, gets the same answers up to ids and timings.
 
 Compared: status codes, media types, the shape of every body (keys and value types, recursively),
-statuses, and messages — the 401's only up to its first sentence ("This request requires a valid
-API key."), because the upstream's advice to create a key on its Billing page is replaced by the
-gateway's (its keys come from the gateway's operator).
+statuses, the X-Client-Request-Id echo and x-inference-id headers, and messages — the 401's only
+up to its first sentence ("This request requires a valid API key."), because the upstream's advice
+to create a key on its Billing page is replaced by the gateway's (its keys come from the
+gateway's operator).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Target:
         )
 
     def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}"}
+        return {"Authorization": f"Bearer {self.key}", "X-Client-Request-Id": "caller.42"}
 
 
 def shape(value: Any) -> Any:
@@ -74,6 +75,8 @@ def summary(response: httpx.Response) -> dict[str, Any]:
         "status_code": response.status_code,
         "media_type": response.headers["content-type"].split(";")[0],
         "shape": shape(body),
+        "echoed_request_id": response.headers.get("x-client-request-id"),
+        "has_inference_id": "x-inference-id" in response.headers,
     }
     if "message" in body:
         out["message"] = (
