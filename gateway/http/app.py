@@ -13,17 +13,20 @@ from typing import Any
 from litestar import Litestar
 
 from gateway import __version__
+from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, system_clock
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
 from gateway.domain.generation import JobRequest
+from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.http.admin import AdminController
 from gateway.http.drop_in import DropInController
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
+from gateway.http.models import ModelController
 from gateway.http.openapi import openapi_config
 from gateway.http.state import Gateway
 from gateway.http.system import healthz, readyz
@@ -54,6 +57,8 @@ def create_app(
     metrics: Metrics | None = None,
     extra_route_handlers: Sequence[Any] = (),
 ) -> Litestar:
+    rulebook = Rulebook(load_catalogue())  # every model's rules, compiled once
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -106,6 +111,7 @@ def create_app(
                 ),
                 metrics=metrics or Metrics(),
                 clock=clock,
+                rulebook=rulebook,
             )
             worker = Worker(runtime)
             app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)
@@ -118,6 +124,7 @@ def create_app(
         route_handlers=[
             JobController,
             DeliveryController,
+            ModelController,
             AdminController,
             DropInController,
             healthz,

@@ -41,7 +41,11 @@ class World:
     mock: Litestar  # the upstream the gateway calls (tests may call it directly too)
 
     async def submit(self, **fields: Any) -> str:
-        body = {"prompt": "a horse", "duration": "7", "callback_url": CALLBACK, **fields}
+        return await self.submit_body(
+            {"prompt": "a horse", "duration": "7", "callback_url": CALLBACK, **fields}
+        )
+
+    async def submit_body(self, body: dict[str, Any]) -> str:
         response = await self.http.post(
             "/v1/jobs", json=body, headers={"Authorization": f"Bearer {KEY}"}
         )

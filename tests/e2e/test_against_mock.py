@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import KEY, SECRET, World
+from tests.e2e.conftest import CALLBACK, KEY, SECRET, World
+from tests.models.bodies import models, smallest_body
 from tests.webhooks import verify_at_its_timestamp
 
 
@@ -84,4 +85,46 @@ async def test_polls_that_fail_then_recover(world: World) -> None:
     await world.worker.run_until_idle()
     await world.settle(20)
     assert "completed" == (await world.job(job_id))["status"]
+    assert 1 == len(world.receiver.received)
+
+
+# One model of each of these vendors (the first in the catalogue), end to end.
+VENDORS = ("Kling AI", "Google", "OpenAI", "ByteDance", "MiniMax", "Runway", "Luma AI", "PixVerse")
+ONE_PER_VENDOR = [next(m for m in models() if m.vendor == vendor) for vendor in VENDORS]
+
+
+async def test_jobs_for_models_of_many_vendors_complete_with_verified_webhooks(
+    world: World,
+) -> None:
+    """Kling, Veo, Sora, Seedance, Hailuo, Runway, Luma, PixVerse: each job's smallest body
+    passes the strict mock; every job completes and its webhook verifies."""
+    job_ids = {}
+    for model in ONE_PER_VENDOR:
+        body = {**smallest_body(model), "callback_url": CALLBACK, "metadata": {"m": model.id}}
+        job_ids[await world.submit_body(body)] = model.id
+    await world.worker.run_until_idle()
+    await world.settle(8)
+    for job_id, model_id in job_ids.items():
+        job = await world.job(job_id)
+        assert ("completed", "delivered", model_id) == (
+            job["status"],
+            job["delivery"]["state"],
+            job["request"]["model"],
+        )
+    events = [verify_at_its_timestamp(SECRET, r.body, r.headers) for r in world.receiver.received]
+    assert {(job_id, "video.generation.completed") for job_id in job_ids} == {
+        (e["data"]["id"], e["type"]) for e in events
+    }
+    world.journal.assert_no_violations()
+    assert len(VENDORS) == len({m.vendor for m in ONE_PER_VENDOR})
+
+
+async def test_a_model_reporting_other_status_words_completes(world: World) -> None:
+    """[mock:other_status_words]: waiting → active → succeeded; the job completes, the raw word
+    is on the job."""
+    job_id = await world.submit(prompt="a horse [mock:other_status_words]")
+    await world.worker.run_until_idle()
+    await world.settle(8)
+    job = await world.job(job_id)
+    assert ("completed", "succeeded") == (job["status"], job["upstream_status"])
     assert 1 == len(world.receiver.received)
