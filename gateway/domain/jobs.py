@@ -109,6 +109,23 @@ def status_label(reported: str) -> str:
     return "other"
 
 
+# The upstream's four words for a job's status, as the drop-in ``/v2`` surface answers them: a job
+# the upstream has not accepted yet is, to a caller of the upstream's API, still queued.
+JOB_TO_UPSTREAM_STATUS: dict[JobStatus, str] = {
+    JobStatus.ACCEPTED: "queued",
+    JobStatus.SUBMITTING: "queued",
+    JobStatus.QUEUED: "queued",
+    JobStatus.GENERATING: "generating",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "error",
+}
+
+
+def upstream_status_of(status: JobStatus) -> str:
+    """The upstream's status word (``queued | generating | completed | error``) for a job."""
+    return JOB_TO_UPSTREAM_STATUS[status]
+
+
 def status_after_report(current: JobStatus, reported: str) -> JobStatus:
     """The job's status once the upstream reports ``reported`` (unknown words count as
     ``generating``). The upstream may say ``queued`` after ``generating``; a job never moves

@@ -24,6 +24,7 @@ from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.http.admin import AdminController
 from gateway.http.docs import docs_assets_router
+from gateway.http.drop_in import DropInController
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.models import ModelController
@@ -135,6 +136,7 @@ def create_app(
             DeliveryController,
             ModelController,
             AdminController,
+            DropInController,
             healthz,
             readyz,
             metrics_endpoint,

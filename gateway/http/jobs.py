@@ -25,7 +25,7 @@ from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
 from gateway.observability.tracing import normalize_traceparent
-from gateway.service.intake import accept_job
+from gateway.service.intake import Accepted, accept_job
 from gateway.service.views import (
     AttemptView,
     DeliveryView,
@@ -95,6 +95,34 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         ) from None
 
 
+async def accept(
+    request: Request[Any, Any, Any],
+    client: ClientRecord,
+    job_request: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    traceparent: str | None = None,
+) -> Accepted:
+    """Intake for both surfaces (``/v1/jobs``, the drop-in ``/v2``): store, then wake the worker."""
+    gateway = gateway_of(request)
+    accepted = await accept_job(
+        gateway.runtime,
+        gateway.guard,
+        client,
+        job_request,
+        idempotency_key=idempotency_key,
+        traceparent=traceparent,
+    )
+    if gateway.worker is not None and not accepted.replayed:
+        gateway.worker.wake()
+    return accepted
+
+
+IdempotencyKey = Annotated[
+    str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
+]
+
+
 class JobController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
@@ -118,9 +146,7 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
-        ] = None,
+        idempotency_key: IdempotencyKey = None,
         traceparent: Annotated[
             str | None,
             HeaderParameter(
@@ -134,20 +160,16 @@ class JobController(Controller):
             ),
         ] = None,
     ) -> Response[JobView]:
-        gateway = gateway_of(request)
         job_request = parse_job_request(
             request.headers.get("content-type", ""), await request.body()
         )
-        accepted = await accept_job(
-            gateway.runtime,
-            gateway.guard,
+        accepted = await accept(
+            request,
             client,
             job_request,
             idempotency_key=idempotency_key,
             traceparent=normalize_traceparent(traceparent),
         )
-        if gateway.worker is not None and not accepted.replayed:
-            gateway.worker.wake()
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"

@@ -280,7 +280,9 @@ def openapi_config(*, version: str) -> OpenAPIConfig:
         description=(
             "Submit an AI/ML API video generation with a callback URL; receive one signed "
             "webhook (Standard Webhooks) when the video is ready. Errors share one shape: "
-            '{"error": {"code", "message", "details"}}.'
+            '{"error": {"code", "message", "details"}}, except under /v2/ (the drop-in copy of '
+            "the upstream's own API), which answers in the upstream's error shape "
+            '(UpstreamErrorResponse: {"message", "path", "requestId", "statusCode", "timestamp"}).'
         ),
         license=License(name="MIT", identifier="MIT"),
         path="/schema",

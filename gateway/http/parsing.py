@@ -29,14 +29,20 @@ class UnsupportedMediaType(InvalidRequest):
 
 
 def parse_job_request(content_type: str, body: bytes) -> dict[str, Any]:
+    return convert_job_request(read_fields(content_type, body))
+
+
+def read_fields(content_type: str, body: bytes) -> dict[str, Any]:
+    """The request's fields as a plain dict, from JSON or a form; not yet cleaned or checked."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json") or media.endswith("+json"):
         try:
-            data = msgspec.json.decode(body)
+            decoded = msgspec.json.decode(body)
         except msgspec.DecodeError:
             raise InvalidRequest("The body is not valid JSON") from None
-        if not isinstance(data, dict):
+        if not isinstance(decoded, dict):
             raise InvalidRequest("The body must be a JSON object")
+        data: dict[str, Any] = decoded
     elif media == "application/x-www-form-urlencoded":
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -47,7 +53,7 @@ def parse_job_request(content_type: str, body: bytes) -> dict[str, Any]:
         raise UnsupportedMediaType(
             "Send the job as application/json or application/x-www-form-urlencoded"
         )
-    return convert_job_request(data)
+    return data
 
 
 def convert_job_request(data: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The job as callers see it: in ``GET /v1/jobs/{id}`` and as the ``data`` of every webhook."""
+"""The job as callers see it: in ``GET /v1/jobs/{id}`` and as the ``data`` of every webhook, and
+as a generation in the upstream's own words on the drop-in ``/v2/video/generations``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import msgspec
 from gateway.clock import iso
 from gateway.domain.events import DeliveryState, EventType, strip_inline_media
 from gateway.domain.generation import EventName
-from gateway.domain.jobs import JobStatus
+from gateway.domain.jobs import ErrorCode, JobStatus, upstream_status_of
 from gateway.domain.polling import DurationEstimate
 from gateway.store.records import AttemptRecord, DeliveryRecord, JobRecord
 
@@ -131,3 +132,61 @@ def job_view(
         delivery=delivery_view(deliveries[-1]) if deliveries else None,
         expected_duration_s=round(expected.mean_s, 1) if expected and expected.count else None,
     )
+
+
+class GenerationVideo(msgspec.Struct, frozen=True):
+    url: str
+
+
+class GenerationError(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``{name, message}``; ``detail`` too when the upstream reported its failure that way."""
+
+    name: str
+    message: str
+    detail: list[Any] | None = None
+
+
+class GenerationMeta(msgspec.Struct, frozen=True):
+    usage: dict[str, Any]  # the upstream's meta.usage: {credits_used, usd_spent}
+
+
+class GenerationView(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A job in the upstream's shape: ``{id, status, video?, error?, meta?}`` (absent, not null,
+    when there is nothing to say, as the upstream answers)."""
+
+    id: str
+    status: str  # queued | generating | completed | error
+    video: GenerationVideo | None = None
+    error: GenerationError | None = None
+    meta: GenerationMeta | None = None
+
+
+def generation_view(job: JobRecord) -> GenerationView:
+    """The job as the upstream would report its generation; the job's id is the generation id."""
+    video = None
+    if job.status == JobStatus.COMPLETED and job.video_url:
+        video = GenerationVideo(url=job.video_url)
+    return GenerationView(
+        id=job.id,
+        status=upstream_status_of(job.status),
+        video=video,
+        error=_generation_error(job.error) if job.status == JobStatus.FAILED else None,
+        meta=GenerationMeta(usage=job.usage) if job.usage else None,
+    )
+
+
+def _generation_error(error: dict[str, Any] | None) -> GenerationError:
+    """The upstream's own error when the generation itself failed (its name and message kept,
+    so existing handling matches); otherwise the gateway's error code as the name."""
+    error = error or {}
+    code = str(error.get("code") or ErrorCode.GENERATION_FAILED)
+    message = str(error.get("message") or "The generation failed.")
+    upstream = error.get("upstream")
+    if code == ErrorCode.GENERATION_FAILED and isinstance(upstream, dict):
+        detail = upstream.get("detail")
+        return GenerationError(
+            name=str(upstream.get("name") or code),
+            message=str(upstream.get("message") or message),
+            detail=detail if isinstance(detail, list) else None,
+        )
+    return GenerationError(name=code, message=message)

@@ -62,9 +62,7 @@ def test_the_job_body_is_the_real_schema_with_an_example(document: dict[str, Any
     # here and a generated client can pass every model's own fields through.
     assert [] == schema.get("required", [])
     assert schema["additionalProperties"] is True
-    assert {"model", "prompt", "callback_url", "metadata", "events"} <= set(
-        schema["properties"]
-    )
+    assert {"model", "prompt", "callback_url", "metadata", "events"} <= set(schema["properties"])
     assert body["example"]["prompt"]
     assert body["example"]["callback_url"].startswith("https://")
 

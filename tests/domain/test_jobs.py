@@ -13,6 +13,7 @@ from gateway.domain.jobs import (
     status_after_report,
     status_label,
     transition,
+    upstream_status_of,
 )
 
 A, S, Q, G, C, F = (
@@ -63,6 +64,16 @@ def test_terminal_statuses_never_change() -> None:
 )
 def test_status_after_report(current: JobStatus, reported: str, expected: JobStatus) -> None:
     assert expected == status_after_report(current, reported)
+
+
+def test_every_job_status_reads_as_one_of_the_upstreams_four_words() -> None:
+    """The drop-in /v2 reports a job in the upstream's vocabulary; reading the word back never
+    moves a job backwards (a job the upstream has not seen yet is still queued)."""
+    assert {A: "queued", S: "queued", Q: "queued", G: "generating", C: "completed", F: "error"} == {
+        status: upstream_status_of(status) for status in JobStatus
+    }
+    for status in (Q, G, C, F):
+        assert status == status_after_report(status, upstream_status_of(status))
 
 
 def test_status_labels_are_a_bounded_set() -> None:

@@ -94,7 +94,7 @@ def test_metadata_numbers_become_strings() -> None:
     ],
 )
 def test_invalid_fields_are_named(body: bytes, field: str) -> None:
-    """A broken field is a 400 naming it (or the missing/unknown one in the message)."""
+    """A broken field is a 400 naming it (a missing or unknown one too)."""
     with pytest.raises(InvalidRequest) as caught:
         parse_job_request("application/json", body)
     assert 400 == caught.value.status_code
