@@ -263,7 +263,10 @@ def documented_errors(*statuses: int, drop_in: bool = False) -> dict[int, Respon
 
     def description(status: int) -> str:
         if drop_in:
-            return f"{_DESCRIPTIONS[status]} (the upstream's error shape and words; errors[] names the fields)"
+            return (
+                f"{_DESCRIPTIONS[status]} "
+                "(the upstream's error shape and words; errors[] names the fields)"
+            )
         return f"{_DESCRIPTIONS[status]} (code: {', '.join(_codes_for(status))})"
 
     return {
