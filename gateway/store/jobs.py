@@ -175,15 +175,8 @@ class JobStore:
         admission: Admission | None,
     ) -> InsertOutcome:
         async with self.db.write() as conn:
-            if admission is not None:
-                hits = await count_hit(conn, self.db, new.client_id, admission.window_start)
-                if hits > admission.rate_limit:
-                    return OverRateLimit(window_start=admission.window_start)
-                in_flight = (
-                    await conn.execute(_COUNT_IN_FLIGHT, {"client_id": new.client_id})
-                ).scalar_one()
-                if in_flight >= admission.max_in_flight:
-                    return TooManyInFlight(in_flight=int(in_flight))
+            # The key first: a retry of a job already accepted gets that job back, even when
+            # the client is at its rate limit or in-flight cap, and spends no rate budget.
             if idempotency is not None:
                 key_filter = sa.and_(
                     idempotency_keys.c.client_id == new.client_id,
@@ -197,7 +190,17 @@ class JobStore:
                         await conn.execute(sa.select(jobs).where(jobs.c.id == seen.job_id))
                     ).one()
                     return Replayed(job=job_from_row(row))
-                if seen is not None:
+            if admission is not None:
+                hits = await count_hit(conn, self.db, new.client_id, admission.window_start)
+                if hits > admission.rate_limit:
+                    return OverRateLimit(window_start=admission.window_start)
+                in_flight = (
+                    await conn.execute(_COUNT_IN_FLIGHT, {"client_id": new.client_id})
+                ).scalar_one()
+                if in_flight >= admission.max_in_flight:
+                    return TooManyInFlight(in_flight=int(in_flight))
+            if idempotency is not None:
+                if seen is not None:  # expired: the key starts afresh
                     await conn.execute(sa.delete(idempotency_keys).where(key_filter))
                 await conn.execute(
                     sa.insert(idempotency_keys).values(
