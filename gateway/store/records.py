@@ -70,6 +70,7 @@ class JobRecord(msgspec.Struct, frozen=True):
     submit_attempts: int
     poll_count: int
     poll_errors: int
+    poll_not_found: int
     lease_token: str | None
     lease_until: float | None
     takeovers: int
