@@ -21,6 +21,7 @@ from gateway.errors import InvalidRequest
 _LIST_FIELDS = {"reference_image_urls", "events"}
 _INDEXED = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<key>[^\]]*)\]|\.(?P<dotkey>.+))$")
 _AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -35,6 +36,8 @@ def parse_job_request(content_type: str, body: bytes) -> JobRequest:
             data = msgspec.json.decode(body)
         except msgspec.DecodeError:
             raise InvalidRequest("The body is not valid JSON") from None
+        except UnicodeDecodeError:  # msgspec checks UTF-8 only when it builds a string
+            raise InvalidRequest("The body is not valid UTF-8") from None
         if not isinstance(data, dict):
             raise InvalidRequest("The body must be a JSON object")
     elif media == "application/x-www-form-urlencoded":
@@ -77,6 +80,9 @@ def convert_job_request(data: dict[str, Any]) -> JobRequest:
         match = _AT_PATH.search(text)
         # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
         field = (match.group("path") if match else "").replace("[...]", "")
+        unknown = _NAMED_FIELD.search(text)
+        if unknown is not None:  # the path is the object's; name the field itself
+            field = f"{field}.{unknown.group('name')}" if field else unknown.group("name")
         message = _AT_PATH.sub("", text)
         if field:
             message = f"{field}: {message}"
