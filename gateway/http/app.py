@@ -20,6 +20,7 @@ from gateway.domain.addresses import Allowlist
 from gateway.domain.generation import JobRequest
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
+from gateway.http.access import AccessLog
 from gateway.http.admin import AdminController
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
@@ -41,6 +42,20 @@ def build_guard(settings: Settings) -> AddressGuard:
     return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
 
 
+class GatewayApp(Litestar):
+    """The Litestar app with the access log around every HTTP request (routing's own 404s and
+    405s included, which never reach route middleware)."""
+
+    access_log: AccessLog | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.access_log is None:
+            await super().__call__(scope, receive, send)
+            return
+        app_call = super().__call__
+        await self.access_log.around(scope, send, lambda logged: app_call(scope, receive, logged))
+
+
 def create_app(
     settings: Settings,
     *,
@@ -52,7 +67,9 @@ def create_app(
     run_worker: bool = True,
     metrics: Metrics | None = None,
     extra_route_handlers: Sequence[Any] = (),
-) -> Litestar:
+) -> GatewayApp:
+    the_metrics = metrics or Metrics()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -103,7 +120,7 @@ def create_app(
                 delivery_policy=DeliveryPolicy(
                     schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
                 ),
-                metrics=metrics or Metrics(),
+                metrics=the_metrics,
                 clock=clock,
             )
             worker = Worker(runtime)
@@ -113,7 +130,7 @@ def create_app(
                 stack.push_async_callback(worker.stop)
             yield
 
-    return Litestar(
+    app = GatewayApp(
         route_handlers=[
             JobController,
             DeliveryController,
@@ -130,6 +147,8 @@ def create_app(
         debug=False,
         logging_config=None,  # the process's logging is configured once, by the CLI
     )
+    app.access_log = AccessLog(the_metrics)
+    return app
 
 
 def gateway_state(app: Litestar) -> Any:

@@ -83,6 +83,19 @@ class Metrics:
         self.events_by_state = Gauge(
             "gateway_webhook_events", "Webhook events by delivery state.", ["state"], registry=r
         )
+        self.http_requests = Counter(
+            "gateway_http_requests_total",
+            "HTTP requests by route template, method and status (unmatched paths: 'unmatched').",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "gateway_http_request_seconds",
+            "HTTP request latency by route template and method.",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.backlog_age = Gauge(
             "gateway_backlog_oldest_due_seconds",
             "How long the oldest due, unclaimed item has been waiting (0 when none).",
