@@ -93,6 +93,8 @@ class Settings:
     max_concurrency: int = 64
     lease_s: float = 60.0
     shutdown_grace_s: float = 20.0
+    # /readyz proves the database can commit with a small write at most this often.
+    readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)
 
     # Limits.

@@ -31,6 +31,7 @@ from gateway.http.system import metrics as metrics_endpoint
 from gateway.observability.metrics import Metrics
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.intake import CallbackGuard
+from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime, Sender, Upstream
 from gateway.settings import Settings
 from gateway.store import Store
@@ -124,7 +125,15 @@ def create_app(
                 clock=clock,
             )
             worker = Worker(runtime)
-            app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)
+            readiness = ReadinessProbe(
+                the_store.db,
+                settings.replica_id,
+                interval_s=settings.readiness_probe_interval_s,
+                clock=clock,
+            )
+            app.state.gateway = Gateway(
+                runtime=runtime, guard=the_guard, readiness=readiness, worker=worker
+            )
             if run_worker:
                 worker.start()
                 stack.push_async_callback(worker.stop)

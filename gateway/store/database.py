@@ -41,6 +41,12 @@ _UNAVAILABLE = (
 )
 
 
+_BEAT = sa.text("UPDATE replica_heartbeats SET beat_at = :beat_at WHERE replica_id = :replica_id")
+_FIRST_BEAT = sa.text(
+    "INSERT INTO replica_heartbeats (replica_id, beat_at) VALUES (:replica_id, :beat_at)"
+)
+
+
 @contextlib.asynccontextmanager
 async def _unavailable_as_503() -> AsyncIterator[None]:
     try:
@@ -156,6 +162,14 @@ class Database:
     async def ping(self) -> None:
         async with self.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
+
+    async def prove_commit(self, replica_id: str, *, now: float) -> None:
+        """Commit one small write (this replica's heartbeat row): ``SELECT 1`` passes on a full
+        disk or a read-only database; this does not. Raises :class:`StoreUnavailable`."""
+        async with self.write() as conn:
+            updated = await conn.execute(_BEAT, {"replica_id": replica_id, "beat_at": now})
+            if updated.rowcount == 0:
+                await conn.execute(_FIRST_BEAT, {"replica_id": replica_id, "beat_at": now})
 
     async def dispose(self) -> None:
         await self.engine.dispose()

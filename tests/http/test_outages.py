@@ -72,3 +72,34 @@ async def test_an_unreachable_database_answers_503_on_every_route(tmp_path: Path
     await unreachable.close()
     for response in answers:
         assert_store_unavailable(response)
+
+
+async def test_readyz_proves_a_commit_at_most_once_per_interval(api: Api) -> None:
+    """/readyz writes this replica's heartbeat (at most every 5 s, its verdict reused between);
+    a database that answers SELECT 1 but cannot commit (read-only here, like a full disk) makes
+    it a 503 at the next proof; /healthz stays 200."""
+    readiness = api.gateway.readiness
+    first = await api.http.get("/readyz")
+    api.clock.advance(1)
+    second = await api.http.get("/readyz")
+    writes_within_interval = readiness.writes
+    db = api.gateway.runtime.store.db
+
+    def read_only(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    sa.event.listen(db.engine.sync_engine, "connect", read_only)
+    await db.engine.dispose()
+    await db.ping()  # SELECT 1 still passes
+    api.clock.advance(1)
+    still_cached = await api.http.get("/readyz")
+    api.clock.advance(5)
+    refused = await api.http.get("/readyz")
+    alive = await api.http.get("/healthz")
+
+    assert [200, 200, 200] == [r.status_code for r in (first, second, still_cached)]
+    assert 1 == writes_within_interval
+    assert_store_unavailable(refused)
+    assert 200 == alive.status_code
