@@ -8,6 +8,17 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from gateway.domain.delivery import DeliveryState
+from gateway.domain.jobs import JobStatus
+
+# Poll outcomes are a bounded set: the upstream's words the gateway knows, else ``other``.
+POLL_OUTCOMES = ("queued", "generating", "completed", "error")
+
+
+def poll_outcome(upstream_status: str) -> str:
+    return upstream_status if upstream_status in POLL_OUTCOMES else "other"
+
+
 if TYPE_CHECKING:
     from gateway.store import Store
 
@@ -28,7 +39,8 @@ class Metrics:
         )
         self.polls = Counter(
             "gateway_polls_total",
-            "Upstream polls by outcome (the status seen, or the failure kind).",
+            "Upstream polls by outcome (the status seen — queued, generating, completed, error,"
+            " other — or the failure kind).",
             ["outcome"],
             registry=r,
         )
@@ -103,10 +115,14 @@ class Metrics:
         )
 
     async def refresh(self, store: Store, *, now: float) -> None:
-        for status, count in (await store.jobs.count_jobs_by_status()).items():
-            self.jobs_by_status.labels(status=status).set(count)
-        for state, count in (await store.jobs.count_deliveries_by_state()).items():
-            self.events_by_state.labels(state=state).set(count)
+        """Set the shared gauges from the store: every label, zeros included, so a status that
+        emptied reads 0 instead of its last count."""
+        jobs = await store.jobs.count_jobs_by_status()
+        for status in JobStatus:
+            self.jobs_by_status.labels(status=status.value).set(jobs.get(status.value, 0))
+        events = await store.jobs.count_deliveries_by_state()
+        for state in DeliveryState:
+            self.events_by_state.labels(state=state.value).set(events.get(state.value, 0))
         self.leases_taken_over.set(await store.jobs.count_takeovers())
         oldest = await store.jobs.oldest_due(now=now)
         self.backlog_age.set(0.0 if oldest is None else max(0.0, now - oldest))

@@ -9,6 +9,7 @@ import msgspec
 from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report
 from gateway.domain.polling import PollContext, stats_key
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
+from gateway.observability.metrics import poll_outcome
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
 from gateway.store.records import JobRecord
@@ -55,7 +56,7 @@ async def process_poll(rt: Runtime, job: JobRecord, token: str) -> None:
         rt.metrics.polls.labels(outcome=result.kind.value).inc()
         await _poll_failed(rt, job, token, result, now)
         return
-    rt.metrics.polls.labels(outcome=result.status).inc()
+    rt.metrics.polls.labels(outcome=poll_outcome(result.status)).inc()
     await apply_generation(rt, job, token, result, now, extra={"poll_count": job.poll_count + 1})
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from gateway.clock import iso
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.events import strip_inline_media
 from gateway.store.records import AttemptRecord, DeliveryRecord, JobRecord
 
@@ -67,7 +68,9 @@ def delivery_view(delivery: DeliveryRecord) -> DeliveryView:
         attempts=delivery.attempts,
         last_status_code=delivery.last_status_code,
         last_error=delivery.last_error,
-        next_attempt_at=iso(delivery.next_run_at) if delivery.state == "pending" else None,
+        next_attempt_at=iso(delivery.next_run_at)
+        if delivery.state == DeliveryState.PENDING
+        else None,
         delivered_at=iso(delivery.delivered_at),
         created_at=iso(delivery.created_at),
     )

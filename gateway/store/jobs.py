@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.history import JobEventKind
 from gateway.domain.jobs import IN_FLIGHT
 from gateway.store.counters import count_hit
@@ -323,7 +324,7 @@ class JobStore:
                         event_type=delivery.event_type,
                         url=delivery.url,
                         payload=delivery.payload.decode(),
-                        state="pending",
+                        state=DeliveryState.PENDING,
                         attempts=0,
                         created_at=now,
                         updated_at=now,
@@ -400,7 +401,7 @@ class JobStore:
             record = msgspec.structs.replace(attempt, lease_lost=not landed)
             await conn.execute(_INSERT_ATTEMPT, msgspec.structs.asdict(record))
             delivery = (await conn.execute(_DELIVERY_TARGET, {"delivery_id": delivery_id})).one()
-            state = values.get("state", "pending")
+            state = values.get("state", DeliveryState.PENDING)
             data = {
                 "delivery_id": delivery_id,
                 "event_type": delivery.event_type,
@@ -410,7 +411,7 @@ class JobStore:
                 "latency_ms": round(record.latency_ms, 1),
                 "error": record.error,
                 "response_excerpt": record.response_excerpt,
-                "decision": "retry" if state == "pending" else state,
+                "decision": "retry" if state == DeliveryState.PENDING else str(state),
                 "lease_lost": record.lease_lost,
             }
             await record_events(
@@ -448,8 +449,12 @@ class JobStore:
             again = (
                 await conn.execute(
                     sa.update(deliveries)
-                    .where(deliveries.c.job_id == job_id, deliveries.c.state != "pending")
-                    .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+                    .where(
+                        deliveries.c.job_id == job_id, deliveries.c.state != DeliveryState.PENDING
+                    )
+                    .values(
+                        state=DeliveryState.PENDING, attempts=0, next_run_at=now, updated_at=now
+                    )
                     .returning(deliveries.c.id, deliveries.c.job_id)
                 )
             ).all()
@@ -465,11 +470,13 @@ class JobStore:
                     sa.update(deliveries)
                     .where(
                         deliveries.c.client_id == client_id,
-                        deliveries.c.state == "dead",
+                        deliveries.c.state == DeliveryState.DEAD,
                         deliveries.c.created_at >= since,
                         deliveries.c.created_at < until,
                     )
-                    .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+                    .values(
+                        state=DeliveryState.PENDING, attempts=0, next_run_at=now, updated_at=now
+                    )
                     .returning(deliveries.c.id, deliveries.c.job_id)
                 )
             ).all()

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.jobs import JobStatus
 
 
@@ -92,7 +93,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     event_type: str
     url: str
     payload: bytes
-    state: str  # pending | delivered | dead | gone
+    state: DeliveryState
     attempts: int
     created_at: float
     updated_at: float
