@@ -93,6 +93,11 @@ class Settings:
     max_concurrency: int = 64
     lease_s: float = 60.0
     shutdown_grace_s: float = 20.0
+    # Deliveries have capacity of their own (beside GATEWAY_MAX_CONCURRENCY for submissions and
+    # polls), at most this many per client and per destination (scheme, host, port) at once.
+    delivery_concurrency: int = 32
+    delivery_client_share: int = 8
+    delivery_per_destination: int = 4
     # /readyz proves the database can commit with a small write at most this often.
     readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)

@@ -364,11 +364,78 @@ class JobStore:
     # --- deliveries ---------------------------------------------------------------------
 
     async def claim_deliveries(
-        self, *, now: float, limit: int, token: str, lease_until: float
+        self,
+        *,
+        now: float,
+        limit: int,
+        token: str,
+        lease_until: float,
+        exclude_clients: Sequence[str] = (),
+        per_client: int | None = None,
     ) -> list[DeliveryRecord]:
+        """Lease up to ``limit`` due deliveries, at most ``per_client`` of any one client and
+        none of ``exclude_clients`` (those at their share), so one client's backlog cannot
+        take every slot. Candidates are chosen without locks; the update re-checks that each
+        is still due and unleased, so two replicas never both lease one row."""
+        if per_client is None and not exclude_clients:
+            async with self.db.write() as conn:
+                rows = (
+                    await conn.execute(_claim(deliveries, now, limit, token, lease_until))
+                ).all()
+            return [delivery_from_row(row) for row in rows]
+        unleased = sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
+        ranked = (
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.next_run_at,
+                sa.func.row_number()
+                .over(partition_by=deliveries.c.client_id, order_by=deliveries.c.next_run_at)
+                .label("rank"),
+            )
+            .where(deliveries.c.next_run_at <= now, unleased)
+            .where(deliveries.c.client_id.not_in(list(exclude_clients)))
+            .subquery()
+        )
+        chosen = sa.select(ranked.c.id).order_by(ranked.c.next_run_at).limit(limit)
+        if per_client is not None:
+            chosen = chosen.where(ranked.c.rank <= per_client)
+        claim = (
+            sa.update(deliveries)
+            .where(
+                deliveries.c.id.in_(chosen.scalar_subquery()),
+                deliveries.c.next_run_at <= now,
+                unleased,
+            )
+            .values(
+                lease_token=token,
+                lease_until=lease_until,
+                takeovers=deliveries.c.takeovers
+                + sa.case((deliveries.c.lease_token.is_not(None), 1), else_=0),
+            )
+            .returning(*deliveries.c)
+        )
         async with self.db.write() as conn:
-            rows = (await conn.execute(_claim(deliveries, now, limit, token, lease_until))).all()
+            rows = (await conn.execute(claim)).all()
         return [delivery_from_row(row) for row in rows]
+
+    async def defer_delivery(
+        self, delivery_id: str, token: str, *, until: float, now: float
+    ) -> bool:
+        """Give a claimed delivery back, due at ``until``, without an attempt (its destination
+        is busy or its circuit is open). Fenced."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                _FENCED_DELIVERY_UPDATE,
+                {
+                    "next_run_at": until,
+                    "updated_at": now,
+                    "lease_token": None,
+                    "lease_until": None,
+                    "match_id": delivery_id,
+                    "match_token": token,
+                },
+            )
+        return result.rowcount == 1
 
     async def record_attempt(
         self,
