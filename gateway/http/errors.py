@@ -134,15 +134,16 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     415: "Body media type not accepted",
     429: "Rate limit or in-flight cap reached; see Retry-After",
-    503: "The database is unreachable",
+    503: "The database is unavailable (store_unavailable); retry after Retry-After",
 }
 
 
 def documented_errors(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error answers a route can give (all in the one error shape)."""
+    """OpenAPI entries for the error answers a route can give (all in the one error shape).
+    Every route that uses the store can also answer 503 ``store_unavailable``: always listed."""
     return {
         code: ResponseSpec(
             data_container=ErrorResponse, description=_DESCRIPTIONS[code], generate_examples=False
         )
-        for code in codes
+        for code in sorted({*codes, 503})
     }
