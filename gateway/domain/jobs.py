@@ -89,12 +89,24 @@ class ErrorCode(StrEnum):
     DEADLINE_EXCEEDED = "deadline_exceeded"  # not finished by the job's deadline
 
 
+# The documented statuses, and the words some models' examples show (succeeded, failed). Any
+# other word (waiting, active, one never seen before) means the generation is still running.
 UPSTREAM_STATUS_TO_JOB: dict[str, JobStatus] = {
     "queued": JobStatus.QUEUED,
     "generating": JobStatus.GENERATING,
     "completed": JobStatus.COMPLETED,
+    "succeeded": JobStatus.COMPLETED,
     "error": JobStatus.FAILED,
+    "failed": JobStatus.FAILED,
 }
+KNOWN_RUNNING_STATUSES = frozenset({"waiting", "active", "processing", "pending", "in_progress"})
+
+
+def status_label(reported: str) -> str:
+    """A bounded metric label for an upstream status: the word if known, else ``other``."""
+    if reported in UPSTREAM_STATUS_TO_JOB or reported in KNOWN_RUNNING_STATUSES:
+        return reported
+    return "other"
 
 
 def status_after_report(current: JobStatus, reported: str) -> JobStatus:

@@ -13,17 +13,20 @@ from typing import Any
 from litestar import Litestar
 
 from gateway import __version__
+from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, system_clock
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
 from gateway.domain.generation import JobRequest
+from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.http.access import AccessLog
 from gateway.http.admin import AdminController
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
+from gateway.http.models import ModelController
 from gateway.http.openapi import openapi_config
 from gateway.http.state import Gateway
 from gateway.http.system import healthz, readyz
@@ -70,6 +73,7 @@ def create_app(
     extra_route_handlers: Sequence[Any] = (),
 ) -> GatewayApp:
     the_metrics = metrics or Metrics()
+    rulebook = Rulebook(load_catalogue())  # every model's rules, compiled once
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -123,6 +127,7 @@ def create_app(
                 ),
                 metrics=the_metrics,
                 clock=clock,
+                rulebook=rulebook,
             )
             worker = Worker(runtime)
             readiness = ReadinessProbe(
@@ -143,6 +148,7 @@ def create_app(
         route_handlers=[
             JobController,
             DeliveryController,
+            ModelController,
             AdminController,
             healthz,
             readyz,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from gateway.clock import iso
@@ -24,6 +25,7 @@ from gateway.domain.jobs import JobStatus
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import schema_from_msgspec
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
 from gateway.service.intake import accept_job
@@ -71,12 +73,26 @@ class _JobRequestBody(Operation):
     """Document the body we parse ourselves (JSON or a form) in the OpenAPI document."""
 
     def __post_init__(self) -> None:
-        schema = Reference(ref="#/components/schemas/JobRequest")
+        # Inline: Litestar rebuilds components.schemas from the handlers' types, so a schema
+        # registered in the config's components would be dropped and a $ref to it dangle.
+        schema = schema_from_msgspec(JobRequest)
+        schema.title = "JobRequest"
+        schema.description = (
+            "model (default alibaba/happyhorse-1-0) chooses which fields apply: every other "
+            "field is the model's own, as the upstream takes it (GET /v1/models/{id} lists "
+            "them); callback_url, metadata and events are the gateway's."
+        )
+        # In a form, metadata is written metadata[order_id]=42 (deepObject), which a flat form
+        # schema cannot say: the form's schema leaves it to the description.
+        form = copy.deepcopy(schema)
+        assert form.properties is not None
+        form.properties = {k: v for k, v in form.properties.items() if k != "metadata"}
+        form.description = f"{schema.description} In a form, write metadata as metadata[key]=value."
         self.request_body = RequestBody(
             required=True,
             content={
                 "application/json": OpenAPIMediaType(schema=schema),
-                "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
+                "application/x-www-form-urlencoded": OpenAPIMediaType(schema=form),
             },
             description="The generation (upstream fields) plus callback_url, metadata, events.",
         )
@@ -188,11 +204,15 @@ class JobController(Controller):
         client: NamedDependency[ClientRecord],
         job_id: FromPath[str],
     ) -> JobView:
-        store = gateway_of(request).runtime.store
-        job = await store.jobs.get_job(job_id, client_id=client.id)
+        runtime = gateway_of(request).runtime
+        job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
-        return job_view(job, deliveries=await store.jobs.list_deliveries(job.id))
+        return job_view(
+            job,
+            deliveries=await runtime.store.jobs.list_deliveries(job.id),
+            expected=runtime.durations.expected(job.model, job.resolution, job.duration),
+        )
 
     @get(
         "/{job_id:str}/deliveries",

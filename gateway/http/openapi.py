@@ -61,7 +61,10 @@ def schema_from_msgspec(struct: type[Any]) -> Schema:
                 kwargs[_KEYWORDS[key]] = value
         return Schema(**kwargs)
 
-    return convert(document)
+    schema = convert(document)
+    if not struct.__struct_config__.forbid_unknown_fields:
+        schema.additional_properties = True  # the body takes the chosen model's fields too
+    return schema
 
 
 def openapi_config(*, version: str, job_request: type[Any]) -> OpenAPIConfig:

@@ -1,9 +1,12 @@
-"""Reading a job request from JSON or from a form (Zapier), forgiving where callers differ.
+"""Reading a job request from JSON or from a form (Zapier) into a plain dict, forgiving where
+callers differ. The chosen model's rules (types, coercion of strings, enums, …) are applied
+afterwards, by intake, to that dict (``gateway.domain.generation.check_job``).
 
 - numbers and booleans as strings are coerced (``"duration": "7"``);
 - empty strings mean "not given" (Zapier sends every unmapped field as ``""``);
-- in forms, lists come as repeated keys (``reference_image_urls``, ``…[]``, ``…[0]``), ``events``
-  may also be comma-separated, and metadata as ``metadata[key]=value`` or ``metadata.key=value``
+- in forms, lists come as repeated keys (``image_urls``, ``…[]``, ``…[0]``; a lone value for an
+  array field counts as a one-item list, by the model's rules), ``events`` may also be
+  comma-separated, and metadata as ``metadata[key]=value`` or ``metadata.key=value``
   (or one ``metadata`` field holding a JSON object).
 """
 
@@ -15,13 +18,9 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from gateway.domain.generation import JobRequest
 from gateway.errors import InvalidRequest
 
-_LIST_FIELDS = {"reference_image_urls", "events"}
 _INDEXED = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<key>[^\]]*)\]|\.(?P<dotkey>.+))$")
-_AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
-_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -29,7 +28,7 @@ class UnsupportedMediaType(InvalidRequest):
     code = "unsupported_media_type"
 
 
-def parse_job_request(content_type: str, body: bytes) -> JobRequest:
+def parse_job_request(content_type: str, body: bytes) -> dict[str, Any]:
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json") or media.endswith("+json"):
         try:
@@ -53,7 +52,8 @@ def parse_job_request(content_type: str, body: bytes) -> JobRequest:
     return convert_job_request(data)
 
 
-def convert_job_request(data: dict[str, Any]) -> JobRequest:
+def convert_job_request(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields as given, minus empty ones; events and metadata in their forgiving forms."""
     cleaned = {key: value for key, value in data.items() if value != "" and value is not None}
     events = cleaned.get("events")
     if isinstance(events, str):
@@ -73,22 +73,7 @@ def convert_job_request(data: dict[str, Any]) -> JobRequest:
             str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
             for k, v in cleaned["metadata"].items()
         }
-    try:
-        return msgspec.convert(cleaned, JobRequest, strict=False)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _AT_PATH.search(text)
-        # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
-        field = (match.group("path") if match else "").replace("[...]", "")
-        unknown = _NAMED_FIELD.search(text)
-        if unknown is not None:  # the path is the object's; name the field itself
-            field = f"{field}.{unknown.group('name')}" if field else unknown.group("name")
-        message = _AT_PATH.sub("", text)
-        if field:
-            message = f"{field}: {message}"
-        raise InvalidRequest(
-            f"Invalid job request: {message}", details=[{"field": field, "message": message}]
-        ) from None
+    return cleaned
 
 
 def _from_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -102,12 +87,18 @@ def _from_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
                 if isinstance(data["metadata"], dict):
                     data["metadata"][key] = value
             continue
-        name = match.group("name") if match is not None else raw_key
-        if name in _LIST_FIELDS:
+        indexed = match is not None and match.group("key") is not None
+        name = match.group("name") if match is not None and indexed else raw_key
+        if name == "events":
+            data.setdefault(name, []).extend(p.strip() for p in value.split(",") if p.strip())
+            continue
+        if indexed or name in data:  # ``name[]``, ``name[0]`` or a repeated key: a list
             if value != "":
-                data.setdefault(name, [])
-                parts = value.split(",") if name == "events" else [value]
-                data[name].extend(p.strip() for p in parts if p.strip())
+                previous = data.get(name)
+                items = previous if isinstance(previous, list) else []
+                if isinstance(previous, str) and previous != "":
+                    items.append(previous)
+                data[name] = [*items, value]
             continue
         data[name] = value
     return data

@@ -11,14 +11,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.jobs import JobStatus
 
-# Poll outcomes are a bounded set: the upstream's words the gateway knows, else ``other``.
-POLL_OUTCOMES = ("queued", "generating", "completed", "error")
-
-
-def poll_outcome(upstream_status: str) -> str:
-    return upstream_status if upstream_status in POLL_OUTCOMES else "other"
-
-
 if TYPE_CHECKING:
     from gateway.store import Store
 

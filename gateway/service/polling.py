@@ -6,10 +6,9 @@ from typing import Any
 
 import msgspec
 
-from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report
-from gateway.domain.polling import PollContext, stats_key
+from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report, status_label
+from gateway.domain.polling import PollContext, learning_keys
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
-from gateway.observability.metrics import poll_outcome
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
 from gateway.store.records import JobRecord
@@ -27,7 +26,7 @@ def _context(rt: Runtime, job: JobRecord, now: float, **changes: Any) -> PollCon
         consecutive_errors=0,
         retry_after_s=None,
         deadline_at=job.deadline_at,
-        expected=rt.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+        expected=rt.durations.expected(job.model, job.resolution, job.duration),
     )
     return msgspec.structs.replace(base, **changes)
 
@@ -56,7 +55,7 @@ async def process_poll(rt: Runtime, job: JobRecord, token: str) -> None:
         rt.metrics.polls.labels(outcome=result.kind.value).inc()
         await _poll_failed(rt, job, token, result, now)
         return
-    rt.metrics.polls.labels(outcome=poll_outcome(result.status)).inc()
+    rt.metrics.polls.labels(outcome=status_label(result.status)).inc()
     await apply_generation(rt, job, token, result, now, extra={"poll_count": job.poll_count + 1})
 
 
@@ -141,12 +140,12 @@ async def _learn(rt: Runtime, job: JobRecord, now: float) -> None:
     """Teach the adaptive poll policy how long this kind of generation took."""
     if job.submitted_at is None:
         return
-    key = stats_key(job.model, job.resolution, job.duration)
     seconds = max(0.0, now - job.submitted_at)
-    await rt.store.counters.record_duration(key, seconds, now=now)
-    current = rt.durations.stats.get(key)
-    if current is not None:
-        rt.durations.stats[key] = current.add(seconds)
+    for key in learning_keys(job.model, job.resolution, job.duration):
+        await rt.store.counters.record_duration(key, seconds, now=now)
+        current = rt.durations.stats.get(key)
+        if current is not None:
+            rt.durations.stats[key] = current.add(seconds)
 
 
 def _generation_error_message(error: dict[str, Any] | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import msgspec
 
 from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus
-from gateway.domain.polling import PollContext, stats_key
+from gateway.domain.polling import PollContext
 from gateway.domain.retry import backoff
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
 from gateway.service.polling import apply_generation
@@ -96,7 +96,7 @@ async def _submitted(
         consecutive_errors=0,
         retry_after_s=None,
         deadline_at=job.deadline_at,
-        expected=rt.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+        expected=rt.durations.expected(job.model, job.resolution, job.duration),
     )
     values |= {
         "upstream_status": generation.status,

@@ -9,6 +9,7 @@ import msgspec
 from gateway.clock import iso
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.events import strip_inline_media
+from gateway.domain.polling import DurationEstimate
 from gateway.store.records import AttemptRecord, DeliveryRecord, JobRecord
 
 
@@ -40,7 +41,9 @@ class JobView(msgspec.Struct, frozen=True):
     metadata: dict[str, str]
     events: list[str]
     callback_url: str | None = None
+    body_checked: bool = True  # False: an unlisted model; only the common checks were applied
     generation_id: str | None = None
+    upstream_status: str | None = None  # the upstream's own word, as last reported
     video_url: str | None = None
     usage: dict[str, Any] | None = None
     error: JobErrorView | None = None
@@ -48,6 +51,9 @@ class JobView(msgspec.Struct, frozen=True):
     finished_at: str | None = None
     deadline_at: str | None = None
     delivery: DeliveryView | None = None  # the newest webhook event's state (GET only)
+    # How long generations of this kind (model, resolution, duration) have taken on average,
+    # submission to end, as the poll policy learned it; None before any finished (GET only).
+    expected_duration_s: float | None = None
 
 
 class AttemptView(msgspec.Struct, frozen=True):
@@ -89,9 +95,14 @@ def attempt_view(attempt: AttemptRecord) -> AttemptView:
 
 
 def job_view(
-    job: JobRecord, *, deliveries: list[DeliveryRecord] | None = None, now: float | None = None
+    job: JobRecord,
+    *,
+    deliveries: list[DeliveryRecord] | None = None,
+    now: float | None = None,
+    expected: DurationEstimate | None = None,
 ) -> JobView:
-    """The public view of a job; ``deliveries`` (oldest first) adds the newest one's state."""
+    """The public view of a job; ``deliveries`` (oldest first) adds the newest one's state,
+    ``expected`` the learned duration of its kind."""
     error = None
     if job.error is not None:
         error = JobErrorView(
@@ -109,7 +120,9 @@ def job_view(
         metadata=job.metadata,
         events=job.events,
         callback_url=job.callback_url,
+        body_checked=job.body_checked,
         generation_id=job.generation_id,
+        upstream_status=job.upstream_status,
         video_url=job.video_url,
         usage=job.usage,
         error=error,
@@ -117,4 +130,5 @@ def job_view(
         finished_at=iso(job.finished_at),
         deadline_at=iso(job.deadline_at),
         delivery=delivery_view(deliveries[-1]) if deliveries else None,
+        expected_duration_s=round(expected.mean_s, 1) if expected and expected.count else None,
     )

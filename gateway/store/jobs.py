@@ -221,6 +221,7 @@ class JobStore:
                     "model": new.model,
                     "resolution": new.resolution,
                     "duration": new.duration,
+                    "body_checked": new.body_checked,
                     "callback_url": new.callback_url,
                     "metadata": new.metadata,
                     "events": new.events,

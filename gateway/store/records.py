@@ -43,6 +43,7 @@ class NewJob(msgspec.Struct, frozen=True):
     metadata: dict[str, str]
     events: list[str]
     deadline_at: float
+    body_checked: bool = True
 
 
 class JobRecord(msgspec.Struct, frozen=True):
@@ -75,6 +76,7 @@ class JobRecord(msgspec.Struct, frozen=True):
     lease_token: str | None
     lease_until: float | None
     takeovers: int
+    body_checked: bool = True
 
 
 class NewDelivery(msgspec.Struct, frozen=True):

@@ -43,6 +43,9 @@ jobs = sa.Table(
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("resolution", sa.String(20), nullable=True),
     sa.Column("duration", sa.Integer, nullable=True),
+    # False: the model was not in the catalogue (GATEWAY_ALLOW_UNLISTED_MODELS); only the checks
+    # common to every model were applied to the request.
+    sa.Column("body_checked", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("callback_url", sa.Text, nullable=True),
     sa.Column("metadata", sa.Text, nullable=False, server_default="{}"),
     sa.Column("events", sa.Text, nullable=False, server_default='["completed","failed"]'),

@@ -11,6 +11,7 @@ from gateway.domain.jobs import (
     JobStatus,
     can_transition,
     status_after_report,
+    status_label,
     transition,
 )
 
@@ -54,7 +55,17 @@ def test_terminal_statuses_never_change() -> None:
         (JobStatus.QUEUED, "error", JobStatus.FAILED),
         (JobStatus.QUEUED, "rendering", JobStatus.GENERATING),  # unknown word: still working
         (JobStatus.COMPLETED, "queued", JobStatus.COMPLETED),
+        (JobStatus.GENERATING, "succeeded", JobStatus.COMPLETED),  # some models' word
+        (JobStatus.QUEUED, "failed", JobStatus.FAILED),
+        (JobStatus.QUEUED, "waiting", JobStatus.GENERATING),
+        (JobStatus.QUEUED, "active", JobStatus.GENERATING),
     ],
 )
 def test_status_after_report(current: JobStatus, reported: str, expected: JobStatus) -> None:
     assert expected == status_after_report(current, reported)
+
+
+def test_status_labels_are_a_bounded_set() -> None:
+    """Metric labels: known words as they are, anything else ``other`` (no label explosion)."""
+    labels = {status_label(word) for word in ["completed", "succeeded", "waiting", "x1", "x2"]}
+    assert {"completed", "succeeded", "waiting", "other"} == labels

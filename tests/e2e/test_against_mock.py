@@ -27,6 +27,7 @@ from mock_upstream.config import MockConfig
 from mock_upstream.testing import FakeClock, Journal
 from tests.e2e.receiver import Receiver
 from tests.fakes import AllowAllGuard
+from tests.models.bodies import models, smallest_body
 from tests.webhooks import verify_at_its_timestamp
 
 KEY = "gw_e2e_client_key_0123456789"
@@ -43,7 +44,11 @@ class World:
     journal: Journal
 
     async def submit(self, **fields: Any) -> str:
-        body = {"prompt": "a horse", "duration": "7", "callback_url": CALLBACK, **fields}
+        return await self.submit_body(
+            {"prompt": "a horse", "duration": "7", "callback_url": CALLBACK, **fields}
+        )
+
+    async def submit_body(self, body: dict[str, Any]) -> str:
         response = await self.http.post(
             "/v1/jobs", json=body, headers={"Authorization": f"Bearer {KEY}"}
         )
@@ -176,4 +181,46 @@ async def test_polls_that_fail_then_recover(world: World) -> None:
     await world.worker.run_until_idle()
     await world.settle(20)
     assert "completed" == (await world.job(job_id))["status"]
+    assert 1 == len(world.receiver.received)
+
+
+# One model of each of these vendors (the first in the catalogue), end to end.
+VENDORS = ("Kling AI", "Google", "OpenAI", "ByteDance", "MiniMax", "Runway", "Luma AI", "PixVerse")
+ONE_PER_VENDOR = [next(m for m in models() if m.vendor == vendor) for vendor in VENDORS]
+
+
+async def test_jobs_for_models_of_many_vendors_complete_with_verified_webhooks(
+    world: World,
+) -> None:
+    """Kling, Veo, Sora, Seedance, Hailuo, Runway, Luma, PixVerse: each job's smallest body
+    passes the strict mock; every job completes and its webhook verifies."""
+    job_ids = {}
+    for model in ONE_PER_VENDOR:
+        body = {**smallest_body(model), "callback_url": CALLBACK, "metadata": {"m": model.id}}
+        job_ids[await world.submit_body(body)] = model.id
+    await world.worker.run_until_idle()
+    await world.settle(8)
+    for job_id, model_id in job_ids.items():
+        job = await world.job(job_id)
+        assert ("completed", "delivered", model_id) == (
+            job["status"],
+            job["delivery"]["state"],
+            job["request"]["model"],
+        )
+    events = [verify_at_its_timestamp(SECRET, r.body, r.headers) for r in world.receiver.received]
+    assert {(job_id, "video.generation.completed") for job_id in job_ids} == {
+        (e["data"]["id"], e["type"]) for e in events
+    }
+    world.journal.assert_no_violations()
+    assert len(VENDORS) == len({m.vendor for m in ONE_PER_VENDOR})
+
+
+async def test_a_model_reporting_other_status_words_completes(world: World) -> None:
+    """[mock:other_status_words]: waiting → active → succeeded; the job completes, the raw word
+    is on the job."""
+    job_id = await world.submit(prompt="a horse [mock:other_status_words]")
+    await world.worker.run_until_idle()
+    await world.settle(8)
+    job = await world.job(job_id)
+    assert ("completed", "succeeded") == (job["status"], job["upstream_status"])
     assert 1 == len(world.receiver.received)

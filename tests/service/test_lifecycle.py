@@ -477,3 +477,29 @@ async def test_a_status_reported_backwards_keeps_the_job_moving(harness: Harness
     assert backwards.lease_token is None
     await harness.run(advance_s=15)
     assert JobStatus.COMPLETED == (await harness.job(job.id)).status
+
+
+async def test_words_outside_the_documented_enum_keep_the_job_running_then_succeeded_completes(
+    harness: Harness,
+) -> None:
+    """`waiting` and `active` (some models' words) mean still running; `succeeded` completes.
+    The job shows the upstream's raw word."""
+    job = await harness.accept(duration="7")
+    harness.upstream.poll_script.extend(
+        [
+            Generation(id="gen_scripted_000000001", status="waiting"),
+            Generation(id="gen_scripted_000000001", status="active"),
+            Generation(
+                id="gen_scripted_000000001", status="succeeded", video_url="https://cdn.test/v.mp4"
+            ),
+        ]
+    )
+    await harness.run()
+    await harness.run(advance_s=15)
+    waiting = await harness.job(job.id)
+    assert (JobStatus.GENERATING, "waiting") == (waiting.status, waiting.upstream_status)
+    await harness.run(advance_s=15)
+    assert "active" == (await harness.job(job.id)).upstream_status
+    await harness.run(advance_s=15)
+    done = await harness.job(job.id)
+    assert (JobStatus.COMPLETED, "succeeded") == (done.status, done.upstream_status)
