@@ -28,15 +28,6 @@ from gateway.observability.logging import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
 
 
-def _secrets(settings: Settings) -> list[str]:
-    return [
-        settings.aimlapi_key,
-        settings.client_api_key,
-        settings.client_webhook_secret,
-        settings.admin_key,
-    ]
-
-
 def serve(settings: Settings) -> int:
     from gateway.http.app import create_app
 
@@ -44,7 +35,7 @@ def serve(settings: Settings) -> int:
         print("gateway serve: set AIMLAPI_KEY (the AI/ML API key) first", file=sys.stderr)
         return 2
     configure_logging(
-        log_format=settings.log_format, level=settings.log_level, secrets=_secrets(settings)
+        log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
     app = create_app(settings, run_worker=settings.worker)
     uvicorn.run(
@@ -91,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the production server (settings from the environment)")
     dev = commands.add_parser("dev", help="gateway + mock upstream + webhook inbox on 127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--mock-port", type=int, default=8100)
+    dev.add_argument("--port", type=int, default=None, help="default: GATEWAY_PORT, else 8000")
+    dev.add_argument("--mock-port", type=int, default=None, help="default: the port + 100")
     dev.add_argument(
         "--data-dir", default="gateway-dev", help="where the SQLite file and keys live"
     )

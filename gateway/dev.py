@@ -1,6 +1,7 @@
 """``gateway dev``: the whole product on one machine, no API key needed.
 
-One process runs the gateway (127.0.0.1:8000), the mock upstream (127.0.0.1:8100, fast timings)
+One process runs the gateway (``GATEWAY_HOST``:``GATEWAY_PORT``, 127.0.0.1:8000 by default), the
+mock upstream (the port + 100, fast timings)
 and a development inbox at ``/dev/inbox`` that receives webhooks, checks their signatures with
 the bootstrap client's secret, and shows them in the log and at ``GET /dev/inbox``. The SQLite
 file and the generated client key and secret live in ``./gateway-dev/`` and survive restarts.
@@ -12,6 +13,8 @@ import asyncio
 import collections
 import json
 import secrets
+import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -90,27 +93,44 @@ def _credentials(data_dir: Path, settings: Settings, *, url: str) -> tuple[str, 
 
 
 def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Path) -> Settings:
-    key, secret = _credentials(data_dir, settings, url=f"http://127.0.0.1:{port}")
+    """The settings ``gateway serve`` would use, with dev's conveniences (the mock upstream,
+    an embedded database, quick polls, loopback callbacks) only where nothing was set."""
+    key, secret = _credentials(data_dir, settings, url=f"http://{settings.host}:{port}")
+    conveniences: dict[str, Any] = {
+        "database_url": f"sqlite:///{data_dir / 'gateway.db'}",
+        "upstream_url": f"http://127.0.0.1:{mock_port}",
+        "aimlapi_key": "mock-key",
+        "poll_policy": "fixed",
+        "poll_interval_s": 1.0,
+        "poll_floor_s": 0.5,
+        "tick_interval_s": 0.25,
+        "delivery_schedule": (0.0, 2.0, 10.0, 30.0, 60.0, 120.0),
+        "callback_allowlist": ("127.0.0.0/8", "::1/128", "localhost"),
+        "log_format": "console",
+    }
+    chosen = settings.explicitly_set()
     return settings.with_(
-        host="127.0.0.1",
         port=port,
-        database_url=f"sqlite:///{data_dir / 'gateway.db'}",
-        upstream_url=f"http://127.0.0.1:{mock_port}",
-        aimlapi_key=settings.aimlapi_key or "mock-key",
         client_api_key=key,
         client_webhook_secret=secret,
-        poll_policy="fixed",
-        poll_interval_s=1.0,
-        poll_floor_s=0.5,
-        tick_interval_s=0.25,
-        delivery_schedule=(0.0, 2.0, 10.0, 30.0, 60.0, 120.0),
-        callback_allowlist=("127.0.0.0/8", "::1/128", "localhost"),
-        log_format="console",
+        **{name: value for name, value in conveniences.items() if name not in chosen},
     )
 
 
+def taken_port(host: str, ports: list[int]) -> int | None:
+    """The first of ``ports`` that cannot be bound on ``host`` now, if any."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return port
+    return None
+
+
 def banner(settings: Settings) -> str:
-    base = f"http://127.0.0.1:{settings.port}"
+    base = f"http://{settings.host}:{settings.port}"
     body = {
         "prompt": "Mona Lisa puts on glasses with her hands.",
         "image_url": "https://raw.githubusercontent.com/aimlapi/api-docs/main/reference-files/mona_lisa_extended.jpg",
@@ -153,12 +173,16 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                gateway_app, host="127.0.0.1", port=settings.port, log_config=None, access_log=False
+                gateway_app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
             )
         ),
         uvicorn.Server(
             uvicorn.Config(
-                mock_app, host="127.0.0.1", port=mock_port, log_config=None, access_log=False
+                mock_app, host=settings.host, port=mock_port, log_config=None, access_log=False
             )
         ),
     ]
@@ -171,15 +195,24 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def run_dev(settings: Settings, *, port: int, mock_port: int, data_dir: str) -> int:
-    from gateway.cli import _secrets
+def run_dev(settings: Settings, *, port: int | None, mock_port: int | None, data_dir: str) -> int:
     from gateway.observability.logging import configure_logging
 
+    port = settings.port if port is None else port
+    mock_port = port + 100 if mock_port is None else mock_port
+    taken = taken_port(settings.host, [port, mock_port])
+    if taken is not None:
+        print(
+            f"gateway dev: port {taken} on {settings.host} is already in use; "
+            "choose others with GATEWAY_PORT or --port / --mock-port",
+            file=sys.stderr,
+        )
+        return 2
     directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     dev = dev_settings(settings, port=port, mock_port=mock_port, data_dir=directory)
     # The dev key and secret are printed on purpose (banner), but never logged.
-    configure_logging(log_format="console", level=dev.log_level, secrets=_secrets(dev))
+    configure_logging(log_format=dev.log_format, level=dev.log_level, secrets=dev.secret_values())
     asyncio.run(_serve_all(dev, mock_port))
     return 0
 

@@ -98,6 +98,13 @@ class Settings:
     max_concurrency: int = 64
     lease_s: float = 60.0
     shutdown_grace_s: float = 20.0
+    # Deliveries have capacity of their own (beside GATEWAY_MAX_CONCURRENCY for submissions and
+    # polls), at most this many per client and per destination (scheme, host, port) at once.
+    delivery_concurrency: int = 32
+    delivery_client_share: int = 8
+    delivery_per_destination: int = 4
+    # /readyz proves the database can commit with a small write at most this often.
+    readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)
 
     # Limits.
@@ -114,14 +121,25 @@ class Settings:
 
     # Traces: exported over OTLP/HTTP when set (read from OTEL_EXPORTER_OTLP_ENDPOINT, no prefix).
     otel_exporter_otlp_endpoint: str = ""
+    # Which fields the environment set (filled in by ``load_settings``; not a setting itself).
+    given: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and ``gateway dev`` use this)."""
         return replace(self, **changes)
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith(("postgresql", "postgres"))
+    def secret_values(self) -> list[str]:
+        """The configured secrets, for the log scrubber (never to be printed)."""
+        return [self.aimlapi_key, self.client_api_key, self.client_webhook_secret, self.admin_key]
+
+    def explicitly_set(self) -> frozenset[str]:
+        """The fields the environment gave a value (others are defaults)."""
+        return self.given
+
+
+def setting_fields() -> list[Any]:
+    """The fields read from the environment (all but ``given``)."""
+    return [f for f in fields(Settings) if f.name != "given"]
 
 
 # Standard names other tools share: read as they are, without the GATEWAY_ prefix.
@@ -157,13 +175,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (``os.environ`` by default)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for f in fields(Settings):
+    for f in setting_fields():
         raw = env.get(env_name(f.name))
         if raw == "" and f.default_factory is not MISSING:
             continue  # an empty computed setting (GATEWAY_REPLICA_ID=) means "compute it"
         if raw is not None:
             values[f.name] = _convert(f.name, f.type, raw)
-    settings = Settings(**values)
+    settings = Settings(**values, given=frozenset(values))
     _check(settings)
     return settings
 

@@ -22,7 +22,6 @@ EventType = Literal[
     "video.generation.completed",
     "video.generation.failed",
 ]
-DeliveryState = Literal["pending", "delivered", "dead", "gone"]
 
 _MEDIA_FIELDS = ("image_url", "video_url")
 OMITTED = "(inline data omitted)"

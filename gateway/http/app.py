@@ -22,6 +22,7 @@ from gateway.domain.addresses import Allowlist
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
+from gateway.http.access import AccessLog
 from gateway.http.admin import AdminController
 from gateway.http.docs import docs_assets_router
 from gateway.http.drop_in import DropInController
@@ -36,6 +37,7 @@ from gateway.observability.metrics import Metrics
 from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.intake import CallbackGuard
+from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime, Sender, Upstream
 from gateway.settings import Settings
 from gateway.store import Store
@@ -45,6 +47,20 @@ from gateway.worker.ticker import Worker
 
 def build_guard(settings: Settings) -> AddressGuard:
     return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
+
+
+class GatewayApp(Litestar):
+    """The Litestar app with the access log around every HTTP request (routing's own 404s and
+    405s included, which never reach route middleware)."""
+
+    access_log: AccessLog | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.access_log is None:
+            await super().__call__(scope, receive, send)
+            return
+        app_call = super().__call__
+        await self.access_log.around(scope, send, lambda logged: app_call(scope, receive, logged))
 
 
 def create_app(
@@ -59,7 +75,8 @@ def create_app(
     metrics: Metrics | None = None,
     tracer_provider: TracerProvider | None = None,
     extra_route_handlers: Sequence[Any] = (),
-) -> Litestar:
+) -> GatewayApp:
+    the_metrics = metrics or Metrics()
     rulebook = Rulebook(load_catalogue())  # every model's rules, compiled once
 
     @contextlib.asynccontextmanager
@@ -118,19 +135,27 @@ def create_app(
                 delivery_policy=DeliveryPolicy(
                     schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
                 ),
-                metrics=metrics or Metrics(),
+                metrics=the_metrics,
                 clock=clock,
                 rulebook=rulebook,
                 tracer=tracer_from(the_tracer_provider),
             )
             worker = Worker(runtime)
-            app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)
+            readiness = ReadinessProbe(
+                the_store.db,
+                settings.replica_id,
+                interval_s=settings.readiness_probe_interval_s,
+                clock=clock,
+            )
+            app.state.gateway = Gateway(
+                runtime=runtime, guard=the_guard, readiness=readiness, worker=worker
+            )
             if run_worker:
                 worker.start()
                 stack.push_async_callback(worker.stop)
             yield
 
-    return Litestar(
+    app = GatewayApp(
         route_handlers=[
             JobController,
             DeliveryController,
@@ -150,6 +175,8 @@ def create_app(
         debug=False,
         logging_config=None,  # the process's logging is configured once, by the CLI
     )
+    app.access_log = AccessLog(the_metrics)
+    return app
 
 
 def gateway_state(app: Litestar) -> Any:

@@ -236,7 +236,7 @@ _DESCRIPTIONS = {
     413: "Request body too large",
     415: "Body media type not accepted",
     429: "Rate limit or in-flight cap reached; see Retry-After",
-    503: "The database is unreachable; see Retry-After",
+    503: "The database is unavailable (store_unavailable); retry after Retry-After",
 }
 
 
@@ -275,5 +275,5 @@ def documented_errors(*statuses: int, drop_in: bool = False) -> dict[int, Respon
             description=description(status),
             generate_examples=False,
         )
-        for status in statuses
+        for status in sorted({*statuses, 503})
     }

@@ -40,6 +40,8 @@ def read_fields(content_type: str, body: bytes) -> dict[str, Any]:
             decoded = msgspec.json.decode(body)
         except msgspec.DecodeError:
             raise InvalidRequest("The body is not valid JSON") from None
+        except UnicodeDecodeError:  # msgspec checks UTF-8 only when it builds a string
+            raise InvalidRequest("The body is not valid UTF-8") from None
         if not isinstance(decoded, dict):
             raise InvalidRequest("The body must be a JSON object")
         data: dict[str, Any] = decoded

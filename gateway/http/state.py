@@ -9,6 +9,7 @@ from litestar import Request
 
 if TYPE_CHECKING:
     from gateway.service.intake import CallbackGuard
+    from gateway.service.readiness import ReadinessProbe
     from gateway.service.runtime import Runtime
     from gateway.worker.ticker import Worker
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 class Gateway:
     runtime: Runtime
     guard: CallbackGuard
+    readiness: ReadinessProbe
     worker: Worker | None = None
 
 

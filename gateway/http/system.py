@@ -7,7 +7,6 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 
-from gateway.errors import ServiceUnavailable
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import PublicOperation
 from gateway.http.state import gateway_of
@@ -31,16 +30,13 @@ async def healthz() -> Health:
 @get(
     "/readyz",
     tags=["system"],
-    summary="The database answers",
+    summary="The database answers and commits",
     operation_id="readyz",
     operation_class=PublicOperation,
     responses=documented_errors(503),
 )
 async def readyz(request: Request[Any, Any, Any]) -> Health:
-    try:
-        await gateway_of(request).runtime.store.db.ping()
-    except Exception:
-        raise ServiceUnavailable("The database is not reachable") from None
+    await gateway_of(request).readiness.check()
     return Health(status="ready")
 
 

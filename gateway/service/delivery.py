@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.retry import decide
 from gateway.domain.signing import webhook_headers
 from gateway.observability.tracing import inject_traceparent, job_span
@@ -42,7 +43,9 @@ async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) ->
         "attempts": attempt,
         "last_status_code": result.status_code,
         "last_error": result.error,
-        "state": "pending" if decision.kind == "retry" else decision.kind,
+        "state": DeliveryState.PENDING
+        if decision.kind == "retry"
+        else DeliveryState(decision.kind),
         "next_run_at": decision.next_at if decision.kind == "retry" else None,
     }
     if decision.kind == "delivered":

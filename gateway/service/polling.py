@@ -84,6 +84,7 @@ async def apply_generation(
         **(extra or {}),
         "upstream_status": generation.status,
         "poll_errors": 0,
+        "poll_not_found": 0,
     }
     status = status_after_report(job.status, generation.status)
     if status == JobStatus.FAILED:
@@ -112,6 +113,10 @@ async def _poll_failed(
     rt: Runtime, job: JobRecord, token: str, failure: UpstreamFailure, now: float
 ) -> None:
     errors = job.poll_errors + 1
+    # 404s are counted on their own: timeouts and 5xx in between neither add to nor reset them.
+    not_found = (
+        job.poll_not_found + 1 if failure.kind == FailureKind.NOT_FOUND else job.poll_not_found
+    )
     rt.log.warning(
         "poll_failed",
         job_id=job.id,
@@ -120,14 +125,14 @@ async def _poll_failed(
         status_code=failure.status_code,
         consecutive=errors,
     )
-    if failure.kind == FailureKind.NOT_FOUND and errors >= NOT_FOUND_LIMIT:
+    if failure.kind == FailureKind.NOT_FOUND and not_found >= NOT_FOUND_LIMIT:
         await fail(
             rt,
             job,
             token,
             ErrorCode.GENERATION_NOT_FOUND,
             f"The upstream no longer knows generation {job.generation_id} "
-            f"({errors} answers of 404 in a row).",
+            f"({not_found} answers of 404 without an answer in between).",
             now=now,
             upstream=failure.error,
         )
@@ -136,6 +141,7 @@ async def _poll_failed(
     values = {
         "poll_count": job.poll_count + 1,
         "poll_errors": errors,
+        "poll_not_found": not_found,
         "next_run_at": rt.poll_policy.next_poll_at(context),
     }
     await move(rt, job, token, job.status, values, now=now)

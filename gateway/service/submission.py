@@ -39,7 +39,7 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
             UNKNOWN_MESSAGE.format(why="the gateway stopped while the request was in flight"),
             now=now,
         )
-        rt.metrics.submissions.labels(outcome="outcome_unknown").inc()
+        rt.metrics.submissions.labels(outcome=FailureKind.UNKNOWN.value).inc()
         return
     if now >= job.deadline_at:
         await fail(rt, job, token, ErrorCode.DEADLINE_EXCEEDED, _deadline_message(job), now=now)

@@ -8,7 +8,8 @@ from typing import Any, cast
 import msgspec
 
 from gateway.clock import iso
-from gateway.domain.events import DeliveryState, EventType, strip_inline_media
+from gateway.domain.delivery import DeliveryState
+from gateway.domain.events import EventType, strip_inline_media
 from gateway.domain.generation import EventName
 from gateway.domain.jobs import ErrorCode, JobStatus, upstream_status_of
 from gateway.domain.polling import DurationEstimate
@@ -72,11 +73,13 @@ def delivery_view(delivery: DeliveryRecord) -> DeliveryView:
     return DeliveryView(
         event_id=delivery.id,
         event_type=cast(EventType, delivery.event_type),
-        state=cast(DeliveryState, delivery.state),
+        state=delivery.state,
         attempts=delivery.attempts,
         last_status_code=delivery.last_status_code,
         last_error=delivery.last_error,
-        next_attempt_at=iso(delivery.next_run_at) if delivery.state == "pending" else None,
+        next_attempt_at=iso(delivery.next_run_at)
+        if delivery.state == DeliveryState.PENDING
+        else None,
         delivered_at=iso(delivery.delivered_at),
         created_at=iso(delivery.created_at),
     )

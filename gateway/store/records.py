@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.jobs import JobStatus
 
 
@@ -72,6 +73,7 @@ class JobRecord(msgspec.Struct, frozen=True):
     submit_attempts: int
     poll_count: int
     poll_errors: int
+    poll_not_found: int
     lease_token: str | None
     lease_until: float | None
     takeovers: int
@@ -96,7 +98,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     event_type: str
     url: str
     payload: bytes
-    state: str  # pending | delivered | dead | gone
+    state: DeliveryState
     attempts: int
     created_at: float
     updated_at: float

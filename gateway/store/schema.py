@@ -66,6 +66,8 @@ jobs = sa.Table(
     sa.Column("submit_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("poll_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("poll_errors", sa.Integer, nullable=False, server_default="0"),
+    # 404s in a row (other poll errors neither count nor reset it; an answer does).
+    sa.Column("poll_not_found", sa.Integer, nullable=False, server_default="0"),
     sa.Column("lease_token", sa.String(40), nullable=True),
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),

@@ -331,4 +331,4 @@ async def test_readyz_fails_when_the_database_is_unreachable(tmp_path: Path) -> 
         alive = await http.get("/healthz")
     await unreachable.close()
     assert (503, 200) == (ready.status_code, alive.status_code)
-    assert_error_shape(ready.json(), "service_unavailable")
+    assert_error_shape(ready.json(), "store_unavailable")

@@ -113,3 +113,35 @@ def test_other_media_types_are_415() -> None:
     with pytest.raises(UnsupportedMediaType) as caught:
         parse_job_request("application/xml", b"<job/>")
     assert 415 == caught.value.status_code
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"prompt": "a horse \xff"}',
+        b'{"prompt": "a horse", "metadata": {"order": "\xc3\x28"}}',
+        b'{"prompt": "a horse", "metadata": {"\xed\xa0\x80": "1"}}',
+    ],
+)
+def test_invalid_utf8_in_json_is_a_400(body: bytes) -> None:
+    """Bytes that are not UTF-8, in a value or a metadata key or value: a clear 400."""
+    with pytest.raises(InvalidRequest) as refused:
+        parse_job_request("application/json", body)
+    assert (400, "The body is not valid UTF-8") == (
+        refused.value.status_code,
+        refused.value.message,
+    )
+
+
+@pytest.mark.parametrize(
+    ("media", "body"),
+    [
+        ("application/json", b'{"prompt": "a horse", "colour": "red"}'),
+        ("application/x-www-form-urlencoded", b"prompt=a+horse&colour=red"),
+    ],
+)
+def test_an_unknown_field_is_named(media: str, body: bytes) -> None:
+    """JSON or form, the error's details name the unknown field."""
+    with pytest.raises(InvalidRequest) as refused:
+        parse_job_request(media, body)
+    assert ["colour"] == [d["field"] for d in refused.value.details]
