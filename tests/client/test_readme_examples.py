@@ -14,7 +14,10 @@ ROOT = Path(__file__).parents[2]
 
 
 def python_blocks(path: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", path.read_text(), re.DOTALL)
+    """The document's Python examples that use the client, in order (other sections have their
+    own examples, e.g. the drop-in's)."""
+    blocks = re.findall(r"```python\n(.*?)```", path.read_text(), re.DOTALL)
+    return [block for block in blocks if "gateway_client" in block]
 
 
 def a_received_webhook(live: LiveGateway) -> tuple[bytes, dict[str, str]]:
