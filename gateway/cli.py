@@ -27,6 +27,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.client_api_key,
         settings.client_webhook_secret,
         settings.admin_key,
+        settings.console_secret,
     ]
 
 

@@ -62,6 +62,7 @@ class Settings:
     client_api_key: str = field(default="", repr=False)
     client_webhook_secret: str = field(default="", repr=False)
     admin_key: str = field(default="", repr=False)
+    console_secret: str = field(default="", repr=False)  # signs console session cookies
 
     # Polling.
     poll_policy: str = "adaptive"  # "adaptive" or "fixed"

@@ -14,6 +14,9 @@ from litestar import Litestar
 
 from gateway import __version__
 from gateway.clock import Clock, system_clock
+from gateway.console.render import template_config
+from gateway.console.routes import console_routes
+from gateway.console.session import Console
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
@@ -52,6 +55,7 @@ def create_app(
     run_worker: bool = True,
     metrics: Metrics | None = None,
     extra_route_handlers: Sequence[Any] = (),
+    console: Console | None = None,
 ) -> Litestar:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -107,7 +111,12 @@ def create_app(
                 clock=clock,
             )
             worker = Worker(runtime)
-            app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)
+            app.state.gateway = Gateway(
+                runtime=runtime,
+                guard=the_guard,
+                worker=worker,
+                console=console or Console(settings.console_secret),
+            )
             if run_worker:
                 worker.start()
                 stack.push_async_callback(worker.stop)
@@ -121,8 +130,10 @@ def create_app(
             healthz,
             readyz,
             metrics_endpoint,
+            *console_routes(),
             *extra_route_handlers,
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(version=__version__, job_request=JobRequest),
