@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from gateway.console.auth import Viewer, acting_viewer, current_viewer
@@ -19,7 +19,7 @@ from gateway.service.redelivery import replay_dead
 from gateway.service.views import delivery_view
 
 DEAD_SHOWN = 100
-Text = Annotated[str, Parameter(max_length=100)]
+Text = Annotated[str, QueryParameter(max_length=100)]
 
 
 def parse_moment(text: str, field: str) -> float:
@@ -51,11 +51,11 @@ class DeliveriesController(Controller):
     async def deliveries(
         self,
         request: Request[Any, Any, Any],
-        viewer: Viewer,
+        viewer: NamedDependency[Viewer],
         client: Text = "",
         since: Text = "",
         until: Text = "",
-        replayed: Annotated[int | None, Parameter(ge=0)] = None,
+        replayed: Annotated[int | None, QueryParameter(ge=0)] = None,
     ) -> Template:
         store = gateway_of(request).runtime.store
         scope = viewer.scope(client)
@@ -80,7 +80,9 @@ class DeliveriesController(Controller):
         status_code=303,
         dependencies={"viewer": Provide(acting_viewer)},
     )
-    async def replay(self, request: Request[Any, Any, Any], viewer: Viewer) -> Response[Any]:
+    async def replay(
+        self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]
+    ) -> Response[Any]:
         gateway = gateway_of(request)
         form = await request.form()
         since, until, client = (str(form.get(name) or "") for name in ("since", "until", "client"))
@@ -91,4 +93,4 @@ class DeliveriesController(Controller):
         if count:
             gateway.wake()
         query = {"replayed": count} | ({"client": client} if viewer.is_admin and client else {})
-        return Redirect(f"/console/deliveries?{urlencode(query)}")
+        return Redirect(f"/console/deliveries?{urlencode(query)}", status_code=303)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.response import Template
 
 from gateway.console.auth import Viewer, current_viewer
@@ -25,7 +25,7 @@ def inbox_page(entries: Any) -> Any:
         after_request=secure,
         exception_handlers=CONSOLE_ERRORS,
     )
-    async def inbox(request: Request[Any, Any, Any], viewer: Viewer) -> Template:
+    async def inbox(request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]) -> Template:
         return await page(request, viewer, "inbox.html", entries=entries())
 
     return inbox

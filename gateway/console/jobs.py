@@ -7,8 +7,8 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from gateway.console.auth import Viewer, acting_viewer, current_viewer
@@ -24,10 +24,12 @@ from gateway.store.records import JobRecord
 
 PAGE_SIZE = 50
 STATUSES = [status.value for status in JobStatus]
-Text = Annotated[str, Parameter(max_length=300)]
+Text = Annotated[str, QueryParameter(max_length=300)]
 
 
-def _filter(viewer: Viewer, client: str, status: str, model: str, q: str) -> JobFilter:
+def _filter(
+    viewer: NamedDependency[Viewer], client: str, status: str, model: str, q: str
+) -> JobFilter:
     if status and status not in STATUSES:
         raise InvalidRequest(f"Unknown status {status!r}")
     return JobFilter(
@@ -72,7 +74,9 @@ async def _jobs_context(
     }
 
 
-async def _owned_job(request: Request[Any, Any, Any], viewer: Viewer, job_id: str) -> JobRecord:
+async def _owned_job(
+    request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], job_id: FromPath[str]
+) -> JobRecord:
     store = gateway_of(request).runtime.store
     client_id = viewer.client.id if viewer.client is not None else None
     job = await store.jobs.get_job(job_id, client_id=client_id)
@@ -101,7 +105,7 @@ class JobsController(Controller):
     async def jobs(
         self,
         request: Request[Any, Any, Any],
-        viewer: Viewer,
+        viewer: NamedDependency[Viewer],
         client: Text = "",
         status: Text = "",
         model: Text = "",
@@ -116,7 +120,7 @@ class JobsController(Controller):
     async def rows(
         self,
         request: Request[Any, Any, Any],
-        viewer: Viewer,
+        viewer: NamedDependency[Viewer],
         client: Text = "",
         status: Text = "",
         model: Text = "",
@@ -129,7 +133,12 @@ class JobsController(Controller):
         return await page(request, viewer, "_job_rows.html", **context)
 
     @get("/{job_id:str}", name="console_job")
-    async def job(self, request: Request[Any, Any, Any], viewer: Viewer, job_id: str) -> Template:
+    async def job(
+        self,
+        request: Request[Any, Any, Any],
+        viewer: NamedDependency[Viewer],
+        job_id: FromPath[str],
+    ) -> Template:
         job = await _owned_job(request, viewer, job_id)
         done = request.query_params.get("done")
         notice = "Redelivery requested: the events are being sent again." if done else None
@@ -137,7 +146,12 @@ class JobsController(Controller):
         return await page(request, viewer, "job.html", notice=notice, **context)
 
     @get("/{job_id:str}/live", name="console_job_live")
-    async def live(self, request: Request[Any, Any, Any], viewer: Viewer, job_id: str) -> Template:
+    async def live(
+        self,
+        request: Request[Any, Any, Any],
+        viewer: NamedDependency[Viewer],
+        job_id: FromPath[str],
+    ) -> Template:
         """The live part of a job's page: status, video, timeline, deliveries."""
         job = await _owned_job(request, viewer, job_id)
         return await page(request, viewer, "_job_live.html", **await _job_context(request, job))
@@ -148,10 +162,13 @@ class JobsController(Controller):
         dependencies={"viewer": Provide(acting_viewer)},
     )
     async def redeliver(
-        self, request: Request[Any, Any, Any], viewer: Viewer, job_id: str
+        self,
+        request: Request[Any, Any, Any],
+        viewer: NamedDependency[Viewer],
+        job_id: FromPath[str],
     ) -> Response[Any]:
         gateway = gateway_of(request)
         job = await _owned_job(request, viewer, job_id)
         await redeliver_job(gateway.runtime, job)
         gateway.wake()
-        return Redirect(f"/console/jobs/{job.id}?done=redelivered")
+        return Redirect(f"/console/jobs/{job.id}?done=redelivered", status_code=303)

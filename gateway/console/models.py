@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
 from litestar.response import Template
 
 from gateway.console.auth import Viewer, current_viewer
@@ -77,8 +77,8 @@ class ModelsController(Controller):
     async def models(
         self,
         request: Request[Any, Any, Any],
-        viewer: Viewer,
-        client: Annotated[str, Parameter(max_length=100)] = "",
+        viewer: NamedDependency[Viewer],
+        client: Annotated[str, QueryParameter(max_length=100)] = "",
     ) -> Template:
         store = gateway_of(request).runtime.store
         figures = model_figures(

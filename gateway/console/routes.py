@@ -30,7 +30,7 @@ def _error_page(status_code: int, title: str, message: str) -> Template:
 def not_signed_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
     if request.headers.get("hx-request"):  # a fragment poll: send the whole page to sign-in
         return Response(b"", status_code=401, headers={"HX-Redirect": "/console/signin"})
-    return Redirect("/console/signin", headers=SECURITY_HEADERS)
+    return Redirect("/console/signin", status_code=303, headers=SECURITY_HEADERS)
 
 
 def csrf_refused(_: Request[Any, Any, Any], __: Exception) -> Template:

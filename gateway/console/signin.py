@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from gateway.console.auth import (
@@ -44,14 +45,14 @@ class SignInController(Controller):
 
     @get("/", name="console_home")
     async def home(self) -> Redirect:
-        return Redirect("/console/jobs")
+        return Redirect("/console/jobs", status_code=303)
 
     @get("/signin", name="console_signin")
     async def signin_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
         gateway, _ = console_of(request)
         session = current_session(request)
         if await resolve(gateway, session) is not None:
-            return Redirect("/console/jobs")
+            return Redirect("/console/jobs", status_code=303)
         return await signin_page(request)
 
     @post("/signin", status_code=303)
@@ -72,10 +73,12 @@ class SignInController(Controller):
         # A fresh session (and CSRF token) on every sign-in: nothing carries over.
         signed = new_session(kind, key_hash, now=gateway.runtime.clock())
         gateway.runtime.log.info("console_signed_in", kind=kind)
-        return with_session(request, Redirect("/console/jobs"), signed)
+        return with_session(request, Redirect("/console/jobs", status_code=303), signed)
 
     @get("/signin/link", name="console_signin_link")
-    async def signin_link(self, request: Request[Any, Any, Any], token: str = "") -> Response[Any]:
+    async def signin_link(
+        self, request: Request[Any, Any, Any], token: FromQuery[str] = ""
+    ) -> Response[Any]:
         gateway, console = console_of(request)
         session = console.redeem_link(token, now=gateway.runtime.clock())
         if session is None or await resolve(gateway, session) is None:
@@ -84,14 +87,16 @@ class SignInController(Controller):
                 status_code=400,
                 error="That sign-in link was used already or has expired. Sign in with a key.",
             )
-        return with_session(request, Redirect("/console/jobs"), session)
+        return with_session(request, Redirect("/console/jobs", status_code=303), session)
 
     @post(
         "/signout",
         status_code=303,
         dependencies={"viewer": Provide(acting_viewer)},
     )
-    async def signout(self, request: Request[Any, Any, Any], viewer: Viewer) -> Response[Any]:
-        response: Response[Any] = Redirect("/console/signin")
+    async def signout(
+        self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]
+    ) -> Response[Any]:
+        response: Response[Any] = Redirect("/console/signin", status_code=303)
         response.set_cookie(session_cookie(request, "", max_age=0))
         return response
