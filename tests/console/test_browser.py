@@ -112,7 +112,7 @@ def test_the_console_journey(page: Page, stack: Stack) -> None:
 
 
 XSS = "<script>window.__xss='script'</script>"
-BREAK_DOUBLE = "\"><img src=x onerror=\"window.__xss='img'\">"
+BREAK_DOUBLE = '"><img src=x onerror="window.__xss=\'img\'">'
 BREAK_SINGLE = "'><svg onload=\"window.__xss='svg'\"></svg>"
 DIALOG = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 PAYLOADS = (XSS, BREAK_DOUBLE, BREAK_SINGLE, DIALOG)
