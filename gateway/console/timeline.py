@@ -8,6 +8,9 @@ its delivery attempts: only the latest upstream status is known then.)
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
 import msgspec
 
 from gateway.store import Store
@@ -28,6 +31,95 @@ class TimelineEntry(msgspec.Struct, frozen=True):
     latency_ms: float | None = None
     error: str | None = None
     answer: str | None = None
+
+
+class HistoryEvent(Protocol):
+    """One row of a job's stored history (``job_events``; see HISTORY_SPEC in issue 10)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def upstream_status(self) -> str | None: ...
+    @property
+    def polls(self) -> int: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+
+
+def _error_text(error: Any) -> str | None:
+    if isinstance(error, Mapping):
+        return f"{error.get('code', '')}: {error.get('message', '')}"
+    return None if error is None else str(error)
+
+
+def entries_from_history(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
+    """Timeline entries from the stored history, oldest first. An upstream status change says
+    how many polls it took since the previous change (or since submission)."""
+    entries: list[TimelineEntry] = []
+    polls_before = 0
+    for event in events:
+        data = event.data
+        if event.kind == "accepted":
+            entries.append(TimelineEntry(at=event.at, kind=event.kind, title="Accepted"))
+        elif event.kind == "submitted":
+            polls_before = event.polls
+            generation = data.get("generation_id")
+            entries.append(
+                TimelineEntry(
+                    at=event.at,
+                    kind=event.kind,
+                    title="Submitted upstream",
+                    detail=f"generation {generation}" if generation else None,
+                )
+            )
+        elif event.kind == "upstream_status":
+            entries.append(
+                TimelineEntry(
+                    at=event.at,
+                    kind=event.kind,
+                    title=f"Upstream status: {event.upstream_status}",
+                    polls=max(0, event.polls - polls_before),
+                )
+            )
+            polls_before = event.polls
+        elif event.kind in ("completed", "failed"):
+            entries.append(
+                TimelineEntry(
+                    at=event.at,
+                    kind=event.kind,
+                    title=event.kind.capitalize(),
+                    detail=_error_text(data.get("error")),
+                    ok=event.kind == "completed",
+                )
+            )
+        elif event.kind == "delivery_attempted":
+            status_code = data.get("status_code")
+            entries.append(
+                TimelineEntry(
+                    at=event.at,
+                    kind=event.kind,
+                    title=f"Webhook attempt {data.get('attempt', '')}".strip(),
+                    ok=data.get("decision") == "delivered",
+                    event_id=data.get("delivery_id"),
+                    attempt=data.get("attempt"),
+                    status_code=status_code if isinstance(status_code, int) else None,
+                    latency_ms=data.get("latency_ms"),
+                    error=data.get("error"),
+                    answer=data.get("response_excerpt"),
+                )
+            )
+        else:  # redelivery_requested, and kinds added later (e.g. submission retries)
+            entries.append(
+                TimelineEntry(
+                    at=event.at,
+                    kind=event.kind,
+                    title=event.kind.replace("_", " ").capitalize(),
+                    detail=_error_text(data.get("error")) or data.get("message"),
+                )
+            )
+    return entries
 
 
 async def job_timeline(store: Store, job: JobRecord) -> list[TimelineEntry]:

@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.console.models import model_figures
 from gateway.console.render import CONTENT_SECURITY_POLICY
+from gateway.console.timeline import entries_from_history
 from gateway.dev import inbox_routes
 from gateway.domain.polling import DurationStats
 from gateway.http.app import create_app
@@ -310,3 +312,61 @@ async def test_dev_inbox_page(tmp_path: Path) -> None:
         assert "<b>hi</b>" not in page.text
         assert 'href="/console/inbox"' in page.text
     await store.close()
+
+
+class _Event(msgspec.Struct, frozen=True):
+    """A stored history row as HISTORY_SPEC describes it."""
+
+    kind: str
+    at: float
+    status: str
+    polls: int = 0
+    upstream_status: str | None = None
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def test_timeline_from_stored_history() -> None:
+    """Each history row becomes an entry; status changes count the polls since the last one."""
+    events = [
+        _Event("accepted", 1.0, "accepted"),
+        _Event("submitted", 2.0, "queued", data={"generation_id": "gen_1"}),
+        _Event("upstream_status", 5.0, "queued", polls=1, upstream_status="queued"),
+        _Event("upstream_status", 40.0, "generating", polls=4, upstream_status="generating"),
+        _Event("upstream_status", 90.0, "completed", polls=9, upstream_status="completed"),
+        _Event("completed", 90.0, "completed", polls=9, data={"video_url": "https://v"}),
+        _Event(
+            "delivery_attempted",
+            91.0,
+            "completed",
+            polls=9,
+            data={
+                "delivery_id": "msg_1",
+                "attempt": 1,
+                "status_code": 503,
+                "latency_ms": 12.5,
+                "response_excerpt": "<b>down</b>",
+                "decision": "retry",
+            },
+        ),
+        _Event("redelivery_requested", 95.0, "completed", polls=9),
+    ]
+    entries = entries_from_history(events)
+    assert [
+        ("Accepted", None),
+        ("Submitted upstream", None),
+        ("Upstream status: queued", 1),
+        ("Upstream status: generating", 3),
+        ("Upstream status: completed", 5),
+        ("Completed", None),
+        ("Webhook attempt 1", None),
+        ("Redelivery requested", None),
+    ] == [(e.title, e.polls) for e in entries]
+    attempt = entries[6]
+    assert ("msg_1", 503, 12.5, "<b>down</b>", False) == (
+        attempt.event_id,
+        attempt.status_code,
+        attempt.latency_ms,
+        attempt.answer,
+        attempt.ok,
+    )
+    assert "generation gen_1" == entries[1].detail
