@@ -26,10 +26,15 @@ async def redeliver_job(rt: Runtime, job: JobRecord) -> list[DeliveryRecord]:
 
 async def replay_dead(rt: Runtime, *, client_id: str | None, since: float, until: float) -> int:
     """Make every dead delivery created in [since, until) due again; ``client_id=None`` is every
-    client's (the operator's replay)."""
-    count = await rt.store.jobs.replay_dead(
-        client_id=client_id, since=since, until=until, now=rt.clock()
+    client's (the operator's replay, one client at a time)."""
+    client_ids = (
+        [client_id] if client_id is not None else [c.id for c in await rt.store.clients.list()]
     )
+    count = 0
+    for one in client_ids:
+        count += await rt.store.jobs.replay_dead(
+            client_id=one, since=since, until=until, now=rt.clock()
+        )
     rt.log.info(
         "deliveries_replayed", client_id=client_id, count=count, since=iso(since), until=iso(until)
     )

@@ -401,22 +401,17 @@ class JobStore:
             await self.db.notify_work(conn)
         return await self.list_deliveries(job_id)
 
-    async def replay_dead(
-        self, *, client_id: str | None, since: float, until: float, now: float
-    ) -> int:
-        """Make every dead delivery of a client (or of every client, with None) created in
-        [since, until) due again."""
-        window = [
-            deliveries.c.state == "dead",
-            deliveries.c.created_at >= since,
-            deliveries.c.created_at < until,
-        ]
-        if client_id is not None:
-            window.append(deliveries.c.client_id == client_id)
+    async def replay_dead(self, *, client_id: str, since: float, until: float, now: float) -> int:
+        """Make every dead delivery of a client created in [since, until) due again."""
         async with self.db.write() as conn:
             result = await conn.execute(
                 sa.update(deliveries)
-                .where(*window)
+                .where(
+                    deliveries.c.client_id == client_id,
+                    deliveries.c.state == "dead",
+                    deliveries.c.created_at >= since,
+                    deliveries.c.created_at < until,
+                )
                 .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
             )
             if result.rowcount:

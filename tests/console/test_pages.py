@@ -370,3 +370,30 @@ def test_timeline_from_stored_history() -> None:
         attempt.ok,
     )
     assert "generation gen_1" == entries[1].detail
+
+
+async def test_the_operator_replays_every_clients_dead_letters(console: Console) -> None:
+    """With no client picked, the operator's preview and replay cover every client."""
+    other = await console.new_client()
+    console.sender.script.extend([500] * 16)
+    jobs = [await console.submit(), await console.submit(other["api_key"])]
+    await console.finish()
+    worker = console.gateway.worker
+    assert worker is not None
+    for _ in range(10):
+        console.clock.advance(40_000)
+        await worker.run_until_idle()
+    await console.sign_in(ADMIN_KEY)
+    window = {"since": "2020-01-01T00:00", "until": "2090-01-01T00:00"}
+    preview = await console.http.get("/console/deliveries", params=window)
+    assert "<strong>2</strong> dead deliveries in this window" in preview.text
+    response = await console.http.post(
+        "/console/deliveries/replay",
+        data=window | {"csrf_token": csrf_of(preview.text)},
+        follow_redirects=False,
+    )
+    assert "/console/deliveries?replayed=2" == response.headers["location"]
+    await worker.run_until_idle()
+    store = console.gateway.runtime.store
+    states = [d.state for job in jobs for d in await store.jobs.list_deliveries(job)]
+    assert ["delivered", "delivered"] == states
