@@ -13,9 +13,11 @@ import msgspec
 
 from gateway.clock import iso
 from gateway.domain.events import event_body, event_type_for, new_event_id
+from gateway.domain.history import JobEventKind, kinds_for_change
 from gateway.domain.jobs import ErrorCode, JobStatus, transition
 from gateway.service.runtime import Runtime
 from gateway.service.views import job_view
+from gateway.store.history import NewJobEvent
 from gateway.store.records import JobRecord, NewDelivery
 
 
@@ -63,8 +65,9 @@ async def move(
     if entering and wants_event(job, status):
         updated = msgspec.structs.replace(job, **changes)
         events.append(build_event(rt, updated, status, now))
+    history = history_of_change(job, changes)
     landed = await rt.store.jobs.update_job(
-        job.id, token, changes, now=now, release=release, new_deliveries=events
+        job.id, token, changes, now=now, release=release, new_deliveries=events, history=history
     )
     if not landed:
         rt.metrics.fenced_writes_refused.inc()
@@ -79,6 +82,39 @@ async def move(
             error_code=(values.get("error") or {}).get("code"),
         )
     return landed
+
+
+def history_of_change(job: JobRecord, changes: dict[str, Any]) -> list[NewJobEvent]:
+    """The history rows for writing ``changes`` to ``job`` (none for a poll that changed
+    nothing), each with the details a reader needs."""
+    kinds = kinds_for_change(
+        status_before=job.status,
+        status_after=changes.get("status", job.status),
+        upstream_before=job.upstream_status,
+        upstream_after=changes.get("upstream_status", job.upstream_status),
+        generation_id_after=changes.get("generation_id", job.generation_id),
+    )
+    return [NewJobEvent(kind, _details(kind, job, changes)) for kind in kinds]
+
+
+def _details(kind: JobEventKind, job: JobRecord, changes: dict[str, Any]) -> dict[str, Any]:
+    if kind == JobEventKind.SUBMITTING:
+        return {"attempt": changes.get("submit_attempts", job.submit_attempts)}
+    if kind == JobEventKind.SUBMISSION_RETRY:
+        return {"next_run_at": changes.get("next_run_at")}
+    if kind == JobEventKind.SUBMITTED:
+        return {"generation_id": changes["generation_id"]}
+    if kind == JobEventKind.UPSTREAM_STATUS:
+        return {"previous": job.upstream_status}
+    if kind == JobEventKind.COMPLETED:
+        return {
+            "generation_id": changes.get("generation_id", job.generation_id),
+            "video_url": changes.get("video_url"),
+        }
+    if kind == JobEventKind.FAILED:
+        error = changes.get("error") or {}
+        return {"error": {"code": error.get("code"), "message": error.get("message")}}
+    return {}
 
 
 async def fail(

@@ -6,6 +6,7 @@ from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
+from gateway.store.history import History
 from gateway.store.jobs import JobStore
 
 
@@ -18,6 +19,7 @@ class Store:
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.browse = BrowseStore(db)
+        self.history = History(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -30,4 +32,4 @@ class Store:
         await self.db.dispose()
 
 
-__all__ = ["BrowseStore", "ClientStore", "CounterStore", "Database", "JobStore", "Store"]
+__all__ = ["BrowseStore", "ClientStore", "CounterStore", "Database", "History", "JobStore", "Store"]
