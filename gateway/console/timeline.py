@@ -1,9 +1,10 @@
 """A job's life as rows for the job page: accepted, submitted, upstream status changes with the
 polls they took, finished, and every delivery attempt.
 
-``job_timeline`` is the one seam: it reads what the store keeps about the job and returns entries
-oldest first. (Until the job history of issue 10 lands it is reconstructed from the job row and
-its delivery attempts: only the latest upstream status is known then.)
+``job_timeline`` is the one seam: it reads the job's stored history (``store.history``, one row
+per change) and returns entries oldest first. A job stored before the history existed has no
+rows: its timeline is reconstructed from the job row and its delivery attempts (only the latest
+upstream status is known then).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import msgspec
 
 from gateway.store import Store
 from gateway.store.records import JobRecord
+
+HISTORY_SHOWN = 1000  # a job's page shows at most this many changes
 
 
 class TimelineEntry(msgspec.Struct, frozen=True):
@@ -63,6 +66,8 @@ def entries_from_history(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
         data = event.data
         if event.kind == "accepted":
             entries.append(TimelineEntry(at=event.at, kind=event.kind, title="Accepted"))
+        elif event.kind == "submitting":
+            entries.append(TimelineEntry(at=event.at, kind=event.kind, title="Submitting upstream"))
         elif event.kind == "submitted":
             polls_before = event.polls
             generation = data.get("generation_id")
@@ -123,6 +128,13 @@ def entries_from_history(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
 
 
 async def job_timeline(store: Store, job: JobRecord) -> list[TimelineEntry]:
+    events = await store.history.list_for_job(job.id, limit=HISTORY_SHOWN)
+    if events:
+        return entries_from_history(events)
+    return await _timeline_from_rows(store, job)
+
+
+async def _timeline_from_rows(store: Store, job: JobRecord) -> list[TimelineEntry]:
     entries = [TimelineEntry(at=job.created_at, kind="accepted", title="Accepted")]
     if job.submitted_at is not None:
         entries.append(
