@@ -4,6 +4,11 @@
 ``gateway dev``     the gateway + the mock upstream + a webhook inbox, on 127.0.0.1
 ``gateway clients`` create | list | revoke ID | rotate-secret ID, printing JSON
 ``gateway migrate`` bring the database schema up to date and exit
+``gateway submit``  submit a job to a gateway, optionally waiting with a progress display
+``gateway jobs``    list | show ID | watch ID | redeliver ID, as a caller (``--json`` for scripts)
+
+``submit`` and ``jobs`` call a gateway as a client does (see ``gateway.caller_cli``); they need
+none of the server's settings.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Sequence
 import msgspec
 import uvicorn
 
+from gateway import caller_cli
 from gateway.observability.logging import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
 
@@ -99,11 +105,14 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("revoke", "rotate-secret"):
         action = actions.add_parser(name)
         action.add_argument("client_id")
+    caller_cli.add_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in caller_cli.COMMANDS:
+        return caller_cli.run(args)
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -71,7 +71,10 @@ def inbox_routes(secret: str, inbox: collections.deque[dict[str, Any]] | None = 
     return [receive, show, inbox_page(lambda: list(received))]
 
 
-def _credentials(data_dir: Path, settings: Settings) -> tuple[str, str]:
+def _credentials(data_dir: Path, settings: Settings, *, url: str) -> tuple[str, str]:
+    """The dev client's key and secret, kept in ``credentials.json`` with the gateway's URL:
+    ``gateway submit`` and ``gateway jobs`` read the key from there when none is given and they
+    call that URL."""
     path = data_dir / "credentials.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     key = (
@@ -84,13 +87,14 @@ def _credentials(data_dir: Path, settings: Settings) -> tuple[str, str]:
         or stored.get("client_webhook_secret")
         or new_webhook_secret()
     )
-    path.write_text(json.dumps({"client_api_key": key, "client_webhook_secret": secret}, indent=2))
+    stored = {"url": url, "client_api_key": key, "client_webhook_secret": secret}
+    path.write_text(json.dumps(stored, indent=2))
     path.chmod(0o600)
     return key, secret
 
 
 def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Path) -> Settings:
-    key, secret = _credentials(data_dir, settings)
+    key, secret = _credentials(data_dir, settings, url=f"http://127.0.0.1:{port}")
     return settings.with_(
         host="127.0.0.1",
         port=port,
@@ -135,6 +139,9 @@ def banner(settings: Settings, *, sign_in_token: str) -> str:
             f"  curl -s {base}/v1/jobs -H 'Authorization: Bearer {settings.client_api_key}' \\",
             f"       -H 'Content-Type: application/json' -d '{json.dumps(body)}'",
             f"  then watch the log, or: curl -s {base}/dev/inbox",
+            "",
+            "  Or with the CLI (it reads the dev key from gateway-dev/, or --dev-dir DIR):",
+            f"  uv run gateway submit --url {base} --prompt 'A horse on a beach' --wait",
             "",
         ]
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 DEFAULT_UPSTREAM_URL = "https://api.aimlapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///./gateway.db"
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"  # where ``gateway submit`` and ``gateway jobs`` call
 DEFAULT_DELIVERY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
@@ -168,3 +169,22 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_POLL_WINDOW_POLLS must be >= 1")
     if settings.max_concurrency < 1 or settings.claim_batch < 1:
         raise SettingsError("GATEWAY_MAX_CONCURRENCY and GATEWAY_CLAIM_BATCH must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSettings:
+    """For ``gateway submit`` and ``gateway jobs``: a caller of some gateway, not the server.
+
+    ``GATEWAY_URL`` and ``GATEWAY_KEY`` are a client's URL and key. They configure no server,
+    which is why they are not :class:`Settings` fields (and not in the server's env example).
+    """
+
+    url: str = DEFAULT_GATEWAY_URL
+    key: str = field(default="", repr=False)
+
+
+def load_caller_settings(environ: Mapping[str, str] | None = None) -> CallerSettings:
+    env = os.environ if environ is None else environ
+    return CallerSettings(
+        url=env.get("GATEWAY_URL") or DEFAULT_GATEWAY_URL, key=env.get("GATEWAY_KEY", "")
+    )

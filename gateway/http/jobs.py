@@ -20,6 +20,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 
 from gateway.domain.generation import JobRequest
 from gateway.domain.jobs import JobStatus
+from gateway.domain.polling import stats_key
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
@@ -188,11 +189,15 @@ class JobController(Controller):
         client: NamedDependency[ClientRecord],
         job_id: FromPath[str],
     ) -> JobView:
-        store = gateway_of(request).runtime.store
-        job = await store.jobs.get_job(job_id, client_id=client.id)
+        runtime = gateway_of(request).runtime
+        job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
-        return job_view(job, deliveries=await store.jobs.list_deliveries(job.id))
+        return job_view(
+            job,
+            deliveries=await runtime.store.jobs.list_deliveries(job.id),
+            expected=runtime.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+        )
 
     @get(
         "/{job_id:str}/deliveries",

@@ -8,6 +8,7 @@ import msgspec
 
 from gateway.clock import iso
 from gateway.domain.events import strip_inline_media
+from gateway.domain.polling import DurationEstimate
 from gateway.store.records import AttemptRecord, DeliveryRecord, JobRecord
 
 
@@ -47,6 +48,9 @@ class JobView(msgspec.Struct, frozen=True):
     finished_at: str | None = None
     deadline_at: str | None = None
     delivery: DeliveryView | None = None  # the newest webhook event's state (GET only)
+    # How long generations of this kind (model, resolution, duration) have taken on average,
+    # submission to end, as the poll policy learned it; None before any finished (GET only).
+    expected_duration_s: float | None = None
 
 
 class AttemptView(msgspec.Struct, frozen=True):
@@ -86,9 +90,14 @@ def attempt_view(attempt: AttemptRecord) -> AttemptView:
 
 
 def job_view(
-    job: JobRecord, *, deliveries: list[DeliveryRecord] | None = None, now: float | None = None
+    job: JobRecord,
+    *,
+    deliveries: list[DeliveryRecord] | None = None,
+    now: float | None = None,
+    expected: DurationEstimate | None = None,
 ) -> JobView:
-    """The public view of a job; ``deliveries`` (oldest first) adds the newest one's state."""
+    """The public view of a job; ``deliveries`` (oldest first) adds the newest one's state,
+    ``expected`` the learned duration of its kind."""
     error = None
     if job.error is not None:
         error = JobErrorView(
@@ -114,4 +123,5 @@ def job_view(
         finished_at=iso(job.finished_at),
         deadline_at=iso(job.deadline_at),
         delivery=delivery_view(deliveries[-1]) if deliveries else None,
+        expected_duration_s=round(expected.mean_s, 1) if expected and expected.count else None,
     )
