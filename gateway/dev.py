@@ -23,16 +23,20 @@ import structlog
 import uvicorn
 from litestar import Request, get, post
 
+from gateway.console.inbox import inbox_page
+from gateway.console.session import Console
 from gateway.domain.signing import verify
+from gateway.ids import hash_api_key
 from gateway.service.clients import new_webhook_secret
 from gateway.settings import Settings
 
 log = structlog.get_logger("gateway.dev")
 
-_INBOX: collections.deque[dict[str, Any]] = collections.deque(maxlen=100)
 
+def inbox_routes(secret: str, inbox: collections.deque[dict[str, Any]] | None = None) -> list[Any]:
+    """``POST /dev/inbox`` (receiver), ``GET /dev/inbox`` (JSON), the console page of it."""
+    received = inbox if inbox is not None else collections.deque(maxlen=100)
 
-def inbox_routes(secret: str) -> list[Any]:
     @post("/dev/inbox", include_in_schema=False, status_code=200)
     async def receive(request: Request[Any, Any, Any]) -> dict[str, str]:
         body = await request.body()
@@ -52,7 +56,7 @@ def inbox_routes(secret: str) -> list[Any]:
             "video_url": (event.get("data") or {}).get("video_url"),
             "event": event,
         }
-        _INBOX.appendleft(entry)
+        received.appendleft(entry)
         log.info(
             "dev_inbox_received",
             type=entry["type"],
@@ -65,9 +69,9 @@ def inbox_routes(secret: str) -> list[Any]:
 
     @get("/dev/inbox", include_in_schema=False)
     async def show() -> list[dict[str, Any]]:
-        return list(_INBOX)
+        return list(received)
 
-    return [receive, show]
+    return [receive, show, inbox_page(lambda: list(received))]
 
 
 def _credentials(data_dir: Path, settings: Settings, *, url: str) -> tuple[str, str]:
@@ -129,7 +133,7 @@ def taken_port(host: str, ports: list[int]) -> int | None:
     return None
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, *, sign_in_token: str) -> str:
     base = f"http://{settings.host}:{settings.port}"
     body = {
         "prompt": "Mona Lisa puts on glasses with her hands.",
@@ -144,6 +148,9 @@ def banner(settings: Settings) -> str:
             "  Video webhook gateway (dev) — mock upstream, no API key needed",
             f"  gateway      {base}        API docs: {base}/schema",
             f"  mock         {settings.upstream_url}",
+            f"  console      {base}/console   (inbox page: {base}/console/inbox)",
+            f"  sign in      {base}/console/signin/link?token={sign_in_token}",
+            "               (one click signs this browser in; single use, valid 5 minutes)",
             f"  inbox        {base}/dev/inbox   (webhooks received, signatures checked)",
             f"  client key   {settings.client_api_key}",
             f"  webhook secret {settings.client_webhook_secret}",
@@ -165,8 +172,12 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
     from mock_upstream.app import create_app as create_mock
     from mock_upstream.config import MockConfig
 
+    console = Console(settings.console_secret)
+    token = console.issue_link("client", hash_api_key(settings.client_api_key), now=time.time())
     gateway_app = create_app(
-        settings, extra_route_handlers=inbox_routes(settings.client_webhook_secret)
+        settings,
+        extra_route_handlers=inbox_routes(settings.client_webhook_secret),
+        console=console,
     )
     # A fresh seed per start: the mock forgets its jobs on restart, so its ids must not repeat.
     mock_app = create_mock(MockConfig.fast(seed=time.time_ns()))
@@ -188,7 +199,7 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     await asyncio.sleep(0)  # let both bind before the banner
-    print(banner(settings), flush=True)
+    print(banner(settings, sign_in_token=token), flush=True)
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:  # Ctrl-C reaches one server; stop the other too
         server.should_exit = True

@@ -63,6 +63,7 @@ class Settings:
     client_api_key: str = field(default="", repr=False)
     client_webhook_secret: str = field(default="", repr=False)
     admin_key: str = field(default="", repr=False)
+    console_secret: str = field(default="", repr=False)  # signs console session cookies
 
     # Polling.
     poll_policy: str = "adaptive"  # "adaptive" or "fixed"
@@ -130,7 +131,13 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """The configured secrets, for the log scrubber (never to be printed)."""
-        return [self.aimlapi_key, self.client_api_key, self.client_webhook_secret, self.admin_key]
+        return [
+            self.aimlapi_key,
+            self.client_api_key,
+            self.client_webhook_secret,
+            self.admin_key,
+            self.console_secret,
+        ]
 
     def explicitly_set(self) -> frozenset[str]:
         """The fields the environment gave a value (others are defaults)."""

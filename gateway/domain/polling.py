@@ -29,6 +29,13 @@ class DurationEstimate(msgspec.Struct, frozen=True):
     stddev_s: float
     prior: bool = False  # mostly the prior (too few generations of this kind seen yet)
 
+    def quantile(self, p: float) -> float:
+        """The generation time (seconds, never negative) below which a share ``p`` of
+        generations finish, taking times as normally distributed (as the policy does)."""
+        if self.stddev_s <= 0:
+            return max(0.0, self.mean_s)
+        return max(0.0, NormalDist(self.mean_s, self.stddev_s).inv_cdf(p))
+
 
 class DurationStats(msgspec.Struct, frozen=True):
     """Welford's running mean and variance of observed generation times."""

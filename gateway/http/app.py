@@ -16,6 +16,9 @@ from opentelemetry.trace import TracerProvider
 from gateway import __version__
 from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, system_clock
+from gateway.console.render import template_config
+from gateway.console.routes import console_routes
+from gateway.console.session import Console
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
@@ -75,6 +78,7 @@ def create_app(
     metrics: Metrics | None = None,
     tracer_provider: TracerProvider | None = None,
     extra_route_handlers: Sequence[Any] = (),
+    console: Console | None = None,
 ) -> GatewayApp:
     the_metrics = metrics or Metrics()
     rulebook = Rulebook(load_catalogue())  # every model's rules, compiled once
@@ -148,7 +152,11 @@ def create_app(
                 clock=clock,
             )
             app.state.gateway = Gateway(
-                runtime=runtime, guard=the_guard, readiness=readiness, worker=worker
+                runtime=runtime,
+                guard=the_guard,
+                readiness=readiness,
+                worker=worker,
+                console=console or Console(settings.console_secret),
             )
             if run_worker:
                 worker.start()
@@ -166,8 +174,10 @@ def create_app(
             readyz,
             metrics_endpoint,
             docs_assets_router(),
+            *console_routes(),
             *extra_route_handlers,
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(version=__version__),

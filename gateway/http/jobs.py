@@ -16,7 +16,6 @@ from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from gateway.clock import iso
 from gateway.domain.jobs import JobStatus
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
@@ -26,6 +25,7 @@ from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
 from gateway.observability.tracing import normalize_traceparent
 from gateway.service.intake import Accepted, accept_job
+from gateway.service.redelivery import redeliver_job, replay_dead
 from gateway.service.views import (
     AttemptView,
     DeliveryView,
@@ -268,17 +268,8 @@ class JobController(Controller):
         job = await store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
-        events = await store.jobs.redeliver(job.id, now=gateway.runtime.clock())
-        if not events:
-            raise InvalidRequest(
-                "This job has no webhook events to send again "
-                + (
-                    "(it has no callback_url)" if job.callback_url is None else "(not finished yet)"
-                ),
-                code="nothing_to_redeliver",
-            )
-        if gateway.worker is not None:
-            gateway.worker.wake()
+        events = await redeliver_job(gateway.runtime, job)
+        gateway.wake()
         return Redelivery(events=[delivery_view(d) for d in events])
 
 
@@ -308,17 +299,11 @@ class DeliveryController(Controller):
             data = msgspec.json.decode(await request.body(), type=ReplayWindow)
         except msgspec.ValidationError as exc:
             raise InvalidRequest(f"Invalid replay window: {exc}") from None
-        now = gateway.runtime.clock()
         since = _unix_time(data.since, "since")
-        until = _unix_time(data.until, "until") if data.until else now + 1
-        count = await gateway.runtime.store.jobs.replay_dead(
-            client_id=client.id, since=since, until=until, now=now
-        )
-        if count and gateway.worker is not None:
-            gateway.worker.wake()
-        gateway.runtime.log.info(
-            "deliveries_replayed", client_id=client.id, count=count, since=iso(since)
-        )
+        until = _unix_time(data.until, "until") if data.until else gateway.runtime.clock() + 1
+        count = await replay_dead(gateway.runtime, client_id=client.id, since=since, until=until)
+        if count:
+            gateway.wake()
         return ReplayResult(replayed=count)
 
 

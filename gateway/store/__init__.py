@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
@@ -17,6 +18,7 @@ class Store:
         self.jobs = JobStore(db)
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
+        self.browse = BrowseStore(db)
         self.history = History(db)
 
     @classmethod
@@ -30,4 +32,4 @@ class Store:
         await self.db.dispose()
 
 
-__all__ = ["ClientStore", "CounterStore", "Database", "History", "JobStore", "Store"]
+__all__ = ["BrowseStore", "ClientStore", "CounterStore", "Database", "History", "JobStore", "Store"]
