@@ -323,9 +323,6 @@ async def test_the_error_tree_maps_to_the_upstreams_shape_under_v2(
     assert (status, {"error"}) == (ours.status_code, set(ours.json()))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="storage failures become 503 with issue 10 (hardening); 500 until then"
-)
 async def test_an_unreachable_store_is_the_upstreams_503(tmp_path: Path) -> None:
     """The database down: 503 "Service unavailable" in the upstream's shape, never a 500."""
     from gateway.store import Database, Store
