@@ -84,6 +84,9 @@ class StoreUnavailable(ServiceUnavailable):
     code = "store_unavailable"
 
     def __init__(
-        self, message: str = "The gateway's database is unavailable; retry later."
+        self,
+        message: str = "The gateway's database is unavailable; retry later.",
+        *,
+        retry_after_s: float = 5.0,
     ) -> None:
-        super().__init__(message, retry_after_s=5.0)
+        super().__init__(message, retry_after_s=retry_after_s)

@@ -14,13 +14,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.params import QueryParameter
 
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors, upstream_echo
 from gateway.http.jobs import IdempotencyKey, accept
+from gateway.http.openapi import GatewayOperation, job_request_schema
 from gateway.http.parsing import convert_job_request, read_fields
 from gateway.http.state import gateway_of
 from gateway.service.views import GenerationView, generation_view
@@ -30,13 +31,12 @@ PATH = "/v2/video/generations"
 
 
 @dataclass
-class _GenerationRequestBody(Operation):
+class _GenerationRequestBody(GatewayOperation):
     """The upstream's body (``model`` required, as there) plus the gateway's optional fields."""
 
     def __post_init__(self) -> None:
-        schema = Schema(
-            all_of=[Reference(ref="#/components/schemas/JobRequest"), Schema(required=["model"])]
-        )
+        super().__post_init__()
+        schema = Schema(all_of=[job_request_schema(), Schema(required=["model"])])
         self.request_body = RequestBody(
             required=True,
             content={"application/json": OpenAPIMediaType(schema=schema)},
@@ -84,6 +84,7 @@ class DropInController(Controller):
 
     @get(
         "/",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401, 404, 503, drop_in=True),
         summary="Get a video generation (the upstream's own call)",
         description=(

@@ -282,6 +282,7 @@ UPSTREAM_WORDS: dict[type[Exception], tuple[int, str | None]] = {
     errors.PayloadTooLarge: (413, "Payload Too Large"),
     errors.RateLimited: (429, "Too Many Requests"),
     errors.ServiceUnavailable: (503, "Service unavailable"),
+    errors.StoreUnavailable: (503, "Service unavailable"),
     RuntimeError: (500, "Internal server error"),  # anything unexpected
 }
 
