@@ -20,6 +20,7 @@ from gateway.domain.addresses import Allowlist
 from gateway.domain.generation import JobRequest
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
+from gateway.http.account import me
 from gateway.http.admin import AdminController
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
@@ -118,6 +119,7 @@ def create_app(
             JobController,
             DeliveryController,
             AdminController,
+            me,
             healthz,
             readyz,
             metrics_endpoint,

@@ -74,7 +74,7 @@ def error_response(
 
 def gateway_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorResponse]:
     assert isinstance(exc, GatewayError)
-    headers = {}
+    headers = dict(exc.headers)
     if exc.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     return error_response(exc.status_code, exc.code, exc.message, exc.details, headers=headers)

@@ -4,7 +4,10 @@
 - empty strings mean "not given" (Zapier sends every unmapped field as ``""``);
 - in forms, lists come as repeated keys (``reference_image_urls``, ``…[]``, ``…[0]``), ``events``
   may also be comma-separated, and metadata as ``metadata[key]=value`` or ``metadata.key=value``
-  (or one ``metadata`` field holding a JSON object).
+  (or one ``metadata`` field holding a JSON object);
+- then the no-code conveniences (``gateway.http.conveniences``): ``metadata__key``, yes/no/on/off
+  booleans, comma-joined URL lists;
+- every refused field is named, an unknown one included.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import msgspec
 
 from gateway.domain.generation import JobRequest
 from gateway.errors import InvalidRequest
+from gateway.http.conveniences import apply_conveniences
 
 _LIST_FIELDS = {"reference_image_urls", "events"}
 _INDEXED = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<key>[^\]]*)\]|\.(?P<dotkey>.+))$")
 _AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
+_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]*)`")
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -47,7 +52,7 @@ def parse_job_request(content_type: str, body: bytes) -> JobRequest:
         raise UnsupportedMediaType(
             "Send the job as application/json or application/x-www-form-urlencoded"
         )
-    return convert_job_request(data)
+    return convert_job_request(apply_conveniences(data, JobRequest))
 
 
 def convert_job_request(data: dict[str, Any]) -> JobRequest:
@@ -78,6 +83,10 @@ def convert_job_request(data: dict[str, Any]) -> JobRequest:
         # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
         field = (match.group("path") if match else "").replace("[...]", "")
         message = _AT_PATH.sub("", text)
+        unknown = _UNKNOWN_FIELD.search(message)
+        if unknown is not None:
+            field = ".".join(p for p in (field, unknown.group("name")) if p)
+            message = "unknown field (not one this API takes)"
         if field:
             message = f"{field}: {message}"
         raise InvalidRequest(

@@ -60,7 +60,7 @@ def test_metadata_numbers_become_strings() -> None:
         (b'{"prompt": "p", "duration": "seven"}', "duration"),
         (b'{"prompt": "p", "duration": 99}', "duration"),
         (b'{"duration": 5}', ""),
-        (b'{"prompt": "p", "colour": "red"}', ""),
+        (b'{"prompt": "p", "colour": "red"}', "colour"),
     ],
 )
 def test_invalid_fields_are_named(body: bytes, field: str) -> None:
