@@ -26,6 +26,7 @@ from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.openapi import openapi_config
 from gateway.http.state import Gateway
+from gateway.http.subscriptions import SubscriptionController
 from gateway.http.system import healthz, readyz
 from gateway.http.system import metrics as metrics_endpoint
 from gateway.observability.metrics import Metrics
@@ -119,6 +120,7 @@ def create_app(
             JobController,
             DeliveryController,
             AdminController,
+            SubscriptionController,
             me,
             healthz,
             readyz,

@@ -7,6 +7,7 @@ Nothing here echoes a header, a key or a stack trace.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import msgspec
@@ -91,7 +92,12 @@ def http_exception_handler(
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         for item in exc.extra:
             if isinstance(item, dict):
-                details.append({"field": item.get("key", ""), "message": item.get("message", "")})
+                text = str(item.get("message", ""))
+                details.append(
+                    {"field": _field_named(text) or item.get("key", ""), "message": text}
+                )
+        if len(details) == 1 and details[0]["field"] not in ("", "data"):
+            message = f"{message}: {details[0]['field']}: {details[0]['message']}"
     if status == 404:
         message = f"No route for {request.method} {request.url.path}"
     elif status == 405:
@@ -103,6 +109,16 @@ def http_exception_handler(
     }
     code = _CODES.get(status, "error" if status < 500 else "internal_error")
     return error_response(status, code, message, details, headers=headers)
+
+
+_UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
+_AT_PATH = re.compile(r" - at `\$\.(?P<path>[A-Za-z0-9_]+)")
+
+
+def _field_named(text: str) -> str:
+    """The body field a msgspec message is about: an unknown one, or the path it points at."""
+    match = _UNKNOWN_FIELD.search(text) or _AT_PATH.search(text)
+    return match.group(match.lastgroup or 0) if match else ""
 
 
 def internal_error_handler(

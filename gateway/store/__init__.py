@@ -6,6 +6,7 @@ from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
 from gateway.store.jobs import JobStore
+from gateway.store.subscriptions import SubscriptionStore
 
 
 class Store:
@@ -16,6 +17,7 @@ class Store:
         self.jobs = JobStore(db)
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
+        self.subscriptions = SubscriptionStore(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -28,4 +30,4 @@ class Store:
         await self.db.dispose()
 
 
-__all__ = ["ClientStore", "CounterStore", "Database", "JobStore", "Store"]
+__all__ = ["ClientStore", "CounterStore", "Database", "JobStore", "Store", "SubscriptionStore"]

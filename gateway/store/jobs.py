@@ -247,6 +247,20 @@ class JobStore:
             rows = (await conn.execute(query)).all()
         return [job_from_row(row) for row in rows]
 
+    async def recent_finished(
+        self, *, client_id: str, statuses: Sequence[str], models: Sequence[str] | None, limit: int
+    ) -> list[JobRecord]:
+        """A client's most recently finished jobs in ``statuses`` (of ``models``, if given)."""
+        query = sa.select(jobs).where(
+            jobs.c.client_id == client_id, jobs.c.status.in_(list(statuses))
+        )
+        if models is not None:
+            query = query.where(jobs.c.model.in_(list(models)))
+        query = query.order_by(jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(limit)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [job_from_row(row) for row in rows]
+
     async def count_in_flight(self, client_id: str) -> int:
         query = sa.select(sa.func.count()).where(
             jobs.c.client_id == client_id, jobs.c.status.in_([str(s) for s in IN_FLIGHT])
@@ -288,23 +302,37 @@ class JobStore:
             )
             if result.rowcount != 1:
                 return False
-            for delivery in new_deliveries:
-                await conn.execute(
-                    sa.insert(deliveries).values(
-                        id=delivery.id,
-                        job_id=delivery.job_id,
-                        client_id=delivery.client_id,
-                        event_type=delivery.event_type,
-                        url=delivery.url,
-                        payload=delivery.payload.decode(),
-                        state="pending",
-                        attempts=0,
-                        created_at=now,
-                        updated_at=now,
-                        next_run_at=now,
-                    )
-                )
+            await self._insert_deliveries(conn, new_deliveries, now=now)
         return True
+
+    @staticmethod
+    async def _insert_deliveries(
+        conn: Any, new_deliveries: Sequence[NewDelivery], *, now: float
+    ) -> None:
+        """One pending delivery row per destination (the callback_url, each subscription),
+        due now, in the caller's transaction."""
+        if not new_deliveries:
+            return
+        await conn.execute(
+            sa.insert(deliveries),
+            [
+                {
+                    "id": delivery.id,
+                    "job_id": delivery.job_id,
+                    "client_id": delivery.client_id,
+                    "event_type": delivery.event_type,
+                    "url": delivery.url,
+                    "payload": delivery.payload.decode(),
+                    "subscription_id": delivery.subscription_id,
+                    "state": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "next_run_at": now,
+                }
+                for delivery in new_deliveries
+            ],
+        )
 
     async def renew_leases(self, tokens: Sequence[str], lease_until: float) -> int:
         """Extend the leases of work still running; returns how many rows were extended."""

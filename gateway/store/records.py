@@ -82,6 +82,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
     event_type: str
     url: str
     payload: bytes  # the exact body to sign and send
+    subscription_id: str | None = None  # the destination is a subscription, not callback_url
 
 
 class DeliveryRecord(msgspec.Struct, frozen=True):
@@ -102,6 +103,19 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     lease_token: str | None
     lease_until: float | None
     takeovers: int
+    subscription_id: str | None = None
+
+
+class SubscriptionRecord(msgspec.Struct, frozen=True):
+    id: str
+    client_id: str
+    target_url: str
+    events: list[str]
+    models: list[str] | None
+    active: bool
+    created_at: float
+    deactivated_at: float | None = None
+    deactivated_reason: str | None = None
 
 
 class AttemptRecord(msgspec.Struct, frozen=True):
@@ -153,6 +167,14 @@ def attempt_from_row(row: Any) -> AttemptRecord:
     values = _row_dict(row)
     values.pop("id", None)
     return msgspec.convert(values, AttemptRecord)
+
+
+def subscription_from_row(row: Any) -> SubscriptionRecord:
+    values = _row_dict(row)
+    values["events"] = msgspec.json.decode(values["events"])
+    values["models"] = None if values["models"] is None else msgspec.json.decode(values["models"])
+    values["active"] = bool(values["active"])
+    return msgspec.convert(values, SubscriptionRecord)
 
 
 def client_from_row(row: Any) -> ClientRecord:
