@@ -6,6 +6,7 @@ transports). The worker (ticker) runs inside the same process and event loop as 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -36,7 +37,30 @@ from gateway.service.runtime import Runtime, Sender, Upstream
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.upstream.client import UpstreamClient
+from gateway.worker.notifications import JobEndListener
 from gateway.worker.ticker import Worker
+
+
+@contextlib.asynccontextmanager
+async def job_end_watch(runtime: Runtime) -> AsyncIterator[None]:
+    """What wakes ``Prefer: wait`` requests besides this process's own work: the periodic
+    batched check, and on PostgreSQL the job-end notifications of every replica."""
+    waiters = runtime.job_waiters
+    checks = asyncio.ensure_future(
+        waiters.run_checks(runtime.store.jobs, runtime.settings.wait_check_interval_s)
+    )
+    listener = None
+    if not runtime.store.db.is_sqlite:
+        listener = JobEndListener(runtime.store.db.driver_url(), waiters.job_ended)
+        listener.start()
+    try:
+        yield
+    finally:
+        waiters.release_all()  # shutting down: waiting requests answer with what they have
+        checks.cancel()
+        await asyncio.gather(checks, return_exceptions=True)
+        if listener is not None:
+            await listener.stop()
 
 
 def build_guard(settings: Settings) -> AddressGuard:
@@ -113,6 +137,7 @@ def create_app(
             if run_worker:
                 worker.start()
                 stack.push_async_callback(worker.stop)
+            await stack.enter_async_context(job_end_watch(runtime))
             yield
 
     return Litestar(

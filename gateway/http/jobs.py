@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
@@ -25,7 +26,8 @@ from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.parsing import parse_job_request
-from gateway.http.state import gateway_of
+from gateway.http.prefer import applied_wait
+from gateway.http.state import Gateway, gateway_of
 from gateway.service.intake import accept_job
 from gateway.service.views import (
     AttemptView,
@@ -35,7 +37,8 @@ from gateway.service.views import (
     delivery_view,
     job_view,
 )
-from gateway.store.records import ClientRecord, could_be_id
+from gateway.service.waiting import hold_until_ended
+from gateway.store.records import ClientRecord, JobRecord, could_be_id
 
 
 class JobPage(msgspec.Struct, frozen=True):
@@ -112,6 +115,33 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         ) from None
 
 
+PreferHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Prefer",
+        required=False,
+        max_length=200,
+        description=(
+            "wait=N: hold the answer until the job ends or N seconds pass (capped by "
+            "GATEWAY_PREFER_WAIT_MAX_S, 25 s by default); Preference-Applied says what was used"
+        ),
+    ),
+]
+
+
+async def _held(
+    gateway: Gateway, job: JobRecord, prefer: str | None
+) -> tuple[JobRecord, dict[str, str]]:
+    """``Prefer: wait=N``: the job once it ended or N seconds passed, with the header saying
+    the wait was applied; without a wait preference, the job as it is."""
+    wait = applied_wait(prefer, gateway.runtime.settings.prefer_wait_max_s)
+    if wait is None:
+        return job, {}
+    runtime = gateway.runtime
+    job = await hold_until_ended(runtime.job_waiters, runtime.store.jobs, job, wait)
+    return job, {"Preference-Applied": f"wait={wait}"}
+
+
 class JobController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
@@ -122,12 +152,21 @@ class JobController(Controller):
         "/",
         status_code=202,
         operation_class=_JobRequestBody,
-        responses=documented_errors(400, 401, 409, 413, 415, 429),
+        responses={
+            200: ResponseSpec(
+                data_container=JobView,
+                description="Sent with Prefer: wait=N, and the job ended within the wait",
+                generate_examples=False,
+            ),
+            **documented_errors(400, 401, 409, 413, 415, 429),
+        },
         summary="Accept a video generation job",
         description=(
             "Validates the request, stores it, and answers 202 once it is committed. The gateway "
             "then submits it upstream, polls it, and POSTs a signed webhook to callback_url. "
-            "Send an Idempotency-Key header to make retries safe."
+            "Send an Idempotency-Key header to make retries safe. With Prefer: wait=N the "
+            "answer is held until the job ends (200 with the finished job) or N seconds pass "
+            "(202 as usual)."
         ),
     )
     async def create_job(
@@ -137,6 +176,7 @@ class JobController(Controller):
         idempotency_key: Annotated[
             str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
         ] = None,
+        prefer: PreferHeader = None,
     ) -> Response[JobView]:
         gateway = gateway_of(request)
         job_request = parse_job_request(
@@ -154,7 +194,12 @@ class JobController(Controller):
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(job_view(accepted.job), status_code=202, headers=headers)
+        job, applied = await _held(gateway, accepted.job, prefer)
+        headers |= applied
+        if job.status.is_terminal and applied:
+            deliveries = await gateway.runtime.store.jobs.list_deliveries(job.id)
+            return Response(job_view(job, deliveries=deliveries), status_code=200, headers=headers)
+        return Response(job_view(job), status_code=202, headers=headers)
 
     @get("/", summary="List your jobs, newest first", responses=documented_errors(400, 401))
     async def list_jobs(
@@ -187,12 +232,16 @@ class JobController(Controller):
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
         job_id: FromPath[str],
-    ) -> JobView:
-        store = gateway_of(request).runtime.store
+        prefer: PreferHeader = None,
+    ) -> Response[JobView]:
+        gateway = gateway_of(request)
+        store = gateway.runtime.store
         job = await store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
-        return job_view(job, deliveries=await store.jobs.list_deliveries(job.id))
+        job, headers = await _held(gateway, job, prefer)
+        view = job_view(job, deliveries=await store.jobs.list_deliveries(job.id))
+        return Response(view, status_code=200, headers=headers)
 
     @get(
         "/{job_id:str}/deliveries",

@@ -50,6 +50,7 @@ async def move(
         rt.metrics.fenced_writes_refused.inc()
         rt.log.warning("lease_lost", job_id=job.id, status=str(status))
     elif entering and status.is_terminal:
+        rt.job_waiters.job_ended(job.id)  # this process's Prefer: wait requests, at once
         rt.metrics.jobs_finished.labels(status=status.value).inc()
         rt.log.info(
             "job_finished",

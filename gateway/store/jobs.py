@@ -14,7 +14,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gateway.domain.jobs import IN_FLIGHT
+from gateway.domain.jobs import IN_FLIGHT, TERMINAL
 from gateway.store.counters import count_hit
 from gateway.store.database import Database
 from gateway.store.records import (
@@ -112,6 +112,7 @@ _FENCED_DELIVERY_UPDATE = sa.update(deliveries).where(
     deliveries.c.lease_token == sa.bindparam("match_token"),
 )
 _INSERT_ATTEMPT = sa.insert(delivery_attempts)
+_TERMINAL_VALUES = frozenset(str(s) for s in TERMINAL)
 _COUNT_IN_FLIGHT = sa.select(sa.func.count()).where(
     jobs.c.client_id == sa.bindparam("client_id"),
     jobs.c.status.in_([str(s) for s in IN_FLIGHT]),
@@ -261,6 +262,17 @@ class JobStore:
             rows = (await conn.execute(query)).all()
         return [job_from_row(row) for row in rows]
 
+    async def ended_among(self, job_ids: Sequence[str]) -> list[str]:
+        """Which of ``job_ids`` have reached a terminal status (one query)."""
+        ids = [job_id for job_id in job_ids if could_be_id(job_id)]
+        if not ids:
+            return []
+        query = sa.select(jobs.c.id).where(
+            jobs.c.id.in_(ids), jobs.c.status.in_(sorted(_TERMINAL_VALUES))
+        )
+        async with self.db.read() as conn:
+            return [row[0] for row in (await conn.execute(query)).all()]
+
     async def count_in_flight(self, client_id: str) -> int:
         query = sa.select(sa.func.count()).where(
             jobs.c.client_id == client_id, jobs.c.status.in_([str(s) for s in IN_FLIGHT])
@@ -303,6 +315,8 @@ class JobStore:
             if result.rowcount != 1:
                 return False
             await self._insert_deliveries(conn, new_deliveries, now=now)
+            if changes.get("status") in _TERMINAL_VALUES:
+                await self.db.notify_job_ended(conn, job_id)
         return True
 
     @staticmethod
