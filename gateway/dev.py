@@ -100,7 +100,8 @@ def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Pat
         poll_floor_s=0.5,
         tick_interval_s=0.25,
         delivery_schedule=(0.0, 2.0, 10.0, 30.0, 60.0, 120.0),
-        callback_allowlist=("127.0.0.0/8", "::1/128", "localhost"),
+        # Loopback for the inbox, plus whatever the operator allowed (GATEWAY_CALLBACK_ALLOWLIST).
+        callback_allowlist=(*settings.callback_allowlist, "127.0.0.0/8", "::1/128", "localhost"),
         log_format="console",
     )
 
