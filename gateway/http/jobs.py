@@ -120,7 +120,6 @@ PreferHeader = Annotated[
     HeaderParameter(
         name="Prefer",
         required=False,
-        max_length=200,
         description=(
             "wait=N: hold the answer until the job ends or N seconds pass (capped by "
             "GATEWAY_PREFER_WAIT_MAX_S, 25 s by default); Preference-Applied says what was used"
@@ -225,7 +224,8 @@ class JobController(Controller):
     @get(
         "/{job_id:str}",
         summary="Get a job, with its webhook delivery state",
-        responses=documented_errors(401, 404),
+        description="With Prefer: wait=N the answer is held until the job ends or N seconds pass.",
+        responses=documented_errors(400, 401, 404),
     )
     async def get_job(
         self,
