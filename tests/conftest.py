@@ -1,1 +1,3 @@
-"""Shared fixtures. Backend-specific fixtures live in the folders that need them."""
+"""Shared fixtures: the storage backends (``tests/backends.py``) for every folder."""
+
+pytest_plugins = ["tests.backends"]

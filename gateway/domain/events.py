@@ -10,12 +10,10 @@ import msgspec
 
 from gateway.domain.jobs import JobStatus
 
-EVENT_TYPES: dict[JobStatus, str] = {
-    JobStatus.QUEUED: "video.generation.queued",
-    JobStatus.GENERATING: "video.generation.generating",
-    JobStatus.COMPLETED: "video.generation.completed",
-    JobStatus.FAILED: "video.generation.failed",
-}
+EVENT_TYPE_PREFIX = "video.generation."
+# The statuses a caller can ask to be told about; each one's event type is derived from it.
+NOTIFIABLE = (JobStatus.QUEUED, JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED)
+EVENT_TYPES: dict[JobStatus, str] = {status: EVENT_TYPE_PREFIX + status for status in NOTIFIABLE}
 
 _MEDIA_FIELDS = ("image_url", "video_url")
 OMITTED = "(inline data omitted)"

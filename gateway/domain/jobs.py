@@ -16,14 +16,18 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from gateway.domain.history import UPSTREAM_GENERATING, UPSTREAM_QUEUED, JobEventKind
+
 
 class JobStatus(StrEnum):
-    ACCEPTED = "accepted"
-    SUBMITTING = "submitting"
-    QUEUED = "queued"
-    GENERATING = "generating"
-    COMPLETED = "completed"
-    FAILED = "failed"
+    """A job's status; each word comes from the history's list (``gateway.domain.history``)."""
+
+    ACCEPTED = JobEventKind.ACCEPTED.value
+    SUBMITTING = JobEventKind.SUBMITTING.value
+    QUEUED = UPSTREAM_QUEUED
+    GENERATING = UPSTREAM_GENERATING
+    COMPLETED = JobEventKind.COMPLETED.value
+    FAILED = JobEventKind.FAILED.value
 
     @property
     def is_terminal(self) -> bool:
@@ -38,6 +42,7 @@ _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.SUBMITTING: frozenset(
         {
             JobStatus.ACCEPTED,
+            JobStatus.SUBMITTING,  # submitted again after an unknown outcome (operator opt-in)
             JobStatus.QUEUED,
             JobStatus.GENERATING,
             JobStatus.COMPLETED,

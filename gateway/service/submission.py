@@ -45,14 +45,8 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
         return
 
     attempt = job.submit_attempts + 1
-    if not await rt.store.jobs.update_job(
-        job.id,
-        token,
-        {"status": JobStatus.SUBMITTING, "submit_attempts": attempt},
-        now=now,
-        release=False,
-    ):
-        rt.metrics.fenced_writes_refused.inc()
+    marked = {"submit_attempts": attempt}
+    if not await move(rt, job, token, JobStatus.SUBMITTING, marked, now=now, release=False):
         return
     job = msgspec.structs.replace(job, status=JobStatus.SUBMITTING, submit_attempts=attempt)
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import msgspec
 
+from gateway.domain.history import JobEventKind, kinds_for_change
 from gateway.domain.jobs import ErrorCode, JobStatus, transition
 from gateway.service.destinations import deliveries_for, destinations_for
 from gateway.service.runtime import Runtime
+from gateway.store.history import NewJobEvent
 from gateway.store.records import JobRecord, NewDelivery
 
 
@@ -43,8 +45,9 @@ async def move(
         if destinations:
             updated = msgspec.structs.replace(job, **changes)
             events = deliveries_for(updated, status, destinations, now)
+    history = history_of_change(job, changes)
     landed = await rt.store.jobs.update_job(
-        job.id, token, changes, now=now, release=release, new_deliveries=events
+        job.id, token, changes, now=now, release=release, new_deliveries=events, history=history
     )
     if not landed:
         rt.metrics.fenced_writes_refused.inc()
@@ -60,6 +63,39 @@ async def move(
             error_code=(values.get("error") or {}).get("code"),
         )
     return landed
+
+
+def history_of_change(job: JobRecord, changes: dict[str, Any]) -> list[NewJobEvent]:
+    """The history rows for writing ``changes`` to ``job`` (none for a poll that changed
+    nothing), each with the details a reader needs."""
+    kinds = kinds_for_change(
+        status_before=job.status,
+        status_after=changes.get("status", job.status),
+        upstream_before=job.upstream_status,
+        upstream_after=changes.get("upstream_status", job.upstream_status),
+        generation_id_after=changes.get("generation_id", job.generation_id),
+    )
+    return [NewJobEvent(kind, _details(kind, job, changes)) for kind in kinds]
+
+
+def _details(kind: JobEventKind, job: JobRecord, changes: dict[str, Any]) -> dict[str, Any]:
+    if kind == JobEventKind.SUBMITTING:
+        return {"attempt": changes.get("submit_attempts", job.submit_attempts)}
+    if kind == JobEventKind.SUBMISSION_RETRY:
+        return {"next_run_at": changes.get("next_run_at")}
+    if kind == JobEventKind.SUBMITTED:
+        return {"generation_id": changes["generation_id"]}
+    if kind == JobEventKind.UPSTREAM_STATUS:
+        return {"previous": job.upstream_status}
+    if kind == JobEventKind.COMPLETED:
+        return {
+            "generation_id": changes.get("generation_id", job.generation_id),
+            "video_url": changes.get("video_url"),
+        }
+    if kind == JobEventKind.FAILED:
+        error = changes.get("error") or {}
+        return {"error": {"code": error.get("code"), "message": error.get("message")}}
+    return {}
 
 
 async def fail(

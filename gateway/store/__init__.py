@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
+from gateway.store.history import History
 from gateway.store.jobs import JobStore
 from gateway.store.subscriptions import SubscriptionStore
 
@@ -18,6 +19,7 @@ class Store:
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
+        self.history = History(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -30,4 +32,12 @@ class Store:
         await self.db.dispose()
 
 
-__all__ = ["ClientStore", "CounterStore", "Database", "JobStore", "Store", "SubscriptionStore"]
+__all__ = [
+    "ClientStore",
+    "CounterStore",
+    "Database",
+    "History",
+    "JobStore",
+    "Store",
+    "SubscriptionStore",
+]

@@ -13,10 +13,13 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.history import JobEventKind
 from gateway.domain.jobs import IN_FLIGHT, TERMINAL
 from gateway.store.counters import count_hit
 from gateway.store.database import Database
+from gateway.store.history import NewJobEvent, record_events
 from gateway.store.records import (
     AttemptRecord,
     DeliveryRecord,
@@ -113,10 +116,27 @@ _FENCED_DELIVERY_UPDATE = sa.update(deliveries).where(
 )
 _INSERT_ATTEMPT = sa.insert(delivery_attempts)
 _TERMINAL_VALUES = frozenset(str(s) for s in TERMINAL)
+_DELIVERY_TARGET = sa.select(deliveries.c.job_id, deliveries.c.event_type, deliveries.c.url).where(
+    deliveries.c.id == sa.bindparam("delivery_id")
+)
 _COUNT_IN_FLIGHT = sa.select(sa.func.count()).where(
     jobs.c.client_id == sa.bindparam("client_id"),
     jobs.c.status.in_([str(s) for s in IN_FLIGHT]),
 )
+
+
+async def _record_redelivery(
+    conn: AsyncConnection, rows: Sequence[Any], *, reason: str, at: float
+) -> None:
+    """One history row per job whose deliveries were made due again."""
+    by_job: dict[str, list[str]] = {}
+    for delivery_id, job_id in rows:
+        by_job.setdefault(job_id, []).append(delivery_id)
+    for job_id, delivery_ids in sorted(by_job.items()):
+        data = {"reason": reason, "delivery_ids": sorted(delivery_ids)}
+        await record_events(
+            conn, job_id, [NewJobEvent(JobEventKind.REDELIVERY_REQUESTED, data)], at=at
+        )
 
 
 class JobStore:
@@ -208,6 +228,7 @@ class JobStore:
                 }
             )
             row = (await conn.execute(_INSERT_JOB, values)).one()
+            await record_events(conn, new.id, [NewJobEvent(JobEventKind.ACCEPTED)], at=now)
             await self.db.notify_work(conn)
             return Created(job=job_from_row(row))
 
@@ -299,11 +320,13 @@ class JobStore:
         now: float,
         release: bool = True,
         new_deliveries: Sequence[NewDelivery] = (),
+        history: Sequence[NewJobEvent] = (),
     ) -> bool:
         """A fenced write: lands only while ``token`` still holds the job's lease.
 
         With ``release`` the lease is given back in the same write. Deliveries (webhook events)
-        are inserted in the same transaction, so a job never reaches a status whose event is lost.
+        and the history rows of the change are inserted in the same transaction, so a job never
+        reaches a status whose event or record is lost.
         """
         changes = job_to_values(values) | {"updated_at": now}
         if release:
@@ -315,6 +338,7 @@ class JobStore:
             if result.rowcount != 1:
                 return False
             await self._insert_deliveries(conn, new_deliveries, now=now)
+            await record_events(conn, job_id, history, at=now)
             if changes.get("status") in _TERMINAL_VALUES:
                 await self.db.notify_job_ended(conn, job_id)
         return True
@@ -393,7 +417,12 @@ class JobStore:
         *,
         now: float,
     ) -> bool:
-        """Log one attempt and move the delivery on (fenced; releases the lease)."""
+        """Log one attempt and move the delivery on (fenced; releases the lease).
+
+        An attempt that was made is a fact: it is recorded (with its history row) even when the
+        lease was lost meanwhile, marked ``lease_lost``; only the delivery's state is then left
+        to the replica that holds the lease now. Returns whether the fenced write landed.
+        """
         async with self.db.write() as conn:
             result = await conn.execute(
                 _FENCED_DELIVERY_UPDATE,
@@ -406,10 +435,30 @@ class JobStore:
                     "match_token": token,
                 },
             )
-            if result.rowcount != 1:
-                return False
-            await conn.execute(_INSERT_ATTEMPT, msgspec.structs.asdict(attempt))
-        return True
+            landed = result.rowcount == 1
+            record = msgspec.structs.replace(attempt, lease_lost=not landed)
+            await conn.execute(_INSERT_ATTEMPT, msgspec.structs.asdict(record))
+            delivery = (await conn.execute(_DELIVERY_TARGET, {"delivery_id": delivery_id})).one()
+            state = values.get("state", "pending")
+            data = {
+                "delivery_id": delivery_id,
+                "event_type": delivery.event_type,
+                "url": delivery.url,
+                "attempt": record.attempt,
+                "status_code": record.status_code,
+                "latency_ms": round(record.latency_ms, 1),
+                "error": record.error,
+                "response_excerpt": record.response_excerpt,
+                "decision": "retry" if state == "pending" else state,
+                "lease_lost": record.lease_lost,
+            }
+            await record_events(
+                conn,
+                delivery.job_id,
+                [NewJobEvent(JobEventKind.DELIVERY_ATTEMPTED, data)],
+                at=record.attempted_at,
+            )
+        return landed
 
     async def list_deliveries(self, job_id: str) -> list[DeliveryRecord]:
         query = (
@@ -435,30 +484,38 @@ class JobStore:
     async def redeliver(self, job_id: str, *, now: float) -> list[DeliveryRecord]:
         """Send a job's finished events again (same event ids); pending ones are left alone."""
         async with self.db.write() as conn:
-            await conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.job_id == job_id, deliveries.c.state != "pending")
-                .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
-            )
+            again = (
+                await conn.execute(
+                    sa.update(deliveries)
+                    .where(deliveries.c.job_id == job_id, deliveries.c.state != "pending")
+                    .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+                    .returning(deliveries.c.id, deliveries.c.job_id)
+                )
+            ).all()
+            await _record_redelivery(conn, again, reason="redeliver", at=now)
             await self.db.notify_work(conn)
         return await self.list_deliveries(job_id)
 
     async def replay_dead(self, *, client_id: str, since: float, until: float, now: float) -> int:
         """Make every dead delivery of a client created in [since, until) due again."""
         async with self.db.write() as conn:
-            result = await conn.execute(
-                sa.update(deliveries)
-                .where(
-                    deliveries.c.client_id == client_id,
-                    deliveries.c.state == "dead",
-                    deliveries.c.created_at >= since,
-                    deliveries.c.created_at < until,
+            again = (
+                await conn.execute(
+                    sa.update(deliveries)
+                    .where(
+                        deliveries.c.client_id == client_id,
+                        deliveries.c.state == "dead",
+                        deliveries.c.created_at >= since,
+                        deliveries.c.created_at < until,
+                    )
+                    .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+                    .returning(deliveries.c.id, deliveries.c.job_id)
                 )
-                .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
-            )
-            if result.rowcount:
+            ).all()
+            if again:
+                await _record_redelivery(conn, again, reason="replay", at=now)
                 await self.db.notify_work(conn)
-        return int(result.rowcount)
+        return len(again)
 
     # --- figures for metrics ------------------------------------------------------------
 

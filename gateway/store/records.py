@@ -127,6 +127,7 @@ class AttemptRecord(msgspec.Struct, frozen=True):
     error: str | None
     response_excerpt: str | None
     replica_id: str | None = None
+    lease_lost: bool = False  # recorded after this replica had lost the delivery's lease
 
 
 def _row_dict(row: Any) -> dict[str, Any]:

@@ -111,8 +111,37 @@ delivery_attempts = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("response_excerpt", sa.Text, nullable=True),
     sa.Column("replica_id", sa.String(200), nullable=True),
+    # The attempt was made but the replica had lost the delivery's lease by the time it was
+    # recorded (it stalled; another replica may have attempted it too).
+    sa.Column("lease_lost", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 sa.Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id, delivery_attempts.c.id)
+
+# A job's history: one row per change (``gateway.domain.history``), written in the same
+# transaction as the change. ``id`` gives the global order (the event stream's event id).
+job_events = sa.Table(
+    "job_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False),
+    sa.Column("client_id", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),  # the job's status after the change
+    sa.Column("upstream_status", sa.String(UPSTREAM_STATUS_MAX), nullable=True),
+    sa.Column("polls", sa.Integer, nullable=False),
+    sa.Column("data", sa.Text, nullable=False, server_default="{}"),  # JSON details
+)
+sa.Index("ix_job_events_job", job_events.c.job_id, job_events.c.id)
+sa.Index("ix_job_events_client", job_events.c.client_id, job_events.c.id)
+
+# Readiness proves the store can commit: each replica upserts its row here (rate-limited).
+replica_heartbeats = sa.Table(
+    "replica_heartbeats",
+    metadata,
+    sa.Column("replica_id", sa.String(200), primary_key=True),
+    sa.Column("beat_at", Time, nullable=False),
+)
 
 idempotency_keys = sa.Table(
     "idempotency_keys",

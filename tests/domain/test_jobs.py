@@ -24,7 +24,7 @@ A, S, Q, G, C, F = (
 )
 ALLOWED = {
     (A, S), (A, F),
-    (S, A), (S, Q), (S, G), (S, C), (S, F),
+    (S, A), (S, S), (S, Q), (S, G), (S, C), (S, F),
     (Q, Q), (Q, G), (Q, C), (Q, F),
     (G, G), (G, C), (G, F),
 }  # fmt: skip

@@ -14,7 +14,7 @@ from gateway.service.clients import create_client
 from gateway.service.subscriptions import NewSubscription, subscribe
 from gateway.store.records import SubscriptionRecord
 from tests.fakes import AllowAllGuard
-from tests.service.conftest import Harness
+from tests.harness import Harness
 from tests.webhooks import verify_at_its_timestamp
 
 DONE = Generation(id="gen_scripted_000000001", status="completed", video_url="https://cdn.test/v")

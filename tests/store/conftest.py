@@ -1,50 +1,18 @@
 """One store per test, on SQLite (a file) and on PostgreSQL (a database per module, emptied
-between tests). Every test in this folder runs on both."""
+between tests). Every test in this folder runs on both (the backend fixtures: tests/conftest.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from gateway.store import Store
-from gateway.store.schema import metadata
-from tests.pg import fresh_database, fresh_database_sync, require_pg
-
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-]
-
-OpenStore = Callable[[], Awaitable[Store]]
-
-
-@pytest.fixture(scope="module")
-def pg_module_url() -> Iterator[str]:
-    """A PostgreSQL database shared by the tests of one module (each test empties it first)."""
-    require_pg()
-    with fresh_database_sync() as url:
-        yield url
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    if name == "postgres":
-        require_pg()
-    return name
-
-
-@pytest.fixture
-def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The URL the ``store`` fixture opens (a second ``Store`` may open it too)."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    url: str = request.getfixturevalue("pg_module_url")
-    return url
+from tests.backends import OpenStore, open_empty_store
+from tests.pg import fresh_database
 
 
 @pytest.fixture
@@ -67,13 +35,8 @@ async def fresh_database_url(backend: str, tmp_path: Path) -> AsyncIterator[str]
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[Store]:
     """An opened (migrated) and empty store."""
-    opened = await Store.open(database_url)
+    opened = await open_empty_store(database_url)
     try:
-        if not opened.db.is_sqlite:
-            # DELETE is quicker than TRUNCATE on tables this small; children before parents.
-            async with opened.db.write() as conn:
-                for table in reversed(metadata.sorted_tables):
-                    await conn.execute(table.delete())
         yield opened
     finally:
         await opened.close()

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from gateway.domain.jobs import JobStatus
 from gateway.store import Store
 from gateway.store.schema import deliveries
+from tests.backends import OpenStore
 from tests.store.builders import LEASE_S, T0, add_client, add_job, new_delivery
-from tests.store.conftest import OpenStore
 
 
 async def claim_ids(store: Store, *, now: float, token: str, limit: int = 100) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from gateway.store import Store
 from gateway.store.records import JobRecord
 from tests.store.builders import (
@@ -56,7 +58,9 @@ async def test_deliveries_are_claimed_when_due(store: Store) -> None:
 
 
 async def test_record_attempt_is_fenced_and_logs_the_attempt(store: Store) -> None:
-    """With the lease the attempt is logged and the delivery moves on; a stale token: neither."""
+    """With the lease the attempt is logged and the delivery moves on. With a stale token the
+    delivery is left to the lease's holder, but the attempt (a fact) is still logged, marked
+    ``lease_lost``."""
     await add_client(store)
     job = await finished_job(store)
     [made] = await store.jobs.list_deliveries(job.id)
@@ -71,9 +75,10 @@ async def test_record_attempt_is_fenced_and_logs_the_attempt(store: Store) -> No
     [stored] = await store.jobs.list_deliveries(job.id)
 
     assert False is stale
-    assert (0, []) == (after_stale[0][0].attempts, after_stale[1])
+    lost = msgspec.structs.replace(failed, lease_lost=True)
+    assert (0, [lost]) == (after_stale[0][0].attempts, after_stale[1])
     assert True is current
-    assert [failed] == await store.jobs.list_attempts(job.id)
+    assert [lost, failed] == await store.jobs.list_attempts(job.id)
     assert ("pending", 1, 503, T0 + 12, None, 1) == (
         stored.state,
         stored.attempts,
@@ -179,3 +184,43 @@ async def test_replay_dead_takes_the_window_and_the_client(store: Store) -> None
     assert 2 == replayed
     assert sorted([made["at_since"], made["inside"]]) == sorted(d.id for d in claimed)
     assert {"dead": 3, "delivered": 1, "pending": 2} == await store.jobs.count_deliveries_by_state()
+
+
+async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store) -> None:
+    """Each attempt (a lease-lost one too, marked) and each redeliver/replay adds a row to the
+    job's history in the same transaction."""
+    await add_client(store)
+    job = await finished_job(store)
+    [made] = await store.jobs.list_deliveries(job.id)
+    await store.jobs.claim_deliveries(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
+    await store.jobs.claim_deliveries(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
+    dead = {"state": "dead", "attempts": 1, "next_run_at": None}
+    await store.jobs.record_attempt(
+        made.id, "lease_old", attempt(made.id, 1, at=T0 + 7), dead, now=T0 + 7
+    )
+    await store.jobs.record_attempt(
+        made.id, "lease_new", attempt(made.id, 1, at=T0 + 8), dead, now=T0 + 8
+    )
+    await store.jobs.redeliver(job.id, now=T0 + 9)
+    await store.jobs.claim_deliveries(now=T0 + 9, limit=10, token="lease_3", lease_until=T0 + 40)
+    await store.jobs.record_attempt(
+        made.id, "lease_3", attempt(made.id, 1, at=T0 + 10), dead, now=T0 + 10
+    )
+    replayed = await store.jobs.replay_dead(client_id="cli_a", since=0, until=T0 + 20, now=T0 + 11)
+
+    events = await store.history.list_for_job(job.id)
+
+    assert 1 == replayed
+    assert [
+        ("accepted", T0, {}),
+        ("delivery_attempted", T0 + 7, True),
+        ("delivery_attempted", T0 + 8, False),
+        ("redelivery_requested", T0 + 9, {"reason": "redeliver", "delivery_ids": [made.id]}),
+        ("delivery_attempted", T0 + 10, False),
+        ("redelivery_requested", T0 + 11, {"reason": "replay", "delivery_ids": [made.id]}),
+    ] == [
+        (e.kind, e.at, e.data["lease_lost"] if e.kind == "delivery_attempted" else e.data)
+        for e in events
+    ]
+    assert ["dead", "dead"] == [e.data["decision"] for e in events[1:3]]
+    assert events[-1].id == await store.history.latest_id()

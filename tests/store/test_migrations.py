@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from gateway.store import Store
@@ -58,3 +60,14 @@ async def test_concurrent_migrations_on_a_fresh_database_both_succeed(
         assert 1 == len(await store.clients.list())
     finally:
         await store.close()
+
+
+async def test_the_migrations_build_exactly_the_schema_module(store: Store) -> None:
+    """Alembic finds no difference between the migrated database and ``schema.metadata``."""
+
+    def differences(sync: sa.Connection) -> list[object]:
+        context = MigrationContext.configure(sync, opts={"compare_server_default": False})
+        return list(compare_metadata(context, metadata))
+
+    async with store.db.read() as conn:
+        assert [] == await conn.run_sync(differences)

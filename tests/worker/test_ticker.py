@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -14,13 +13,13 @@ from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.worker.ticker import Worker
 from tests.fakes import AllowAllGuard
-from tests.service.conftest import Harness, make_settings
+from tests.harness import Harness, make_settings
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(database_url: str) -> Settings:
     # Regular ticks 60 s apart: only an early wake-up can poll within the test's bound.
-    return make_settings(tmp_path, tick_interval_s=60.0, poll_interval_s=0.5)
+    return make_settings(database_url, tick_interval_s=60.0, poll_interval_s=0.5)
 
 
 async def test_a_poll_due_between_ticks_runs_when_due_not_at_the_next_tick(

@@ -6,7 +6,6 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -19,19 +18,19 @@ from gateway.store import Store
 from gateway.worker.notifications import APPLICATION_NAME, WorkListener
 from gateway.worker.ticker import Worker
 from tests.fakes import AllowAllGuard
+from tests.harness import Harness, make_settings
 from tests.pg import fresh_database, require_pg
-from tests.service.conftest import Harness, make_settings
 from tests.waiting import wait_for_async
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def settings(tmp_path: Path) -> AsyncIterator[Settings]:
+async def settings() -> AsyncIterator[Settings]:
     require_pg()
     async with fresh_database() as url:
         # Regular ticks a minute apart: only a notification can start the work in time.
-        yield make_settings(tmp_path, database_url=url, tick_interval_s=60.0)
+        yield make_settings(url, tick_interval_s=60.0)
 
 
 async def test_a_worker_wakes_when_another_replica_accepts_a_job(harness: Harness) -> None:

@@ -1,0 +1,109 @@
+"""A job's history: rows of ``job_events``, written inside the transaction of each change.
+
+A row copies the job's status, upstream status and poll count from the ``jobs`` row as it stands
+in that transaction (``INSERT … SELECT``), so it always describes the job just after the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.domain.history import JobEventKind
+from gateway.store.database import Database
+from gateway.store.records import could_be_id
+from gateway.store.schema import job_events, jobs
+
+
+class JobEventRecord(msgspec.Struct, frozen=True):
+    id: int
+    job_id: str
+    client_id: str
+    kind: str
+    at: float
+    status: str
+    upstream_status: str | None
+    polls: int
+    data: dict[str, Any]
+
+
+class NewJobEvent(msgspec.Struct, frozen=True):
+    """One change to record; the job's state is read from its row when it is written."""
+
+    kind: JobEventKind
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+# Built once (hot path: every change of every job writes one).
+_RECORD = sa.insert(job_events).from_select(
+    ["job_id", "client_id", "kind", "at", "status", "upstream_status", "polls", "data"],
+    sa.select(
+        jobs.c.id,
+        jobs.c.client_id,
+        sa.bindparam("kind", type_=sa.String),
+        sa.bindparam("at", type_=sa.Float(precision=53)),
+        jobs.c.status,
+        jobs.c.upstream_status,
+        jobs.c.poll_count,
+        sa.bindparam("data", type_=sa.Text),
+    ).where(jobs.c.id == sa.bindparam("job_id")),
+)
+
+
+async def record_events(
+    conn: AsyncConnection, job_id: str, events: Sequence[NewJobEvent], *, at: float
+) -> None:
+    """Write ``events`` of job ``job_id`` inside the caller's transaction (after its change)."""
+    if not events:
+        return
+    await conn.execute(
+        _RECORD,
+        [
+            {
+                "job_id": job_id,
+                "kind": str(event.kind),
+                "at": at,
+                "data": msgspec.json.encode(event.data).decode(),
+            }
+            for event in events
+        ],
+    )
+
+
+def _from_row(row: Any) -> JobEventRecord:
+    values = {str(key): value for key, value in row._mapping.items()}
+    values["data"] = msgspec.json.decode(values["data"])
+    return msgspec.convert(values, JobEventRecord)
+
+
+class History:
+    """Reading the history (``store.history``); writing happens inside each change's transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def list_for_job(
+        self, job_id: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[JobEventRecord]:
+        """The job's events in the order they happened, those after ``after_id`` only."""
+        if not could_be_id(job_id):
+            return []
+        query = (
+            sa.select(job_events)
+            .where(job_events.c.job_id == job_id, job_events.c.id > after_id)
+            .order_by(job_events.c.id)
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_from_row(row) for row in rows]
+
+    async def latest_id(self) -> int:
+        """The id of the newest event of any job (0 when there is none)."""
+        async with self.db.read() as conn:
+            value = (await conn.execute(sa.select(sa.func.max(job_events.c.id)))).scalar_one()
+        return int(value or 0)
