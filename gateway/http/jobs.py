@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,6 +20,8 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
 
 from gateway.clock import iso
 from gateway.domain.generation import JobRequest
@@ -28,6 +32,8 @@ from gateway.http.errors import documented_errors
 from gateway.http.parsing import parse_job_request
 from gateway.http.prefer import applied_wait
 from gateway.http.state import Gateway, gateway_of
+from gateway.service.event_stream import BATCH as STREAM_BATCH
+from gateway.service.event_stream import Frame, job_event_frames
 from gateway.service.intake import accept_job
 from gateway.service.views import (
     AttemptView,
@@ -38,6 +44,8 @@ from gateway.service.views import (
     job_view,
 )
 from gateway.service.waiting import hold_until_ended
+from gateway.store import Store
+from gateway.store.history import JobEventRecord
 from gateway.store.records import ClientRecord, JobRecord, could_be_id
 
 
@@ -139,6 +147,39 @@ async def _held(
     runtime = gateway.runtime
     job = await hold_until_ended(runtime.job_waiters, runtime.store.jobs, job, wait)
     return job, {"Preference-Applied": f"wait={wait}"}
+
+
+def _last_event_id(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return 0
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidRequest(
+            "Last-Event-ID must be an event id this stream sent (a whole number)",
+            details=[{"field": "Last-Event-ID", "message": "not an event id"}],
+        )
+    return value
+
+
+async def _history_after(store: Store, job_id: str, after_id: int) -> list[JobEventRecord]:
+    return await store.history.list_for_job(job_id, after_id=after_id, limit=STREAM_BATCH)
+
+
+async def _has_ended(store: Store, job_id: str) -> bool:
+    job = await store.jobs.get_job(job_id)
+    return job is None or job.status.is_terminal
+
+
+async def _sse_messages(frames: AsyncIterator[Frame]) -> AsyncIterator[ServerSentEventMessage]:
+    yield ServerSentEventMessage(data=None, retry=2000, comment="job events")
+    async for frame in frames:
+        if frame.id is None:
+            yield ServerSentEventMessage(data=None, comment="keep-alive")
+        else:
+            yield ServerSentEventMessage(data=frame.json, event=frame.kind, id=frame.id)
 
 
 class JobController(Controller):
@@ -264,6 +305,42 @@ class JobController(Controller):
             events=[delivery_view(d) for d in events],
             attempts=[attempt_view(a) for a in attempts],
         )
+
+    @get(
+        "/{job_id:str}/events",
+        summary="The job's history as Server-Sent Events, live until it ends",
+        description=(
+            "One event per change (accepted, submitting, submitted, each upstream status, "
+            "completed or failed, each webhook attempt, redelivery requests); the SSE id is the "
+            "history row id, the event name its kind, the data the row as JSON. The stream ends "
+            "after the terminal event and the attempts already recorded. Send Last-Event-ID "
+            "(EventSource does on reconnect) to resume after an id without loss."
+        ),
+        responses=documented_errors(400, 401, 404),
+        media_type="text/event-stream",
+    )
+    async def job_events(
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        job_id: FromPath[str],
+        last_event_id: Annotated[
+            str | None, HeaderParameter(name="Last-Event-ID", required=False)
+        ] = None,
+    ) -> ServerSentEvent:
+        runtime = gateway_of(request).runtime
+        job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
+        if job is None:
+            raise NotFound(f"No job {job_id!r}")
+        frames = job_event_frames(
+            job.id,
+            after_id=_last_event_id(last_event_id),
+            fetch=functools.partial(_history_after, runtime.store, job.id),
+            has_ended=functools.partial(_has_ended, runtime.store, job.id),
+            waiters=runtime.job_waiters,
+            poll_s=runtime.settings.event_stream_poll_s,
+        )
+        return ServerSentEvent(_sse_messages(frames), headers={"Cache-Control": "no-store"})
 
     @post(
         "/{job_id:str}/redeliver",
