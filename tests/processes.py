@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -80,3 +81,22 @@ class GatewayProcess:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def api_and_worker(
+    env: dict[str, str], log_dir: Path, stack: ExitStack
+) -> tuple[GatewayProcess, GatewayProcess]:
+    """Two replicas on one database: ``api`` (no worker: it only accepts and answers) and
+    ``worker`` (does all the work); started, and killed when ``stack`` closes."""
+    api_only = GatewayProcess(
+        {**env, "GATEWAY_REPLICA_ID": "api", "GATEWAY_WORKER": "false"},
+        log_path=log_dir / "api.log",
+    )
+    worker = GatewayProcess(
+        {**env, "GATEWAY_REPLICA_ID": "worker"}, log_path=log_dir / "worker.log"
+    )
+    stack.callback(api_only.kill)
+    stack.callback(worker.kill)
+    api_only.start()
+    worker.start()
+    return api_only, worker

@@ -17,7 +17,7 @@ from mock_upstream.testing import MockServer
 from tests.chaos.harness import KEY, gateway_env
 from tests.e2e.receiver import Receiver
 from tests.pg import fresh_database_sync, require_pg
-from tests.processes import GatewayProcess
+from tests.processes import api_and_worker
 from tests.sse import read_events
 from tests.waiting import wait_for
 
@@ -36,17 +36,7 @@ def test_a_stream_resumed_after_a_disconnect_on_another_replica_loses_nothing(
         upstream = stack.enter_context(MockServer(mock_app))
         hooks = stack.enter_context(MockServer(receiver.app()))
         base = gateway_env(url, upstream.url, GATEWAY_EVENT_STREAM_POLL_S="0.2")
-        api_only = GatewayProcess(
-            {**base, "GATEWAY_REPLICA_ID": "api", "GATEWAY_WORKER": "false"},
-            log_path=tmp_path / "api.log",
-        )
-        worker = GatewayProcess(
-            {**base, "GATEWAY_REPLICA_ID": "worker"}, log_path=tmp_path / "worker.log"
-        )
-        stack.callback(api_only.kill)
-        stack.callback(worker.kill)
-        api_only.start()
-        worker.start()
+        api_only, worker = api_and_worker(base, tmp_path, stack)
 
         job = httpx.post(
             f"{api_only.url}/v1/jobs",

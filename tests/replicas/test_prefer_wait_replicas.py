@@ -16,7 +16,7 @@ from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
 from tests.chaos.harness import KEY, gateway_env
 from tests.pg import fresh_database_sync, require_pg
-from tests.processes import GatewayProcess
+from tests.processes import api_and_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -28,17 +28,7 @@ def test_a_wait_on_one_replica_is_answered_by_a_job_run_on_another(tmp_path: Pat
         url = stack.enter_context(fresh_database_sync())
         upstream = stack.enter_context(MockServer(mock_app))
         base = gateway_env(url, upstream.url, GATEWAY_WAIT_CHECK_INTERVAL_S="60")
-        api_only = GatewayProcess(
-            {**base, "GATEWAY_REPLICA_ID": "api", "GATEWAY_WORKER": "false"},
-            log_path=tmp_path / "api.log",
-        )
-        worker = GatewayProcess(
-            {**base, "GATEWAY_REPLICA_ID": "worker"}, log_path=tmp_path / "worker.log"
-        )
-        stack.callback(api_only.kill)
-        stack.callback(worker.kill)
-        api_only.start()
-        worker.start()
+        api_only, _ = api_and_worker(base, tmp_path, stack)
 
         started = time.monotonic()
         response = httpx.post(
