@@ -47,8 +47,8 @@ def test_a_subscription_receives_events_and_a_410_deactivates_it(tmp_path: Path)
             gateway_env(f"sqlite:///{tmp_path / 'subs.db'}", mock.url),
             log_path=tmp_path / "gateway.log",
         )
-        gateway.start()
         try:
+            gateway.start()
             created = httpx.post(
                 f"{gateway.url}/v1/subscriptions",
                 json={"target_url": f"{hooks.url}/hook", "events": ["completed", "failed"]},
@@ -78,4 +78,4 @@ def test_a_subscription_receives_events_and_a_410_deactivates_it(tmp_path: Path)
             log = httpx.get(f"{gateway.url}/v1/jobs/{third}/deliveries", headers=AUTH).json()
             assert ([], 2) == (log["events"], len(receiver.received))
         finally:
-            gateway.stop()
+            gateway.kill()  # also when the start itself failed
