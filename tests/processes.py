@@ -32,7 +32,8 @@ class GatewayProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self, *, ready_timeout_s: float = 30.0) -> None:
+    def start(self, *, ready_timeout_s: float = 90.0) -> None:
+        """Start and wait until healthy (bounded; a loaded CI machine imports slowly)."""
         self.starts += 1
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
