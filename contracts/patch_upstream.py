@@ -132,6 +132,9 @@ def patch(post_doc: dict[str, Any], get_doc: dict[str, Any]) -> dict[str, Any]:
     # 5. duration is an integer enum whose default is the string "10": make it the integer.
     body_schema = post["requestBody"]["content"]["application/json"]["schema"]
     body_schema["properties"]["duration"]["default"] = 10
+    # 5b. The body takes the declared fields only: the strict mock refuses others (as the gateway
+    # does), so that a gateway field leaking upstream (callback_url, metadata) is caught.
+    body_schema["additionalProperties"] = False
 
     # 6. The GET's meta.usage lacks usd_spent, which the POST document (and the API) has.
     get_props = get["responses"]["200"]["content"]["application/json"]["schema"]["properties"]

@@ -4,6 +4,12 @@
 ``gateway dev``     the gateway + the mock upstream + a webhook inbox, on 127.0.0.1
 ``gateway clients`` create | list | revoke ID | rotate-secret ID, printing JSON
 ``gateway migrate`` bring the database schema up to date and exit
+``gateway models``  every upstream video model, or one model's fields (``gateway models ID``)
+``gateway submit``  submit a job to a gateway, optionally waiting with a progress display
+``gateway jobs``    list | show ID | watch ID | redeliver ID, as a caller (``--json`` for scripts)
+
+``submit`` and ``jobs`` call a gateway as a client does (see ``gateway.caller_cli``); they need
+none of the server's settings.
 """
 
 from __future__ import annotations
@@ -17,17 +23,9 @@ from collections.abc import Sequence
 import msgspec
 import uvicorn
 
+from gateway import caller_cli
 from gateway.observability.logging import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
-
-
-def _secrets(settings: Settings) -> list[str]:
-    return [
-        settings.aimlapi_key,
-        settings.client_api_key,
-        settings.client_webhook_secret,
-        settings.admin_key,
-    ]
 
 
 def serve(settings: Settings) -> int:
@@ -37,7 +35,7 @@ def serve(settings: Settings) -> int:
         print("gateway serve: set AIMLAPI_KEY (the AI/ML API key) first", file=sys.stderr)
         return 2
     configure_logging(
-        log_format=settings.log_format, level=settings.log_level, secrets=_secrets(settings)
+        log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
     app = create_app(settings, run_worker=settings.worker)
     uvicorn.run(
@@ -84,12 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the production server (settings from the environment)")
     dev = commands.add_parser("dev", help="gateway + mock upstream + webhook inbox on 127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
-    dev.add_argument("--mock-port", type=int, default=8100)
+    dev.add_argument("--port", type=int, default=None, help="default: GATEWAY_PORT, else 8000")
+    dev.add_argument("--mock-port", type=int, default=None, help="default: the port + 100")
     dev.add_argument(
         "--data-dir", default="gateway-dev", help="where the SQLite file and keys live"
     )
     commands.add_parser("migrate", help="bring the database schema up to date")
+    models = commands.add_parser("models", help="list the video models, or show one's fields")
+    models.add_argument("model_id", nargs="?", help="a model id, e.g. google/veo3")
+    models.add_argument("--vendor", help="only this vendor's models")
+    models.add_argument("--json", action="store_true", help="print what GET /v1/models returns")
     clients = commands.add_parser("clients", help="manage API clients (prints JSON)")
     actions = clients.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a client; prints its key and secret once")
@@ -98,11 +100,42 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("revoke", "rotate-secret"):
         action = actions.add_parser(name)
         action.add_argument("client_id")
+    caller_cli.add_commands(commands)
     return parser
+
+
+def _models(args: argparse.Namespace) -> int:
+    from gateway.catalogue import load_catalogue
+    from gateway.domain.model_rules import Rulebook
+    from gateway.service.models import describe_list, describe_model, model_list, model_view
+
+    rulebook = Rulebook(load_catalogue())
+    if args.model_id is None:
+        listing = model_list(rulebook, args.vendor)
+        text = _json(listing) if args.json else describe_list(listing)
+    else:
+        rules = rulebook.for_model(args.model_id)
+        if rules is None:
+            close = rulebook.closest(args.model_id)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            print(f"gateway models: no model {args.model_id!r}{hint}", file=sys.stderr)
+            return 1
+        view = model_view(rules.spec)
+        text = _json(view) if args.json else describe_model(view)
+    sys.stdout.write(text + "\n")
+    return 0
+
+
+def _json(value: object) -> str:
+    return msgspec.json.format(msgspec.json.encode(value)).decode()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in caller_cli.COMMANDS:
+        return caller_cli.run(args)
+    if args.command == "models":
+        return _models(args)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -121,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result is None:
         print(f"gateway clients: no such active client {args.client_id!r}", file=sys.stderr)
         return 1
-    sys.stdout.write(msgspec.json.format(msgspec.json.encode(result)).decode() + "\n")
+    sys.stdout.write(_json(result) + "\n")
     return 0
 
 

@@ -1,6 +1,7 @@
 """``gateway dev``: the whole product on one machine, no API key needed.
 
-One process runs the gateway (127.0.0.1:8000), the mock upstream (127.0.0.1:8100, fast timings)
+One process runs the gateway (``GATEWAY_HOST``:``GATEWAY_PORT``, 127.0.0.1:8000 by default), the
+mock upstream (the port + 100, fast timings)
 and a development inbox at ``/dev/inbox`` that receives webhooks, checks their signatures with
 the bootstrap client's secret, and shows them in the log and at ``GET /dev/inbox``. The SQLite
 file and the generated client key and secret live in ``./gateway-dev/`` and survive restarts.
@@ -12,6 +13,8 @@ import asyncio
 import collections
 import json
 import secrets
+import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,16 +23,20 @@ import structlog
 import uvicorn
 from litestar import Request, get, post
 
+from gateway.console.inbox import inbox_page
+from gateway.console.session import Console
 from gateway.domain.signing import verify
+from gateway.ids import hash_api_key
 from gateway.service.clients import new_webhook_secret
 from gateway.settings import Settings
 
 log = structlog.get_logger("gateway.dev")
 
-_INBOX: collections.deque[dict[str, Any]] = collections.deque(maxlen=100)
 
+def inbox_routes(secret: str, inbox: collections.deque[dict[str, Any]] | None = None) -> list[Any]:
+    """``POST /dev/inbox`` (receiver), ``GET /dev/inbox`` (JSON), the console page of it."""
+    received = inbox if inbox is not None else collections.deque(maxlen=100)
 
-def inbox_routes(secret: str) -> list[Any]:
     @post("/dev/inbox", include_in_schema=False, status_code=200)
     async def receive(request: Request[Any, Any, Any]) -> dict[str, str]:
         body = await request.body()
@@ -49,7 +56,7 @@ def inbox_routes(secret: str) -> list[Any]:
             "video_url": (event.get("data") or {}).get("video_url"),
             "event": event,
         }
-        _INBOX.appendleft(entry)
+        received.appendleft(entry)
         log.info(
             "dev_inbox_received",
             type=entry["type"],
@@ -62,12 +69,15 @@ def inbox_routes(secret: str) -> list[Any]:
 
     @get("/dev/inbox", include_in_schema=False)
     async def show() -> list[dict[str, Any]]:
-        return list(_INBOX)
+        return list(received)
 
-    return [receive, show]
+    return [receive, show, inbox_page(lambda: list(received))]
 
 
-def _credentials(data_dir: Path, settings: Settings) -> tuple[str, str]:
+def _credentials(data_dir: Path, settings: Settings, *, url: str) -> tuple[str, str]:
+    """The dev client's key and secret, kept in ``credentials.json`` with the gateway's URL:
+    ``gateway submit`` and ``gateway jobs`` read the key from there when none is given and they
+    call that URL."""
     path = data_dir / "credentials.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
     key = (
@@ -80,34 +90,52 @@ def _credentials(data_dir: Path, settings: Settings) -> tuple[str, str]:
         or stored.get("client_webhook_secret")
         or new_webhook_secret()
     )
-    path.write_text(json.dumps({"client_api_key": key, "client_webhook_secret": secret}, indent=2))
+    stored = {"url": url, "client_api_key": key, "client_webhook_secret": secret}
+    path.write_text(json.dumps(stored, indent=2))
     path.chmod(0o600)
     return key, secret
 
 
 def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Path) -> Settings:
-    key, secret = _credentials(data_dir, settings)
+    """The settings ``gateway serve`` would use, with dev's conveniences (the mock upstream,
+    an embedded database, quick polls, loopback callbacks) only where nothing was set."""
+    key, secret = _credentials(data_dir, settings, url=f"http://{settings.host}:{port}")
+    conveniences: dict[str, Any] = {
+        "database_url": f"sqlite:///{data_dir / 'gateway.db'}",
+        "upstream_url": f"http://127.0.0.1:{mock_port}",
+        "aimlapi_key": "mock-key",
+        "poll_policy": "fixed",
+        "poll_interval_s": 1.0,
+        "poll_floor_s": 0.5,
+        "tick_interval_s": 0.25,
+        "delivery_schedule": (0.0, 2.0, 10.0, 30.0, 60.0, 120.0),
+        "log_format": "console",
+    }
+    chosen = settings.explicitly_set()
     return settings.with_(
-        host="127.0.0.1",
         port=port,
-        database_url=f"sqlite:///{data_dir / 'gateway.db'}",
-        upstream_url=f"http://127.0.0.1:{mock_port}",
-        aimlapi_key=settings.aimlapi_key or "mock-key",
         client_api_key=key,
         client_webhook_secret=secret,
-        poll_policy="fixed",
-        poll_interval_s=1.0,
-        poll_floor_s=0.5,
-        tick_interval_s=0.25,
-        delivery_schedule=(0.0, 2.0, 10.0, 30.0, 60.0, 120.0),
         # Loopback for the inbox, plus whatever the operator allowed (GATEWAY_CALLBACK_ALLOWLIST).
         callback_allowlist=(*settings.callback_allowlist, "127.0.0.0/8", "::1/128", "localhost"),
-        log_format="console",
+        **{name: value for name, value in conveniences.items() if name not in chosen},
     )
 
 
-def banner(settings: Settings) -> str:
-    base = f"http://127.0.0.1:{settings.port}"
+def taken_port(host: str, ports: list[int]) -> int | None:
+    """The first of ``ports`` that cannot be bound on ``host`` now, if any."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return port
+    return None
+
+
+def banner(settings: Settings, *, sign_in_token: str) -> str:
+    base = f"http://{settings.host}:{settings.port}"
     body = {
         "prompt": "Mona Lisa puts on glasses with her hands.",
         "image_url": "https://raw.githubusercontent.com/aimlapi/api-docs/main/reference-files/mona_lisa_extended.jpg",
@@ -121,6 +149,9 @@ def banner(settings: Settings) -> str:
             "  Video webhook gateway (dev) — mock upstream, no API key needed",
             f"  gateway      {base}        API docs: {base}/schema",
             f"  mock         {settings.upstream_url}",
+            f"  console      {base}/console   (inbox page: {base}/console/inbox)",
+            f"  sign in      {base}/console/signin/link?token={sign_in_token}",
+            "               (one click signs this browser in; single use, valid 5 minutes)",
             f"  inbox        {base}/dev/inbox   (webhooks received, signatures checked)",
             f"  client key   {settings.client_api_key}",
             f"  webhook secret {settings.client_webhook_secret}",
@@ -129,6 +160,9 @@ def banner(settings: Settings) -> str:
             f"  curl -s {base}/v1/jobs -H 'Authorization: Bearer {settings.client_api_key}' \\",
             f"       -H 'Content-Type: application/json' -d '{json.dumps(body)}'",
             f"  then watch the log, or: curl -s {base}/dev/inbox",
+            "",
+            "  Or with the CLI (it reads the dev key from gateway-dev/, or --dev-dir DIR):",
+            f"  uv run gateway submit --url {base} --prompt 'A horse on a beach' --wait",
             "",
         ]
     )
@@ -139,41 +173,58 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
     from mock_upstream.app import create_app as create_mock
     from mock_upstream.config import MockConfig
 
+    console = Console(settings.console_secret)
+    token = console.issue_link("client", hash_api_key(settings.client_api_key), now=time.time())
     gateway_app = create_app(
-        settings, extra_route_handlers=inbox_routes(settings.client_webhook_secret)
+        settings,
+        extra_route_handlers=inbox_routes(settings.client_webhook_secret),
+        console=console,
     )
     # A fresh seed per start: the mock forgets its jobs on restart, so its ids must not repeat.
     mock_app = create_mock(MockConfig.fast(seed=time.time_ns()))
     servers = [
         uvicorn.Server(
             uvicorn.Config(
-                gateway_app, host="127.0.0.1", port=settings.port, log_config=None, access_log=False
+                gateway_app,
+                host=settings.host,
+                port=settings.port,
+                log_config=None,
+                access_log=False,
             )
         ),
         uvicorn.Server(
             uvicorn.Config(
-                mock_app, host="127.0.0.1", port=mock_port, log_config=None, access_log=False
+                mock_app, host=settings.host, port=mock_port, log_config=None, access_log=False
             )
         ),
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     await asyncio.sleep(0)  # let both bind before the banner
-    print(banner(settings), flush=True)
+    print(banner(settings, sign_in_token=token), flush=True)
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for server in servers:  # Ctrl-C reaches one server; stop the other too
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def run_dev(settings: Settings, *, port: int, mock_port: int, data_dir: str) -> int:
-    from gateway.cli import _secrets
+def run_dev(settings: Settings, *, port: int | None, mock_port: int | None, data_dir: str) -> int:
     from gateway.observability.logging import configure_logging
 
+    port = settings.port if port is None else port
+    mock_port = port + 100 if mock_port is None else mock_port
+    taken = taken_port(settings.host, [port, mock_port])
+    if taken is not None:
+        print(
+            f"gateway dev: port {taken} on {settings.host} is already in use; "
+            "choose others with GATEWAY_PORT or --port / --mock-port",
+            file=sys.stderr,
+        )
+        return 2
     directory = Path(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
     dev = dev_settings(settings, port=port, mock_port=mock_port, data_dir=directory)
     # The dev key and secret are printed on purpose (banner), but never logged.
-    configure_logging(log_format="console", level=dev.log_level, secrets=_secrets(dev))
+    configure_logging(log_format=dev.log_format, level=dev.log_level, secrets=dev.secret_values())
     asyncio.run(_serve_all(dev, mock_port))
     return 0
 

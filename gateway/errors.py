@@ -10,7 +10,8 @@
     ├── IdempotencyKeyReused (409)  same Idempotency-Key, different body
     ├── PayloadTooLarge (413)
     ├── RateLimited (429)           with ``retry_after_s``
-    └── ServiceUnavailable (503)    the database is unreachable
+    └── ServiceUnavailable (503)    we cannot serve now; ``Retry-After`` says when to try again
+        └── StoreUnavailable (503)  the database cannot be reached or cannot commit
 """
 
 from __future__ import annotations
@@ -81,3 +82,14 @@ class RateLimited(GatewayError):
 class ServiceUnavailable(GatewayError):
     status_code = 503
     code = "service_unavailable"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The database is down, unreachable, full or busy: nothing was stored; retry later."""
+
+    code = "store_unavailable"
+
+    def __init__(
+        self, message: str = "The gateway's database is unavailable; retry later."
+    ) -> None:
+        super().__init__(message, retry_after_s=5.0)

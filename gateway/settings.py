@@ -14,6 +14,7 @@ from typing import Any
 
 DEFAULT_UPSTREAM_URL = "https://api.aimlapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///./gateway.db"
+DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"  # where ``gateway submit`` and ``gateway jobs`` call
 DEFAULT_DELIVERY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
@@ -62,6 +63,7 @@ class Settings:
     client_api_key: str = field(default="", repr=False)
     client_webhook_secret: str = field(default="", repr=False)
     admin_key: str = field(default="", repr=False)
+    console_secret: str = field(default="", repr=False)  # signs console session cookies
 
     # Polling.
     poll_policy: str = "adaptive"  # "adaptive" or "fixed"
@@ -70,6 +72,10 @@ class Settings:
     poll_ceiling_s: float = 30.0
     poll_window_polls: int = 7  # adaptive: polls around the expected time (more: less lag)
     job_deadline_s: float = 1800.0
+
+    # Models: an id missing from the catalogue is refused unless this is on (only the checks
+    # common to every model then apply; the job records that its body was not checked).
+    allow_unlisted_models: bool = False
 
     # Submission.
     submit_max_attempts: int = 8
@@ -93,6 +99,13 @@ class Settings:
     max_concurrency: int = 64
     lease_s: float = 60.0
     shutdown_grace_s: float = 20.0
+    # Deliveries have capacity of their own (beside GATEWAY_MAX_CONCURRENCY for submissions and
+    # polls), at most this many per client and per destination (scheme, host, port) at once.
+    delivery_concurrency: int = 32
+    delivery_client_share: int = 8
+    delivery_per_destination: int = 4
+    # /readyz proves the database can commit with a small write at most this often.
+    readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)
 
     # Limits.
@@ -112,18 +125,44 @@ class Settings:
     log_format: str = "json"  # "json" or "console"
     log_level: str = "INFO"
 
+    # Traces: exported over OTLP/HTTP when set (read from OTEL_EXPORTER_OTLP_ENDPOINT, no prefix).
+    otel_exporter_otlp_endpoint: str = ""
+    # Which fields the environment set (filled in by ``load_settings``; not a setting itself).
+    given: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
+
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and ``gateway dev`` use this)."""
         return replace(self, **changes)
 
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith(("postgresql", "postgres"))
+    def secret_values(self) -> list[str]:
+        """The configured secrets, for the log scrubber (never to be printed)."""
+        return [
+            self.aimlapi_key,
+            self.client_api_key,
+            self.client_webhook_secret,
+            self.admin_key,
+            self.console_secret,
+        ]
+
+    def explicitly_set(self) -> frozenset[str]:
+        """The fields the environment gave a value (others are defaults)."""
+        return self.given
+
+
+def setting_fields() -> list[Any]:
+    """The fields read from the environment (all but ``given``)."""
+    return [f for f in fields(Settings) if f.name != "given"]
+
+
+# Standard names other tools share: read as they are, without the GATEWAY_ prefix.
+_UNPREFIXED = frozenset({"aimlapi_key", "otel_exporter_otlp_endpoint"})
 
 
 def env_name(field_name: str) -> str:
     """The environment variable a field is read from."""
-    return "AIMLAPI_KEY" if field_name == "aimlapi_key" else f"GATEWAY_{field_name.upper()}"
+    if field_name in _UNPREFIXED:
+        return field_name.upper()
+    return f"GATEWAY_{field_name.upper()}"
 
 
 def _convert(name: str, kind: Any, raw: str) -> Any:
@@ -148,13 +187,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (``os.environ`` by default)."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
-    for f in fields(Settings):
+    for f in setting_fields():
         raw = env.get(env_name(f.name))
         if raw == "" and f.default_factory is not MISSING:
             continue  # an empty computed setting (GATEWAY_REPLICA_ID=) means "compute it"
         if raw is not None:
             values[f.name] = _convert(f.name, f.type, raw)
-    settings = Settings(**values)
+    settings = Settings(**values, given=frozenset(values))
     _check(settings)
     return settings
 
@@ -178,3 +217,22 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_EVENT_STREAM_POLL_S must be > 0")
     if settings.max_concurrency < 1 or settings.claim_batch < 1:
         raise SettingsError("GATEWAY_MAX_CONCURRENCY and GATEWAY_CLAIM_BATCH must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class CallerSettings:
+    """For ``gateway submit`` and ``gateway jobs``: a caller of some gateway, not the server.
+
+    ``GATEWAY_URL`` and ``GATEWAY_KEY`` are a client's URL and key. They configure no server,
+    which is why they are not :class:`Settings` fields (and not in the server's env example).
+    """
+
+    url: str = DEFAULT_GATEWAY_URL
+    key: str = field(default="", repr=False)
+
+
+def load_caller_settings(environ: Mapping[str, str] | None = None) -> CallerSettings:
+    env = os.environ if environ is None else environ
+    return CallerSettings(
+        url=env.get("GATEWAY_URL") or DEFAULT_GATEWAY_URL, key=env.get("GATEWAY_KEY", "")
+    )

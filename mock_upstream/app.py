@@ -21,8 +21,9 @@ from litestar.handlers import asgi
 from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
-from mock_upstream import contract, scenarios
+from mock_upstream import scenarios
 from mock_upstream.config import MockConfig
+from mock_upstream.contract import Contract
 from mock_upstream.messages import OTHER_500_MESSAGES, error_body
 from mock_upstream.state import MockJob, MockState, redact_headers
 
@@ -99,6 +100,7 @@ def _bearer(headers: dict[str, str]) -> str:
 
 def create_app(config: MockConfig | None = None) -> Litestar:
     state = MockState(config or MockConfig.realistic())
+    contract = Contract.load()  # every model's JSON Schema validator, built once
 
     async def fault(reply: _Reply, name: str, job: MockJob | None) -> None:
         if name == "reset":
@@ -160,7 +162,8 @@ def create_app(config: MockConfig | None = None) -> Litestar:
             entry["status"] = scenario.submit_fault
             await fault(reply, scenario.submit_fault, None)
             return
-        job = state.new_job(body if isinstance(body, dict) else {}, scenario)
+        body = body if isinstance(body, dict) else {}
+        job = state.new_job(body, scenario, vendor=contract.vendor(body.get("model")))
         entry["generation_id"] = job.id
         if scenario.submit_fault is not None:  # the job exists; the answer is lost
             entry["status"] = scenario.submit_fault

@@ -11,6 +11,8 @@ Names (N is a number):
 - ``job_error``: the job ends in ``error`` with ``{name, message}``; ``job_error_detail``: with
   ``{detail: [{loc, msg, type}]}``.
 - ``stuck_generating``: the job never leaves ``generating``.
+- ``other_status_words``: the lifecycle in words some models' examples show, outside the
+  documented enum: ``waiting → active → succeeded``; ``job_failed_other_words``: ends ``failed``.
 - ``poll_fail_N`` / ``poll_500_N`` / ``poll_502_N`` / ``poll_503_N``: the first N polls fail with
   that status (500 for ``fail``), then the lifecycle continues.
 - ``poll_429_N``: the first N polls answer 429 without ``Retry-After``;
@@ -52,6 +54,7 @@ class Scenario:
     poll_fault: str | None = None  # transport fault of the failing polls
     forget: bool = False
     latency_s: float = 0.0
+    other_status_words: bool = False  # waiting → active → succeeded/failed
 
 
 def parse(name: str) -> Scenario:
@@ -64,6 +67,10 @@ def parse(name: str) -> Scenario:
         return Scenario(name=n, job_error="name_message")
     if n == "job_error_detail":
         return Scenario(name=n, job_error="detail")
+    if n == "other_status_words":
+        return Scenario(name=n, other_status_words=True)
+    if n == "job_failed_other_words":
+        return Scenario(name=n, other_status_words=True, job_error="name_message")
     if n == "stuck_generating":
         return Scenario(name=n, stuck=True)
     if n == "poll_404":

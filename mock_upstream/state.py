@@ -13,6 +13,9 @@ from mock_upstream.scenarios import Scenario
 
 _ID_ALPHABET = string.ascii_letters + string.digits + "_-"
 REDACTED = "[redacted]"
+_WORDS = ("queued", "generating", "completed", "error")
+# Words some models' documented examples show, outside the schema's enum.
+_OTHER_WORDS = ("waiting", "active", "succeeded", "failed")
 
 
 @dataclass
@@ -26,22 +29,23 @@ class MockJob:
     polls: int = 0
 
     def status(self, now: float) -> str:
+        words = _OTHER_WORDS if self.scenario.other_status_words else _WORDS
         if now < self.generating_at:
-            return "queued"
+            return words[0]
         if self.scenario.stuck or now < self.done_at:
-            return "generating"
-        return "error" if self.scenario.job_error else "completed"
+            return words[1]
+        return words[3] if self.scenario.job_error else words[2]
 
     def view(self, now: float, base_url: str) -> dict[str, Any]:
         status = self.status(now)
         answer: dict[str, Any] = {"id": self.id, "status": status}
-        if status == "completed":
+        if status in ("completed", "succeeded"):
             duration = self.body.get("duration", 5)
             seconds = duration if isinstance(duration, int) else 5
             credits = 126_000 * seconds // 5
             answer["video"] = {"url": f"{base_url}/files/{self.id}.mp4"}
             answer["meta"] = {"usage": {"credits_used": credits, "usd_spent": credits / 2_100_000}}
-        elif status == "error":
+        elif status in ("error", "failed"):
             if self.scenario.job_error == "detail":
                 answer["error"] = {
                     "detail": [
@@ -77,13 +81,16 @@ class MockState:
             self.journal.clear()
             self.rng = random.Random(self.config.seed)
 
-    def new_job(self, body: dict[str, Any], scenario: Scenario) -> MockJob:
+    def new_job(
+        self, body: dict[str, Any], scenario: Scenario, *, vendor: str | None = None
+    ) -> MockJob:
         with self.lock:
             job_id = "".join(self.rng.choice(_ID_ALPHABET) for _ in range(21))
             now = self.config.clock()
-            spread = self.config.spread_s
-            queued = max(0.0, self.config.queued_s * (0.5 + self.rng.random()))
-            generating = max(0.1, self.rng.gauss(self.config.generating_s, spread))
+            scale = self.config.scale(body.get("model"), vendor, body.get("duration"))
+            spread = self.config.spread_s * scale
+            queued = max(0.0, self.config.queued_s * scale * (0.5 + self.rng.random()))
+            generating = max(0.1, self.rng.gauss(self.config.generating_s * scale, spread))
             job = MockJob(
                 id=job_id,
                 body=body,

@@ -11,7 +11,8 @@ from the URL's origin, not from the address connected to.
 Errors::
 
     CallbackUrlRejected (ValueError)      the domain's refusal; intake maps it to a 4xx
-     └── HostNotResolved                  the name gave no address (may be temporary)
+     └── HostNotResolved                  the name gave no address (may be temporary: intake
+                                          accepts the job, connect time retries it)
     httpcore.ConnectError
      ├── BlockedAddress                   connect time: the guard refused the address
      └── ResolutionFailed                 connect time: the name did not resolve
@@ -40,6 +41,7 @@ from gateway.domain.addresses import (
 
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 RESOLVE_TIMEOUT_S = 5.0
+INTAKE_RESOLVE_TIMEOUT_S = 1.0  # intake waits at most this long for DNS, then accepts
 
 
 async def system_resolver(host: str, port: int) -> list[IPAddress]:
@@ -83,10 +85,12 @@ class AddressGuard:
         resolver: Resolver | None = None,
         *,
         resolve_timeout_s: float = RESOLVE_TIMEOUT_S,
+        intake_resolve_timeout_s: float = INTAKE_RESOLVE_TIMEOUT_S,
     ) -> None:
         self.allowlist = allowlist if allowlist is not None else Allowlist()
         self.resolver = resolver or system_resolver
         self.resolve_timeout_s = resolve_timeout_s
+        self.intake_resolve_timeout_s = intake_resolve_timeout_s
 
     async def _resolve(self, host: str, port: int) -> list[IPAddress]:
         try:
@@ -102,11 +106,21 @@ class AddressGuard:
         return ips
 
     async def check_url(self, url: str) -> None:
-        """Intake: refuse a URL the gateway would not call (raises ``CallbackUrlRejected``)."""
+        """Intake: refuse a URL the gateway would not call (raises ``CallbackUrlRejected``).
+
+        A literal forbidden address, and a name that resolves to one, are refused. A name that
+        does not resolve (now) is accepted: resolution may fail for a while, the address is
+        checked again at every connect, and the attempt is retried on the schedule. The
+        resolution is bounded by ``intake_resolve_timeout_s``, so DNS never holds intake up
+        for long."""
         target = parse_callback_url(url)
         check_target(target, self.allowlist)
         if target.ip is None and not self.allowlist.allows_host(target.host):
-            ips = await self._resolve(target.host, target.port)
+            try:
+                async with asyncio.timeout(self.intake_resolve_timeout_s):
+                    ips = await self._resolve(target.host, target.port)
+            except (HostNotResolved, TimeoutError):
+                return
             check_addresses(target.host, ips, self.allowlist)
 
     async def allowed_addresses(self, host: str, port: int) -> list[IPAddress]:

@@ -6,7 +6,18 @@ decides from it what happens next.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 import msgspec
+
+
+class DeliveryState(StrEnum):
+    """Where a webhook event's delivery stands."""
+
+    PENDING = "pending"  # due now or at its next retry
+    DELIVERED = "delivered"  # a 2xx came back
+    DEAD = "dead"  # the schedule ran out; a replay makes it pending again
+    GONE = "gone"  # the receiver answered 410: no more attempts
 
 
 class AttemptResult(msgspec.Struct, frozen=True):

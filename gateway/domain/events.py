@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 import msgspec
 
@@ -15,8 +15,19 @@ EVENT_TYPE_PREFIX = "video.generation."
 NOTIFIABLE = (JobStatus.QUEUED, JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED)
 EVENT_TYPES: dict[JobStatus, str] = {status: EVENT_TYPE_PREFIX + status for status in NOTIFIABLE}
 
+# The same event types as a type, for the API's documents (a test keeps the two equal).
+EventType = Literal[
+    "video.generation.queued",
+    "video.generation.generating",
+    "video.generation.completed",
+    "video.generation.failed",
+]
+
 _MEDIA_FIELDS = ("image_url", "video_url")
 OMITTED = "(inline data omitted)"
+
+
+ALL_EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 
 
 def event_type_for(status: JobStatus) -> str:

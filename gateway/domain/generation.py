@@ -1,8 +1,10 @@
-"""A job request: the upstream's generation fields with the upstream's own rules, plus ours.
+"""A job request: the upstream's generation fields, checked by the chosen model's rules, plus ours.
 
-Checked before any money is spent. Numbers and booleans sent as strings (``"duration": "7"``, as
-the upstream's own examples and Zapier do) are coerced, not refused: decode with
-``strict=False``.
+The body is flat: the upstream's fields at the top level exactly as the upstream takes them,
+``model`` choosing which rules apply (default ``alibaba/happyhorse-1-0``), and the gateway's own
+fields (``callback_url``, ``metadata``, ``events``) reserved. :func:`check_job` turns a plain dict
+(from JSON, a form, or the upstream-shaped ``/v2`` body) into a :class:`CheckedJob` — the body as
+it will be sent upstream, and the gateway's fields — or the list of rules it breaks.
 """
 
 from __future__ import annotations
@@ -13,111 +15,123 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-DEFAULT_MODEL = "alibaba/happyhorse-1-0"
-SUPPORTED_MODELS = frozenset({DEFAULT_MODEL})
+from gateway.domain.model_rules import Rulebook, RuleBroken, check_unlisted
 
-AspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4"]
-Resolution = Literal["720p", "1080p"]
-AudioSetting = Literal["auto", "origin"]
+DEFAULT_MODEL = "alibaba/happyhorse-1-0"
+GATEWAY_FIELDS = frozenset({"callback_url", "metadata", "events"})
+MODEL_ID_MAX = 200  # the jobs.model column
+
 EventName = Literal["queued", "generating", "completed", "failed"]
 DEFAULT_EVENTS: tuple[str, ...] = ("completed", "failed")
 
-Prompt = Annotated[str, msgspec.Meta(min_length=1, max_length=5000)]
-MediaUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000_000)]
 CallbackUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=2048)]
 MetadataKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 MetadataValue = Annotated[str, msgspec.Meta(max_length=500)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=50)]
+Events = Annotated[list[EventName], msgspec.Meta(min_length=1, max_length=4)]
 
 
-class JobRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """``POST /v1/jobs``: what to generate, where to send the result, what to echo back."""
-
-    prompt: Prompt
-    model: str = DEFAULT_MODEL
-    image_url: MediaUrl | None = None
-    reference_image_urls: Annotated[list[MediaUrl], msgspec.Meta(max_length=9)] | None = None
-    video_url: MediaUrl | None = None
-    aspect_ratio: AspectRatio | None = None
-    resolution: Resolution | None = None
-    duration: Annotated[int, msgspec.Meta(ge=3, le=15)] | None = None
-    audio_setting: AudioSetting | None = None
-    seed: Annotated[int, msgspec.Meta(ge=0, le=2**32 - 1)] | None = None
-    watermark: bool | None = None
+class GatewayFields(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     callback_url: CallbackUrl | None = None
-    metadata: Annotated[dict[MetadataKey, MetadataValue], msgspec.Meta(max_length=50)] | None = None
-    events: Annotated[list[EventName], msgspec.Meta(min_length=1, max_length=4)] | None = None
+    metadata: Metadata | None = None
+    events: Events | None = None
 
 
-UPSTREAM_FIELDS = (
-    "model",
-    "prompt",
-    "image_url",
-    "reference_image_urls",
-    "video_url",
-    "aspect_ratio",
-    "resolution",
-    "duration",
-    "audio_setting",
-    "seed",
-    "watermark",
-)
+class JobRequest(msgspec.Struct, omit_defaults=True):
+    """``POST /v1/jobs`` as documented: ``model`` and the gateway's fields; every other field
+    is the chosen model's (``GET /v1/models/{id}`` lists them), sent upstream as given."""
 
-_HTTP_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
-_DATA_URI = re.compile(r"^data:(image|video)/[a-z0-9.+-]+;base64,", re.IGNORECASE)
+    model: str = DEFAULT_MODEL
+    prompt: str | None = None
+    callback_url: CallbackUrl | None = None
+    metadata: Metadata | None = None
+    events: Events | None = None
 
 
-class RuleBroken(msgspec.Struct, frozen=True):
-    field: str
-    message: str
+class CheckedJob(msgspec.Struct, frozen=True):
+    model: str
+    body: dict[str, Any]  # exactly what will be POSTed upstream
+    gateway: GatewayFields
+    checked: bool = True  # False: a model missing from the catalogue, only common checks
+    resolution: str | None = None  # the body's or the model's default (poll learning)
+    duration: int | None = None
 
-
-def check_rules(request: JobRequest, *, metadata_max_bytes: int) -> list[RuleBroken]:
-    """The rules a type cannot say. An empty list means the request may be submitted."""
-    broken: list[RuleBroken] = []
-    if request.model not in SUPPORTED_MODELS:
-        broken.append(
-            RuleBroken(
-                "model", f"unsupported model; supported: {', '.join(sorted(SUPPORTED_MODELS))}"
-            )
+    def fingerprint(self) -> str:
+        """A stable hash of what was asked, for idempotency: same fields, same hash."""
+        canonical = msgspec.json.encode(
+            [self.body, msgspec.to_builtins(self.gateway)], order="sorted"
         )
-    if not request.prompt.strip():
-        broken.append(RuleBroken("prompt", "must not be blank"))
-    media: list[tuple[str, str, str]] = []
-    if request.image_url is not None:
-        media.append(("image_url", request.image_url, "image"))
-    for i, url in enumerate(request.reference_image_urls or []):
-        media.append((f"reference_image_urls[{i}]", url, "image"))
-    if request.video_url is not None:
-        media.append(("video_url", request.video_url, "video"))
-    for name, url, kind in media:
-        data_uri = _DATA_URI.match(url)
-        if data_uri is not None:
-            if data_uri.group(1).lower() != kind:
-                broken.append(RuleBroken(name, f"a data URI here must hold {kind} data"))
-        elif not _HTTP_URL.match(url):
-            broken.append(RuleBroken(name, f"must be an http(s) URL or a base64 data:{kind}/… URI"))
-    if request.audio_setting is not None and request.video_url is None:
-        broken.append(RuleBroken("audio_setting", "only applies when video_url is given"))
-    if request.metadata is not None:
-        size = len(msgspec.json.encode(request.metadata))
+        return hashlib.sha256(canonical).hexdigest()
+
+
+_AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
+
+
+def _gateway_fields(data: dict[str, Any], broken: list[RuleBroken]) -> GatewayFields:
+    try:
+        return msgspec.convert(data, GatewayFields, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        match = _AT_PATH.search(text)
+        # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
+        field = (match.group("path") if match else "").replace("[...]", "")
+        broken.append(RuleBroken(field, _AT_PATH.sub("", text)))
+        return GatewayFields()
+
+
+def _poll_key_parts(body: dict[str, Any], rules_default: Any) -> tuple[str | None, int | None]:
+    resolution = body.get("resolution", rules_default("resolution"))
+    duration = body.get("duration", rules_default("duration"))
+    return (
+        resolution if isinstance(resolution, str) and len(resolution) <= 20 else None,
+        int(duration)
+        if isinstance(duration, int | float) and not isinstance(duration, bool)
+        else None,
+    )
+
+
+def check_job(
+    rulebook: Rulebook,
+    data: dict[str, Any],
+    *,
+    metadata_max_bytes: int,
+    allow_unlisted: bool = False,
+) -> CheckedJob | list[RuleBroken]:
+    """Check a job body; an empty rule list never comes back (a CheckedJob does instead)."""
+    broken: list[RuleBroken] = []
+    gateway = _gateway_fields({k: v for k, v in data.items() if k in GATEWAY_FIELDS}, broken)
+    if gateway.metadata is not None:
+        size = len(msgspec.json.encode(gateway.metadata))
         if size > metadata_max_bytes:
             broken.append(
                 RuleBroken("metadata", f"is {size} bytes as JSON; at most {metadata_max_bytes}")
             )
-    return broken
-
-
-def upstream_body(request: JobRequest) -> dict[str, Any]:
-    """The body to POST upstream: only the generation fields, only those that were given."""
-    body: dict[str, Any] = {}
-    for name in UPSTREAM_FIELDS:
-        value = getattr(request, name)
-        if value is not None:
-            body[name] = value
-    return body
-
-
-def request_fingerprint(request: JobRequest) -> str:
-    """A stable hash of what was asked, for idempotency: same fields, same hash."""
-    canonical = msgspec.json.encode(msgspec.to_builtins(request), order="sorted")
-    return hashlib.sha256(canonical).hexdigest()
+    upstream = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS}
+    model = upstream.setdefault("model", DEFAULT_MODEL)
+    if not isinstance(model, str) or not 0 < len(model) <= MODEL_ID_MAX:
+        broken.append(RuleBroken("model", f"must be a model id (1 to {MODEL_ID_MAX} characters)"))
+        return broken
+    rules = rulebook.for_model(model)
+    if rules is None and not allow_unlisted:
+        close = rulebook.closest(model)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        broken.append(
+            RuleBroken("model", f"unknown model {model!r}{hint} (GET /v1/models lists them)")
+        )
+        return broken
+    if rules is None:
+        body = check_unlisted(upstream, broken)
+        resolution, duration = _poll_key_parts(body, lambda _name: None)
+    else:
+        body = rules.check(upstream, broken)
+        resolution, duration = _poll_key_parts(body, rules.spec.default_of)
+    if broken:
+        return broken
+    return CheckedJob(
+        model=model,
+        body=body,
+        gateway=gateway,
+        checked=rules is not None,
+        resolution=resolution,
+        duration=duration,
+    )

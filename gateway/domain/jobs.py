@@ -89,12 +89,41 @@ class ErrorCode(StrEnum):
     DEADLINE_EXCEEDED = "deadline_exceeded"  # not finished by the job's deadline
 
 
+# The documented statuses, and the words some models' examples show (succeeded, failed). Any
+# other word (waiting, active, one never seen before) means the generation is still running.
 UPSTREAM_STATUS_TO_JOB: dict[str, JobStatus] = {
     "queued": JobStatus.QUEUED,
     "generating": JobStatus.GENERATING,
     "completed": JobStatus.COMPLETED,
+    "succeeded": JobStatus.COMPLETED,
     "error": JobStatus.FAILED,
+    "failed": JobStatus.FAILED,
 }
+KNOWN_RUNNING_STATUSES = frozenset({"waiting", "active", "processing", "pending", "in_progress"})
+
+
+def status_label(reported: str) -> str:
+    """A bounded metric label for an upstream status: the word if known, else ``other``."""
+    if reported in UPSTREAM_STATUS_TO_JOB or reported in KNOWN_RUNNING_STATUSES:
+        return reported
+    return "other"
+
+
+# The upstream's four words for a job's status, as the drop-in ``/v2`` surface answers them: a job
+# the upstream has not accepted yet is, to a caller of the upstream's API, still queued.
+JOB_TO_UPSTREAM_STATUS: dict[JobStatus, str] = {
+    JobStatus.ACCEPTED: "queued",
+    JobStatus.SUBMITTING: "queued",
+    JobStatus.QUEUED: "queued",
+    JobStatus.GENERATING: "generating",
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "error",
+}
+
+
+def upstream_status_of(status: JobStatus) -> str:
+    """The upstream's status word (``queued | generating | completed | error``) for a job."""
+    return JOB_TO_UPSTREAM_STATUS[status]
 
 
 def status_after_report(current: JobStatus, reported: str) -> JobStatus:

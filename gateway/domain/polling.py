@@ -3,12 +3,15 @@
 Both are pure: ``next_poll_at(context) -> Unix time``. Both honour ``Retry-After``, back off on
 upstream errors, and never schedule past the job's deadline (so the deadline check fires).
 
-The adaptive policy knows, per (model, resolution, duration), the mean and spread of past
-generation times. Generations of one kind take similar times, so instead of polling every 15 s
-from the start it polls at the quantiles of that learned distribution: the first poll near the
-5th percentile, then ``window_polls`` polls spread over the central ``window_coverage`` of the
-probability (densest where completion is likeliest), then at growing gaps if the job runs late.
-With too little history it falls back to the fixed interval.
+The adaptive policy knows, per (model, resolution, duration) and per model, the mean and spread
+of past generation times; a model never seen starts from a prior (about two minutes, wide),
+pooled with each generation seen until there are enough of its own. Generations of one kind
+take similar times, so instead of polling every 15 s from the start it polls at the quantiles
+of that learned distribution: the first poll near the 5th percentile, then ``window_polls``
+polls spread over the central ``window_coverage`` of the probability (densest where completion
+is likeliest), then at growing gaps if the job runs late.
+With only the prior to go on, it skips the prior's first 5 % and then polls at the fixed
+interval; with too little history and no prior, the fixed interval.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ class DurationEstimate(msgspec.Struct, frozen=True):
     count: int
     mean_s: float
     stddev_s: float
+    prior: bool = False  # mostly the prior (too few generations of this kind seen yet)
+
+    def quantile(self, p: float) -> float:
+        """The generation time (seconds, never negative) below which a share ``p`` of
+        generations finish, taking times as normally distributed (as the policy does)."""
+        if self.stddev_s <= 0:
+            return max(0.0, self.mean_s)
+        return max(0.0, NormalDist(self.mean_s, self.stddev_s).inv_cdf(p))
 
 
 class DurationStats(msgspec.Struct, frozen=True):
@@ -48,6 +59,60 @@ class DurationStats(msgspec.Struct, frozen=True):
 
 def stats_key(model: str, resolution: str | None, duration: int | None) -> str:
     return f"{model}|{resolution or '-'}|{duration if duration is not None else '-'}"
+
+
+def learning_keys(model: str, resolution: str | None, duration: int | None) -> list[str]:
+    """Where a finished generation is counted: its exact kind, and its model as a whole."""
+    exact, whole = stats_key(model, resolution, duration), stats_key(model, None, None)
+    return [exact] if exact == whole else [exact, whole]
+
+
+class DurationPrior(msgspec.Struct, frozen=True):
+    """What to expect of a model never seen: worth ``weight`` observations."""
+
+    mean_s: float = 120.0
+    stddev_s: float = 60.0
+    weight: float = 3.0
+
+
+UNSEEN_MODEL_PRIOR = DurationPrior()
+MIN_SAMPLES = 5
+
+
+def blend(prior: DurationPrior, seen: DurationStats | None) -> DurationEstimate:
+    """The prior pooled with the generations seen so far (the prior as pseudo-observations)."""
+    n = seen.count if seen is not None else 0
+    if seen is None or n == 0:
+        return DurationEstimate(count=0, mean_s=prior.mean_s, stddev_s=prior.stddev_s, prior=True)
+    total = prior.weight + n
+    mean = (prior.weight * prior.mean_s + n * seen.mean_s) / total
+    m2 = (
+        prior.weight * prior.stddev_s**2
+        + seen.m2
+        + prior.weight * n / total * (seen.mean_s - prior.mean_s) ** 2
+    )
+    return DurationEstimate(count=n, mean_s=mean, stddev_s=math.sqrt(m2 / total), prior=True)
+
+
+def expected_duration(
+    stats: dict[str, DurationStats],
+    model: str,
+    resolution: str | None,
+    duration: int | None,
+    *,
+    min_samples: int = MIN_SAMPLES,
+    prior: DurationPrior = UNSEEN_MODEL_PRIOR,
+) -> DurationEstimate:
+    """The exact kind's figures once there are enough, else the model's, else the prior pooled
+    with whatever was seen (an unseen model starts from the prior alone)."""
+    exact = stats.get(stats_key(model, resolution, duration))
+    if exact is not None and exact.count >= min_samples:
+        return exact.estimate()
+    whole = stats.get(stats_key(model, None, None))
+    if whole is not None and whole.count >= min_samples:
+        return whole.estimate()
+    seen = max((s for s in (exact, whole) if s is not None), key=lambda s: s.count, default=None)
+    return blend(prior, seen)
 
 
 class PollContext(msgspec.Struct, frozen=True):
@@ -114,7 +179,15 @@ class AdaptivePollPolicy(msgspec.Struct, frozen=True):
 
     def next_poll_at(self, ctx: PollContext) -> float:
         estimate = ctx.expected
-        if estimate is None or estimate.count < self.min_samples:
+        if estimate is not None and estimate.prior and estimate.count < self.min_samples:
+            # Mostly the prior: no poll before its 5th percentile, then the fallback interval.
+            elapsed = ctx.now - ctx.submitted_at
+            first = self.quantile_points(estimate)[0]
+            if elapsed + self.floor_s <= first:
+                delay = min(first - elapsed, self.sparse_gap_s)
+            else:
+                delay = self.fallback_interval_s
+        elif estimate is None or estimate.count < self.min_samples:
             delay = self.fallback_interval_s
         else:
             elapsed = ctx.now - ctx.submitted_at

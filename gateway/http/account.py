@@ -9,6 +9,7 @@ from litestar.di import NamedDependency, Provide
 from gateway.clock import iso
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation
 from gateway.store.records import ClientRecord
 
 
@@ -26,6 +27,8 @@ class Me(msgspec.Struct, frozen=True):
     security=CLIENT_SECURITY,
     dependencies={"client": Provide(current_client)},
     summary="The client this API key belongs to",
+    operation_id="getMe",
+    operation_class=GatewayOperation,
     responses=documented_errors(401),
 )
 async def me(client: NamedDependency[ClientRecord]) -> Me:

@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 from gateway.errors import NotFound
 from gateway.http.auth import ADMIN_SECURITY, require_admin
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation
 from gateway.http.state import gateway_of
 from gateway.service.clients import (
     ClientView,
@@ -37,6 +38,8 @@ class AdminController(Controller):
         "/",
         status_code=201,
         summary="Create a client; its key and secret are shown only now",
+        operation_id="createClient",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
     async def create(
@@ -51,6 +54,7 @@ class AdminController(Controller):
     @get(
         "/",
         summary="List clients (never their keys or secrets)",
+        operation_id="listClients",
         responses=documented_errors(401),
     )
     async def list_clients(
@@ -64,6 +68,8 @@ class AdminController(Controller):
         "/{client_id:str}/revoke",
         status_code=200,
         summary="Revoke a client's key at once",
+        operation_id="revokeClient",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def revoke(
@@ -82,6 +88,8 @@ class AdminController(Controller):
         "/{client_id:str}/rotate-secret",
         status_code=200,
         summary="New webhook secret; the old one keeps signing (second) during the grace period",
+        operation_id="rotateClientSecret",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def rotate(

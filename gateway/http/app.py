@@ -12,27 +12,38 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from litestar import Litestar
+from opentelemetry.trace import TracerProvider
 
 from gateway import __version__
+from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, system_clock
+from gateway.console.render import template_config
+from gateway.console.routes import console_routes
+from gateway.console.session import Console
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
-from gateway.domain.generation import JobRequest
+from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
+from gateway.http.access import AccessLog
 from gateway.http.account import me
 from gateway.http.admin import AdminController
+from gateway.http.docs import docs_assets_router
+from gateway.http.drop_in import DropInController
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.jobs import DeliveryController, JobController
+from gateway.http.models import ModelController
 from gateway.http.openapi import openapi_config
 from gateway.http.state import Gateway
 from gateway.http.subscriptions import SubscriptionController
 from gateway.http.system import healthz, readyz
 from gateway.http.system import metrics as metrics_endpoint
 from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.intake import CallbackGuard
+from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime, Sender, Upstream
 from gateway.settings import Settings
 from gateway.store import Store
@@ -67,6 +78,20 @@ def build_guard(settings: Settings) -> AddressGuard:
     return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
 
 
+class GatewayApp(Litestar):
+    """The Litestar app with the access log around every HTTP request (routing's own 404s and
+    405s included, which never reach route middleware)."""
+
+    access_log: AccessLog | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self.access_log is None:
+            await super().__call__(scope, receive, send)
+            return
+        app_call = super().__call__
+        await self.access_log.around(scope, send, lambda logged: app_call(scope, receive, logged))
+
+
 def create_app(
     settings: Settings,
     *,
@@ -77,8 +102,13 @@ def create_app(
     clock: Clock = system_clock,
     run_worker: bool = True,
     metrics: Metrics | None = None,
+    tracer_provider: TracerProvider | None = None,
     extra_route_handlers: Sequence[Any] = (),
-) -> Litestar:
+    console: Console | None = None,
+) -> GatewayApp:
+    the_metrics = metrics or Metrics()
+    rulebook = Rulebook(load_catalogue())  # every model's rules, compiled once
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
@@ -89,6 +119,12 @@ def create_app(
                 )
                 stack.push_async_callback(the_store.close)
             await ensure_bootstrap_client(the_store, settings, now=clock())
+            the_tracer_provider = tracer_provider
+            if the_tracer_provider is None:
+                exporting = otlp_tracer_provider(settings)
+                if exporting is not None:
+                    stack.callback(exporting.shutdown)  # flushes the last spans
+                the_tracer_provider = exporting
             the_guard = guard or build_guard(settings)
             the_upstream = upstream
             if the_upstream is None:
@@ -129,36 +165,57 @@ def create_app(
                 delivery_policy=DeliveryPolicy(
                     schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
                 ),
-                metrics=metrics or Metrics(),
+                metrics=the_metrics,
                 clock=clock,
+                rulebook=rulebook,
+                tracer=tracer_from(the_tracer_provider),
             )
             worker = Worker(runtime)
-            app.state.gateway = Gateway(runtime=runtime, guard=the_guard, worker=worker)
+            readiness = ReadinessProbe(
+                the_store.db,
+                settings.replica_id,
+                interval_s=settings.readiness_probe_interval_s,
+                clock=clock,
+            )
+            app.state.gateway = Gateway(
+                runtime=runtime,
+                guard=the_guard,
+                readiness=readiness,
+                worker=worker,
+                console=console or Console(settings.console_secret),
+            )
             if run_worker:
                 worker.start()
                 stack.push_async_callback(worker.stop)
             await stack.enter_async_context(job_end_watch(runtime))
             yield
 
-    return Litestar(
+    app = GatewayApp(
         route_handlers=[
             JobController,
             DeliveryController,
+            ModelController,
             AdminController,
             SubscriptionController,
             me,
+            DropInController,
             healthz,
             readyz,
             metrics_endpoint,
+            docs_assets_router(),
+            *console_routes(),
             *extra_route_handlers,
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=openapi_config(version=__version__, job_request=JobRequest),
+        openapi_config=openapi_config(version=__version__),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
         logging_config=None,  # the process's logging is configured once, by the CLI
     )
+    app.access_log = AccessLog(the_metrics)
+    return app
 
 
 def gateway_state(app: Litestar) -> Any:

@@ -12,6 +12,7 @@ import binascii
 import hmac
 from typing import Any
 
+import structlog
 from litestar import Request
 
 from gateway.errors import Unauthorized
@@ -61,6 +62,8 @@ async def current_client(request: Request[Any, Any, Any]) -> ClientRecord:
     client = await authenticate(gateway_of(request).runtime.store, key)
     if client is None:
         raise Unauthorized("The API key is not valid (unknown or revoked)")
+    request.state.client_id = client.id  # for the access log
+    structlog.contextvars.bind_contextvars(client_id=client.id)
     return client
 
 

@@ -1,7 +1,8 @@
 """What no-code tools (Zapier first) send, brought to the request's own shape.
 
-One step between "the body as a dict" (JSON or a form) and the typed conversion, driven only by
-the declared types of the request struct, so it composes with any model's fields:
+One step between "the body as a dict" (JSON or a form) and the chosen model's checks
+(``gateway.domain.generation.check_job``), driven by that model's declared field types in the
+rulebook, so it composes with any model's fields:
 
 - ``metadata__key=value`` (Zapier's unflatten style) is ``metadata[key]=value``;
 - a boolean field given as ``yes``/``no``/``on``/``off`` (any case) is ``true``/``false``;
@@ -9,6 +10,9 @@ the declared types of the request struct, so it composes with any model's fields
   when every part is a well-formed http(s) URL; otherwise it is refused, naming the field,
   instead of going upstream as one broken URL (a paid call wasted). A single ``data:`` URI
   (whose base64 follows a comma) is left whole.
+
+A model missing from the catalogue (allowed by ``GATEWAY_ALLOW_UNLISTED_MODELS``) declares no
+types: its fields whose names end in ``_urls`` count as URL lists.
 """
 
 from __future__ import annotations
@@ -16,33 +20,24 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
-
+from gateway.domain.catalogue import FieldSpec
+from gateway.domain.generation import DEFAULT_MODEL
+from gateway.domain.model_rules import Rulebook
 from gateway.errors import InvalidRequest
 
 METADATA_PREFIX = "metadata__"
 _TRUE_WORDS = {"yes": "true", "on": "true", "no": "false", "off": "false"}
 
 
-def _field_types(request_type: type[Any]) -> dict[str, msgspec.inspect.Type]:
-    info = msgspec.inspect.type_info(request_type)
-    assert isinstance(info, msgspec.inspect.StructType)
-    return {f.encode_name: _without_none(f.type) for f in info.fields}
-
-
-def _without_none(kind: msgspec.inspect.Type) -> msgspec.inspect.Type:
-    if isinstance(kind, msgspec.inspect.UnionType):
-        rest = [t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType)]
-        if len(rest) == 1:
-            return rest[0]
-    return kind
-
-
-def is_url_list(name: str, kind: msgspec.inspect.Type) -> bool:
-    """A list of strings whose name says it holds URLs (``reference_image_urls``, …)."""
+def is_url_list(name: str, spec: FieldSpec | None) -> bool:
+    """A list of strings whose name says it holds URLs (``reference_image_urls``, …); with no
+    declared type (an unlisted model), the name alone decides."""
+    if spec is None:
+        return name.endswith("_urls")
     return (
-        isinstance(kind, msgspec.inspect.ListType)
-        and isinstance(kind.item_type, msgspec.inspect.StrType)
+        spec.type == "array"
+        and spec.items is not None
+        and spec.items.type == "string"
         and name.endswith("urls")
     )
 
@@ -74,8 +69,9 @@ def _split_urls(name: str, value: Any) -> Any:
     raise InvalidRequest(f"{name} {message}", details=[{"field": name, "message": message}])
 
 
-def apply_conveniences(data: dict[str, Any], request_type: type[Any]) -> dict[str, Any]:
-    """``data`` with the conventions above applied (a new dict; ``data`` is not changed)."""
+def apply_conveniences(data: dict[str, Any], rulebook: Rulebook) -> dict[str, Any]:
+    """``data`` with the conventions above applied, by the chosen model's declared field types
+    (a new dict; ``data`` is not changed)."""
     out: dict[str, Any] = {}
     folded: dict[str, Any] = {}
     for key, value in data.items():
@@ -90,12 +86,17 @@ def apply_conveniences(data: dict[str, Any], request_type: type[Any]) -> dict[st
             out["metadata"] = folded
         elif isinstance(metadata, dict):
             out["metadata"] = {**metadata, **folded}
-    for name, kind in _field_types(request_type).items():
+    model = out.get("model") or DEFAULT_MODEL
+    rules = rulebook.for_model(model) if isinstance(model, str) else None
+    declared: dict[str, FieldSpec | None] = (
+        dict(rules.spec.properties) if rules is not None else dict.fromkeys(out)
+    )
+    for name, spec in declared.items():
         value = out.get(name)
-        if value is None:
+        if value is None or value == "":
             continue
-        if isinstance(kind, msgspec.inspect.BoolType) and isinstance(value, str):
+        if spec is not None and spec.type == "boolean" and isinstance(value, str):
             out[name] = _TRUE_WORDS.get(value.strip().lower(), value)
-        elif is_url_list(name, kind):
+        elif is_url_list(name, spec):
             out[name] = _split_urls(name, value)
     return out

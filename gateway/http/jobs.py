@@ -10,7 +10,6 @@ import base64
 import binascii
 import functools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,23 +17,23 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, Reference, RequestBody
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
-from gateway.clock import iso
-from gateway.domain.generation import JobRequest
 from gateway.domain.jobs import JobStatus
 from gateway.errors import InvalidRequest, NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
 from gateway.http.prefer import applied_wait
 from gateway.http.state import Gateway, gateway_of
+from gateway.observability.tracing import normalize_traceparent
 from gateway.service.event_stream import BATCH as STREAM_BATCH
 from gateway.service.event_stream import Frame, job_event_frames
-from gateway.service.intake import accept_job
+from gateway.service.intake import Accepted, accept_job
+from gateway.service.redelivery import redeliver_job, replay_dead
 from gateway.service.views import (
     AttemptView,
     DeliveryView,
@@ -75,22 +74,6 @@ class ReplayWindow(msgspec.Struct, frozen=True):
 
 class ReplayResult(msgspec.Struct, frozen=True):
     replayed: int
-
-
-@dataclass
-class _JobRequestBody(Operation):
-    """Document the body we parse ourselves (JSON or a form) in the OpenAPI document."""
-
-    def __post_init__(self) -> None:
-        schema = Reference(ref="#/components/schemas/JobRequest")
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "application/json": OpenAPIMediaType(schema=schema),
-                "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
-            },
-            description="The generation (upstream fields) plus callback_url, metadata, events.",
-        )
 
 
 def _encode_cursor(created_at: float, job_id: str) -> str:
@@ -182,6 +165,34 @@ async def _sse_messages(frames: AsyncIterator[Frame]) -> AsyncIterator[ServerSen
             yield ServerSentEventMessage(data=frame.json, event=frame.kind, id=frame.id)
 
 
+async def accept(
+    request: Request[Any, Any, Any],
+    client: ClientRecord,
+    job_request: dict[str, Any],
+    *,
+    idempotency_key: str | None,
+    traceparent: str | None = None,
+) -> Accepted:
+    """Intake for both surfaces (``/v1/jobs``, the drop-in ``/v2``): store, then wake the worker."""
+    gateway = gateway_of(request)
+    accepted = await accept_job(
+        gateway.runtime,
+        gateway.guard,
+        client,
+        job_request,
+        idempotency_key=idempotency_key,
+        traceparent=traceparent,
+    )
+    if gateway.worker is not None and not accepted.replayed:
+        gateway.worker.wake()
+    return accepted
+
+
+IdempotencyKey = Annotated[
+    str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
+]
+
+
 class JobController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
@@ -191,7 +202,7 @@ class JobController(Controller):
     @post(
         "/",
         status_code=202,
-        operation_class=_JobRequestBody,
+        operation_class=JobRequestOperation,
         responses={
             200: ResponseSpec(
                 data_container=JobView,
@@ -201,6 +212,7 @@ class JobController(Controller):
             **documented_errors(400, 401, 409, 413, 415, 429),
         },
         summary="Accept a video generation job",
+        operation_id="createJob",
         description=(
             "Validates the request, stores it, and answers 202 once it is committed. The gateway "
             "then submits it upstream, polls it, and POSTs a signed webhook to callback_url. "
@@ -213,24 +225,34 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        idempotency_key: Annotated[
-            str | None, HeaderParameter(name="Idempotency-Key", required=False, max_length=255)
+        idempotency_key: IdempotencyKey = None,
+        traceparent: Annotated[
+            str | None,
+            HeaderParameter(
+                name="traceparent",
+                required=False,
+                description=(
+                    "W3C trace context: stored with the job; its submission, polls and delivery "
+                    "attempts become spans of this trace, and the webhook carries it on. An "
+                    "invalid value is ignored."
+                ),
+            ),
         ] = None,
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
         gateway = gateway_of(request)
         job_request = parse_job_request(
-            request.headers.get("content-type", ""), await request.body()
+            request.headers.get("content-type", ""),
+            await request.body(),
+            gateway.runtime.rulebook,
         )
-        accepted = await accept_job(
-            gateway.runtime,
-            gateway.guard,
+        accepted = await accept(
+            request,
             client,
             job_request,
             idempotency_key=idempotency_key,
+            traceparent=normalize_traceparent(traceparent),
         )
-        if gateway.worker is not None and not accepted.replayed:
-            gateway.worker.wake()
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
@@ -241,7 +263,13 @@ class JobController(Controller):
             return Response(job_view(job, deliveries=deliveries), status_code=200, headers=headers)
         return Response(job_view(job), status_code=202, headers=headers)
 
-    @get("/", summary="List your jobs, newest first", responses=documented_errors(400, 401))
+    @get(
+        "/",
+        summary="List your jobs, newest first",
+        operation_id="listJobs",
+        operation_class=GatewayOperation,
+        responses=documented_errors(400, 401),
+    )
     async def list_jobs(
         self,
         request: Request[Any, Any, Any],
@@ -266,7 +294,9 @@ class JobController(Controller):
         "/{job_id:str}",
         summary="Get a job, with its webhook delivery state",
         description="With Prefer: wait=N the answer is held until the job ends or N seconds pass.",
-        responses=documented_errors(400, 401, 404),
+        operation_id="getJob",
+        operation_class=GatewayOperation,
+        responses=documented_errors(401, 404),
     )
     async def get_job(
         self,
@@ -276,17 +306,23 @@ class JobController(Controller):
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
         gateway = gateway_of(request)
-        store = gateway.runtime.store
-        job = await store.jobs.get_job(job_id, client_id=client.id)
+        runtime = gateway.runtime
+        job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
         job, headers = await _held(gateway, job, prefer)
-        view = job_view(job, deliveries=await store.jobs.list_deliveries(job.id))
+        view = job_view(
+            job,
+            deliveries=await runtime.store.jobs.list_deliveries(job.id),
+            expected=runtime.durations.expected(job.model, job.resolution, job.duration),
+        )
         return Response(view, status_code=200, headers=headers)
 
     @get(
         "/{job_id:str}/deliveries",
         summary="Every webhook event and attempt of a job",
+        operation_id="listJobDeliveries",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def list_deliveries(
@@ -316,6 +352,8 @@ class JobController(Controller):
             "after the terminal event and the attempts already recorded. Send Last-Event-ID "
             "(EventSource does on reconnect) to resume after an id without loss."
         ),
+        operation_id="streamJobEvents",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401, 404),
         media_type="text/event-stream",
     )
@@ -346,6 +384,8 @@ class JobController(Controller):
         "/{job_id:str}/redeliver",
         status_code=202,
         summary="Send a job's webhook events again (same event ids, fresh signatures)",
+        operation_id="redeliverJob",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401, 404),
     )
     async def redeliver(
@@ -359,17 +399,8 @@ class JobController(Controller):
         job = await store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
-        events = await store.jobs.redeliver(job.id, now=gateway.runtime.clock())
-        if not events:
-            raise InvalidRequest(
-                "This job has no webhook events to send again "
-                + (
-                    "(it has no callback_url)" if job.callback_url is None else "(not finished yet)"
-                ),
-                code="nothing_to_redeliver",
-            )
-        if gateway.worker is not None:
-            gateway.worker.wake()
+        events = await redeliver_job(gateway.runtime, job)
+        gateway.wake()
         return Redelivery(events=[delivery_view(d) for d in events])
 
 
@@ -383,6 +414,8 @@ class DeliveryController(Controller):
         "/replay",
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
+        operation_id="replayDeliveries",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
     async def replay(
@@ -397,18 +430,12 @@ class DeliveryController(Controller):
             data = msgspec.json.decode(await request.body(), type=ReplayWindow)
         except msgspec.ValidationError as exc:
             raise InvalidRequest(f"Invalid replay window: {exc}") from None
-        now = gateway.runtime.clock()
         since = _unix_time(data.since, "since")
-        until = _unix_time(data.until, "until") if data.until else now + 1
-        count = await gateway.runtime.store.jobs.replay_dead(
-            client_id=client.id, since=since, until=until, now=now
-        )
-        if count and gateway.worker is not None:
-            gateway.worker.wake()
-        gateway.runtime.log.info(
-            "deliveries_replayed", client_id=client.id, count=count, since=iso(since)
-        )
+        until = _unix_time(data.until, "until") if data.until else gateway.runtime.clock() + 1
+        count = await replay_dead(gateway.runtime, client_id=client.id, since=since, until=until)
+        if count:
+            gateway.wake()
         return ReplayResult(replayed=count)
 
 
-__all__ = ["DeliveryController", "JobController", "JobRequest"]
+__all__ = ["DeliveryController", "JobController"]

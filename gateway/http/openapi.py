@@ -1,13 +1,40 @@
-"""OpenAPI details Litestar cannot infer: the job body we parse ourselves, and security schemes."""
+"""OpenAPI details Litestar cannot infer, through its documented seams.
+
+- the job body, which the gateway parses itself (JSON or a form): an ``operation_class``;
+- errors in the one error shape only: an ``operation_class`` that leaves out the framework's own
+  validation-error body (this API never sends it; its exception handler rewrites every error);
+- no authentication on health, readiness and metrics (``security: []``);
+- the webhook events (OpenAPI 3.1 ``webhooks``), security schemes, tags: ``OpenAPIConfig``.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Components, OpenAPIType, Schema, SecurityScheme
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import (
+    Components,
+    License,
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    PathItem,
+    Reference,
+    RequestBody,
+    Schema,
+    SecurityScheme,
+    Tag,
+)
+
+from gateway.domain.events import ALL_EVENT_TYPES
+from gateway.domain.generation import JobRequest
+from gateway.http.docs import docs_plugin
 
 _KEYWORDS = {
     "maxLength": "max_length",
@@ -61,22 +88,214 @@ def schema_from_msgspec(struct: type[Any]) -> Schema:
                 kwargs[_KEYWORDS[key]] = value
         return Schema(**kwargs)
 
-    return convert(document)
+    schema = convert(document)
+    if not struct.__struct_config__.forbid_unknown_fields:
+        schema.additional_properties = True  # the body takes the chosen model's fields too
+    return schema
 
 
-def openapi_config(*, version: str, job_request: type[Any]) -> OpenAPIConfig:
+# The README's example: what the docs UI pre-fills for "Try it out".
+JOB_REQUEST_EXAMPLE: dict[str, Any] = {
+    "prompt": "Mona Lisa puts on glasses with her hands.",
+    "image_url": (
+        "https://raw.githubusercontent.com/aimlapi/api-docs/main/reference-files/"
+        "mona_lisa_extended.jpg"
+    ),
+    "duration": 7,
+    "resolution": "720p",
+    "callback_url": "https://example.com/hooks/video",
+    "metadata": {"order_id": "42"},
+    "events": ["completed", "failed"],
+}
+
+
+def _is_framework_error_body(response: Any) -> bool:
+    """Litestar's own ValidationException body (detail/extra/status_code), inlined: never sent."""
+    if not isinstance(response, OpenAPIResponse) or not response.content:
+        return False
+    return any(not isinstance(media.schema, Reference) for media in response.content.values())
+
+
+@dataclass
+class GatewayOperation(Operation):
+    """Every documented error answer is the ``ErrorResponse`` component, exactly as sent.
+
+    Litestar adds a 400 with its own ValidationException body to any operation with parameters;
+    the gateway's exception handler answers every error in the one shape instead, so that entry is
+    left out here and each handler lists its real errors with ``documented_errors``.
+    """
+
+    def __post_init__(self) -> None:
+        if self.responses:
+            self.responses = {
+                status: response
+                for status, response in self.responses.items()
+                if not (status.startswith(("4", "5")) and _is_framework_error_body(response))
+            }
+
+
+@dataclass
+class PublicOperation(GatewayOperation):
+    """Health, readiness and metrics: no authentication (an explicit empty requirement)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.security = []
+
+
+def job_request_schema() -> Schema:
+    """Any model's body: ``model`` chooses which fields apply; every other field is the model's
+    own, as the upstream takes it (``GET /v1/models/{id}`` lists them)."""
+    schema = schema_from_msgspec(JobRequest)
+    schema.title = "JobRequest"
+    schema.description = (
+        "model (default alibaba/happyhorse-1-0) chooses which fields apply: every other field is "
+        "the model's own, as the upstream takes it (GET /v1/models/{id} lists them); "
+        "callback_url, metadata and events are the gateway's."
+    )
+    schema.additional_properties = True
+    return schema
+
+
+def job_request_form_schema() -> Schema:
+    """The same fields as a form (Zapier): every value is text, coerced as in JSON."""
+    value = Schema(type=OpenAPIType.STRING)
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        title="JobRequestForm",
+        description=(
+            "The JobRequest fields as form values: numbers and booleans as text, an empty value "
+            "means not given, a list as a repeated key (events may also be comma-separated), "
+            "metadata as metadata[key]=value."
+        ),
+        properties={"model": Schema(type=OpenAPIType.STRING, min_length=1)},
+        additional_properties=Schema(one_of=[value, Schema(type=OpenAPIType.ARRAY, items=value)]),
+    )
+
+
+@dataclass
+class JobRequestOperation(GatewayOperation):
+    """``POST /v1/jobs``: the body the gateway parses itself, as JSON or as a form (Zapier)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        schema = job_request_schema()
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "application/json": OpenAPIMediaType(schema=schema, example=JOB_REQUEST_EXAMPLE),
+                "application/x-www-form-urlencoded": OpenAPIMediaType(
+                    schema=job_request_form_schema()
+                ),
+            },
+            description=(
+                "The generation (the upstream's fields) plus callback_url, metadata and events. "
+                "In a form, repeat a key for a list and write metadata[key]=value."
+            ),
+        )
+
+
+def _header(name: str, description: str, pattern: str) -> Parameter:
+    return Parameter(
+        name=name,
+        param_in="header",
+        required=True,
+        description=description,
+        schema=Schema(type=OpenAPIType.STRING, pattern=pattern),
+    )
+
+
+WEBHOOK_HEADERS = [
+    _header(
+        "webhook-id",
+        "The event id: the same on every attempt and redelivery; deduplicate on it.",
+        r"^msg_[a-z2-7]+$",
+    ),
+    _header("webhook-timestamp", "Unix seconds when this attempt was signed.", r"^[0-9]+$"),
+    _header(
+        "webhook-signature",
+        "v1,<base64 HMAC-SHA256 of id.timestamp.body>; two, space-separated, while a secret "
+        "rotation is in its grace period. Verify with any Standard Webhooks library.",
+        r"^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$",
+    ),
+    Parameter(
+        name="traceparent",
+        param_in="header",
+        required=False,
+        description="W3C trace context of the delivery attempt (when the job was sent with one).",
+        schema=Schema(type=OpenAPIType.STRING),
+    ),
+]
+
+
+def webhook_payload_schema(event_type: str) -> Schema:
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        required=["type", "timestamp", "data"],
+        properties={
+            "type": Schema(type=OpenAPIType.STRING, const=event_type),
+            "timestamp": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+            "data": Reference(ref="#/components/schemas/JobView"),
+        },
+    )
+
+
+def webhooks() -> dict[str, PathItem | Reference]:
+    """One entry per event type: what the gateway POSTs to a job's callback_url."""
+    hooks: dict[str, PathItem | Reference] = {}
+    for event_type in ALL_EVENT_TYPES:
+        stage = event_type.rsplit(".", 1)[-1]
+        hooks[event_type] = PathItem(
+            post=Operation(
+                operation_id=f"webhook_{stage}",
+                summary=f"{event_type}: the job is {stage}",
+                description=(
+                    "Signed per Standard Webhooks. Answer 2xx to acknowledge; 410 Gone stops all "
+                    "further attempts; anything else is retried on the delivery schedule."
+                ),
+                tags=["webhooks"],
+                security=[],
+                parameters=list(WEBHOOK_HEADERS),
+                request_body=RequestBody(
+                    required=True,
+                    content={
+                        "application/json": OpenAPIMediaType(
+                            schema=webhook_payload_schema(event_type)
+                        )
+                    },
+                ),
+                responses={
+                    "200": OpenAPIResponse(description="Received (any 2xx)"),
+                    "410": OpenAPIResponse(description="Gone: send this receiver nothing more"),
+                },
+            )
+        )
+    return hooks
+
+
+def openapi_config(*, version: str) -> OpenAPIConfig:
     return OpenAPIConfig(
         title="Video webhook gateway",
         version=version,
         description=(
             "Submit an AI/ML API video generation with a callback URL; receive one signed "
             "webhook (Standard Webhooks) when the video is ready. Errors share one shape: "
-            '{"error": {"code", "message", "details"}}.'
+            '{"error": {"code", "message", "details"}}, except under /v2/ (the drop-in copy of '
+            "the upstream's own API), which answers in the upstream's error shape "
+            '(UpstreamErrorResponse: {"message", "path", "requestId", "statusCode", "timestamp"}).'
         ),
+        license=License(name="MIT", identifier="MIT"),
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+        render_plugins=[docs_plugin(), JsonRenderPlugin()],
+        tags=[
+            Tag(name="jobs", description="Accept, read and list jobs; their webhook deliveries"),
+            Tag(name="deliveries", description="Webhook deliveries across jobs"),
+            Tag(name="admin", description="Client management, with the admin key"),
+            Tag(name="system", description="Liveness, readiness and metrics (no key)"),
+            Tag(name="webhooks", description="What the gateway sends to a job's callback_url"),
+        ],
+        webhooks=webhooks(),
         components=Components(
-            schemas={"JobRequest": schema_from_msgspec(job_request)},
             security_schemes={
                 "ClientKey": SecurityScheme(
                     type="http", scheme="bearer", description="Your client API key"

@@ -1,13 +1,15 @@
-"""Reading a job request from JSON or from a form (Zapier), forgiving where callers differ.
+"""Reading a job request from JSON or from a form (Zapier) into a plain dict, forgiving where
+callers differ. The chosen model's rules (types, coercion of strings, enums, …) are applied
+afterwards, by intake, to that dict (``gateway.domain.generation.check_job``).
 
 - numbers and booleans as strings are coerced (``"duration": "7"``);
 - empty strings mean "not given" (Zapier sends every unmapped field as ``""``);
-- in forms, lists come as repeated keys (``reference_image_urls``, ``…[]``, ``…[0]``), ``events``
-  may also be comma-separated, and metadata as ``metadata[key]=value`` or ``metadata.key=value``
+- in forms, lists come as repeated keys (``image_urls``, ``…[]``, ``…[0]``; a lone value for an
+  array field counts as a one-item list, by the model's rules), ``events`` may also be
+  comma-separated, and metadata as ``metadata[key]=value`` or ``metadata.key=value``
   (or one ``metadata`` field holding a JSON object);
-- then the no-code conveniences (``gateway.http.conveniences``): ``metadata__key``, yes/no/on/off
-  booleans, comma-joined URL lists;
-- every refused field is named, an unknown one included.
+- on ``/v1/jobs``, the no-code conveniences (``gateway.http.conveniences``), by the chosen
+  model's declared types: ``metadata__key``, yes/no/on/off booleans, comma-joined URL lists.
 """
 
 from __future__ import annotations
@@ -18,14 +20,11 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from gateway.domain.generation import JobRequest
+from gateway.domain.model_rules import Rulebook
 from gateway.errors import InvalidRequest
 from gateway.http.conveniences import apply_conveniences
 
-_LIST_FIELDS = {"reference_image_urls", "events"}
 _INDEXED = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<key>[^\]]*)\]|\.(?P<dotkey>.+))$")
-_AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
-_UNKNOWN_FIELD = re.compile(r"unknown field `(?P<name>[^`]*)`")
 
 
 class UnsupportedMediaType(InvalidRequest):
@@ -33,15 +32,24 @@ class UnsupportedMediaType(InvalidRequest):
     code = "unsupported_media_type"
 
 
-def parse_job_request(content_type: str, body: bytes) -> JobRequest:
+def parse_job_request(content_type: str, body: bytes, rulebook: Rulebook) -> dict[str, Any]:
+    """A ``/v1/jobs`` body: read, with the no-code conveniences for the chosen model, cleaned."""
+    return convert_job_request(apply_conveniences(read_fields(content_type, body), rulebook))
+
+
+def read_fields(content_type: str, body: bytes) -> dict[str, Any]:
+    """The request's fields as a plain dict, from JSON or a form; not yet cleaned or checked."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("", "application/json") or media.endswith("+json"):
         try:
-            data = msgspec.json.decode(body)
+            decoded = msgspec.json.decode(body)
         except msgspec.DecodeError:
             raise InvalidRequest("The body is not valid JSON") from None
-        if not isinstance(data, dict):
+        except UnicodeDecodeError:  # msgspec checks UTF-8 only when it builds a string
+            raise InvalidRequest("The body is not valid UTF-8") from None
+        if not isinstance(decoded, dict):
             raise InvalidRequest("The body must be a JSON object")
+        data: dict[str, Any] = decoded
     elif media == "application/x-www-form-urlencoded":
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
@@ -52,10 +60,11 @@ def parse_job_request(content_type: str, body: bytes) -> JobRequest:
         raise UnsupportedMediaType(
             "Send the job as application/json or application/x-www-form-urlencoded"
         )
-    return convert_job_request(apply_conveniences(data, JobRequest))
+    return data
 
 
-def convert_job_request(data: dict[str, Any]) -> JobRequest:
+def convert_job_request(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields as given, minus empty ones; events and metadata in their forgiving forms."""
     cleaned = {key: value for key, value in data.items() if value != "" and value is not None}
     events = cleaned.get("events")
     if isinstance(events, str):
@@ -75,23 +84,7 @@ def convert_job_request(data: dict[str, Any]) -> JobRequest:
             str(k): v if isinstance(v, str) else msgspec.json.encode(v).decode()
             for k, v in cleaned["metadata"].items()
         }
-    try:
-        return msgspec.convert(cleaned, JobRequest, strict=False)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _AT_PATH.search(text)
-        # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
-        field = (match.group("path") if match else "").replace("[...]", "")
-        message = _AT_PATH.sub("", text)
-        unknown = _UNKNOWN_FIELD.search(message)
-        if unknown is not None:
-            field = ".".join(p for p in (field, unknown.group("name")) if p)
-            message = "unknown field (not one this API takes)"
-        if field:
-            message = f"{field}: {message}"
-        raise InvalidRequest(
-            f"Invalid job request: {message}", details=[{"field": field, "message": message}]
-        ) from None
+    return cleaned
 
 
 def _from_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -105,12 +98,18 @@ def _from_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
                 if isinstance(data["metadata"], dict):
                     data["metadata"][key] = value
             continue
-        name = match.group("name") if match is not None else raw_key
-        if name in _LIST_FIELDS:
+        indexed = match is not None and match.group("key") is not None
+        name = match.group("name") if match is not None and indexed else raw_key
+        if name == "events":
+            data.setdefault(name, []).extend(p.strip() for p in value.split(",") if p.strip())
+            continue
+        if indexed or name in data:  # ``name[]``, ``name[0]`` or a repeated key: a list
             if value != "":
-                data.setdefault(name, [])
-                parts = value.split(",") if name == "events" else [value]
-                data[name].extend(p.strip() for p in parts if p.strip())
+                previous = data.get(name)
+                items = previous if isinstance(previous, list) else []
+                if isinstance(previous, str) and previous != "":
+                    items.append(previous)
+                data[name] = [*items, value]
             continue
         data[name] = value
     return data

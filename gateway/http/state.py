@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from litestar import Request
 
 if TYPE_CHECKING:
+    from gateway.console.session import Console
     from gateway.service.intake import CallbackGuard
+    from gateway.service.readiness import ReadinessProbe
     from gateway.service.runtime import Runtime
     from gateway.worker.ticker import Worker
 
@@ -17,7 +19,14 @@ if TYPE_CHECKING:
 class Gateway:
     runtime: Runtime
     guard: CallbackGuard
+    readiness: ReadinessProbe
     worker: Worker | None = None
+    console: Console | None = None
+
+    def wake(self) -> None:
+        """Tell this replica's worker that work fell due now (no-op on an API-only replica)."""
+        if self.worker is not None:
+            self.worker.wake()
 
 
 def gateway_of(request: Request[Any, Any, Any]) -> Gateway:

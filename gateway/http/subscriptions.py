@@ -17,6 +17,7 @@ from gateway.clock import iso
 from gateway.errors import NotFound
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation
 from gateway.http.state import gateway_of
 from gateway.service.subscriptions import NewSubscription, sample_events, subscribe
 from gateway.store.records import ClientRecord, SubscriptionRecord
@@ -65,6 +66,8 @@ class SubscriptionController(Controller):
         "/",
         status_code=201,
         summary="Subscribe a target URL to your jobs' events (a REST hook)",
+        operation_id="createSubscription",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
     async def create(
@@ -81,7 +84,13 @@ class SubscriptionController(Controller):
             headers={"Location": f"/v1/subscriptions/{record.id}"},
         )
 
-    @get("/", summary="Your subscriptions", responses=documented_errors(401))
+    @get(
+        "/",
+        summary="Your subscriptions",
+        operation_id="listSubscriptions",
+        operation_class=GatewayOperation,
+        responses=documented_errors(401),
+    )
     async def list_subscriptions(
         self, request: Request[Any, Any, Any], client: NamedDependency[ClientRecord]
     ) -> SubscriptionList:
@@ -93,6 +102,8 @@ class SubscriptionController(Controller):
         "/{subscription_id:str}",
         status_code=204,
         summary="Unsubscribe",
+        operation_id="deleteSubscription",
+        operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
     )
     async def remove(
@@ -115,6 +126,8 @@ class SubscriptionController(Controller):
             "Up to 3 recent finished jobs' events, newest first, each exactly as a webhook body "
             '({"type", "timestamp", "data"}); one documented example when there are none.'
         ),
+        operation_id="sampleSubscriptionEvents",
+        operation_class=GatewayOperation,
         responses=documented_errors(400, 401),
     )
     async def sample(

@@ -7,8 +7,8 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, get
 
-from gateway.errors import ServiceUnavailable
 from gateway.http.errors import documented_errors
+from gateway.http.openapi import PublicOperation
 from gateway.http.state import gateway_of
 
 
@@ -16,7 +16,13 @@ class Health(msgspec.Struct, frozen=True):
     status: str
 
 
-@get("/healthz", tags=["system"], summary="The process is alive")
+@get(
+    "/healthz",
+    tags=["system"],
+    summary="The process is alive",
+    operation_id="healthz",
+    operation_class=PublicOperation,
+)
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -24,18 +30,24 @@ async def healthz() -> Health:
 @get(
     "/readyz",
     tags=["system"],
-    summary="The database answers",
+    summary="The database answers and commits",
+    operation_id="readyz",
+    operation_class=PublicOperation,
     responses=documented_errors(503),
 )
 async def readyz(request: Request[Any, Any, Any]) -> Health:
-    try:
-        await gateway_of(request).runtime.store.db.ping()
-    except Exception:
-        raise ServiceUnavailable("The database is not reachable") from None
+    await gateway_of(request).readiness.check()
     return Health(status="ready")
 
 
-@get("/metrics", tags=["system"], summary="Prometheus metrics", include_in_schema=False)
+@get(
+    "/metrics",
+    tags=["system"],
+    summary="Prometheus metrics (text exposition format)",
+    operation_id="metrics",
+    operation_class=PublicOperation,
+    media_type="text/plain; version=0.0.4; charset=utf-8",
+)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     rt = gateway_of(request).runtime
     try:

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from gateway.domain.delivery import DeliveryState
+from gateway.domain.jobs import JobStatus
+
 if TYPE_CHECKING:
     from gateway.store import Store
 
@@ -28,7 +31,8 @@ class Metrics:
         )
         self.polls = Counter(
             "gateway_polls_total",
-            "Upstream polls by outcome (the status seen, or the failure kind).",
+            "Upstream polls by outcome (the status seen — queued, generating, completed, error,"
+            " other — or the failure kind).",
             ["outcome"],
             registry=r,
         )
@@ -83,6 +87,19 @@ class Metrics:
         self.events_by_state = Gauge(
             "gateway_webhook_events", "Webhook events by delivery state.", ["state"], registry=r
         )
+        self.http_requests = Counter(
+            "gateway_http_requests_total",
+            "HTTP requests by route template, method and status (unmatched paths: 'unmatched').",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "gateway_http_request_seconds",
+            "HTTP request latency by route template and method.",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.backlog_age = Gauge(
             "gateway_backlog_oldest_due_seconds",
             "How long the oldest due, unclaimed item has been waiting (0 when none).",
@@ -90,10 +107,14 @@ class Metrics:
         )
 
     async def refresh(self, store: Store, *, now: float) -> None:
-        for status, count in (await store.jobs.count_jobs_by_status()).items():
-            self.jobs_by_status.labels(status=status).set(count)
-        for state, count in (await store.jobs.count_deliveries_by_state()).items():
-            self.events_by_state.labels(state=state).set(count)
+        """Set the shared gauges from the store: every label, zeros included, so a status that
+        emptied reads 0 instead of its last count."""
+        jobs = await store.jobs.count_jobs_by_status()
+        for status in JobStatus:
+            self.jobs_by_status.labels(status=status.value).set(jobs.get(status.value, 0))
+        events = await store.jobs.count_deliveries_by_state()
+        for state in DeliveryState:
+            self.events_by_state.labels(state=state.value).set(events.get(state.value, 0))
         self.leases_taken_over.set(await store.jobs.count_takeovers())
         oldest = await store.jobs.oldest_due(now=now)
         self.backlog_age.set(0.0 if oldest is None else max(0.0, now - oldest))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.retry import decide
 from gateway.domain.signing import webhook_headers
+from gateway.observability.tracing import inject_traceparent, job_span
 from gateway.service.runtime import Runtime
 from gateway.store.records import AttemptRecord, DeliveryRecord
 
@@ -17,15 +19,33 @@ async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) ->
         rt.log.error("delivery_without_client", event_id=delivery.id, client_id=delivery.client_id)
         return
     headers = webhook_headers(client.signing_secrets(now), delivery.id, int(now), delivery.payload)
-    result = await rt.sender.send(delivery.url, delivery.payload, headers)
-    now = rt.clock()
     attempt = delivery.attempts + 1
+    with job_span(
+        rt.tracer,
+        "gateway.deliver",
+        delivery.traceparent,
+        attributes={
+            "gateway.job_id": delivery.job_id,
+            "gateway.event_id": delivery.id,
+            "gateway.event_type": delivery.event_type,
+            "gateway.attempt": attempt,
+        },
+    ) as span:
+        inject_traceparent(span, headers)  # the receiver continues the trace from this attempt
+        result = await rt.sender.send(delivery.url, delivery.payload, headers)
+        if result.status_code is not None:
+            span.set_attribute("http.response.status_code", result.status_code)
+        if result.error:
+            span.set_attribute("error.type", result.error)
+    now = rt.clock()
     decision = decide(rt.delivery_policy, result, attempt, now, rt.rng())
     values: dict[str, Any] = {
         "attempts": attempt,
         "last_status_code": result.status_code,
         "last_error": result.error,
-        "state": "pending" if decision.kind == "retry" else decision.kind,
+        "state": DeliveryState.PENDING
+        if decision.kind == "retry"
+        else DeliveryState(decision.kind),
         "next_run_at": decision.next_at if decision.kind == "retry" else None,
     }
     if decision.kind == "delivered":

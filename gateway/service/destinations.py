@@ -62,6 +62,7 @@ def deliveries_for(
             url=destination.url,
             payload=payload,
             subscription_id=destination.subscription_id,
+            traceparent=job.traceparent,
         )
         for destination in destinations
     ]

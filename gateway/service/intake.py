@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from typing import Any, Protocol
 
 from gateway.domain.addresses import CallbackUrlRejected
-from gateway.domain.generation import (
-    DEFAULT_EVENTS,
-    JobRequest,
-    check_rules,
-    request_fingerprint,
-    upstream_body,
-)
+from gateway.domain.generation import DEFAULT_EVENTS, CheckedJob, check_job
 from gateway.errors import (
     CallbackRejected,
     IdempotencyKeyReused,
@@ -62,42 +56,51 @@ async def accept_job(
     rt: Runtime,
     guard: CallbackGuard,
     client: ClientRecord,
-    request: JobRequest,
+    data: dict[str, Any],
     *,
     idempotency_key: str | None = None,
+    traceparent: str | None = None,
 ) -> Accepted:
+    """Accept a job body given as a plain dict (from JSON, a form, or an upstream-shaped body)."""
     settings = rt.settings
-    broken = check_rules(request, metadata_max_bytes=settings.metadata_max_bytes)
-    if broken:
+    request = check_job(
+        rt.rulebook,
+        data,
+        metadata_max_bytes=settings.metadata_max_bytes,
+        allow_unlisted=settings.allow_unlisted_models,
+    )
+    if not isinstance(request, CheckedJob):
         raise InvalidRequest(
             "The job request breaks the upstream's rules: "
-            + "; ".join(f"{b.field} {b.message}" for b in broken),
-            details=[{"field": b.field, "message": b.message} for b in broken],
+            + "; ".join(f"{b.field} {b.message}" for b in request),
+            details=[{"field": b.field, "message": b.message} for b in request],
         )
+    fields = request.gateway
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
-    if request.callback_url is not None:
-        await check_destination(guard, request.callback_url, field="callback_url")
+    if fields.callback_url is not None:
+        await check_destination(guard, fields.callback_url, field="callback_url")
 
     now = rt.clock()
-    body = upstream_body(request)
     new = NewJob(
         id=new_job_id(),
         client_id=client.id,
-        request=body,
+        request=request.body,
         model=request.model,
         resolution=request.resolution,
         duration=request.duration,
-        callback_url=request.callback_url,
-        metadata=dict(request.metadata or {}),
-        events=list(request.events or DEFAULT_EVENTS),
+        callback_url=fields.callback_url,
+        metadata=dict(fields.metadata or {}),
+        events=list(fields.events or DEFAULT_EVENTS),
         deadline_at=now + settings.job_deadline_s,
+        body_checked=request.checked,
+        traceparent=traceparent,
     )
     claim = None
     if idempotency_key is not None:
         claim = IdempotencyClaim(
             key=idempotency_key,
-            request_hash=request_fingerprint(request),
+            request_hash=request.fingerprint(),
             ttl_s=settings.idempotency_ttl_s,
         )
     admission = Admission(

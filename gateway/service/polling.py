@@ -6,9 +6,10 @@ from typing import Any
 
 import msgspec
 
-from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report
-from gateway.domain.polling import PollContext, stats_key
+from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report, status_label
+from gateway.domain.polling import PollContext, learning_keys
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
+from gateway.observability.tracing import job_span
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
 from gateway.store.records import JobRecord
@@ -26,7 +27,7 @@ def _context(rt: Runtime, job: JobRecord, now: float, **changes: Any) -> PollCon
         consecutive_errors=0,
         retry_after_s=None,
         deadline_at=job.deadline_at,
-        expected=rt.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+        expected=rt.durations.expected(job.model, job.resolution, job.duration),
     )
     return msgspec.structs.replace(base, **changes)
 
@@ -46,16 +47,26 @@ async def process_poll(rt: Runtime, job: JobRecord, token: str) -> None:
         return
     assert job.generation_id is not None
     started = rt.clock()
-    result = await rt.upstream.fetch(
-        job.generation_id, request_id=f"{job.id}.poll.{job.poll_count + 1}"
-    )
+    with job_span(
+        rt.tracer,
+        "gateway.poll",
+        job.traceparent,
+        attributes={"gateway.job_id": job.id, "gateway.poll": job.poll_count + 1},
+    ) as span:
+        result = await rt.upstream.fetch(
+            job.generation_id, request_id=f"{job.id}.poll.{job.poll_count + 1}"
+        )
+        span.set_attribute(
+            "gateway.outcome",
+            result.kind.value if isinstance(result, UpstreamFailure) else result.status,
+        )
     now = rt.clock()
     rt.metrics.upstream_latency.labels(call="poll").observe(max(0.0, now - started))
     if isinstance(result, UpstreamFailure):
         rt.metrics.polls.labels(outcome=result.kind.value).inc()
         await _poll_failed(rt, job, token, result, now)
         return
-    rt.metrics.polls.labels(outcome=result.status).inc()
+    rt.metrics.polls.labels(outcome=status_label(result.status)).inc()
     await apply_generation(rt, job, token, result, now, extra={"poll_count": job.poll_count + 1})
 
 
@@ -73,6 +84,7 @@ async def apply_generation(
         **(extra or {}),
         "upstream_status": generation.status,
         "poll_errors": 0,
+        "poll_not_found": 0,
     }
     status = status_after_report(job.status, generation.status)
     if status == JobStatus.FAILED:
@@ -101,6 +113,10 @@ async def _poll_failed(
     rt: Runtime, job: JobRecord, token: str, failure: UpstreamFailure, now: float
 ) -> None:
     errors = job.poll_errors + 1
+    # 404s are counted on their own: timeouts and 5xx in between neither add to nor reset them.
+    not_found = (
+        job.poll_not_found + 1 if failure.kind == FailureKind.NOT_FOUND else job.poll_not_found
+    )
     rt.log.warning(
         "poll_failed",
         job_id=job.id,
@@ -109,14 +125,14 @@ async def _poll_failed(
         status_code=failure.status_code,
         consecutive=errors,
     )
-    if failure.kind == FailureKind.NOT_FOUND and errors >= NOT_FOUND_LIMIT:
+    if failure.kind == FailureKind.NOT_FOUND and not_found >= NOT_FOUND_LIMIT:
         await fail(
             rt,
             job,
             token,
             ErrorCode.GENERATION_NOT_FOUND,
             f"The upstream no longer knows generation {job.generation_id} "
-            f"({errors} answers of 404 in a row).",
+            f"({not_found} answers of 404 without an answer in between).",
             now=now,
             upstream=failure.error,
         )
@@ -125,6 +141,7 @@ async def _poll_failed(
     values = {
         "poll_count": job.poll_count + 1,
         "poll_errors": errors,
+        "poll_not_found": not_found,
         "next_run_at": rt.poll_policy.next_poll_at(context),
     }
     await move(rt, job, token, job.status, values, now=now)
@@ -134,12 +151,12 @@ async def _learn(rt: Runtime, job: JobRecord, now: float) -> None:
     """Teach the adaptive poll policy how long this kind of generation took."""
     if job.submitted_at is None:
         return
-    key = stats_key(job.model, job.resolution, job.duration)
     seconds = max(0.0, now - job.submitted_at)
-    await rt.store.counters.record_duration(key, seconds, now=now)
-    current = rt.durations.stats.get(key)
-    if current is not None:
-        rt.durations.stats[key] = current.add(seconds)
+    for key in learning_keys(job.model, job.resolution, job.duration):
+        await rt.store.counters.record_duration(key, seconds, now=now)
+        current = rt.durations.stats.get(key)
+        if current is not None:
+            rt.durations.stats[key] = current.add(seconds)
 
 
 def _generation_error_message(error: dict[str, Any] | None) -> str:

@@ -8,10 +8,18 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
+from opentelemetry.trace import NoOpTracer, Tracer
 
+from gateway.catalogue import load_catalogue
 from gateway.clock import Clock
 from gateway.domain.delivery import AttemptResult
-from gateway.domain.polling import DurationEstimate, DurationStats, PollPolicy
+from gateway.domain.model_rules import Rulebook
+from gateway.domain.polling import (
+    DurationEstimate,
+    DurationStats,
+    PollPolicy,
+    expected_duration,
+)
 from gateway.domain.retry import DeliveryPolicy
 from gateway.domain.upstream import UpstreamResult
 from gateway.observability.metrics import Metrics
@@ -35,9 +43,10 @@ class DurationBook:
 
     stats: dict[str, DurationStats] = field(default_factory=dict)
 
-    def estimate(self, key: str) -> DurationEstimate | None:
-        stats = self.stats.get(key)
-        return None if stats is None else stats.estimate()
+    def expected(
+        self, model: str, resolution: str | None, duration: int | None
+    ) -> DurationEstimate:
+        return expected_duration(self.stats, model, resolution, duration)
 
     def replace(self, figures: dict[str, tuple[int, float, float]]) -> None:
         self.stats = {
@@ -60,3 +69,6 @@ class Runtime:
     durations: DurationBook = field(default_factory=DurationBook)
     log: Any = field(default_factory=lambda: structlog.get_logger("gateway"))
     job_waiters: JobWaiters = field(default_factory=JobWaiters)  # Prefer: wait requests
+    # Every catalogue model's rules, compiled once at start-up.
+    rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
+    tracer: Tracer = field(default_factory=NoOpTracer)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import msgspec
 
 from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus
-from gateway.domain.polling import PollContext, stats_key
+from gateway.domain.polling import PollContext
 from gateway.domain.retry import backoff
-from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
+from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure, UpstreamResult
+from gateway.observability.tracing import job_span
 from gateway.service.polling import apply_generation
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
@@ -38,7 +39,7 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
             UNKNOWN_MESSAGE.format(why="the gateway stopped while the request was in flight"),
             now=now,
         )
-        rt.metrics.submissions.labels(outcome="outcome_unknown").inc()
+        rt.metrics.submissions.labels(outcome=FailureKind.UNKNOWN.value).inc()
         return
     if now >= job.deadline_at:
         await fail(rt, job, token, ErrorCode.DEADLINE_EXCEEDED, _deadline_message(job), now=now)
@@ -52,7 +53,14 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
 
     body = msgspec.json.encode(job.request)
     started = rt.clock()
-    result = await rt.upstream.submit(body, request_id=f"{job.id}.submit.{attempt}")
+    with job_span(
+        rt.tracer,
+        "gateway.submit",
+        job.traceparent,
+        attributes={"gateway.job_id": job.id, "gateway.attempt": attempt},
+    ) as span:
+        result = await rt.upstream.submit(body, request_id=f"{job.id}.submit.{attempt}")
+        span.set_attribute("gateway.outcome", _outcome(result))
     now = rt.clock()
     rt.metrics.upstream_latency.labels(call="submit").observe(max(0.0, now - started))
 
@@ -79,6 +87,10 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
     await _refused(rt, job, token, result, attempt, now)
 
 
+def _outcome(result: UpstreamResult) -> str:
+    return result.status if isinstance(result, Generation) else result.kind.value
+
+
 async def _submitted(
     rt: Runtime, job: JobRecord, token: str, generation: Generation, now: float
 ) -> None:
@@ -96,7 +108,7 @@ async def _submitted(
         consecutive_errors=0,
         retry_after_s=None,
         deadline_at=job.deadline_at,
-        expected=rt.durations.estimate(stats_key(job.model, job.resolution, job.duration)),
+        expected=rt.durations.expected(job.model, job.resolution, job.duration),
     )
     values |= {
         "upstream_status": generation.status,

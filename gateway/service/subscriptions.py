@@ -118,6 +118,7 @@ def example_event() -> dict[str, Any]:
         submit_attempts=1,
         poll_count=8,
         poll_errors=0,
+        poll_not_found=0,
         lease_token=None,
         lease_until=None,
         takeovers=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
@@ -19,6 +20,7 @@ class Store:
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
+        self.browse = BrowseStore(db)
         self.history = History(db)
 
     @classmethod
@@ -33,6 +35,7 @@ class Store:
 
 
 __all__ = [
+    "BrowseStore",
     "ClientStore",
     "CounterStore",
     "Database",

@@ -17,8 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from gateway.errors import StoreUnavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every replica running migrations.
@@ -27,6 +29,32 @@ _MIGRATION_LOCK_KEY = 7_202_611_25
 WORK_CHANNEL = "gateway_work"
 # PostgreSQL: a job reached a terminal status (payload: its id); wakes Prefer: wait requests.
 JOB_ENDED_CHANNEL = "gateway_job_ended"
+
+# What "the database cannot serve now" looks like: a server down or unreachable, a connection
+# lost, a pool exhausted, SQLite's disk full or its lock held past the busy timeout. (Integrity
+# and programming errors are not among them: they are bugs or conflicts, not outages.)
+_UNAVAILABLE = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,
+    exc.DisconnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+_BEAT = sa.text("UPDATE replica_heartbeats SET beat_at = :beat_at WHERE replica_id = :replica_id")
+_FIRST_BEAT = sa.text(
+    "INSERT INTO replica_heartbeats (replica_id, beat_at) VALUES (:replica_id, :beat_at)"
+)
+
+
+@contextlib.asynccontextmanager
+async def _unavailable_as_503() -> AsyncIterator[None]:
+    try:
+        yield
+    except _UNAVAILABLE:
+        raise StoreUnavailable() from None
 
 
 def async_url(url: str) -> str:
@@ -91,17 +119,18 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed on exit, rolled back on error."""
+        """A write transaction: committed on exit, rolled back on error. An outage raises
+        :class:`StoreUnavailable`."""
         if self._write_lock is None:
-            async with self.engine.begin() as conn:
+            async with _unavailable_as_503(), self.engine.begin() as conn:
                 yield conn
             return
-        async with self._write_lock, self.engine.begin() as conn:
+        async with _unavailable_as_503(), self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.connect() as conn:
+        async with _unavailable_as_503(), self.engine.connect() as conn:
             yield conn
 
     async def migrate(self) -> None:
@@ -144,6 +173,14 @@ class Database:
     async def ping(self) -> None:
         async with self.read() as conn:
             await conn.execute(sa.text("SELECT 1"))
+
+    async def prove_commit(self, replica_id: str, *, now: float) -> None:
+        """Commit one small write (this replica's heartbeat row): ``SELECT 1`` passes on a full
+        disk or a read-only database; this does not. Raises :class:`StoreUnavailable`."""
+        async with self.write() as conn:
+            updated = await conn.execute(_BEAT, {"replica_id": replica_id, "beat_at": now})
+            if updated.rowcount == 0:
+                await conn.execute(_FIRST_BEAT, {"replica_id": replica_id, "beat_at": now})
 
     async def dispose(self) -> None:
         await self.engine.dispose()

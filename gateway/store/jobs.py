@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.history import JobEventKind
 from gateway.domain.jobs import IN_FLIGHT, TERMINAL
 from gateway.store.counters import count_hit
@@ -176,15 +177,8 @@ class JobStore:
         admission: Admission | None,
     ) -> InsertOutcome:
         async with self.db.write() as conn:
-            if admission is not None:
-                hits = await count_hit(conn, self.db, new.client_id, admission.window_start)
-                if hits > admission.rate_limit:
-                    return OverRateLimit(window_start=admission.window_start)
-                in_flight = (
-                    await conn.execute(_COUNT_IN_FLIGHT, {"client_id": new.client_id})
-                ).scalar_one()
-                if in_flight >= admission.max_in_flight:
-                    return TooManyInFlight(in_flight=int(in_flight))
+            # The key first: a retry of a job already accepted gets that job back, even when
+            # the client is at its rate limit or in-flight cap, and spends no rate budget.
             if idempotency is not None:
                 key_filter = sa.and_(
                     idempotency_keys.c.client_id == new.client_id,
@@ -198,7 +192,17 @@ class JobStore:
                         await conn.execute(sa.select(jobs).where(jobs.c.id == seen.job_id))
                     ).one()
                     return Replayed(job=job_from_row(row))
-                if seen is not None:
+            if admission is not None:
+                hits = await count_hit(conn, self.db, new.client_id, admission.window_start)
+                if hits > admission.rate_limit:
+                    return OverRateLimit(window_start=admission.window_start)
+                in_flight = (
+                    await conn.execute(_COUNT_IN_FLIGHT, {"client_id": new.client_id})
+                ).scalar_one()
+                if in_flight >= admission.max_in_flight:
+                    return TooManyInFlight(in_flight=int(in_flight))
+            if idempotency is not None:
+                if seen is not None:  # expired: the key starts afresh
                     await conn.execute(sa.delete(idempotency_keys).where(key_filter))
                 await conn.execute(
                     sa.insert(idempotency_keys).values(
@@ -218,6 +222,7 @@ class JobStore:
                     "model": new.model,
                     "resolution": new.resolution,
                     "duration": new.duration,
+                    "body_checked": new.body_checked,
                     "callback_url": new.callback_url,
                     "metadata": new.metadata,
                     "events": new.events,
@@ -225,6 +230,7 @@ class JobStore:
                     "updated_at": now,
                     "deadline_at": new.deadline_at,
                     "next_run_at": now,
+                    "traceparent": new.traceparent,
                 }
             )
             row = (await conn.execute(_INSERT_JOB, values)).one()
@@ -362,7 +368,8 @@ class JobStore:
                     "url": delivery.url,
                     "payload": delivery.payload.decode(),
                     "subscription_id": delivery.subscription_id,
-                    "state": "pending",
+                    "traceparent": delivery.traceparent,
+                    "state": DeliveryState.PENDING,
                     "attempts": 0,
                     "created_at": now,
                     "updated_at": now,
@@ -402,11 +409,78 @@ class JobStore:
     # --- deliveries ---------------------------------------------------------------------
 
     async def claim_deliveries(
-        self, *, now: float, limit: int, token: str, lease_until: float
+        self,
+        *,
+        now: float,
+        limit: int,
+        token: str,
+        lease_until: float,
+        exclude_clients: Sequence[str] = (),
+        per_client: int | None = None,
     ) -> list[DeliveryRecord]:
+        """Lease up to ``limit`` due deliveries, at most ``per_client`` of any one client and
+        none of ``exclude_clients`` (those at their share), so one client's backlog cannot
+        take every slot. Candidates are chosen without locks; the update re-checks that each
+        is still due and unleased, so two replicas never both lease one row."""
+        if per_client is None and not exclude_clients:
+            async with self.db.write() as conn:
+                rows = (
+                    await conn.execute(_claim(deliveries, now, limit, token, lease_until))
+                ).all()
+            return [delivery_from_row(row) for row in rows]
+        unleased = sa.or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until < now)
+        ranked = (
+            sa.select(
+                deliveries.c.id,
+                deliveries.c.next_run_at,
+                sa.func.row_number()
+                .over(partition_by=deliveries.c.client_id, order_by=deliveries.c.next_run_at)
+                .label("rank"),
+            )
+            .where(deliveries.c.next_run_at <= now, unleased)
+            .where(deliveries.c.client_id.not_in(list(exclude_clients)))
+            .subquery()
+        )
+        chosen = sa.select(ranked.c.id).order_by(ranked.c.next_run_at).limit(limit)
+        if per_client is not None:
+            chosen = chosen.where(ranked.c.rank <= per_client)
+        claim = (
+            sa.update(deliveries)
+            .where(
+                deliveries.c.id.in_(chosen.scalar_subquery()),
+                deliveries.c.next_run_at <= now,
+                unleased,
+            )
+            .values(
+                lease_token=token,
+                lease_until=lease_until,
+                takeovers=deliveries.c.takeovers
+                + sa.case((deliveries.c.lease_token.is_not(None), 1), else_=0),
+            )
+            .returning(*deliveries.c)
+        )
         async with self.db.write() as conn:
-            rows = (await conn.execute(_claim(deliveries, now, limit, token, lease_until))).all()
+            rows = (await conn.execute(claim)).all()
         return [delivery_from_row(row) for row in rows]
+
+    async def defer_delivery(
+        self, delivery_id: str, token: str, *, until: float, now: float
+    ) -> bool:
+        """Give a claimed delivery back, due at ``until``, without an attempt (its destination
+        is busy or its circuit is open). Fenced."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                _FENCED_DELIVERY_UPDATE,
+                {
+                    "next_run_at": until,
+                    "updated_at": now,
+                    "lease_token": None,
+                    "lease_until": None,
+                    "match_id": delivery_id,
+                    "match_token": token,
+                },
+            )
+        return result.rowcount == 1
 
     async def record_attempt(
         self,
@@ -439,7 +513,7 @@ class JobStore:
             record = msgspec.structs.replace(attempt, lease_lost=not landed)
             await conn.execute(_INSERT_ATTEMPT, msgspec.structs.asdict(record))
             delivery = (await conn.execute(_DELIVERY_TARGET, {"delivery_id": delivery_id})).one()
-            state = values.get("state", "pending")
+            state = values.get("state", DeliveryState.PENDING)
             data = {
                 "delivery_id": delivery_id,
                 "event_type": delivery.event_type,
@@ -449,7 +523,7 @@ class JobStore:
                 "latency_ms": round(record.latency_ms, 1),
                 "error": record.error,
                 "response_excerpt": record.response_excerpt,
-                "decision": "retry" if state == "pending" else state,
+                "decision": "retry" if state == DeliveryState.PENDING else str(state),
                 "lease_lost": record.lease_lost,
             }
             await record_events(
@@ -487,8 +561,12 @@ class JobStore:
             again = (
                 await conn.execute(
                     sa.update(deliveries)
-                    .where(deliveries.c.job_id == job_id, deliveries.c.state != "pending")
-                    .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+                    .where(
+                        deliveries.c.job_id == job_id, deliveries.c.state != DeliveryState.PENDING
+                    )
+                    .values(
+                        state=DeliveryState.PENDING, attempts=0, next_run_at=now, updated_at=now
+                    )
                     .returning(deliveries.c.id, deliveries.c.job_id)
                 )
             ).all()
@@ -504,11 +582,13 @@ class JobStore:
                     sa.update(deliveries)
                     .where(
                         deliveries.c.client_id == client_id,
-                        deliveries.c.state == "dead",
+                        deliveries.c.state == DeliveryState.DEAD,
                         deliveries.c.created_at >= since,
                         deliveries.c.created_at < until,
                     )
-                    .values(state="pending", attempts=0, next_run_at=now, updated_at=now)
+                    .values(
+                        state=DeliveryState.PENDING, attempts=0, next_run_at=now, updated_at=now
+                    )
                     .returning(deliveries.c.id, deliveries.c.job_id)
                 )
             ).all()

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.domain.delivery import DeliveryState
 from gateway.domain.jobs import JobStatus
 
 
@@ -42,6 +43,8 @@ class NewJob(msgspec.Struct, frozen=True):
     metadata: dict[str, str]
     events: list[str]
     deadline_at: float
+    body_checked: bool = True
+    traceparent: str | None = None  # the caller's W3C trace context, when it sent one
 
 
 class JobRecord(msgspec.Struct, frozen=True):
@@ -70,9 +73,12 @@ class JobRecord(msgspec.Struct, frozen=True):
     submit_attempts: int
     poll_count: int
     poll_errors: int
+    poll_not_found: int
     lease_token: str | None
     lease_until: float | None
     takeovers: int
+    body_checked: bool = True
+    traceparent: str | None = None
 
 
 class NewDelivery(msgspec.Struct, frozen=True):
@@ -83,6 +89,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
     url: str
     payload: bytes  # the exact body to sign and send
     subscription_id: str | None = None  # the destination is a subscription, not callback_url
+    traceparent: str | None = None  # the job's, so each attempt is a span of its trace
 
 
 class DeliveryRecord(msgspec.Struct, frozen=True):
@@ -92,7 +99,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     event_type: str
     url: str
     payload: bytes
-    state: str  # pending | delivered | dead | gone
+    state: DeliveryState
     attempts: int
     created_at: float
     updated_at: float
@@ -104,6 +111,7 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     lease_until: float | None
     takeovers: int
     subscription_id: str | None = None
+    traceparent: str | None = None
 
 
 class SubscriptionRecord(msgspec.Struct, frozen=True):

@@ -18,6 +18,7 @@ from gateway.domain.upstream import GENERATION_ID_MAX, UPSTREAM_STATUS_MAX
 metadata = sa.MetaData()
 
 Time = sa.Float(precision=53)
+TRACEPARENT_MAX = 55  # a W3C traceparent, version 00, as normalized at intake
 
 clients = sa.Table(
     "clients",
@@ -43,6 +44,9 @@ jobs = sa.Table(
     sa.Column("model", sa.String(200), nullable=False),
     sa.Column("resolution", sa.String(20), nullable=True),
     sa.Column("duration", sa.Integer, nullable=True),
+    # False: the model was not in the catalogue (GATEWAY_ALLOW_UNLISTED_MODELS); only the checks
+    # common to every model were applied to the request.
+    sa.Column("body_checked", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("callback_url", sa.Text, nullable=True),
     sa.Column("metadata", sa.Text, nullable=False, server_default="{}"),
     sa.Column("events", sa.Text, nullable=False, server_default='["completed","failed"]'),
@@ -62,9 +66,12 @@ jobs = sa.Table(
     sa.Column("submit_attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("poll_count", sa.Integer, nullable=False, server_default="0"),
     sa.Column("poll_errors", sa.Integer, nullable=False, server_default="0"),
+    # 404s in a row (other poll errors neither count nor reset it; an answer does).
+    sa.Column("poll_not_found", sa.Integer, nullable=False, server_default="0"),
     sa.Column("lease_token", sa.String(40), nullable=True),
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("traceparent", sa.String(TRACEPARENT_MAX), nullable=True),  # the caller's trace
 )
 sa.Index("ix_jobs_due", jobs.c.next_run_at)
 sa.Index("ix_jobs_client_created", jobs.c.client_id, jobs.c.created_at, jobs.c.id)
@@ -92,6 +99,7 @@ deliveries = sa.Table(
     sa.Column("lease_token", sa.String(40), nullable=True),
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("traceparent", sa.String(TRACEPARENT_MAX), nullable=True),  # the job's
     # Set when the destination is a subscription (REST hook), not the job's callback_url.
     sa.Column("subscription_id", sa.String(40), nullable=True),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -27,8 +27,13 @@ APPLICATION_NAME = "gateway-work-listener"  # how its connection shows in pg_sta
 JOB_END_APPLICATION_NAME = "gateway-job-end-listener"
 
 
+Connect = Callable[[], Awaitable[Any]]
+
+
 class ChannelListener:
-    """Calls ``on_payload(payload)`` for every notification on ``channel``."""
+    """Calls ``on_payload(payload)`` for every notification on ``channel``; survives every
+    failure (connecting, registering the listener, losing the connection) by reconnecting with a
+    pause that doubles up to ``max_pause_s``."""
 
     def __init__(
         self,
@@ -38,15 +43,25 @@ class ChannelListener:
         *,
         application_name: str,
         max_pause_s: float = 30.0,
+        first_pause_s: float = 1.0,
+        connect: Connect | None = None,
     ) -> None:
         self._url = url  # holds the password: never logged
         self._channel = channel
         self._on_payload = on_payload
         self._application_name = application_name
         self._max_pause_s = max_pause_s
+        self._first_pause_s = first_pause_s
+        self._connect = connect or self._connect_to_server
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
-        self.connections = 0  # how many times it has (re)connected
+        self.connections = 0  # how many times it has connected
+        self.failures = 0  # how many times connecting or listening failed
+
+    async def _connect_to_server(self) -> Any:
+        return await asyncpg.connect(
+            self._url, timeout=10, server_settings={"application_name": self._application_name}
+        )
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -59,33 +74,32 @@ class ChannelListener:
             self._task = None
 
     async def _run(self) -> None:
-        pause = 1.0
+        pause = self._first_pause_s
         while True:
+            conn: Any = None
             try:
-                conn = await asyncpg.connect(
-                    self._url,
-                    timeout=10,
-                    server_settings={"application_name": self._application_name},
-                )
-            except (OSError, asyncpg.PostgresError) as exc:
+                conn = await self._connect()
+                self.connections += 1
+                await self._listen(conn)
+                log.warning("listener_lost", channel=self._channel)
+                pause = self._first_pause_s  # it was listening: reconnect at once-ish
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure: connect, register, or the driver
+                self.failures += 1
                 log.warning(
                     "listener_unavailable",
                     channel=self._channel,
                     error=type(exc).__name__,
                     retry_s=pause,
                 )
-                await asyncio.sleep(pause)
-                pause = min(self._max_pause_s, pause * 2)
-                continue
-            pause = 1.0
-            self.connections += 1
-            try:
-                await self._listen(conn)
-                log.warning("listener_lost", channel=self._channel)
             finally:
                 self.listening.clear()
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=2)
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=2)
+            await asyncio.sleep(pause)
+            pause = min(self._max_pause_s, pause * 2)
 
     async def _listen(self, conn: Any) -> None:
         """Listen until the connection is lost."""
@@ -102,13 +116,23 @@ class ChannelListener:
 class WorkListener(ChannelListener):
     """A worker's ear: work is due now somewhere (it ticks at once)."""
 
-    def __init__(self, url: str, on_work: Callable[[], None], *, max_pause_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        on_work: Callable[[], None],
+        *,
+        max_pause_s: float = 30.0,
+        first_pause_s: float = 1.0,
+        connect: Connect | None = None,
+    ) -> None:
         super().__init__(
             url,
             WORK_CHANNEL,
             lambda _payload: on_work(),
             application_name=APPLICATION_NAME,
             max_pause_s=max_pause_s,
+            first_pause_s=first_pause_s,
+            connect=connect,
         )
 
 

@@ -10,9 +10,11 @@ work finish within the grace period, cancels what is left and gives its leases b
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -40,10 +42,26 @@ def _step_kind(status: JobStatus) -> str | None:
     return None
 
 
+def destination(url: str) -> str:
+    """Where a webhook goes, for the per-destination cap: scheme, host and port."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+# A delivery whose destination is at its cap is given back, due again this much later.
+_DESTINATION_BUSY_DEFER_S = 1.0
+
+
 class Worker:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self._tasks: dict[asyncio.Task[None], str] = {}  # task → the lease token it works under
+        self._job_tasks: set[asyncio.Task[None]] = set()
+        # Deliveries in flight here, by client and by destination (the fairness caps).
+        self._delivery_tasks: dict[asyncio.Task[None], tuple[str, str]] = {}
+        self._by_client: collections.Counter[str] = collections.Counter()
+        self._by_destination: collections.Counter[str] = collections.Counter()
         self._stopping = False
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
@@ -143,14 +161,13 @@ class Worker:
         until = loop.time() + 0.8 * self.rt.settings.tick_interval_s
         try:
             while not self._stopping:
-                free = self.rt.settings.max_concurrency - len(self._tasks)
-                if free <= 0:
+                if self._job_slots() <= 0 and self._delivery_slots() <= 0:
                     if not await self._wait_for_slot(until - loop.time()):
                         break
                     continue
-                claimed = await self._claim(min(free, self.rt.settings.claim_batch))
+                claimed, filled = await self._claim_round()
                 started += claimed
-                if claimed < min(free, self.rt.settings.claim_batch) or loop.time() >= until:
+                if not filled or loop.time() >= until:
                     break
             await self._tick_again_when_work_is_due()
         except Exception:
@@ -192,39 +209,88 @@ class Worker:
         )
         return bool(done)
 
+    def _job_slots(self) -> int:
+        return self.rt.settings.max_concurrency - len(self._job_tasks)
+
+    def _delivery_slots(self) -> int:
+        return self.rt.settings.delivery_concurrency - len(self._delivery_tasks)
+
     async def _claim(self, limit: int) -> int:
+        """One claiming round with at most ``limit`` of each kind; how many were started."""
+        claimed, _ = await self._claim_round(limit)
+        return claimed
+
+    async def _claim_round(self, limit: int | None = None) -> tuple[int, bool]:
+        """Claim submissions and polls into their slots and deliveries into theirs (one kind
+        never waits for the other), each client at most its share of deliveries. Returns how
+        many were started and whether a kind filled its batch (more may be due)."""
         rt = self.rt
+        batch = rt.settings.claim_batch if limit is None else limit
         now = rt.clock()
         lease_until = now + rt.settings.lease_s
         token = new_lease_token()
-        jobs = await rt.store.jobs.claim_jobs(
-            now=now, limit=limit, token=token, lease_until=lease_until
-        )
         lateness = rt.metrics.work_lateness
-        for job in jobs:
-            kind = _step_kind(job.status)
-            if job.next_run_at is not None and kind is not None:
-                lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
-            self._spawn(self._run_job(job, token), token)
-        deliveries: list[DeliveryRecord] = []
-        if len(jobs) < limit:
+        started, filled = 0, False
+        job_limit = min(self._job_slots(), batch)
+        if job_limit > 0:
+            jobs = await rt.store.jobs.claim_jobs(
+                now=now, limit=job_limit, token=token, lease_until=lease_until
+            )
+            for job in jobs:
+                kind = _step_kind(job.status)
+                if job.next_run_at is not None and kind is not None:
+                    lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
+                self._job_tasks.add(self._spawn(self._run_job(job, token), token))
+            started += len(jobs)
+            filled = filled or len(jobs) == job_limit
+        delivery_limit = min(self._delivery_slots(), batch)
+        if delivery_limit > 0:
+            share = rt.settings.delivery_client_share
+            full = sorted(c for c, n in self._by_client.items() if n >= share)
             deliveries = await rt.store.jobs.claim_deliveries(
-                now=now, limit=limit - len(jobs), token=token, lease_until=lease_until
+                now=now,
+                limit=delivery_limit,
+                token=token,
+                lease_until=lease_until,
+                exclude_clients=full,
+                per_client=share,
             )
             for delivery in deliveries:
+                target = destination(delivery.url)
+                if self._by_destination[target] >= rt.settings.delivery_per_destination:
+                    # Busy destination: give it back without an attempt or a slot.
+                    await rt.store.jobs.defer_delivery(
+                        delivery.id, token, until=now + _DESTINATION_BUSY_DEFER_S, now=now
+                    )
+                    continue
                 if delivery.next_run_at is not None:
                     lateness.labels(kind="delivery").observe(max(0.0, now - delivery.next_run_at))
-                self._spawn(self._run_delivery(delivery, token), token)
-        return len(jobs) + len(deliveries)
+                task = self._spawn(self._run_delivery(delivery, token), token)
+                self._delivery_tasks[task] = (delivery.client_id, target)
+                self._by_client[delivery.client_id] += 1
+                self._by_destination[target] += 1
+                started += 1
+            filled = filled or len(deliveries) == delivery_limit
+        return started, filled
 
-    def _spawn(self, work: Awaitable[None], token: str) -> None:
+    def _spawn(self, work: Awaitable[None], token: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self._tasks[task] = token
         self.rt.metrics.worker_busy.set(len(self._tasks))
         task.add_done_callback(self._finished)
+        return task
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
+        self._job_tasks.discard(task)
+        owner = self._delivery_tasks.pop(task, None)
+        if owner is not None:
+            client_id, target = owner
+            self._by_client[client_id] -= 1
+            self._by_destination[target] -= 1
+            for counter, key in ((self._by_client, client_id), (self._by_destination, target)):
+                if counter[key] <= 0:
+                    del counter[key]
         self.rt.metrics.worker_busy.set(len(self._tasks))
         # The finished work wrote its item's next due time (a poll in 15 s, a retry in 5 s):
         # look again, at most once per gap however many tasks finish.

@@ -16,7 +16,7 @@ RAW = {"post.raw.json", "get.raw.json"}
 DOCUMENTS = sorted(
     p
     for p in [*CONTRACTS.rglob("*.json"), *CONTRACTS.rglob("*.yaml")]
-    if p.name not in RAW and "openapi" in p.name
+    if p.name not in RAW and "openapi" in p.name and "node_modules" not in p.parts
 )
 
 

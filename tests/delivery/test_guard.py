@@ -47,7 +47,6 @@ def guard(allowlist: str = "") -> AddressGuard:
         ("http://mixed.example.com/hook", "192.168.1.20 is private"),
         ("http://metadata.example.com/hook", "link-local"),
         ("http://mapped.example.com/hook", "loopback"),
-        ("http://nowhere.example.com/hook", "does not resolve"),
         ("ftp://hooks.example.com/hook", "only http and https"),
         ("file:///etc/passwd", "only http and https"),
         ("http://user:pw@hooks.example.com/hook", "credentials"),
@@ -74,23 +73,27 @@ async def test_allowlist_opens_loopback_for_local_development() -> None:
         await allowing.check_url("http://10.0.0.1/hook")
 
 
-async def test_unresolvable_name_is_a_host_not_resolved_refusal() -> None:
-    """A name that does not resolve is refused as such (a CallbackUrlRejected subclass)."""
-    with pytest.raises(HostNotResolved) as refused:
-        await guard().check_url("http://nowhere.example.com/hook")
-    assert "'nowhere.example.com' does not resolve" in str(refused.value)
+async def test_a_name_that_does_not_resolve_is_accepted_at_intake() -> None:
+    """Resolution failing (perhaps for a while) never refuses a job at intake: the address is
+    checked at every connect, where the failure is a retryable ``dns_error``."""
+    assert None is await guard().check_url("http://nowhere.example.com/hook")
+    with pytest.raises(HostNotResolved) as at_connect:
+        await guard().allowed_addresses("nowhere.example.com", 80)
+    assert "'nowhere.example.com' does not resolve" in str(at_connect.value)
 
 
-async def test_a_resolver_that_hangs_is_cut_off() -> None:
-    """Resolution is bounded in time; a hanging resolver becomes a clear refusal."""
+async def test_a_resolver_that_hangs_does_not_hold_intake() -> None:
+    """Intake waits for DNS at most its bound, then accepts; at connect time a hanging
+    resolver becomes a clear refusal."""
 
     async def hanging(host: str, port: int) -> list[ipaddress.IPv4Address]:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
-    slow = AddressGuard(Allowlist(), hanging, resolve_timeout_s=0.05)
+    slow = AddressGuard(Allowlist(), hanging, resolve_timeout_s=0.05, intake_resolve_timeout_s=0.05)
+    assert None is await asyncio.wait_for(slow.check_url("http://slow.example.com/"), timeout=5)
     with pytest.raises(HostNotResolved) as refused:
-        await asyncio.wait_for(slow.check_url("http://slow.example.com/"), timeout=5)
+        await asyncio.wait_for(slow.allowed_addresses("slow.example.com", 80), timeout=5)
     assert "did not resolve in time" in str(refused.value)
 
 

@@ -1,85 +1,137 @@
-"""The job request carries the upstream's rules; breaking one is caught before money is spent."""
+"""A job request is checked by its model's rules before money is spent (happyhorse here; every
+catalogue model in tests/models)."""
 
-import msgspec
+from typing import Any
+
 import pytest
 
-from gateway.domain.generation import (
-    JobRequest,
-    RuleBroken,
-    check_rules,
-    request_fingerprint,
-    upstream_body,
-)
+from gateway.catalogue import load_catalogue
+from gateway.domain.generation import CheckedJob, check_job
+from gateway.domain.model_rules import Rulebook, RuleBroken
+
+RULES = Rulebook(load_catalogue())
 
 
-def _request(**fields: object) -> JobRequest:
-    return msgspec.convert({"prompt": "a horse", **fields}, JobRequest, strict=False)
+def _check(metadata_max_bytes: int = 2048, **fields: Any) -> CheckedJob | list[RuleBroken]:
+    return check_job(RULES, {"prompt": "a horse", **fields}, metadata_max_bytes=metadata_max_bytes)
+
+
+def _ok(**fields: Any) -> CheckedJob:
+    result = _check(**fields)
+    assert isinstance(result, CheckedJob), result
+    return result
+
+
+def _fields(**fields: Any) -> list[str]:
+    result = _check(**fields)
+    assert isinstance(result, list), result
+    return [b.field for b in result]
 
 
 def test_strings_are_coerced_like_the_upstream_examples() -> None:
     """``"duration": "7"`` (the seed's own example) and ``"watermark": "true"`` are accepted."""
-    request = _request(duration="7", watermark="true", seed="42")
-    assert (7, True, 42) == (request.duration, request.watermark, request.seed)
+    body = _ok(duration="7", watermark="true", seed="42").body
+    assert (7, True, 42) == (body["duration"], body["watermark"], body["seed"])
 
 
 @pytest.mark.parametrize(
-    "fields",
+    ("fields", "field"),
     [
-        {"duration": 2},
-        {"duration": 16},
-        {"aspect_ratio": "2:1"},
-        {"resolution": "4k"},
-        {"reference_image_urls": [f"https://x.test/{i}.png" for i in range(10)]},
-        {"events": ["done"]},
-        {"prompt": ""},
-        {"unknown_field": 1},
+        ({"duration": 2}, "duration"),
+        ({"duration": 16}, "duration"),
+        ({"duration": "seven"}, "duration"),
+        ({"aspect_ratio": "2:1"}, "aspect_ratio"),
+        ({"resolution": "4k"}, "resolution"),
+        ({"watermark": "maybe"}, "watermark"),
+        (
+            {"reference_image_urls": [f"https://x.test/{i}.png" for i in range(10)]},
+            "reference_image_urls",
+        ),
+        ({"events": ["done"]}, "events[0]"),
+        ({"prompt": ""}, "prompt"),
+        ({"prompt": "   "}, "prompt"),
+        ({"unknown_field": 1}, "unknown_field"),
     ],
 )
-def test_type_rules_refuse(fields: dict[str, object]) -> None:
-    """Values outside the upstream's enums and ranges, and unknown fields, are refused."""
-    with pytest.raises(msgspec.ValidationError):
-        _request(**fields)
+def test_declared_rules_refuse_naming_the_field(fields: dict[str, Any], field: str) -> None:
+    """Values outside the upstream's enums and ranges, and unknown fields, are refused by name."""
+    assert [field] == _fields(**fields)
 
 
 def test_rules_a_type_cannot_say() -> None:
-    """Model, media URLs, audio without video and metadata size are checked by rule."""
-    request = _request(
-        model="other/model",
+    """Media URLs (scheme, data URI kind) and metadata size are checked by rule."""
+    assert ["metadata", "image_url", "video_url"] == _fields(
+        metadata_max_bytes=500,
         image_url="ftp://x.test/a.png",
         video_url="data:image/png;base64,AAAA",
         metadata={"k": "v" * 400, "j": "w" * 400},
     )
-    broken = check_rules(request, metadata_max_bytes=500)
-    assert ["model", "image_url", "video_url", "metadata"] == [b.field for b in broken]
+
+
+def test_an_unknown_model_is_refused_with_the_closest_ids() -> None:
+    """A typo in the model id: a 400 on `model` suggesting the ids it probably meant."""
+    [broken] = _check(model="klingai/video-v3-pro-text2video")  # type: ignore[misc]
+    assert "model" == broken.field
+    assert "did you mean klingai/video-v3-pro-text-to-video" in broken.message
+
+
+def test_an_unlisted_model_passes_with_only_the_common_checks_when_allowed() -> None:
+    """GATEWAY_ALLOW_UNLISTED_MODELS: any field goes, but URLs and the prompt are still checked."""
+    data = {"model": "newvendor/video-9", "prompt": "a horse", "fps": "24", "image_url": "x"}
+    broken = check_job(RULES, data, metadata_max_bytes=2048, allow_unlisted=True)
+    assert ["image_url"] == [b.field for b in broken]  # type: ignore[union-attr]
+    data["image_url"] = "https://x.test/a.png"
+    job = check_job(RULES, data, metadata_max_bytes=2048, allow_unlisted=True)
+    assert isinstance(job, CheckedJob)
+    assert (False, data) == (job.checked, job.body)
+
+
+def test_end_frame_names_differ_by_model_and_the_error_says_so() -> None:
+    """``tail_image_url`` sent to a model that calls it ``last_image_url``: named, with a hint."""
+    model = "klingai/video-v3-pro-image-to-video"
+    rules = RULES.for_model(model)
+    assert rules is not None
+    assert "last_image_url" in rules.spec.properties or "tail_image_url" in rules.spec.properties
+    wrong = "tail_image_url" if "last_image_url" in rules.spec.properties else "last_image_url"
+    result = _check(
+        model=model, image_url="https://x.test/a.png", **{wrong: "https://x.test/b.png"}
+    )
+    assert isinstance(result, list)
+    assert [wrong] == [b.field for b in result]
+    assert "this model calls it" in result[0].message
 
 
 def test_audio_setting_needs_a_video() -> None:
     """``audio_setting`` only works with a reference video, as the upstream documents."""
-    assert [RuleBroken("audio_setting", "only applies when video_url is given")] == check_rules(
-        _request(audio_setting="origin"), metadata_max_bytes=2048
+    assert [RuleBroken("audio_setting", "only applies when video_url is given")] == _check(
+        audio_setting="origin"
     )
 
 
 def test_data_uris_and_https_urls_pass() -> None:
     """A base64 image, an https image and an https video are all valid media."""
-    request = _request(
+    _ok(
         image_url="data:image/png;base64,iVBORw0KGgo=",
         reference_image_urls=["https://x.test/a.png"],
         video_url="https://x.test/v.mp4",
         audio_setting="origin",
     )
-    assert [] == check_rules(request, metadata_max_bytes=2048)
 
 
-def test_upstream_body_holds_only_generation_fields() -> None:
+def test_the_upstream_body_holds_only_generation_fields() -> None:
     """callback_url, metadata and events stay in the gateway; the default model is filled in."""
-    request = _request(duration="7", callback_url="https://hook.test/x", metadata={"a": "b"})
-    assert {"model": "alibaba/happyhorse-1-0", "prompt": "a horse", "duration": 7} == upstream_body(
-        request
-    )
+    job = _ok(duration="7", callback_url="https://hook.test/x", metadata={"a": "b"})
+    assert {"model": "alibaba/happyhorse-1-0", "prompt": "a horse", "duration": 7} == job.body
+    assert ("https://hook.test/x", {"a": "b"}) == (job.gateway.callback_url, job.gateway.metadata)
+
+
+def test_poll_learning_keys_use_the_models_defaults() -> None:
+    """Resolution and duration for the poll policy: the body's, else the model's defaults."""
+    assert ("1080p", 10) == (_ok().resolution, _ok().duration)
+    assert ("720p", 5) == (_ok(resolution="720p", duration="5").resolution, 5)
 
 
 def test_fingerprint_is_stable_and_sensitive() -> None:
     """The same fields give the same hash however they were written; a change changes it."""
-    assert request_fingerprint(_request(duration="7")) == request_fingerprint(_request(duration=7))
-    assert request_fingerprint(_request(duration=7)) != request_fingerprint(_request(duration=8))
+    assert _ok(duration="7").fingerprint() == _ok(duration=7).fingerprint()
+    assert _ok(duration=7).fingerprint() != _ok(duration=8).fingerprint()

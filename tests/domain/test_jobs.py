@@ -11,7 +11,9 @@ from gateway.domain.jobs import (
     JobStatus,
     can_transition,
     status_after_report,
+    status_label,
     transition,
+    upstream_status_of,
 )
 
 A, S, Q, G, C, F = (
@@ -54,7 +56,27 @@ def test_terminal_statuses_never_change() -> None:
         (JobStatus.QUEUED, "error", JobStatus.FAILED),
         (JobStatus.QUEUED, "rendering", JobStatus.GENERATING),  # unknown word: still working
         (JobStatus.COMPLETED, "queued", JobStatus.COMPLETED),
+        (JobStatus.GENERATING, "succeeded", JobStatus.COMPLETED),  # some models' word
+        (JobStatus.QUEUED, "failed", JobStatus.FAILED),
+        (JobStatus.QUEUED, "waiting", JobStatus.GENERATING),
+        (JobStatus.QUEUED, "active", JobStatus.GENERATING),
     ],
 )
 def test_status_after_report(current: JobStatus, reported: str, expected: JobStatus) -> None:
     assert expected == status_after_report(current, reported)
+
+
+def test_every_job_status_reads_as_one_of_the_upstreams_four_words() -> None:
+    """The drop-in /v2 reports a job in the upstream's vocabulary; reading the word back never
+    moves a job backwards (a job the upstream has not seen yet is still queued)."""
+    assert {A: "queued", S: "queued", Q: "queued", G: "generating", C: "completed", F: "error"} == {
+        status: upstream_status_of(status) for status in JobStatus
+    }
+    for status in (Q, G, C, F):
+        assert status == status_after_report(status, upstream_status_of(status))
+
+
+def test_status_labels_are_a_bounded_set() -> None:
+    """Metric labels: known words as they are, anything else ``other`` (no label explosion)."""
+    labels = {status_label(word) for word in ["completed", "succeeded", "waiting", "x1", "x2"]}
+    assert {"completed", "succeeded", "waiting", "other"} == labels

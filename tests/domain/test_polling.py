@@ -127,3 +127,33 @@ def test_without_history_the_adaptive_policy_is_the_fixed_loop() -> None:
     assert simulate(FixedPollPolicy(interval_s=15), jobs, few) == simulate(
         AdaptivePollPolicy(fallback_interval_s=15), jobs, few
     )
+
+
+def test_an_unseen_model_starts_from_the_prior_and_learns_per_model() -> None:
+    """No history: the prior (first poll after its 5th percentile, then the interval). A few
+    generations shift it; enough of the model's own (any resolution) replace it."""
+    from gateway.domain.polling import (
+        UNSEEN_MODEL_PRIOR,
+        expected_duration,
+        learning_keys,
+    )
+
+    stats: dict[str, DurationStats] = {}
+    unseen = expected_duration(stats, "new/model", "720p", 5)
+    assert (True, 0, UNSEEN_MODEL_PRIOR.mean_s) == (unseen.prior, unseen.count, unseen.mean_s)
+    policy = AdaptivePollPolicy(fallback_interval_s=15, min_samples=5)
+    first = policy.next_poll_at(ctx(0, expected=unseen)) - T0
+    assert 15 < first < 30  # not at 15 s: nothing of this kind is expected that early
+    assert T0 + 40 + 15 == policy.next_poll_at(ctx(40, expected=unseen))
+
+    for seconds in (300.0, 310.0):
+        for key in learning_keys("new/model", "1080p", 10):
+            stats[key] = stats.get(key, DurationStats()).add(seconds)
+    shifted = expected_duration(stats, "new/model", "720p", 5)
+    assert shifted.prior
+    assert UNSEEN_MODEL_PRIOR.mean_s < shifted.mean_s < 305
+    for seconds in (300.0, 305.0, 310.0):
+        for key in learning_keys("new/model", "1080p", 10):
+            stats[key] = stats[key].add(seconds)
+    learned = expected_duration(stats, "new/model", "720p", 5)  # the model's own, 5 samples
+    assert (False, 5, 305.0) == (learned.prior, learned.count, learned.mean_s)

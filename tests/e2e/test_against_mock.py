@@ -1,106 +1,15 @@
 """End to end against the strict mock, in-process: the gateway's client is held to the contract.
 
-The gateway, the mock and the receiver share one fake clock; nothing sleeps.
+The gateway, the mock and the receiver share one fake clock; nothing sleeps (``conftest.World``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import httpx
-import pytest
-from litestar.testing import AsyncTestClient
-
-from gateway.delivery.guard import AddressGuard
-from gateway.delivery.sender import WebhookSender
-from gateway.domain.addresses import Allowlist
-from gateway.http.app import create_app
-from gateway.settings import Settings
-from gateway.upstream.client import UpstreamClient
-from gateway.worker.ticker import Worker
-from mock_upstream.app import create_app as create_mock
-from mock_upstream.config import MockConfig
-from mock_upstream.testing import FakeClock, Journal
-from tests.e2e.receiver import Receiver
-from tests.fakes import AllowAllGuard
+from tests.e2e.conftest import CALLBACK, KEY, SECRET, World
+from tests.models.bodies import models, smallest_body
 from tests.webhooks import verify_at_its_timestamp
-
-KEY = "gw_e2e_client_key_0123456789"
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-CALLBACK = "http://receiver.test/hook"
-
-
-@dataclass
-class World:
-    http: AsyncTestClient[Any]
-    worker: Worker
-    clock: FakeClock
-    receiver: Receiver
-    journal: Journal
-
-    async def submit(self, **fields: Any) -> str:
-        body = {"prompt": "a horse", "duration": "7", "callback_url": CALLBACK, **fields}
-        response = await self.http.post(
-            "/v1/jobs", json=body, headers={"Authorization": f"Bearer {KEY}"}
-        )
-        assert 202 == response.status_code, response.text
-        job_id: str = response.json()["id"]
-        return job_id
-
-    async def settle(self, seconds: float, step: float = 1.0) -> None:
-        """Move the shared clock forward in steps, running all due work at each."""
-        for _ in range(int(seconds / step)):
-            self.clock.advance(step)
-            await self.worker.run_until_idle()
-
-    async def job(self, job_id: str) -> dict[str, Any]:
-        response = await self.http.get(
-            f"/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {KEY}"}
-        )
-        body: dict[str, Any] = response.json()
-        return body
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    clock = FakeClock()
-    mock = create_mock(MockConfig.fast(strict=True, expected_key="upstream-key", clock=clock))
-    receiver = Receiver()
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'e2e.db'}",
-        aimlapi_key="upstream-key",
-        upstream_url="http://mock.test",
-        client_api_key=KEY,
-        client_webhook_secret=SECRET,
-        poll_policy="fixed",
-        poll_interval_s=1.0,
-        poll_floor_s=0.5,
-        delivery_schedule=(0.0, 2.0, 4.0, 8.0),
-        delivery_jitter=0.0,
-    )
-    upstream = UpstreamClient(
-        settings.upstream_url, settings.aimlapi_key, transport=httpx.ASGITransport(app=mock)
-    )
-    sender = WebhookSender(
-        AddressGuard(Allowlist()), transport=httpx.ASGITransport(app=receiver.app())
-    )
-    app = create_app(
-        settings,
-        upstream=upstream,
-        sender=sender,
-        guard=AllowAllGuard(),
-        clock=clock,
-        run_worker=False,
-    )
-    async with AsyncTestClient(app=app) as http:
-        worker = app.state.gateway.worker
-        yield World(http=http, worker=worker, clock=clock, receiver=receiver, journal=Journal(mock))
-    await upstream.aclose()
-    await sender.aclose()
 
 
 async def test_submit_poll_complete_and_a_verified_webhook(world: World) -> None:
@@ -176,4 +85,46 @@ async def test_polls_that_fail_then_recover(world: World) -> None:
     await world.worker.run_until_idle()
     await world.settle(20)
     assert "completed" == (await world.job(job_id))["status"]
+    assert 1 == len(world.receiver.received)
+
+
+# One model of each of these vendors (the first in the catalogue), end to end.
+VENDORS = ("Kling AI", "Google", "OpenAI", "ByteDance", "MiniMax", "Runway", "Luma AI", "PixVerse")
+ONE_PER_VENDOR = [next(m for m in models() if m.vendor == vendor) for vendor in VENDORS]
+
+
+async def test_jobs_for_models_of_many_vendors_complete_with_verified_webhooks(
+    world: World,
+) -> None:
+    """Kling, Veo, Sora, Seedance, Hailuo, Runway, Luma, PixVerse: each job's smallest body
+    passes the strict mock; every job completes and its webhook verifies."""
+    job_ids = {}
+    for model in ONE_PER_VENDOR:
+        body = {**smallest_body(model), "callback_url": CALLBACK, "metadata": {"m": model.id}}
+        job_ids[await world.submit_body(body)] = model.id
+    await world.worker.run_until_idle()
+    await world.settle(8)
+    for job_id, model_id in job_ids.items():
+        job = await world.job(job_id)
+        assert ("completed", "delivered", model_id) == (
+            job["status"],
+            job["delivery"]["state"],
+            job["request"]["model"],
+        )
+    events = [verify_at_its_timestamp(SECRET, r.body, r.headers) for r in world.receiver.received]
+    assert {(job_id, "video.generation.completed") for job_id in job_ids} == {
+        (e["data"]["id"], e["type"]) for e in events
+    }
+    world.journal.assert_no_violations()
+    assert len(VENDORS) == len({m.vendor for m in ONE_PER_VENDOR})
+
+
+async def test_a_model_reporting_other_status_words_completes(world: World) -> None:
+    """[mock:other_status_words]: waiting → active → succeeded; the job completes, the raw word
+    is on the job."""
+    job_id = await world.submit(prompt="a horse [mock:other_status_words]")
+    await world.worker.run_until_idle()
+    await world.settle(8)
+    job = await world.job(job_id)
+    assert ("completed", "succeeded") == (job["status"], job["upstream_status"])
     assert 1 == len(world.receiver.received)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,20 +60,23 @@ def api_settings(tmp_path: Path, **changes: Any) -> Settings:
 
 def gateway_app(
     settings: Settings,
-    store: Store,
-    upstream: ScriptedUpstream,
-    sender: RecordingSender,
-    clock: Clock,
+    store: Store | None = None,
+    upstream: ScriptedUpstream | None = None,
+    sender: RecordingSender | None = None,
+    clock: Clock | None = None,
+    extra_route_handlers: Sequence[Any] = (),
 ) -> Litestar:
-    """The app with fakes behind it and no ticker (tests drive the work themselves)."""
+    """The app with fakes behind it and no ticker (tests drive the work themselves); without a
+    store it opens its own (on the test client's event loop)."""
     return create_app(
         settings,
         store=store,
-        upstream=upstream,
-        sender=sender,
+        upstream=upstream or ScriptedUpstream(),
+        sender=sender or RecordingSender(),
         guard=AllowAllGuard(),
-        clock=clock,
+        clock=clock or Clock(),
         run_worker=False,
+        extra_route_handlers=extra_route_handlers,
     )
 
 

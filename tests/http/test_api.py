@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.http.conftest import ADMIN_KEY, Api, api_settings
+from tests.http.conftest import ADMIN_KEY, Api, api_settings, gateway_app
 
 
 def assert_error_shape(body: Any, code: str) -> None:
@@ -107,18 +107,8 @@ async def test_body_size_limit_is_413(tmp_path: Path) -> None:
     """A body over GATEWAY_MAX_BODY_BYTES is refused with 413 in the error shape."""
     from litestar.testing import AsyncTestClient
 
-    from gateway.http.app import create_app
-    from tests.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
-
     settings = api_settings(tmp_path, max_body_bytes=1000)
-    app = create_app(
-        settings,
-        upstream=ScriptedUpstream(),
-        sender=RecordingSender(),
-        guard=AllowAllGuard(),
-        run_worker=False,
-    )
-    async with AsyncTestClient(app=app) as http:
+    async with AsyncTestClient(app=gateway_app(settings)) as http:
         response = await http.post(
             "/v1/jobs",
             json={"prompt": "x" * 2000},
@@ -332,22 +322,13 @@ async def test_readyz_fails_when_the_database_is_unreachable(tmp_path: Path) -> 
     """A store whose server refuses connections makes /readyz a 503; /healthz stays 200."""
     from litestar.testing import AsyncTestClient
 
-    from gateway.http.app import create_app
     from gateway.store import Database, Store
-    from tests.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
 
     unreachable = Store(Database.connect("postgresql://postgres@127.0.0.1:1/none"))
-    app = create_app(
-        api_settings(tmp_path, client_api_key=""),
-        store=unreachable,
-        upstream=ScriptedUpstream(),
-        sender=RecordingSender(),
-        guard=AllowAllGuard(),
-        run_worker=False,
-    )
+    app = gateway_app(api_settings(tmp_path, client_api_key=""), store=unreachable)
     async with AsyncTestClient(app=app) as http:
         ready = await http.get("/readyz")
         alive = await http.get("/healthz")
     await unreachable.close()
     assert (503, 200) == (ready.status_code, alive.status_code)
-    assert_error_shape(ready.json(), "service_unavailable")
+    assert_error_shape(ready.json(), "store_unavailable")

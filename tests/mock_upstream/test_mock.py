@@ -75,9 +75,9 @@ async def test_lenient_records_violations_and_strict_refuses_them() -> None:
         refused.status_code,
         refused.json()["message"],
     )
-    assert [[{"path": "duration", "message": "must be an integer, got str"}]] == [
-        e["violations"] for e in Journal(lenient_app).submissions()
-    ]
+    [violations] = [e["violations"] for e in Journal(lenient_app).submissions()]
+    assert {"duration"} == {v["path"] for v in violations}
+    assert "'7' is not of type 'integer'" in [v["message"] for v in violations]
 
 
 async def test_journal_never_holds_the_key_and_reset_forgets() -> None:

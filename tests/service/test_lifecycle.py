@@ -254,6 +254,37 @@ async def test_a_forgotten_generation_fails_after_repeated_404s(harness: Harness
     )
 
 
+async def test_404s_are_counted_apart_from_other_poll_errors(harness: Harness) -> None:
+    """Four timeouts then one 404 do not fail the job; the fifth 404 does, whatever came
+    between them; an answer in between starts the count again."""
+    timeout = failure(FailureKind.UNKNOWN)
+    not_found = failure(FailureKind.NOT_FOUND, 404)
+    harness.upstream.poll_script.extend(
+        [timeout] * 4
+        + [not_found]
+        + [Generation(id="gen_scripted_000000001", status="generating")]
+        + [not_found, timeout] * 4
+        + [not_found]
+    )
+    job = await harness.accept()
+    await harness.run()
+    seen: list[tuple[int, JobStatus]] = []
+    for _ in range(20):
+        current = await harness.job(job.id)
+        if current.status.is_terminal:
+            break
+        assert current.next_run_at is not None
+        await harness.run(advance_s=current.next_run_at - harness.clock())
+        seen.append((len(harness.upstream.polled), (await harness.job(job.id)).status))
+    failed = await harness.job(job.id)
+    assert JobStatus.QUEUED == dict(seen)[5]  # four timeouts and a 404: still polling
+    assert (JobStatus.FAILED, "generation_not_found", 15) == (
+        failed.status,
+        failed.error and failed.error["code"],
+        len(harness.upstream.polled),
+    )
+
+
 async def test_a_stuck_generation_ends_at_the_deadline(harness: Harness) -> None:
     """A generation stuck in `generating` fails with deadline_exceeded and a failed webhook."""
     harness.runtime.settings = harness.runtime.settings.with_(job_deadline_s=100)
@@ -446,3 +477,29 @@ async def test_a_status_reported_backwards_keeps_the_job_moving(harness: Harness
     assert backwards.lease_token is None
     await harness.run(advance_s=15)
     assert JobStatus.COMPLETED == (await harness.job(job.id)).status
+
+
+async def test_words_outside_the_documented_enum_keep_the_job_running_then_succeeded_completes(
+    harness: Harness,
+) -> None:
+    """`waiting` and `active` (some models' words) mean still running; `succeeded` completes.
+    The job shows the upstream's raw word."""
+    job = await harness.accept(duration="7")
+    harness.upstream.poll_script.extend(
+        [
+            Generation(id="gen_scripted_000000001", status="waiting"),
+            Generation(id="gen_scripted_000000001", status="active"),
+            Generation(
+                id="gen_scripted_000000001", status="succeeded", video_url="https://cdn.test/v.mp4"
+            ),
+        ]
+    )
+    await harness.run()
+    await harness.run(advance_s=15)
+    waiting = await harness.job(job.id)
+    assert (JobStatus.GENERATING, "waiting") == (waiting.status, waiting.upstream_status)
+    await harness.run(advance_s=15)
+    assert "active" == (await harness.job(job.id)).upstream_status
+    await harness.run(advance_s=15)
+    done = await harness.job(job.id)
+    assert (JobStatus.COMPLETED, "succeeded") == (done.status, done.upstream_status)

@@ -8,7 +8,15 @@ import sqlalchemy as sa
 
 from gateway.domain.jobs import JobStatus
 from gateway.store import Store
-from gateway.store.jobs import Created, IdempotencyClaim, KeyReused, Replayed
+from gateway.store.jobs import (
+    Admission,
+    Created,
+    IdempotencyClaim,
+    KeyReused,
+    OverRateLimit,
+    Replayed,
+    TooManyInFlight,
+)
 from gateway.store.schema import jobs
 from tests.store.builders import T0, add_client, new_job
 
@@ -81,6 +89,46 @@ async def test_same_key_and_body_replays_the_original_job(store: Store) -> None:
     assert isinstance(first, Created)
     assert Replayed(job=first.job) == again
     assert 1 == await count_jobs(store)
+
+
+async def test_a_retry_at_the_limits_gets_the_original_job_and_spends_no_budget(
+    store: Store,
+) -> None:
+    """The key is looked up before the rate limit and the in-flight cap: a client at either
+    limit still gets its original job back, and the retry does not count against the rate."""
+    await add_client(store)
+    claim = IdempotencyClaim(key="key-1", request_hash="h" * 64, ttl_s=TTL_S)
+    one_a_minute = Admission(window_start=T0, rate_limit=1, max_in_flight=100)
+    one_in_flight = Admission(window_start=T0 + 60, rate_limit=100, max_in_flight=1)
+    first = await store.jobs.insert_job(
+        new_job(), now=T0, idempotency=claim, admission=one_a_minute
+    )
+    assert isinstance(first, Created)
+
+    retries = [
+        await store.jobs.insert_job(
+            new_job(), now=T0 + 1, idempotency=claim, admission=one_a_minute
+        ),
+        await store.jobs.insert_job(
+            new_job(), now=T0 + 2, idempotency=claim, admission=one_a_minute
+        ),
+        await store.jobs.insert_job(
+            new_job(), now=T0 + 61, idempotency=claim, admission=one_in_flight
+        ),
+    ]
+    other = await store.jobs.insert_job(new_job(), now=T0 + 3, admission=one_a_minute)
+
+    async with store.db.read() as conn:
+        counted = (
+            await conn.execute(
+                sa.text("SELECT count FROM rate_windows WHERE window_start = :w"), {"w": T0}
+            )
+        ).scalar_one()
+    capped = await store.jobs.insert_job(new_job(), now=T0 + 62, admission=one_in_flight)
+    assert [Replayed(job=first.job)] * 3 == retries
+    assert isinstance(other, OverRateLimit)
+    assert isinstance(capped, TooManyInFlight)
+    assert 2 == counted  # the first job and the refused new one; no retry
 
 
 async def test_same_key_with_another_body_is_refused(store: Store) -> None:

@@ -1,4 +1,4 @@
-"""job history, attempts recorded after a lost lease, replica heartbeats
+"""job history, attempts recorded after a lost lease, replica heartbeats, 404s counted apart
 
 Revision ID: 0002
 Revises: 0001
@@ -45,9 +45,15 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("lease_lost", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(
+            sa.Column("poll_not_found", sa.Integer(), server_default="0", nullable=False)
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("poll_not_found")
     with op.batch_alter_table("delivery_attempts") as batch:
         batch.drop_column("lease_lost")
     op.drop_table("replica_heartbeats")

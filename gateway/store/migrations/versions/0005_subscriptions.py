@@ -1,7 +1,7 @@
 """subscriptions (REST hooks) and the subscription a delivery goes to
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0006
 Create Date: 2026-11-27 19:20:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0002"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,198 @@
+"""What the gateway answers, as typed, read-only objects.
+
+Each keeps the whole JSON it was built from in ``raw``: fields the gateway adds later are there
+before this package names them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TERMINAL_STATUSES = frozenset({"completed", "failed"})
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from the gateway (``…Z``) as an aware datetime; None when absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class JobError:
+    code: str
+    message: str
+    upstream: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook event of a job and its delivery state."""
+
+    event_id: str
+    event_type: str
+    state: str  # pending | delivered | dead | gone
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    created_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Delivery:
+        return cls(
+            event_id=str(data["event_id"]),
+            event_type=str(data.get("event_type", "")),
+            state=str(data.get("state", "")),
+            attempts=int(data.get("attempts") or 0),
+            last_status_code=data.get("last_status_code"),
+            last_error=_str(data.get("last_error")),
+            next_attempt_at=parse_time(data.get("next_attempt_at")),
+            delivered_at=parse_time(data.get("delivered_at")),
+            created_at=parse_time(data.get("created_at")),
+        )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One POST of a webhook event to the callback URL."""
+
+    event_id: str
+    attempt: int
+    attempted_at: datetime | None
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Attempt:
+        return cls(
+            event_id=str(data["event_id"]),
+            attempt=int(data.get("attempt") or 0),
+            attempted_at=parse_time(data.get("attempted_at")),
+            status_code=data.get("status_code"),
+            latency_ms=float(data.get("latency_ms") or 0.0),
+            error=_str(data.get("error")),
+            response_excerpt=_str(data.get("response_excerpt")),
+        )
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as ``GET /v1/jobs/{id}`` returns it (and as every webhook's ``data``)."""
+
+    id: str
+    status: str
+    model: str
+    created_at: datetime | None
+    updated_at: datetime | None
+    request: dict[str, Any]
+    metadata: dict[str, str]
+    callback_url: str | None = None
+    generation_id: str | None = None
+    video_url: str | None = None
+    usage: dict[str, Any] | None = None
+    error: JobError | None = None
+    submitted_at: datetime | None = None
+    finished_at: datetime | None = None
+    deadline_at: datetime | None = None
+    delivery: Delivery | None = None
+    expected_duration_s: float | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def finished(self) -> bool:
+        """Completed or failed: nothing about the job changes any more (its webhooks may)."""
+        return self.status in TERMINAL_STATUSES
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Job:
+        error = data.get("error")
+        delivery = data.get("delivery")
+        return cls(
+            id=str(data["id"]),
+            status=str(data.get("status", "")),
+            model=str(data.get("model", "")),
+            created_at=parse_time(data.get("created_at")),
+            updated_at=parse_time(data.get("updated_at")),
+            request=_dict(data.get("request")),
+            metadata={str(k): str(v) for k, v in _dict(data.get("metadata")).items()},
+            callback_url=_str(data.get("callback_url")),
+            generation_id=_str(data.get("generation_id")),
+            video_url=_str(data.get("video_url")),
+            usage=data.get("usage") if isinstance(data.get("usage"), dict) else None,
+            error=(
+                JobError(
+                    code=str(error.get("code", "")),
+                    message=str(error.get("message", "")),
+                    upstream=error.get("upstream"),
+                )
+                if isinstance(error, dict)
+                else None
+            ),
+            submitted_at=parse_time(data.get("submitted_at")),
+            finished_at=parse_time(data.get("finished_at")),
+            deadline_at=parse_time(data.get("deadline_at")),
+            delivery=Delivery.from_json(delivery) if isinstance(delivery, dict) else None,
+            expected_duration_s=_float(data.get("expected_duration_s")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class JobPage:
+    """One page of ``GET /v1/jobs``; ``next_cursor`` is None on the last page."""
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobPage:
+        return cls(
+            jobs=[Job.from_json(item) for item in data.get("data") or []],
+            next_cursor=_str(data.get("next_cursor")),
+        )
+
+
+@dataclass(frozen=True)
+class DeliveryLog:
+    """Every webhook event of a job and every attempt to deliver them."""
+
+    events: list[Delivery]
+    attempts: list[Attempt]
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DeliveryLog:
+        return cls(
+            events=[Delivery.from_json(item) for item in data.get("events") or []],
+            attempts=[Attempt.from_json(item) for item in data.get("attempts") or []],
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A verified webhook: its id (deduplicate on it), type, time, and the job it carries."""
+
+    id: str
+    type: str
+    timestamp: datetime | None
+    job: Job
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

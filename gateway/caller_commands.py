@@ -1,0 +1,172 @@
+"""The caller commands behind ``gateway submit`` and ``gateway jobs`` (their arguments are in
+:mod:`gateway.caller_cli`): each one calls the gateway through ``gateway_client`` and prints for
+people or, with ``--json``, for scripts."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from gateway.caller_display import follow, job_details, jobs_table, outcome
+from gateway.settings import load_caller_settings
+from gateway_client import Client, GatewayError, Job, Unauthorized
+
+
+class UsageError(Exception):
+    """An argument the command cannot use (exit status 2)."""
+
+
+def _pairs(items: list[str], *, as_json: bool) -> dict[str, Any]:
+    pairs: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"expected KEY=VALUE, got {item!r}")
+        value: Any = raw
+        if as_json:
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                value = raw
+        pairs[name] = value
+    return pairs
+
+
+def dev_key(url: str, dev_dir: Path) -> str | None:
+    """``gateway dev``'s client key, if ``url`` is the gateway dev serves from ``dev_dir``."""
+    path = dev_dir / "credentials.json"
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("url", "").rstrip("/") != url.rstrip("/"):
+        return None
+    key = stored.get("client_api_key")
+    return key if isinstance(key, str) and key else None
+
+
+def connect(args: argparse.Namespace) -> Client:
+    caller = load_caller_settings()
+    url = args.url or caller.url
+    key = args.key or caller.key or dev_key(url, Path(args.dev_dir))
+    try:
+        return Client(url, key or None)
+    except ValueError as exc:  # a key or URL no request can carry
+        raise UsageError(str(exc)) from None
+
+
+class _Output:
+    def __init__(self, console: Console, *, as_json: bool) -> None:
+        self.console = console
+        self.as_json = as_json
+
+    def json(self, value: Any, *, indent: int | None = 2) -> None:
+        self.console.file.write(json.dumps(value, indent=indent) + "\n")
+        self.console.file.flush()
+
+
+def _follow(client: Client, out: _Output, job_id: str, timeout_s: float) -> int:
+    states: Iterable[Job] = client.watch(job_id, timeout_s=timeout_s)
+    job: Job | None = None
+    if out.as_json:  # one line per state seen, the final one last
+        for job in states:
+            out.json(job.raw, indent=None)
+    else:
+        for job in follow(out.console, states):  # noqa: B007 (the last one is the outcome)
+            pass
+    assert job is not None
+    if not out.as_json:
+        out.console.print(outcome(job), highlight=False, soft_wrap=True)
+    return 0 if job.status == "completed" else 1
+
+
+def _submit(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    fields = _pairs(args.param, as_json=True)
+    if args.prompt is not None:
+        fields["prompt"] = args.prompt
+    job = client.create_job(
+        args.model,
+        callback_url=args.callback_url,
+        metadata=_pairs(args.metadata, as_json=False) or None,
+        fields=fields,
+    )
+    if args.wait:
+        if not out.as_json:
+            out.console.print(f"accepted {job.id} ({job.model})", highlight=False)
+        return _follow(client, out, job.id, args.timeout)
+    if out.as_json:
+        out.json(job.raw)
+    else:
+        out.console.print(
+            f"accepted {job.id} ({job.model}); follow it with: gateway jobs watch {job.id}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    return 0
+
+
+def _list(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    found = client.iter_jobs(
+        status=args.status, page_size=200 if args.all else min(args.limit, 200)
+    )
+    jobs = list(found if args.all else itertools.islice(found, max(0, args.limit)))
+    if out.as_json:
+        out.json([job.raw for job in jobs])
+    else:
+        out.console.print(jobs_table(jobs))
+    return 0
+
+
+def _show(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    job, log = client.get_job(args.job_id), client.deliveries(args.job_id)
+    if out.as_json:
+        out.json({"job": job.raw, "deliveries": log.raw})
+    else:
+        out.console.print(job_details(job, log))
+    return 0
+
+
+def _redeliver(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    log = client.redeliver(args.job_id)
+    if out.as_json:
+        out.json(log.raw)
+    else:
+        for event in log.events:
+            out.console.print(f"{event.event_type} {event.event_id}: {event.state}")
+    return 0
+
+
+def _action(args: argparse.Namespace) -> Callable[[Client, _Output, argparse.Namespace], int]:
+    if args.command == "submit":
+        return _submit
+    if args.action == "watch":
+        return lambda client, out, a: _follow(client, out, a.job_id, a.timeout)
+    return {"list": _list, "show": _show, "redeliver": _redeliver}[args.action]
+
+
+def run_command(args: argparse.Namespace, console: Console | None = None) -> int:
+    """Run one caller command; errors become one line on stderr and a non-zero status."""
+    out = _Output(console or Console(), as_json=args.json)
+    try:
+        with connect(args) as client:
+            return _action(args)(client, out, args)
+    except KeyboardInterrupt:  # only the watching stops: the job runs on in the gateway
+        print(f"\ngateway {args.command}: stopped watching", file=sys.stderr)
+        return 130
+    except UsageError as exc:
+        print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except Unauthorized as exc:
+        hint = f"pass --key or set GATEWAY_KEY (for gateway dev: run where {args.dev_dir}/ is)"
+        print(f"gateway {args.command}: {exc.message}: {hint}", file=sys.stderr)
+        return 1
+    except GatewayError as exc:  # its text: status, error code and message
+        print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,102 @@
+"""Signing in (with a client key or the admin key), signing out, and one-time links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromQuery
+from litestar.response import Redirect
+
+from gateway.console.auth import (
+    CSRF_FIELD,
+    Viewer,
+    acting_viewer,
+    check_csrf,
+    console_of,
+    current_session,
+    resolve,
+    session_cookie,
+    signed_in_kind,
+    with_session,
+)
+from gateway.console.render import page
+from gateway.console.session import new_session
+
+
+async def signin_page(
+    request: Request[Any, Any, Any], *, status_code: int = 200, error: str | None = None
+) -> Response[Any]:
+    """The sign-in form, under an anonymous session that carries its CSRF token."""
+    gateway, _ = console_of(request)
+    session = current_session(request)
+    if session is None or session.signed_in:
+        session = new_session("", "", now=gateway.runtime.clock())
+    form = await page(
+        request, None, "signin.html", status_code=status_code, csrf=session.csrf, error=error
+    )
+    return with_session(request, form, session)
+
+
+class SignInController(Controller):
+    path = "/console"
+    include_in_schema = False
+
+    @get("/", name="console_home")
+    async def home(self) -> Redirect:
+        return Redirect("/console/jobs", status_code=303)
+
+    @get("/signin", name="console_signin")
+    async def signin_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        gateway, _ = console_of(request)
+        session = current_session(request)
+        if await resolve(gateway, session) is not None:
+            return Redirect("/console/jobs", status_code=303)
+        return await signin_page(request)
+
+    @post("/signin", status_code=303)
+    async def signin(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        gateway, _ = console_of(request)
+        session = current_session(request)
+        form = await request.form()
+        given = form.get(CSRF_FIELD)
+        check_csrf(session, given if isinstance(given, str) else None)
+        key = form.get("key")
+        found = await signed_in_kind(gateway, key.strip() if isinstance(key, str) else "")
+        if found is None:
+            gateway.runtime.log.info("console_sign_in_refused")
+            return await signin_page(
+                request, status_code=401, error="That key is not valid (unknown or revoked)."
+            )
+        kind, key_hash = found
+        # A fresh session (and CSRF token) on every sign-in: nothing carries over.
+        signed = new_session(kind, key_hash, now=gateway.runtime.clock())
+        gateway.runtime.log.info("console_signed_in", kind=kind)
+        return with_session(request, Redirect("/console/jobs", status_code=303), signed)
+
+    @get("/signin/link", name="console_signin_link")
+    async def signin_link(
+        self, request: Request[Any, Any, Any], token: FromQuery[str] = ""
+    ) -> Response[Any]:
+        gateway, console = console_of(request)
+        session = console.redeem_link(token, now=gateway.runtime.clock())
+        if session is None or await resolve(gateway, session) is None:
+            return await signin_page(
+                request,
+                status_code=400,
+                error="That sign-in link was used already or has expired. Sign in with a key.",
+            )
+        return with_session(request, Redirect("/console/jobs", status_code=303), session)
+
+    @post(
+        "/signout",
+        status_code=303,
+        dependencies={"viewer": Provide(acting_viewer)},
+    )
+    async def signout(
+        self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]
+    ) -> Response[Any]:
+        response: Response[Any] = Redirect("/console/signin", status_code=303)
+        response.set_cookie(session_cookie(request, "", max_age=0))
+        return response

@@ -1,0 +1,85 @@
+"""The access log and HTTP metrics: one JSON line and one count per request, whatever its fate.
+
+Every request, including those refused before a handler runs (401, 404, 405, 413, 415) and
+those answered by an error handler, is logged as ``http_request`` with its request id, client
+id (once authenticated), method, route template, status and latency, and counted in
+``gateway_http_requests_total{route,method,status}``. Never a header, a key or a body.
+The request id is the caller's ``X-Request-Id`` when it is short and plain, else a new one; it
+is sent back, and bound (structlog contextvars) for every log line the request causes.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from gateway.observability.metrics import Metrics
+
+log = structlog.get_logger("gateway.access")
+
+_PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"  # the route label of a path no route matches (keeps labels bounded)
+
+Send = Callable[[Any], Awaitable[None]]
+
+
+def request_id_of(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            text = bytes(value).decode("latin-1")
+            if _PLAIN_ID.match(text):
+                return text
+    return "req_" + secrets.token_hex(8)
+
+
+class AccessLog:
+    def __init__(self, metrics: Metrics, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.metrics = metrics
+        self.clock = clock
+
+    async def around(
+        self, scope: dict[str, Any], send: Send, call: Callable[[Send], Awaitable[None]]
+    ) -> None:
+        """Run ``call`` (the app) for one HTTP request, logging and counting its answer."""
+        started = self.clock()
+        request_id = request_id_of(scope)
+        status = 500  # if the app fails before answering, the server answers 500
+
+        async def send_with_id(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        # client_id is bound by authentication; listed here so it is unbound afterwards.
+        with structlog.contextvars.bound_contextvars(request_id=request_id, client_id=None):
+            try:
+                await call(send_with_id)
+            finally:
+                method = scope.get("method", "")
+                method = method if method in _METHODS else "OTHER"
+                route = scope.get("path_template") or UNMATCHED
+                seconds = max(0.0, self.clock() - started)
+                self.metrics.http_requests.labels(
+                    route=route, method=method, status=str(status)
+                ).inc()
+                self.metrics.http_latency.labels(route=route, method=method).observe(seconds)
+                log.info(
+                    "http_request",
+                    request_id=request_id,
+                    client_id=scope.get("state", {}).get("client_id"),
+                    method=method,
+                    route=route,
+                    status=status,
+                    latency_ms=round(seconds * 1000, 1),
+                )

@@ -1,0 +1,101 @@
+"""The catalogue as callers see it: ``GET /v1/models`` and ``gateway models``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.domain.catalogue import FieldSpec, ModelSpec
+from gateway.domain.model_rules import Rulebook
+
+
+class ModelView(msgspec.Struct, frozen=True):
+    id: str
+    vendor: str  # from the folder of the upstream document, not the id's prefix
+    source: str  # the upstream document the rules come from
+    required: list[str]
+    fields: dict[str, FieldSpec]  # JSON Schema keywords: type, enum, minimum, maximum, default…
+
+
+class ModelList(msgspec.Struct, frozen=True):
+    data: list[ModelView]
+
+
+def model_view(spec: ModelSpec) -> ModelView:
+    return ModelView(
+        id=spec.id,
+        vendor=spec.vendor,
+        source=spec.source,
+        required=list(spec.required),
+        fields=dict(sorted(spec.properties.items())),
+    )
+
+
+def model_list(rulebook: Rulebook, vendor: str | None = None) -> ModelList:
+    wanted = vendor.lower() if vendor else None
+    return ModelList(
+        data=[
+            model_view(spec)
+            for spec in sorted(rulebook.catalogue.models, key=lambda s: s.id)
+            if wanted is None or spec.vendor.lower() == wanted
+        ]
+    )
+
+
+def _allowed(spec: FieldSpec) -> str:
+    if spec.enum:
+        return " | ".join(msgspec.json.encode(v).decode() for v in spec.enum)
+    parts = []
+    if spec.minimum is not None or spec.maximum is not None:
+        parts.append(f"{spec.minimum if spec.minimum is not None else ''}…{spec.maximum or ''}")
+    if spec.max_length is not None:
+        parts.append(f"≤ {spec.max_length} chars")
+    if spec.max_items is not None or spec.min_items is not None:
+        parts.append(f"{spec.min_items or 0}–{spec.max_items or '∞'} items")
+    if spec.format:
+        parts.append(spec.format)
+    return ", ".join(parts)
+
+
+def _type(spec: FieldSpec) -> str:
+    alternatives = spec.any_of or spec.one_of
+    if alternatives:
+        return " or ".join(_type(alt) for alt in alternatives)
+    if spec.type == "array" and spec.items is not None:
+        return f"array of {_type(spec.items)}"
+    return spec.type or ("null" if spec.nullable else "any")
+
+
+def describe_list(models: ModelList) -> str:
+    """One line a model: id, vendor, required fields."""
+    width = max((len(m.id) for m in models.data), default=0)
+    lines = [f"{'MODEL'.ljust(width)}  {'VENDOR':<18}  REQUIRED"]
+    for m in models.data:
+        required = ", ".join(r for r in m.required if r != "model") or "-"
+        lines.append(f"{m.id.ljust(width)}  {m.vendor:<18}  {required}")
+    lines.append(f"{len(models.data)} models")
+    return "\n".join(lines)
+
+
+def describe_model(view: ModelView) -> str:
+    """A model's fields as a table: name (* required), type, allowed values or range, default."""
+    lines = [f"{view.id}  ({view.vendor}; {view.source})", ""]
+    rows: list[tuple[str, str, str, str]] = [("FIELD", "TYPE", "ALLOWED", "DEFAULT")]
+    for name, spec in view.fields.items():
+        default: Any = spec.default
+        rows.append(
+            (
+                name + (" *" if name in view.required else ""),
+                _type(spec),
+                _allowed(spec),
+                "" if default is msgspec.UNSET else msgspec.json.encode(default).decode(),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        lines.append(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
+        )
+    lines += ["", "* required"]
+    return "\n".join(line.rstrip() for line in lines)

@@ -1,0 +1,169 @@
+"""``gateway submit`` and ``gateway jobs`` in-process (``main(argv)``) against a live gateway:
+human output, ``--json`` for scripts, the caller's URL and key, gateway dev's key found alone."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.cli import main
+from gateway.dev import dev_settings
+from gateway.settings import Settings
+from tests.live import LiveGateway
+
+
+@pytest.fixture(autouse=True)
+def caller_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No caller settings from the machine running the tests; a wide console."""
+    monkeypatch.delenv("GATEWAY_URL", raising=False)
+    monkeypatch.delenv("GATEWAY_KEY", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def as_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
+    code, out, err = run(capsys, *argv, "--json")
+    assert 0 == code, err
+    return json.loads(out)
+
+
+def test_submit_wait_show_list_for_people(
+    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """submit --wait ends with the video URL; show and list name the job and its webhook."""
+    auth = ["--url", live.url, "--key", live.key]
+    code, out, err = run(
+        capsys,
+        "submit",
+        *auth,
+        "--model",
+        "alibaba/happyhorse-1-0",
+        "--prompt",
+        "A horse on a beach",
+        "--param",
+        "duration=5",
+        "--callback-url",
+        live.hook_url,
+        "--wait",
+    )
+    assert 0 == code, err
+    accepted = re.search(r"^accepted (job_\w+) ", out, re.MULTILINE)
+    assert accepted is not None, out
+    job_id = accepted.group(1)
+    last = out.strip().splitlines()[-1]
+    assert last.startswith(f"{job_id} completed in ")
+    assert last.endswith(".mp4")
+    code, out, _ = run(capsys, "jobs", "show", job_id, *auth)
+    assert 0 == code
+    assert "completed" in out
+    assert "video.generation.completed" in out
+    code, out, _ = run(capsys, "jobs", "list", *auth, "--limit", "5")
+    assert (0, True) == (code, job_id in out)
+
+
+def test_json_for_scripts(live: LiveGateway, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command's --json: the job, the watched states (one per line), the list, the
+    detail with deliveries, the redelivered events."""
+    auth = ["--url", live.url, "--key", live.key]
+    job = as_json(
+        capsys,
+        "submit",
+        *auth,
+        "--prompt",
+        "json horse",
+        "--param",
+        "duration=5",
+        "--param",
+        "watermark=false",
+        "--metadata",
+        "order_id=42",
+        "--callback-url",
+        live.hook_url,
+    )
+    assert ("accepted", 5, False, {"order_id": "42"}) == (
+        job["status"],
+        job["request"]["duration"],
+        job["request"]["watermark"],
+        job["metadata"],
+    )
+    code, out, err = run(capsys, "jobs", "watch", job["id"], *auth, "--json")
+    assert 0 == code, err
+    states = [json.loads(line) for line in out.splitlines()]
+    assert {job["id"]} == {state["id"] for state in states}
+    assert "completed" == states[-1]["status"]
+    listed = as_json(capsys, "jobs", "list", *auth, "--limit", "2")
+    assert 2 == len(listed)
+    assert job["id"] == listed[0]["id"]
+    shown = as_json(capsys, "jobs", "show", job["id"], *auth)
+    assert (job["id"], ["video.generation.completed"]) == (
+        shown["job"]["id"],
+        [e["event_type"] for e in shown["deliveries"]["events"]],
+    )
+    again = as_json(capsys, "jobs", "redeliver", job["id"], *auth)
+    assert [e["event_id"] for e in shown["deliveries"]["events"]] == [
+        e["event_id"] for e in again["events"]
+    ]
+
+
+def test_url_and_key_come_from_the_caller_environment(
+    live: LiveGateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEWAY_URL", live.url)
+    monkeypatch.setenv("GATEWAY_KEY", live.key)
+    assert isinstance(as_json(capsys, "jobs", "list", "--limit", "1"), list)
+
+
+def test_the_dev_key_is_found_for_the_dev_url_only(
+    live: LiveGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """With no key given, the key gateway dev stored for its URL is used for that URL alone."""
+    port = int(live.url.rsplit(":", 1)[1])
+    dev_settings(
+        Settings(client_api_key=live.key, client_webhook_secret=live.secret),
+        port=port,
+        mock_port=port + 1,
+        data_dir=tmp_path,
+    )
+    listed = as_json(capsys, "jobs", "list", "--url", live.url, "--dev-dir", str(tmp_path))
+    assert isinstance(listed, list)
+    elsewhere = live.url.replace("127.0.0.1", "localhost")  # the same server, another URL
+    code, _, err = run(capsys, "jobs", "list", "--url", elsewhere, "--dev-dir", str(tmp_path))
+    assert 1 == code
+    assert "GATEWAY_KEY" in err
+
+
+def test_failures_are_one_line_and_a_status(
+    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused job (400), an unknown job (404), a bad --param (2) and a failed job (1)."""
+    auth = ["--url", live.url, "--key", live.key]
+    code, _, err = run(capsys, "submit", *auth, "--prompt", "x", "--param", "duration=99")
+    assert (1, True) == (code, "invalid_request" in err)
+    code, _, err = run(capsys, "jobs", "show", "job_doesnotexist", *auth)
+    assert (1, True) == (code, "not_found" in err)
+    code, _, err = run(capsys, "submit", *auth, "--prompt", "x", "--param", "oops")
+    assert (2, True) == (code, "KEY=VALUE" in err)
+    code, out, _ = run(capsys, "submit", *auth, "--prompt", "[mock:job_error] x", "--wait")
+    assert 1 == code
+    assert " failed: " in out.strip().splitlines()[-1]
+    code, _, err = run(capsys, "jobs", "list", "--url", live.url, "--key", "kä")
+    assert (2, True) == (code, "ASCII" in err)
+
+
+def test_watch_gives_up_at_its_timeout(
+    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A job that never ends: watch stops at --timeout with status 1; the job runs on."""
+    auth = ["--url", live.url, "--key", live.key]
+    job = as_json(capsys, "submit", *auth, "--prompt", "[mock:stuck_generating] forever")
+    code, _, err = run(capsys, "jobs", "watch", job["id"], *auth, "--timeout", "1")
+    assert (1, True) == (code, "timed out" in err)

@@ -1,0 +1,67 @@
+"""The README examples run as written, against a live gateway (only the URL is changed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.live import LiveGateway
+from tests.waiting import wait_for
+
+ROOT = Path(__file__).parents[2]
+
+
+def python_blocks(path: Path) -> list[str]:
+    """The document's Python examples that use the client, in order (other sections have their
+    own examples, e.g. the drop-in's)."""
+    blocks = re.findall(r"```python\n(.*?)```", path.read_text(), re.DOTALL)
+    return [block for block in blocks if "gateway_client" in block]
+
+
+def a_received_webhook(live: LiveGateway) -> tuple[bytes, dict[str, str]]:
+    from gateway_client import Client
+
+    with Client(live.url, live.key) as client:
+        job = client.create_job(prompt="for the README", callback_url=live.hook_url)
+    received = wait_for(
+        lambda: [r for r in live.receiver.received if job.id.encode() in r.body],
+        timeout_s=30,
+        what="a webhook",
+    )[0]
+    return received.body, received.headers
+
+
+@pytest.mark.parametrize("readme", ["README.md", "clients/python/README.md"])
+def test_the_first_client_example_runs(
+    readme: str, live: LiveGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ten-line example creates a job, waits for it and prints a completed video."""
+    body, headers = a_received_webhook(live)
+    example = (
+        python_blocks(ROOT / readme)[0]
+        .replace("http://127.0.0.1:8000", live.url)
+        .replace("https://example.com/hooks/video", live.hook_url)
+    )
+    namespace = {
+        "api_key": live.key,
+        "signing_secret": live.secret,
+        "request_body": body,
+        "request_headers": headers,
+    }
+    exec(compile(example, readme, "exec"), namespace)  # noqa: S102 (our own README's code)
+    assert re.search(r"^completed http://\S+\.mp4$", capsys.readouterr().out, re.MULTILINE)
+
+
+def test_the_webhook_receiver_example_accepts_a_real_webhook_and_refuses_a_forgery(
+    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body, headers = a_received_webhook(live)
+    example = python_blocks(ROOT / "clients/python/README.md")[1]
+    namespace: dict[str, object] = {}
+    exec(compile(example.replace("whsec_…", live.secret), "README", "exec"), namespace)  # noqa: S102
+    receive = namespace["receive"]
+    assert callable(receive)
+    assert (200, 400) == (receive(body, headers), receive(body + b" ", headers))
+    assert "video.generation.completed" in capsys.readouterr().out
