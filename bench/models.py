@@ -54,7 +54,7 @@ def per_check_us(rulebook: Rulebook, body: bytes, n: int) -> float:
     started = time.perf_counter()
     for _ in range(n):
         job = check_job(
-            rulebook, parse_job_request("application/json", body), metadata_max_bytes=2048
+            rulebook, parse_job_request("application/json", body, rulebook), metadata_max_bytes=2048
         )
     elapsed = time.perf_counter() - started
     assert isinstance(job, CheckedJob), job

@@ -109,7 +109,6 @@ def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Pat
         "poll_floor_s": 0.5,
         "tick_interval_s": 0.25,
         "delivery_schedule": (0.0, 2.0, 10.0, 30.0, 60.0, 120.0),
-        "callback_allowlist": ("127.0.0.0/8", "::1/128", "localhost"),
         "log_format": "console",
     }
     chosen = settings.explicitly_set()
@@ -117,6 +116,8 @@ def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Pat
         port=port,
         client_api_key=key,
         client_webhook_secret=secret,
+        # Loopback for the inbox, plus whatever the operator allowed (GATEWAY_CALLBACK_ALLOWLIST).
+        callback_allowlist=(*settings.callback_allowlist, "127.0.0.0/8", "::1/128", "localhost"),
         **{name: value for name, value in conveniences.items() if name not in chosen},
     )
 

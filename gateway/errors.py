@@ -22,6 +22,7 @@ from typing import Any
 class GatewayError(Exception):
     status_code = 500
     code = "internal_error"
+    headers: dict[str, str] = {}  # noqa: RUF012 (extra response headers; never mutated)
 
     def __init__(
         self,
@@ -51,6 +52,11 @@ class CallbackRejected(InvalidRequest):
 class Unauthorized(GatewayError):
     status_code = 401
     code = "unauthorized"
+    # Both ways a client may authenticate (RFC 9110 §11.6.1); Zapier's Basic Auth included.
+    headers = {  # noqa: RUF012 (a constant, never mutated)
+        "WWW-Authenticate": 'Bearer realm="video-webhook-gateway", '
+        'Basic realm="video-webhook-gateway", charset="UTF-8"'
+    }
 
 
 class NotFound(GatewayError, LookupError):

@@ -19,6 +19,10 @@ def new_client_id() -> str:
     return "cl_" + _token(10)
 
 
+def new_subscription_id() -> str:
+    return "sub_" + _token(15)
+
+
 def new_lease_token() -> str:
     return _token(15)
 

@@ -115,6 +115,11 @@ class Settings:
     max_in_flight_per_client: int = 1000
     idempotency_ttl_s: float = 86400.0
 
+    # Prefer: wait (holding a request until its job ends).
+    prefer_wait_max_s: float = 25.0  # the cap on wait=N (Zapier's actions time out at 30 s)
+    wait_check_interval_s: float = 1.0  # the fallback check of waited-on jobs (one query)
+    event_stream_poll_s: float = 0.5  # how often an open event stream reads the job's history
+
     # Storage and logs.
     sqlite_synchronous: str = "NORMAL"  # "NORMAL" or "FULL"
     log_format: str = "json"  # "json" or "console"
@@ -204,6 +209,12 @@ def _check(settings: Settings) -> None:
         raise SettingsError("need 0 < GATEWAY_POLL_FLOOR_S <= GATEWAY_POLL_CEILING_S")
     if settings.poll_window_polls < 1:
         raise SettingsError("GATEWAY_POLL_WINDOW_POLLS must be >= 1")
+    if settings.prefer_wait_max_s < 0 or settings.wait_check_interval_s <= 0:
+        raise SettingsError(
+            "GATEWAY_PREFER_WAIT_MAX_S must be >= 0 and GATEWAY_WAIT_CHECK_INTERVAL_S > 0"
+        )
+    if settings.event_stream_poll_s <= 0:
+        raise SettingsError("GATEWAY_EVENT_STREAM_POLL_S must be > 0")
     if settings.max_concurrency < 1 or settings.claim_batch < 1:
         raise SettingsError("GATEWAY_MAX_CONCURRENCY and GATEWAY_CLAIM_BATCH must be >= 1")
 

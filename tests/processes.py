@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -31,7 +32,8 @@ class GatewayProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
-    def start(self, *, ready_timeout_s: float = 30.0) -> None:
+    def start(self, *, ready_timeout_s: float = 90.0) -> None:
+        """Start and wait until healthy (bounded; a loaded CI machine imports slowly)."""
         self.starts += 1
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
@@ -80,3 +82,22 @@ class GatewayProcess:
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def api_and_worker(
+    env: dict[str, str], log_dir: Path, stack: ExitStack
+) -> tuple[GatewayProcess, GatewayProcess]:
+    """Two replicas on one database: ``api`` (no worker: it only accepts and answers) and
+    ``worker`` (does all the work); started, and killed when ``stack`` closes."""
+    api_only = GatewayProcess(
+        {**env, "GATEWAY_REPLICA_ID": "api", "GATEWAY_WORKER": "false"},
+        log_path=log_dir / "api.log",
+    )
+    worker = GatewayProcess(
+        {**env, "GATEWAY_REPLICA_ID": "worker"}, log_path=log_dir / "worker.log"
+    )
+    stack.callback(api_only.kill)
+    stack.callback(worker.kill)
+    api_only.start()
+    worker.start()
+    return api_only, worker

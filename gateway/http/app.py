@@ -6,6 +6,7 @@ transports). The worker (ticker) runs inside the same process and event loop as 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
 from gateway.http.access import AccessLog
+from gateway.http.account import me
 from gateway.http.admin import AdminController
 from gateway.http.docs import docs_assets_router
 from gateway.http.drop_in import DropInController
@@ -34,6 +36,7 @@ from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.models import ModelController
 from gateway.http.openapi import openapi_config
 from gateway.http.state import Gateway
+from gateway.http.subscriptions import SubscriptionController
 from gateway.http.system import healthz, readyz
 from gateway.http.system import metrics as metrics_endpoint
 from gateway.observability.metrics import Metrics
@@ -45,7 +48,30 @@ from gateway.service.runtime import Runtime, Sender, Upstream
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.upstream.client import UpstreamClient
+from gateway.worker.notifications import JobEndListener
 from gateway.worker.ticker import Worker
+
+
+@contextlib.asynccontextmanager
+async def job_end_watch(runtime: Runtime) -> AsyncIterator[None]:
+    """What wakes ``Prefer: wait`` requests besides this process's own work: the periodic
+    batched check, and on PostgreSQL the job-end notifications of every replica."""
+    waiters = runtime.job_waiters
+    checks = asyncio.ensure_future(
+        waiters.run_checks(runtime.store.jobs, runtime.settings.wait_check_interval_s)
+    )
+    listener = None
+    if not runtime.store.db.is_sqlite:
+        listener = JobEndListener(runtime.store.db.driver_url(), waiters.job_ended)
+        listener.start()
+    try:
+        yield
+    finally:
+        waiters.release_all()  # shutting down: waiting requests answer with what they have
+        checks.cancel()
+        await asyncio.gather(checks, return_exceptions=True)
+        if listener is not None:
+            await listener.stop()
 
 
 def build_guard(settings: Settings) -> AddressGuard:
@@ -161,6 +187,7 @@ def create_app(
             if run_worker:
                 worker.start()
                 stack.push_async_callback(worker.stop)
+            await stack.enter_async_context(job_end_watch(runtime))
             yield
 
     app = GatewayApp(
@@ -169,6 +196,8 @@ def create_app(
             DeliveryController,
             ModelController,
             AdminController,
+            SubscriptionController,
+            me,
             DropInController,
             healthz,
             readyz,

@@ -1,7 +1,14 @@
-"""Who is calling: a client (``Authorization: Bearer <key>``) or the operator (admin key)."""
+"""Who is calling: a client (its API key) or the operator (admin key).
+
+A client's key is accepted two ways: ``Authorization: Bearer <key>``, and HTTP Basic with the
+key as the user name and any (or no) password — the shape of Zapier's and many no-code tools'
+"Basic Auth" fields. Every 401 carries ``WWW-Authenticate`` with both challenges.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from typing import Any
 
@@ -13,7 +20,7 @@ from gateway.http.state import gateway_of
 from gateway.service.clients import authenticate
 from gateway.store.records import ClientRecord
 
-CLIENT_SECURITY: list[dict[str, list[str]]] = [{"ClientKey": []}]
+CLIENT_SECURITY: list[dict[str, list[str]]] = [{"ClientKey": []}, {"ClientBasic": []}]
 ADMIN_SECURITY: list[dict[str, list[str]]] = [{"AdminKey": []}]
 
 
@@ -23,11 +30,35 @@ def bearer(request: Request[Any, Any, Any]) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
+def basic_user(request: Request[Any, Any, Any]) -> str:
+    """The user name of ``Authorization: Basic …`` (the API key), or "" when there is none.
+
+    A key sent as the password with an empty user name is accepted too (some tools only have
+    a password field)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "basic":
+        return ""
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    user, _, password = decoded.partition(":")
+    return user.strip() or password.strip()
+
+
+def client_key(request: Request[Any, Any, Any]) -> str:
+    return bearer(request) or basic_user(request)
+
+
 async def current_client(request: Request[Any, Any, Any]) -> ClientRecord:
     """Litestar dependency: the authenticated, not revoked client; else 401."""
-    key = bearer(request)
+    key = client_key(request)
     if not key:
-        raise Unauthorized("Send your API key as 'Authorization: Bearer <key>'")
+        raise Unauthorized(
+            "Send your API key as 'Authorization: Bearer <key>' "
+            "(or HTTP Basic with the key as the user name)"
+        )
     client = await authenticate(gateway_of(request).runtime.store, key)
     if client is None:
         raise Unauthorized("The API key is not valid (unknown or revoked)")

@@ -35,6 +35,7 @@ class _GenerationRequestBody(GatewayOperation):
     """The upstream's body (``model`` required, as there) plus the gateway's optional fields."""
 
     def __post_init__(self) -> None:
+        # The same schema as POST /v1/jobs (inline: it is no shared component), model required.
         super().__post_init__()
         schema = Schema(all_of=[job_request_schema(), Schema(required=["model"])])
         self.request_body = RequestBody(

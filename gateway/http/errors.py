@@ -176,7 +176,7 @@ def _upstream_shaped(
 
 def gateway_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, GatewayError)
-    headers = {}
+    headers = dict(exc.headers)
     if exc.retry_after_s is not None:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     return respond(
@@ -193,7 +193,12 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         for item in exc.extra:
             if isinstance(item, dict):
-                details.append({"field": item.get("key", ""), "message": item.get("message", "")})
+                text = str(item.get("message", ""))
+                details.append(
+                    {"field": _field_named(text) or item.get("key", ""), "message": text}
+                )
+        if len(details) == 1 and details[0]["field"] not in ("", "data"):
+            message = f"{message}: {details[0]['field']}: {details[0]['message']}"
     if status == 404:
         message = f"No route for {request.method} {request.url.path}"
     elif status == 405:
@@ -205,6 +210,16 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     }
     code = _CODES.get(status, "error" if status < 500 else "internal_error")
     return respond(request, Failure(status, code, message, details, headers=headers))
+
+
+_UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
+_AT_PATH = re.compile(r" - at `\$\.(?P<path>[A-Za-z0-9_]+)")
+
+
+def _field_named(text: str) -> str:
+    """The body field a msgspec message is about: an unknown one, or the path it points at."""
+    match = _UNKNOWN_FIELD.search(text) or _AT_PATH.search(text)
+    return match.group(match.lastgroup or 0) if match else ""
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import ServerSentEvent
+from litestar.response.sse import ServerSentEventMessage
 
 from gateway.domain.jobs import JobStatus
 from gateway.errors import InvalidRequest, NotFound
@@ -22,8 +27,11 @@ from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
-from gateway.http.state import gateway_of
+from gateway.http.prefer import applied_wait
+from gateway.http.state import Gateway, gateway_of
 from gateway.observability.tracing import normalize_traceparent
+from gateway.service.event_stream import BATCH as STREAM_BATCH
+from gateway.service.event_stream import Frame, job_event_frames
 from gateway.service.intake import Accepted, accept_job
 from gateway.service.redelivery import redeliver_job, replay_dead
 from gateway.service.views import (
@@ -34,7 +42,10 @@ from gateway.service.views import (
     delivery_view,
     job_view,
 )
-from gateway.store.records import ClientRecord, could_be_id
+from gateway.service.waiting import hold_until_ended
+from gateway.store import Store
+from gateway.store.history import JobEventRecord
+from gateway.store.records import ClientRecord, JobRecord, could_be_id
 
 
 class JobPage(msgspec.Struct, frozen=True):
@@ -95,6 +106,65 @@ def _decode_cursor(cursor: str) -> tuple[float, str]:
         ) from None
 
 
+PreferHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Prefer",
+        required=False,
+        description=(
+            "wait=N: hold the answer until the job ends or N seconds pass (capped by "
+            "GATEWAY_PREFER_WAIT_MAX_S, 25 s by default); Preference-Applied says what was used"
+        ),
+    ),
+]
+
+
+async def _held(
+    gateway: Gateway, job: JobRecord, prefer: str | None
+) -> tuple[JobRecord, dict[str, str]]:
+    """``Prefer: wait=N``: the job once it ended or N seconds passed, with the header saying
+    the wait was applied; without a wait preference, the job as it is."""
+    wait = applied_wait(prefer, gateway.runtime.settings.prefer_wait_max_s)
+    if wait is None:
+        return job, {}
+    runtime = gateway.runtime
+    job = await hold_until_ended(runtime.job_waiters, runtime.store.jobs, job, wait)
+    return job, {"Preference-Applied": f"wait={wait}"}
+
+
+def _last_event_id(raw: str | None) -> int:
+    if raw is None or not raw.strip():
+        return 0
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidRequest(
+            "Last-Event-ID must be an event id this stream sent (a whole number)",
+            details=[{"field": "Last-Event-ID", "message": "not an event id"}],
+        )
+    return value
+
+
+async def _history_after(store: Store, job_id: str, after_id: int) -> list[JobEventRecord]:
+    return await store.history.list_for_job(job_id, after_id=after_id, limit=STREAM_BATCH)
+
+
+async def _has_ended(store: Store, job_id: str) -> bool:
+    job = await store.jobs.get_job(job_id)
+    return job is None or job.status.is_terminal
+
+
+async def _sse_messages(frames: AsyncIterator[Frame]) -> AsyncIterator[ServerSentEventMessage]:
+    yield ServerSentEventMessage(data=None, retry=2000, comment="job events")
+    async for frame in frames:
+        if frame.id is None:
+            yield ServerSentEventMessage(data=None, comment="keep-alive")
+        else:
+            yield ServerSentEventMessage(data=frame.json, event=frame.kind, id=frame.id)
+
+
 async def accept(
     request: Request[Any, Any, Any],
     client: ClientRecord,
@@ -133,13 +203,22 @@ class JobController(Controller):
         "/",
         status_code=202,
         operation_class=JobRequestOperation,
-        responses=documented_errors(400, 401, 409, 413, 415, 429),
+        responses={
+            200: ResponseSpec(
+                data_container=JobView,
+                description="Sent with Prefer: wait=N, and the job ended within the wait",
+                generate_examples=False,
+            ),
+            **documented_errors(400, 401, 409, 413, 415, 429),
+        },
         summary="Accept a video generation job",
         operation_id="createJob",
         description=(
             "Validates the request, stores it, and answers 202 once it is committed. The gateway "
             "then submits it upstream, polls it, and POSTs a signed webhook to callback_url. "
-            "Send an Idempotency-Key header to make retries safe."
+            "Send an Idempotency-Key header to make retries safe. With Prefer: wait=N the "
+            "answer is held until the job ends (200 with the finished job) or N seconds pass "
+            "(202 as usual)."
         ),
     )
     async def create_job(
@@ -159,9 +238,13 @@ class JobController(Controller):
                 ),
             ),
         ] = None,
+        prefer: PreferHeader = None,
     ) -> Response[JobView]:
+        gateway = gateway_of(request)
         job_request = parse_job_request(
-            request.headers.get("content-type", ""), await request.body()
+            request.headers.get("content-type", ""),
+            await request.body(),
+            gateway.runtime.rulebook,
         )
         accepted = await accept(
             request,
@@ -173,7 +256,12 @@ class JobController(Controller):
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(job_view(accepted.job), status_code=202, headers=headers)
+        job, applied = await _held(gateway, accepted.job, prefer)
+        headers |= applied
+        if job.status.is_terminal and applied:
+            deliveries = await gateway.runtime.store.jobs.list_deliveries(job.id)
+            return Response(job_view(job, deliveries=deliveries), status_code=200, headers=headers)
+        return Response(job_view(job), status_code=202, headers=headers)
 
     @get(
         "/",
@@ -205,6 +293,7 @@ class JobController(Controller):
     @get(
         "/{job_id:str}",
         summary="Get a job, with its webhook delivery state",
+        description="With Prefer: wait=N the answer is held until the job ends or N seconds pass.",
         operation_id="getJob",
         operation_class=GatewayOperation,
         responses=documented_errors(401, 404),
@@ -214,16 +303,20 @@ class JobController(Controller):
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
         job_id: FromPath[str],
-    ) -> JobView:
-        runtime = gateway_of(request).runtime
+        prefer: PreferHeader = None,
+    ) -> Response[JobView]:
+        gateway = gateway_of(request)
+        runtime = gateway.runtime
         job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
-        return job_view(
+        job, headers = await _held(gateway, job, prefer)
+        view = job_view(
             job,
             deliveries=await runtime.store.jobs.list_deliveries(job.id),
             expected=runtime.durations.expected(job.model, job.resolution, job.duration),
         )
+        return Response(view, status_code=200, headers=headers)
 
     @get(
         "/{job_id:str}/deliveries",
@@ -248,6 +341,44 @@ class JobController(Controller):
             events=[delivery_view(d) for d in events],
             attempts=[attempt_view(a) for a in attempts],
         )
+
+    @get(
+        "/{job_id:str}/events",
+        summary="The job's history as Server-Sent Events, live until it ends",
+        description=(
+            "One event per change (accepted, submitting, submitted, each upstream status, "
+            "completed or failed, each webhook attempt, redelivery requests); the SSE id is the "
+            "history row id, the event name its kind, the data the row as JSON. The stream ends "
+            "after the terminal event and the attempts already recorded. Send Last-Event-ID "
+            "(EventSource does on reconnect) to resume after an id without loss."
+        ),
+        operation_id="streamJobEvents",
+        operation_class=GatewayOperation,
+        responses=documented_errors(400, 401, 404),
+        media_type="text/event-stream",
+    )
+    async def job_events(
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        job_id: FromPath[str],
+        last_event_id: Annotated[
+            str | None, HeaderParameter(name="Last-Event-ID", required=False)
+        ] = None,
+    ) -> ServerSentEvent:
+        runtime = gateway_of(request).runtime
+        job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
+        if job is None:
+            raise NotFound(f"No job {job_id!r}")
+        frames = job_event_frames(
+            job.id,
+            after_id=_last_event_id(last_event_id),
+            fetch=functools.partial(_history_after, runtime.store, job.id),
+            has_ended=functools.partial(_has_ended, runtime.store, job.id),
+            waiters=runtime.job_waiters,
+            poll_s=runtime.settings.event_stream_poll_s,
+        )
+        return ServerSentEvent(_sse_messages(frames), headers={"Cache-Control": "no-store"})
 
     @post(
         "/{job_id:str}/redeliver",

@@ -300,6 +300,11 @@ def openapi_config(*, version: str) -> OpenAPIConfig:
                 "ClientKey": SecurityScheme(
                     type="http", scheme="bearer", description="Your client API key"
                 ),
+                "ClientBasic": SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="Your client API key as the user name (any password)",
+                ),
                 "AdminKey": SecurityScheme(
                     type="http", scheme="bearer", description="The operator's GATEWAY_ADMIN_KEY"
                 ),

@@ -7,7 +7,9 @@ afterwards, by intake, to that dict (``gateway.domain.generation.check_job``).
 - in forms, lists come as repeated keys (``image_urls``, ``…[]``, ``…[0]``; a lone value for an
   array field counts as a one-item list, by the model's rules), ``events`` may also be
   comma-separated, and metadata as ``metadata[key]=value`` or ``metadata.key=value``
-  (or one ``metadata`` field holding a JSON object).
+  (or one ``metadata`` field holding a JSON object);
+- on ``/v1/jobs``, the no-code conveniences (``gateway.http.conveniences``), by the chosen
+  model's declared types: ``metadata__key``, yes/no/on/off booleans, comma-joined URL lists.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from gateway.domain.model_rules import Rulebook
 from gateway.errors import InvalidRequest
+from gateway.http.conveniences import apply_conveniences
 
 _INDEXED = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<key>[^\]]*)\]|\.(?P<dotkey>.+))$")
 
@@ -28,8 +32,9 @@ class UnsupportedMediaType(InvalidRequest):
     code = "unsupported_media_type"
 
 
-def parse_job_request(content_type: str, body: bytes) -> dict[str, Any]:
-    return convert_job_request(read_fields(content_type, body))
+def parse_job_request(content_type: str, body: bytes, rulebook: Rulebook) -> dict[str, Any]:
+    """A ``/v1/jobs`` body: read, with the no-code conveniences for the chosen model, cleaned."""
+    return convert_job_request(apply_conveniences(read_fields(content_type, body), rulebook))
 
 
 def read_fields(content_type: str, body: bytes) -> dict[str, Any]:

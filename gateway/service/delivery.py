@@ -65,6 +65,9 @@ async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) ->
     rt.metrics.delivery_latency.observe(result.latency_ms / 1000.0)
     if not landed:
         rt.metrics.fenced_writes_refused.inc()
+    elif decision.kind == "gone" and delivery.subscription_id is not None:
+        # 410 Gone from a subscription's target: its owner (e.g. a Zap turned off) wants no more.
+        await _deactivate(rt, delivery.subscription_id, delivery.client_id, now)
     rt.log.info(
         "delivery_attempted",
         job_id=delivery.job_id,
@@ -76,3 +79,13 @@ async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) ->
         decision=decision.kind,
         latency_ms=round(result.latency_ms, 1),
     )
+
+
+async def _deactivate(rt: Runtime, subscription_id: str, client_id: str, now: float) -> None:
+    if await rt.store.subscriptions.deactivate(subscription_id, now=now, reason="gone"):
+        rt.log.info(
+            "subscription_deactivated",
+            subscription_id=subscription_id,
+            client_id=client_id,
+            reason="gone",
+        )

@@ -41,6 +41,17 @@ class Accepted:
         self.replayed = replayed
 
 
+async def check_destination(guard: CallbackGuard, url: str, *, field: str) -> None:
+    """A URL the gateway will POST webhooks to (a callback, a subscription's target) passes the
+    SSRF guard, or the request is refused naming ``field``."""
+    try:
+        await guard.check_url(url)
+    except CallbackUrlRejected as exc:
+        raise CallbackRejected(
+            f"{field} is refused: {exc}", details=[{"field": field, "message": str(exc)}]
+        ) from None
+
+
 async def accept_job(
     rt: Runtime,
     guard: CallbackGuard,
@@ -68,13 +79,7 @@ async def accept_job(
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
     if fields.callback_url is not None:
-        try:
-            await guard.check_url(fields.callback_url)
-        except CallbackUrlRejected as exc:
-            raise CallbackRejected(
-                f"callback_url is refused: {exc}",
-                details=[{"field": "callback_url", "message": str(exc)}],
-            ) from None
+        await check_destination(guard, fields.callback_url, field="callback_url")
 
     now = rt.clock()
     new = NewJob(

@@ -23,6 +23,7 @@ from gateway.domain.polling import (
 from gateway.domain.retry import DeliveryPolicy
 from gateway.domain.upstream import UpstreamResult
 from gateway.observability.metrics import Metrics
+from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
 from gateway.store import Store
 
@@ -67,6 +68,7 @@ class Runtime:
     rng: Callable[[], float] = field(default_factory=lambda: random.Random().random)
     durations: DurationBook = field(default_factory=DurationBook)
     log: Any = field(default_factory=lambda: structlog.get_logger("gateway"))
+    job_waiters: JobWaiters = field(default_factory=JobWaiters)  # Prefer: wait requests
     # Every catalogue model's rules, compiled once at start-up.
     rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
     tracer: Tracer = field(default_factory=NoOpTracer)

@@ -1,45 +1,22 @@
-"""Moving a claimed job to its next state, with the webhook event that state calls for.
+"""Moving a claimed job to its next state, with the webhook events that state calls for.
 
 Every change here is a fenced write (``JobStore.update_job``): it lands only while this worker
-still holds the job's lease, and the event is stored in the same transaction as the status.
+still holds the job's lease, and its events (one per destination, see
+``gateway.service.destinations``) are stored in the same transaction as the status.
 """
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import msgspec
 
-from gateway.clock import iso
-from gateway.domain.events import event_body, event_type_for, new_event_id
 from gateway.domain.history import JobEventKind, kinds_for_change
 from gateway.domain.jobs import ErrorCode, JobStatus, transition
+from gateway.service.destinations import deliveries_for, destinations_for
 from gateway.service.runtime import Runtime
-from gateway.service.views import job_view
 from gateway.store.history import NewJobEvent
 from gateway.store.records import JobRecord, NewDelivery
-
-
-def wants_event(job: JobRecord, status: JobStatus) -> bool:
-    return job.callback_url is not None and status.value in job.events
-
-
-def build_event(rt: Runtime, job: JobRecord, status: JobStatus, now: float) -> NewDelivery:
-    """The event for ``job`` (already carrying its new values) entering ``status``."""
-    data = msgspec.to_builtins(job_view(job, now=now))
-    data.pop("delivery", None)  # a webhook does not describe its own delivery
-    event_type = event_type_for(status)
-    assert job.callback_url is not None
-    return NewDelivery(
-        id=new_event_id(secrets.token_bytes(16)),
-        job_id=job.id,
-        client_id=job.client_id,
-        event_type=event_type,
-        url=job.callback_url,
-        payload=event_body(event_type, iso(now) or "", data),
-        traceparent=job.traceparent,
-    )
 
 
 async def move(
@@ -63,9 +40,11 @@ async def move(
         changes["next_run_at"] = None
     events: list[NewDelivery] = []
     entering = status != job.status
-    if entering and wants_event(job, status):
-        updated = msgspec.structs.replace(job, **changes)
-        events.append(build_event(rt, updated, status, now))
+    if entering:
+        destinations = await destinations_for(rt, job, status)
+        if destinations:
+            updated = msgspec.structs.replace(job, **changes)
+            events = deliveries_for(updated, status, destinations, now)
     history = history_of_change(job, changes)
     landed = await rt.store.jobs.update_job(
         job.id, token, changes, now=now, release=release, new_deliveries=events, history=history
@@ -74,6 +53,7 @@ async def move(
         rt.metrics.fenced_writes_refused.inc()
         rt.log.warning("lease_lost", job_id=job.id, status=str(status))
     elif entering and status.is_terminal:
+        rt.job_waiters.job_ended(job.id)  # this process's Prefer: wait requests, at once
         rt.metrics.jobs_finished.labels(status=status.value).inc()
         rt.log.info(
             "job_finished",

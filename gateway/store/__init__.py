@@ -8,6 +8,7 @@ from gateway.store.counters import CounterStore
 from gateway.store.database import Database
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
+from gateway.store.subscriptions import SubscriptionStore
 
 
 class Store:
@@ -18,6 +19,7 @@ class Store:
         self.jobs = JobStore(db)
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
+        self.subscriptions = SubscriptionStore(db)
         self.browse = BrowseStore(db)
         self.history = History(db)
 
@@ -32,4 +34,13 @@ class Store:
         await self.db.dispose()
 
 
-__all__ = ["BrowseStore", "ClientStore", "CounterStore", "Database", "History", "JobStore", "Store"]
+__all__ = [
+    "BrowseStore",
+    "ClientStore",
+    "CounterStore",
+    "Database",
+    "History",
+    "JobStore",
+    "Store",
+    "SubscriptionStore",
+]

@@ -27,6 +27,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_KEY = 7_202_611_25
 # PostgreSQL: the channel on which a commit that makes work due now wakes the workers.
 WORK_CHANNEL = "gateway_work"
+# PostgreSQL: a job reached a terminal status (payload: its id); wakes Prefer: wait requests.
+JOB_ENDED_CHANNEL = "gateway_job_ended"
 
 # What "the database cannot serve now" looks like: a server down or unreachable, a connection
 # lost, a pool exhausted, SQLite's disk full or its lock held past the busy timeout. (Integrity
@@ -152,6 +154,15 @@ class Database:
         transaction commits, not before). SQLite has one process: nothing to tell."""
         if not self.is_sqlite:
             await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WORK_CHANNEL})
+
+    async def notify_job_ended(self, conn: AsyncConnection, job_id: str) -> None:
+        """PostgreSQL: tell every replica that ``job_id`` ended (on commit). SQLite: one
+        process, whose waiters are woken directly."""
+        if not self.is_sqlite:
+            await conn.execute(
+                sa.text("SELECT pg_notify(:channel, :job_id)"),
+                {"channel": JOB_ENDED_CHANNEL, "job_id": job_id},
+            )
 
     def driver_url(self) -> str:
         """The URL as a driver (asyncpg) takes it, password included: never log it."""

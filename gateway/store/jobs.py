@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.history import JobEventKind
-from gateway.domain.jobs import IN_FLIGHT
+from gateway.domain.jobs import IN_FLIGHT, TERMINAL
 from gateway.store.counters import count_hit
 from gateway.store.database import Database
 from gateway.store.history import NewJobEvent, record_events
@@ -116,6 +116,7 @@ _FENCED_DELIVERY_UPDATE = sa.update(deliveries).where(
     deliveries.c.lease_token == sa.bindparam("match_token"),
 )
 _INSERT_ATTEMPT = sa.insert(delivery_attempts)
+_TERMINAL_VALUES = frozenset(str(s) for s in TERMINAL)
 _DELIVERY_TARGET = sa.select(deliveries.c.job_id, deliveries.c.event_type, deliveries.c.url).where(
     deliveries.c.id == sa.bindparam("delivery_id")
 )
@@ -274,6 +275,31 @@ class JobStore:
             rows = (await conn.execute(query)).all()
         return [job_from_row(row) for row in rows]
 
+    async def recent_finished(
+        self, *, client_id: str, statuses: Sequence[str], models: Sequence[str] | None, limit: int
+    ) -> list[JobRecord]:
+        """A client's most recently finished jobs in ``statuses`` (of ``models``, if given)."""
+        query = sa.select(jobs).where(
+            jobs.c.client_id == client_id, jobs.c.status.in_(list(statuses))
+        )
+        if models is not None:
+            query = query.where(jobs.c.model.in_(list(models)))
+        query = query.order_by(jobs.c.finished_at.desc(), jobs.c.id.desc()).limit(limit)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [job_from_row(row) for row in rows]
+
+    async def ended_among(self, job_ids: Sequence[str]) -> list[str]:
+        """Which of ``job_ids`` have reached a terminal status (one query)."""
+        ids = [job_id for job_id in job_ids if could_be_id(job_id)]
+        if not ids:
+            return []
+        query = sa.select(jobs.c.id).where(
+            jobs.c.id.in_(ids), jobs.c.status.in_(sorted(_TERMINAL_VALUES))
+        )
+        async with self.db.read() as conn:
+            return [row[0] for row in (await conn.execute(query)).all()]
+
     async def count_in_flight(self, client_id: str) -> int:
         query = sa.select(sa.func.count()).where(
             jobs.c.client_id == client_id, jobs.c.status.in_([str(s) for s in IN_FLIGHT])
@@ -317,25 +343,41 @@ class JobStore:
             )
             if result.rowcount != 1:
                 return False
-            for delivery in new_deliveries:
-                await conn.execute(
-                    sa.insert(deliveries).values(
-                        id=delivery.id,
-                        job_id=delivery.job_id,
-                        client_id=delivery.client_id,
-                        event_type=delivery.event_type,
-                        url=delivery.url,
-                        payload=delivery.payload.decode(),
-                        state=DeliveryState.PENDING,
-                        attempts=0,
-                        created_at=now,
-                        updated_at=now,
-                        next_run_at=now,
-                        traceparent=delivery.traceparent,
-                    )
-                )
+            await self._insert_deliveries(conn, new_deliveries, now=now)
             await record_events(conn, job_id, history, at=now)
+            if changes.get("status") in _TERMINAL_VALUES:
+                await self.db.notify_job_ended(conn, job_id)
         return True
+
+    @staticmethod
+    async def _insert_deliveries(
+        conn: Any, new_deliveries: Sequence[NewDelivery], *, now: float
+    ) -> None:
+        """One pending delivery row per destination (the callback_url, each subscription),
+        due now, in the caller's transaction."""
+        if not new_deliveries:
+            return
+        await conn.execute(
+            sa.insert(deliveries),
+            [
+                {
+                    "id": delivery.id,
+                    "job_id": delivery.job_id,
+                    "client_id": delivery.client_id,
+                    "event_type": delivery.event_type,
+                    "url": delivery.url,
+                    "payload": delivery.payload.decode(),
+                    "subscription_id": delivery.subscription_id,
+                    "traceparent": delivery.traceparent,
+                    "state": DeliveryState.PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                    "next_run_at": now,
+                }
+                for delivery in new_deliveries
+            ],
+        )
 
     async def renew_leases(self, tokens: Sequence[str], lease_until: float) -> int:
         """Extend the leases of work still running; returns how many rows were extended."""

@@ -88,6 +88,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
     event_type: str
     url: str
     payload: bytes  # the exact body to sign and send
+    subscription_id: str | None = None  # the destination is a subscription, not callback_url
     traceparent: str | None = None  # the job's, so each attempt is a span of its trace
 
 
@@ -109,7 +110,20 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     lease_token: str | None
     lease_until: float | None
     takeovers: int
+    subscription_id: str | None = None
     traceparent: str | None = None
+
+
+class SubscriptionRecord(msgspec.Struct, frozen=True):
+    id: str
+    client_id: str
+    target_url: str
+    events: list[str]
+    models: list[str] | None
+    active: bool
+    created_at: float
+    deactivated_at: float | None = None
+    deactivated_reason: str | None = None
 
 
 class AttemptRecord(msgspec.Struct, frozen=True):
@@ -162,6 +176,14 @@ def attempt_from_row(row: Any) -> AttemptRecord:
     values = _row_dict(row)
     values.pop("id", None)
     return msgspec.convert(values, AttemptRecord)
+
+
+def subscription_from_row(row: Any) -> SubscriptionRecord:
+    values = _row_dict(row)
+    values["events"] = msgspec.json.decode(values["events"])
+    values["models"] = None if values["models"] is None else msgspec.json.decode(values["models"])
+    values["active"] = bool(values["active"])
+    return msgspec.convert(values, SubscriptionRecord)
 
 
 def client_from_row(row: Any) -> ClientRecord:

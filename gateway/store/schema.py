@@ -100,6 +100,8 @@ deliveries = sa.Table(
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
     sa.Column("traceparent", sa.String(TRACEPARENT_MAX), nullable=True),  # the job's
+    # Set when the destination is a subscription (REST hook), not the job's callback_url.
+    sa.Column("subscription_id", sa.String(40), nullable=True),
 )
 sa.Index("ix_deliveries_due", deliveries.c.next_run_at)
 sa.Index("ix_deliveries_job", deliveries.c.job_id, deliveries.c.created_at)
@@ -177,3 +179,19 @@ duration_stats = sa.Table(
     sa.Column("m2", sa.Float, nullable=False),  # Welford's sum of squared deviations
     sa.Column("updated_at", Time, nullable=False),
 )
+
+# REST hooks (Zapier's instant triggers): a client's standing order for its jobs' events.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("client_id", sa.String(40), sa.ForeignKey("clients.id"), nullable=False),
+    sa.Column("target_url", sa.Text, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),  # JSON list of event names
+    sa.Column("models", sa.Text, nullable=True),  # JSON list of models; NULL: every model
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("deactivated_at", Time, nullable=True),
+    sa.Column("deactivated_reason", sa.String(40), nullable=True),  # "gone" (a 410)
+)
+sa.Index("ix_subscriptions_client", subscriptions.c.client_id, subscriptions.c.active)

@@ -1,9 +1,13 @@
-"""PostgreSQL LISTEN/NOTIFY: a worker wakes as soon as another replica commits work due now.
+"""PostgreSQL LISTEN/NOTIFY: a replica hears at once what another one committed.
 
-Intake, redelivery and replay send ``NOTIFY gateway_work`` in their transaction; every worker
-listens on a connection of its own (outside the pool) and ticks at once when told. Nothing
-depends on it: if the connection drops, the ticker's regular ticks still find all due work, and
-the listener reconnects with a growing pause.
+- ``gateway_work``: intake, redelivery and replay notify in their transaction; every worker
+  listens (``WorkListener``) and ticks at once when told.
+- ``gateway_job_ended`` (payload: the job id): a job reached a terminal status; every replica
+  listens (``JobEndListener``) to answer its ``Prefer: wait`` requests.
+
+Each listener holds one connection of its own (outside the pool). Nothing depends on it: if the
+connection drops, regular ticks and checks still find everything, and the listener reconnects
+with a growing pause.
 """
 
 from __future__ import annotations
@@ -16,31 +20,36 @@ from typing import Any
 import asyncpg
 import structlog
 
-from gateway.store.database import WORK_CHANNEL
+from gateway.store.database import JOB_ENDED_CHANNEL, WORK_CHANNEL
 
 log = structlog.get_logger("gateway.notifications")
 APPLICATION_NAME = "gateway-work-listener"  # how its connection shows in pg_stat_activity
+JOB_END_APPLICATION_NAME = "gateway-job-end-listener"
 
 
 Connect = Callable[[], Awaitable[Any]]
 
 
-class WorkListener:
-    """Listens for work notifications; survives every failure (connecting, registering the
-    listener, losing the connection) by reconnecting with a pause that doubles up to
-    ``max_pause_s``."""
+class ChannelListener:
+    """Calls ``on_payload(payload)`` for every notification on ``channel``; survives every
+    failure (connecting, registering the listener, losing the connection) by reconnecting with a
+    pause that doubles up to ``max_pause_s``."""
 
     def __init__(
         self,
         url: str,
-        on_work: Callable[[], None],
+        channel: str,
+        on_payload: Callable[[str], None],
         *,
+        application_name: str,
         max_pause_s: float = 30.0,
         first_pause_s: float = 1.0,
         connect: Connect | None = None,
     ) -> None:
         self._url = url  # holds the password: never logged
-        self._on_work = on_work
+        self._channel = channel
+        self._on_payload = on_payload
+        self._application_name = application_name
         self._max_pause_s = max_pause_s
         self._first_pause_s = first_pause_s
         self._connect = connect or self._connect_to_server
@@ -51,7 +60,7 @@ class WorkListener:
 
     async def _connect_to_server(self) -> Any:
         return await asyncpg.connect(
-            self._url, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+            self._url, timeout=10, server_settings={"application_name": self._application_name}
         )
 
     def start(self) -> None:
@@ -72,13 +81,18 @@ class WorkListener:
                 conn = await self._connect()
                 self.connections += 1
                 await self._listen(conn)
-                log.warning("work_listener_lost")
+                log.warning("listener_lost", channel=self._channel)
                 pause = self._first_pause_s  # it was listening: reconnect at once-ish
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure: connect, register, or the driver
                 self.failures += 1
-                log.warning("work_listener_unavailable", error=type(exc).__name__, retry_s=pause)
+                log.warning(
+                    "listener_unavailable",
+                    channel=self._channel,
+                    error=type(exc).__name__,
+                    retry_s=pause,
+                )
             finally:
                 self.listening.clear()
                 if conn is not None:
@@ -91,9 +105,47 @@ class WorkListener:
         """Listen until the connection is lost."""
         lost = asyncio.Event()
         conn.add_termination_listener(lambda _conn: lost.set())
-        await conn.add_listener(WORK_CHANNEL, self._notified)
+        await conn.add_listener(self._channel, self._notified)
         self.listening.set()
         await lost.wait()
 
-    def _notified(self, *_: Any) -> None:
-        self._on_work()
+    def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        self._on_payload(payload)
+
+
+class WorkListener(ChannelListener):
+    """A worker's ear: work is due now somewhere (it ticks at once)."""
+
+    def __init__(
+        self,
+        url: str,
+        on_work: Callable[[], None],
+        *,
+        max_pause_s: float = 30.0,
+        first_pause_s: float = 1.0,
+        connect: Connect | None = None,
+    ) -> None:
+        super().__init__(
+            url,
+            WORK_CHANNEL,
+            lambda _payload: on_work(),
+            application_name=APPLICATION_NAME,
+            max_pause_s=max_pause_s,
+            first_pause_s=first_pause_s,
+            connect=connect,
+        )
+
+
+class JobEndListener(ChannelListener):
+    """A replica's ear for ``Prefer: wait``: this job id just ended (on any replica)."""
+
+    def __init__(
+        self, url: str, on_end: Callable[[str], None], *, max_pause_s: float = 30.0
+    ) -> None:
+        super().__init__(
+            url,
+            JOB_ENDED_CHANNEL,
+            on_end,
+            application_name=JOB_END_APPLICATION_NAME,
+            max_pause_s=max_pause_s,
+        )

@@ -28,7 +28,7 @@ class _Parsed:
 
 def parse_job_request(content_type: str, body: bytes) -> _Parsed:
     """Parse, then check by the model's rules (as intake does), raising like intake."""
-    result = check_job(RULES, parse_fields(content_type, body), metadata_max_bytes=2048)
+    result = check_job(RULES, parse_fields(content_type, body, RULES), metadata_max_bytes=2048)
     if not isinstance(result, CheckedJob):
         raise InvalidRequest(
             "invalid", details=[{"field": b.field, "message": b.message} for b in result]

@@ -48,7 +48,7 @@ async def test_a_failure_to_register_the_listener_is_retried_with_backoff() -> N
     listener.start()
     try:
         await asyncio.wait_for(listener.listening.wait(), timeout=10.0)
-        made[-1].listeners[0]()
+        made[-1].listeners[0](made[-1], 1, "gateway_work", "")  # asyncpg's callback arguments
         await asyncio.wait_for(woke.wait(), timeout=10.0)
         await wait_for_async(lambda: listener.failures == 3, timeout_s=10.0)
     finally:

@@ -1,0 +1,126 @@
+"""Subscriptions (REST hooks) as use cases: subscribe, list, unsubscribe, and sample events.
+
+The sample list is what Zapier's ``performList`` shows while a Zap is built: recent real events
+of the client, in exactly the webhook body's shape (``{"type", "timestamp", "data"}``), or one
+documented example when the client has none yet.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
+from gateway.domain.jobs import JobStatus
+from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
+from gateway.errors import InvalidRequest
+from gateway.ids import new_subscription_id
+from gateway.service.destinations import event_payload
+from gateway.service.intake import CallbackGuard, check_destination
+from gateway.service.runtime import Runtime
+from gateway.store.records import ClientRecord, JobRecord, SubscriptionRecord
+
+MAX_SUBSCRIPTIONS_PER_CLIENT = 100
+SAMPLE_SIZE = 3
+ModelName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class NewSubscription(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``POST /v1/subscriptions``: where to send which events (Zapier's subscribe step)."""
+
+    target_url: CallbackUrl
+    events: list[str] | None = None  # short names or full types; default completed + failed
+    models: Annotated[list[ModelName], msgspec.Meta(max_length=MAX_MODELS)] | None = None
+
+
+async def subscribe(
+    rt: Runtime, guard: CallbackGuard, client: ClientRecord, request: NewSubscription
+) -> SubscriptionRecord:
+    try:
+        events = normalize_events(request.events)
+    except UnknownEvent as exc:
+        raise InvalidRequest(
+            f"events: {exc}", details=[{"field": "events", "message": str(exc)}]
+        ) from None
+    await check_destination(guard, request.target_url, field="target_url")
+    if await rt.store.subscriptions.count_active(client.id) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
+        raise InvalidRequest(
+            f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
+            "delete some first.",
+            code="too_many_subscriptions",
+        )
+    record = SubscriptionRecord(
+        id=new_subscription_id(),
+        client_id=client.id,
+        target_url=request.target_url,
+        events=events,
+        models=sorted(set(request.models)) if request.models else None,
+        active=True,
+        created_at=rt.clock(),
+    )
+    await rt.store.subscriptions.create(record)
+    rt.log.info("subscription_created", subscription_id=record.id, client_id=client.id)
+    return record
+
+
+async def sample_events(
+    rt: Runtime, client: ClientRecord, *, events: list[str] | None, models: list[str] | None
+) -> list[dict[str, Any]]:
+    """Recent real terminal events of the client, newest first; one example when none."""
+    try:
+        wanted = normalize_events(events)
+    except UnknownEvent as exc:
+        raise InvalidRequest(
+            f"events: {exc}", details=[{"field": "events", "message": str(exc)}]
+        ) from None
+    statuses = [s for s in (JobStatus.COMPLETED, JobStatus.FAILED) if s.value in wanted]
+    jobs = await rt.store.jobs.recent_finished(
+        client_id=client.id,
+        statuses=[s.value for s in statuses],
+        models=models or None,
+        limit=SAMPLE_SIZE,
+    )
+    if not jobs:
+        return [example_event()]
+    return [
+        msgspec.json.decode(event_payload(job, job.status, job.finished_at or job.updated_at))
+        for job in jobs
+    ]
+
+
+def example_event() -> dict[str, Any]:
+    """A completed job's event, built by the same code as a real one (so the shapes agree)."""
+    at = 1_764_000_000.0
+    job = JobRecord(
+        id="job_example00000000000000000",
+        client_id="cl_example",
+        status=JobStatus.COMPLETED,
+        request={"model": DEFAULT_MODEL, "prompt": "Mona Lisa puts on glasses with her hands."},
+        model=DEFAULT_MODEL,
+        resolution=None,
+        duration=None,
+        callback_url=None,
+        metadata={"order_id": "42"},
+        events=["completed", "failed"],
+        generation_id="rLCxsu-1_rTBBGbBC6JFJ",
+        upstream_status="completed",
+        video_url="https://cdn.example.com/videos/example.mp4",
+        usage={"credits_used": 1260000, "usd_spent": 0.63},
+        error=None,
+        created_at=at,
+        updated_at=at + 160,
+        submitted_at=at + 1,
+        ready_at=at + 160,
+        finished_at=at + 160,
+        deadline_at=at + 1800,
+        next_run_at=None,
+        submit_attempts=1,
+        poll_count=8,
+        poll_errors=0,
+        poll_not_found=0,
+        lease_token=None,
+        lease_until=None,
+        takeovers=0,
+    )
+    return dict(msgspec.json.decode(event_payload(job, JobStatus.COMPLETED, at + 160)))
