@@ -54,12 +54,20 @@ _RECORD = sa.insert(job_events).from_select(
 )
 
 
+# One writer of a job's history at a time: the job's row is locked before its rows are written,
+# so their ids (taken at insert) commit in id order per job, and a reader resuming after an id
+# (the event stream's Last-Event-ID) can never find a lower id committed later. (SQLite has one
+# writer anyway; FOR UPDATE is PostgreSQL's, and SQLAlchemy leaves it out on SQLite.)
+_LOCK_JOB = sa.select(jobs.c.id).where(jobs.c.id == sa.bindparam("job_id")).with_for_update()
+
+
 async def record_events(
     conn: AsyncConnection, job_id: str, events: Sequence[NewJobEvent], *, at: float
 ) -> None:
     """Write ``events`` of job ``job_id`` inside the caller's transaction (after its change)."""
     if not events:
         return
+    await conn.execute(_LOCK_JOB, {"job_id": job_id})
     await conn.execute(
         _RECORD,
         [
