@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.http.app import create_app
 from gateway.settings import Settings
@@ -28,15 +29,20 @@ class LiveGateway:
     secret: str
     receiver: Receiver
     hook_url: str
+    settings: Settings
+    database_path: Path
 
 
 @contextmanager
-def live_gateway(data_dir: Path) -> Iterator[LiveGateway]:
+def live_gateway(
+    data_dir: Path, *, tracer_provider: TracerProvider | None = None
+) -> Iterator[LiveGateway]:
     receiver = Receiver()
+    database_path = data_dir / "live.db"
     mock_app = create_mock(MockConfig.fast(strict=True, expected_key="upstream-key"))
     with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks:
         settings = Settings(
-            database_url=f"sqlite:///{data_dir / 'live.db'}",
+            database_url=f"sqlite:///{database_path}",
             upstream_url=mock.url,
             aimlapi_key="upstream-key",
             client_api_key=KEY,
@@ -48,8 +54,10 @@ def live_gateway(data_dir: Path) -> Iterator[LiveGateway]:
             tick_interval_s=0.1,
             delivery_schedule=(0.0, 0.5, 1.0),
         )
-        with MockServer(create_app(settings)) as gateway:
-            yield LiveGateway(gateway.url, KEY, SECRET, receiver, f"{hooks.url}/hook")
+        with MockServer(create_app(settings, tracer_provider=tracer_provider)) as gateway:
+            yield LiveGateway(
+                gateway.url, KEY, SECRET, receiver, f"{hooks.url}/hook", settings, database_path
+            )
 
 
 @pytest.fixture(scope="module")

@@ -12,63 +12,48 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from gateway.http.app import create_app
 from gateway.observability.tracing import normalize_traceparent, otlp_tracer_provider
-from gateway.settings import Settings, load_settings
-from mock_upstream.app import create_app as create_mock
-from mock_upstream.config import MockConfig
-from mock_upstream.testing import MockServer
-from tests.e2e.receiver import Receiver
+from gateway.settings import load_settings
+from tests.live import live_gateway
 from tests.waiting import wait_for
 
-KEY = "gw_trace_key_0123456789abcdef"
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
 
 
-def test_the_trace_runs_from_the_request_to_the_webhook_traceparent(tmp_path: Path) -> None:
+def _recording() -> tuple[TracerProvider, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    receiver = Receiver()
-    mock_app = create_mock(MockConfig.fast(strict=True, expected_key="upstream-key"))
-    with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks:
-        settings = Settings(
-            database_url=f"sqlite:///{tmp_path / 'traces.db'}",
-            upstream_url=mock.url,
-            aimlapi_key="upstream-key",
-            client_api_key=KEY,
-            client_webhook_secret=SECRET,
-            callback_allowlist=("127.0.0.0/8",),
-            poll_policy="fixed",
-            poll_interval_s=0.5,
-            poll_floor_s=0.2,
-            tick_interval_s=0.1,
-        )
-        with MockServer(create_app(settings, tracer_provider=provider)) as gateway:
-            response = httpx.post(
-                f"{gateway.url}/v1/jobs",
-                json={"prompt": "a horse", "duration": 5, "callback_url": f"{hooks.url}/hook"},
-                headers={
-                    "Authorization": f"Bearer {KEY}",
-                    "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01",
-                },
-                timeout=10,
-            )
-            assert 202 == response.status_code, response.text
-            wait_for(lambda: receiver.received, timeout_s=30, what="the webhook")
-            wait_for(
-                lambda: any(s.name == "gateway.deliver" for s in exporter.get_finished_spans()),
-                timeout_s=10,
-                what="the delivery span to end",
-            )
+    return provider, exporter
 
-    with sqlite3.connect(tmp_path / "traces.db") as db:
+
+def test_the_trace_runs_from_the_request_to_the_webhook_traceparent(tmp_path: Path) -> None:
+    provider, exporter = _recording()
+    with live_gateway(tmp_path, tracer_provider=provider) as live:
+        response = httpx.post(
+            f"{live.url}/v1/jobs",
+            json={"prompt": "a horse", "duration": 5, "callback_url": live.hook_url},
+            headers={
+                "Authorization": f"Bearer {live.key}",
+                "traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01",
+            },
+            timeout=10,
+        )
+        assert 202 == response.status_code, response.text
+        wait_for(lambda: live.receiver.received, timeout_s=30, what="the webhook")
+        wait_for(
+            lambda: any(s.name == "gateway.deliver" for s in exporter.get_finished_spans()),
+            timeout_s=10,
+            what="the delivery span to end",
+        )
+        received = live.receiver.received
+
+    with sqlite3.connect(live.database_path) as db:
         stored = db.execute("SELECT traceparent FROM jobs").fetchall()
     assert [(f"00-{TRACE_ID}-{CALLER_SPAN}-01",)] == stored  # stored with the job
 
-    header = receiver.received[0].headers["traceparent"]
+    header = received[0].headers["traceparent"]
     version, trace_id, parent_id, flags = header.split("-")
     assert ("00", TRACE_ID, "01") == (version, trace_id, flags)
 
@@ -86,34 +71,18 @@ def test_the_trace_runs_from_the_request_to_the_webhook_traceparent(tmp_path: Pa
 
 def test_without_a_traceparent_the_webhook_starts_a_trace_of_its_own(tmp_path: Path) -> None:
     """No caller context: the job's spans still form one trace each, and nothing breaks."""
-    provider = TracerProvider()
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    receiver = Receiver()
-    mock_app = create_mock(MockConfig.fast(strict=True, expected_key="upstream-key"))
-    with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks:
-        settings = Settings(
-            database_url=f"sqlite:///{tmp_path / 'no-trace.db'}",
-            upstream_url=mock.url,
-            aimlapi_key="upstream-key",
-            client_api_key=KEY,
-            client_webhook_secret=SECRET,
-            callback_allowlist=("127.0.0.0/8",),
-            poll_policy="fixed",
-            poll_interval_s=0.5,
-            poll_floor_s=0.2,
-            tick_interval_s=0.1,
+    provider, exporter = _recording()
+    with live_gateway(tmp_path, tracer_provider=provider) as live:
+        response = httpx.post(
+            f"{live.url}/v1/jobs",
+            json={"prompt": "a horse", "callback_url": live.hook_url},
+            headers={"Authorization": f"Bearer {live.key}", "traceparent": "not-a-trace"},
+            timeout=10,
         )
-        with MockServer(create_app(settings, tracer_provider=provider)) as gateway:
-            response = httpx.post(
-                f"{gateway.url}/v1/jobs",
-                json={"prompt": "a horse", "callback_url": f"{hooks.url}/hook"},
-                headers={"Authorization": f"Bearer {KEY}", "traceparent": "not-a-trace"},
-                timeout=10,
-            )
-            assert 202 == response.status_code, response.text
-            wait_for(lambda: receiver.received, timeout_s=30, what="the webhook")
-    assert TRACE_ID not in receiver.received[0].headers["traceparent"]
+        assert 202 == response.status_code, response.text
+        wait_for(lambda: live.receiver.received, timeout_s=30, what="the webhook")
+        received = live.receiver.received
+    assert TRACE_ID not in received[0].headers["traceparent"]
     assert all(span.parent is None for span in exporter.get_finished_spans())
 
 
