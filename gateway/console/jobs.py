@@ -87,7 +87,7 @@ async def _owned_job(
 
 async def _job_context(request: Request[Any, Any, Any], job: JobRecord) -> dict[str, Any]:
     store = gateway_of(request).runtime.store
-    deliveries = await store.jobs.list_deliveries(job.id)
+    deliveries = await store.deliveries.for_job(job.id)
     return {
         "job": job_view(job, deliveries=deliveries),
         "timeline": await job_timeline(store, job),

@@ -172,7 +172,7 @@ async def _timeline_from_rows(store: Store, job: JobRecord) -> list[TimelineEntr
                 ok=not failed,
             )
         )
-    for attempt in await store.jobs.list_attempts(job.id):
+    for attempt in await store.deliveries.attempts_for_job(job.id):
         entries.append(
             TimelineEntry(
                 at=attempt.attempted_at,

@@ -259,7 +259,7 @@ class JobController(Controller):
         job, applied = await _held(gateway, accepted.job, prefer)
         headers |= applied
         if job.status.is_terminal and applied:
-            deliveries = await gateway.runtime.store.jobs.list_deliveries(job.id)
+            deliveries = await gateway.runtime.store.deliveries.for_job(job.id)
             return Response(job_view(job, deliveries=deliveries), status_code=200, headers=headers)
         return Response(job_view(job), status_code=202, headers=headers)
 
@@ -313,7 +313,7 @@ class JobController(Controller):
         job, headers = await _held(gateway, job, prefer)
         view = job_view(
             job,
-            deliveries=await runtime.store.jobs.list_deliveries(job.id),
+            deliveries=await runtime.store.deliveries.for_job(job.id),
             expected=runtime.durations.expected(job.model, job.resolution, job.duration),
         )
         return Response(view, status_code=200, headers=headers)
@@ -335,8 +335,8 @@ class JobController(Controller):
         job = await store.jobs.get_job(job_id, client_id=client.id)
         if job is None:
             raise NotFound(f"No job {job_id!r}")
-        events = await store.jobs.list_deliveries(job.id)
-        attempts = await store.jobs.list_attempts(job.id)
+        events = await store.deliveries.for_job(job.id)
+        attempts = await store.deliveries.attempts_for_job(job.id)
         return DeliveryLog(
             events=[delivery_view(d) for d in events],
             attempts=[attempt_view(a) for a in attempts],

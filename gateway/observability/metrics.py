@@ -112,11 +112,11 @@ class Metrics:
         jobs = await store.jobs.count_jobs_by_status()
         for status in JobStatus:
             self.jobs_by_status.labels(status=status.value).set(jobs.get(status.value, 0))
-        events = await store.jobs.count_deliveries_by_state()
+        events = await store.deliveries.count_by_state()
         for state in DeliveryState:
             self.events_by_state.labels(state=state.value).set(events.get(state.value, 0))
-        self.leases_taken_over.set(await store.jobs.count_takeovers())
-        oldest = await store.jobs.oldest_due(now=now)
+        self.leases_taken_over.set(await store.work.count_takeovers())
+        oldest = await store.work.earliest_due(now=now, until=now)
         self.backlog_age.set(0.0 if oldest is None else max(0.0, now - oldest))
 
     def render(self) -> bytes:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+import msgspec
 
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.retry import decide
 from gateway.domain.signing import webhook_headers
 from gateway.observability.tracing import inject_traceparent, job_span
 from gateway.service.runtime import Runtime
-from gateway.store.records import AttemptRecord, DeliveryRecord
+from gateway.store.records import AttemptRecord, DeliveryChange, DeliveryRecord
 
 
 async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) -> None:
@@ -39,17 +39,16 @@ async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) ->
             span.set_attribute("error.type", result.error)
     now = rt.clock()
     decision = decide(rt.delivery_policy, result, attempt, now, rt.rng())
-    values: dict[str, Any] = {
-        "attempts": attempt,
-        "last_status_code": result.status_code,
-        "last_error": result.error,
-        "state": DeliveryState.PENDING
-        if decision.kind == "retry"
-        else DeliveryState(decision.kind),
-        "next_run_at": decision.next_at if decision.kind == "retry" else None,
-    }
+    retry = decision.kind == "retry"
+    change = DeliveryChange(
+        state=DeliveryState.PENDING if retry else DeliveryState(decision.kind),
+        attempts=attempt,
+        last_status_code=result.status_code,
+        last_error=result.error,
+        next_run_at=decision.next_at if retry else None,
+    )
     if decision.kind == "delivered":
-        values["delivered_at"] = now
+        change = msgspec.structs.replace(change, delivered_at=now)
     record = AttemptRecord(
         delivery_id=delivery.id,
         attempt=attempt,
@@ -60,7 +59,7 @@ async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) ->
         response_excerpt=result.response_excerpt[:2000] or None,
         replica_id=rt.settings.replica_id,
     )
-    landed = await rt.store.jobs.record_attempt(delivery.id, token, record, values, now=now)
+    landed = await rt.store.deliveries.record_attempt(delivery.id, token, record, change, now=now)
     rt.metrics.deliveries.labels(outcome=decision.kind).inc()
     rt.metrics.delivery_latency.observe(result.latency_ms / 1000.0)
     if not landed:

@@ -12,7 +12,7 @@ from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
 from gateway.observability.tracing import job_span
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
-from gateway.store.records import JobRecord
+from gateway.store.records import JobChange, JobRecord
 
 # How many 404s in a row mean the upstream has really forgotten the generation.
 NOT_FOUND_LIMIT = 5
@@ -67,7 +67,9 @@ async def process_poll(rt: Runtime, job: JobRecord, token: str) -> None:
         await _poll_failed(rt, job, token, result, now)
         return
     rt.metrics.polls.labels(outcome=status_label(result.status)).inc()
-    await apply_generation(rt, job, token, result, now, extra={"poll_count": job.poll_count + 1})
+    await apply_generation(
+        rt, job, token, result, now, extra=JobChange(poll_count=job.poll_count + 1)
+    )
 
 
 async def apply_generation(
@@ -77,15 +79,12 @@ async def apply_generation(
     generation: Generation,
     now: float,
     *,
-    extra: dict[str, Any] | None = None,
+    extra: JobChange | None = None,
 ) -> None:
     """Move the job to what the upstream reports (after a poll, or a submit that says more)."""
-    values: dict[str, Any] = {
-        **(extra or {}),
-        "upstream_status": generation.status,
-        "poll_errors": 0,
-        "poll_not_found": 0,
-    }
+    change = (extra or JobChange()).merged(
+        upstream_status=generation.status, poll_errors=0, poll_not_found=0
+    )
     status = status_after_report(job.status, generation.status)
     if status == JobStatus.FAILED:
         await fail(
@@ -96,17 +95,17 @@ async def apply_generation(
             _generation_error_message(generation.error),
             now=now,
             upstream=generation.error,
-            values=values,
+            change=change,
         )
         return
     if status == JobStatus.COMPLETED:
-        values |= {"video_url": generation.video_url, "usage": generation.usage, "ready_at": now}
-        if await move(rt, job, token, status, values, now=now):
+        change = change.merged(video_url=generation.video_url, usage=generation.usage, ready_at=now)
+        if await move(rt, job, token, status, change, now=now):
             await _learn(rt, job, now)
         return
     context = _context(rt, job, now, upstream_status=generation.status)
-    values["next_run_at"] = rt.poll_policy.next_poll_at(context)
-    await move(rt, job, token, status, values, now=now)
+    change = change.merged(next_run_at=rt.poll_policy.next_poll_at(context))
+    await move(rt, job, token, status, change, now=now)
 
 
 async def _poll_failed(
@@ -138,13 +137,13 @@ async def _poll_failed(
         )
         return
     context = _context(rt, job, now, consecutive_errors=errors, retry_after_s=failure.retry_after_s)
-    values = {
-        "poll_count": job.poll_count + 1,
-        "poll_errors": errors,
-        "poll_not_found": not_found,
-        "next_run_at": rt.poll_policy.next_poll_at(context),
-    }
-    await move(rt, job, token, job.status, values, now=now)
+    change = JobChange(
+        poll_count=job.poll_count + 1,
+        poll_errors=errors,
+        poll_not_found=not_found,
+        next_run_at=rt.poll_policy.next_poll_at(context),
+    )
+    await move(rt, job, token, job.status, change, now=now)
 
 
 async def _learn(rt: Runtime, job: JobRecord, now: float) -> None:

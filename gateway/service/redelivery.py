@@ -13,7 +13,7 @@ from gateway.store.records import DeliveryRecord, JobRecord
 
 async def redeliver_job(rt: Runtime, job: JobRecord) -> list[DeliveryRecord]:
     """Make a finished job's events due again (same event ids); a 400 when it has none."""
-    events = await rt.store.jobs.redeliver(job.id, now=rt.clock())
+    events = await rt.store.deliveries.redeliver(job.id, now=rt.clock())
     if not events:
         reason = "it has no callback_url" if job.callback_url is None else "not finished yet"
         raise InvalidRequest(
@@ -32,7 +32,7 @@ async def replay_dead(rt: Runtime, *, client_id: str | None, since: float, until
     )
     count = 0
     for one in client_ids:
-        count += await rt.store.jobs.replay_dead(
+        count += await rt.store.deliveries.replay_dead(
             client_id=one, since=since, until=until, now=rt.clock()
         )
     rt.log.info(

@@ -18,7 +18,7 @@ from gateway.observability.tracing import job_span
 from gateway.service.polling import apply_generation
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
-from gateway.store.records import JobRecord
+from gateway.store.records import JobChange, JobRecord
 
 UNKNOWN_MESSAGE = (
     "The upstream may or may not have started this generation (the gateway lost track of the "
@@ -46,7 +46,7 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
         return
 
     attempt = job.submit_attempts + 1
-    marked = {"submit_attempts": attempt}
+    marked = JobChange(submit_attempts=attempt)
     if not await move(rt, job, token, JobStatus.SUBMITTING, marked, now=now, release=False):
         return
     job = msgspec.structs.replace(job, status=JobStatus.SUBMITTING, submit_attempts=attempt)
@@ -96,9 +96,9 @@ async def _submitted(
 ) -> None:
     status = UPSTREAM_STATUS_TO_JOB.get(generation.status, JobStatus.QUEUED)
     job = msgspec.structs.replace(job, generation_id=generation.id, submitted_at=now)
-    values = {"generation_id": generation.id, "submitted_at": now}
+    change = JobChange(generation_id=generation.id, submitted_at=now)
     if status.is_terminal:
-        await apply_generation(rt, job, token, generation, now, extra=values)
+        await apply_generation(rt, job, token, generation, now, extra=change)
         return
     context = PollContext(
         submitted_at=now,
@@ -110,11 +110,10 @@ async def _submitted(
         deadline_at=job.deadline_at,
         expected=rt.durations.expected(job.model, job.resolution, job.duration),
     )
-    values |= {
-        "upstream_status": generation.status,
-        "next_run_at": rt.poll_policy.next_poll_at(context),
-    }
-    await move(rt, job, token, status, values, now=now)
+    change = change.merged(
+        upstream_status=generation.status, next_run_at=rt.poll_policy.next_poll_at(context)
+    )
+    await move(rt, job, token, status, change, now=now)
 
 
 async def _refused(
@@ -167,7 +166,7 @@ async def _refused(
     if failure.retry_after_s is not None:
         delay = max(delay, min(failure.retry_after_s, 3600.0))
     next_at = min(now + delay, job.deadline_at)
-    await move(rt, job, token, JobStatus.ACCEPTED, {"next_run_at": next_at}, now=now)
+    await move(rt, job, token, JobStatus.ACCEPTED, JobChange(next_run_at=next_at), now=now)
 
 
 def _deadline_message(job: JobRecord) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
+from msgspec import UNSET
 
 from gateway.domain.history import JobEventKind, kinds_for_change
 from gateway.domain.jobs import ErrorCode, JobStatus, transition
 from gateway.service.destinations import deliveries_for, destinations_for
 from gateway.service.runtime import Runtime
 from gateway.store.history import NewJobEvent
-from gateway.store.records import JobRecord, NewDelivery
+from gateway.store.records import JobChange, JobRecord, NewDelivery
 
 
 async def move(
@@ -24,30 +24,32 @@ async def move(
     job: JobRecord,
     token: str,
     status: JobStatus,
-    values: dict[str, Any],
+    change: JobChange,
     *,
     now: float,
     release: bool = True,
 ) -> bool:
-    """Write ``status`` and ``values``; add the event if the caller asked for this status.
+    """Write ``status`` and ``change``; add the events this status calls for.
 
-    Returns False when the lease was lost (the write was refused): the caller stops there.
+    The move is checked against the state machine first (``gateway.domain.jobs.transition``);
+    this is the only place a job's status is written after intake. Returns False when the lease
+    was lost (the write was refused): the caller stops there.
     """
     transition(job.status, status)
-    changes = {"status": status, **values}
+    change = change.merged(status=status)
     if status.is_terminal:
-        changes.setdefault("finished_at", now)
-        changes["next_run_at"] = None
+        finished_at = change.finished_at if change.finished_at is not UNSET else now
+        change = change.merged(finished_at=finished_at, next_run_at=None)
+    updated = change.applied_to(job)
     events: list[NewDelivery] = []
     entering = status != job.status
     if entering:
         destinations = await destinations_for(rt, job, status)
         if destinations:
-            updated = msgspec.structs.replace(job, **changes)
             events = deliveries_for(updated, status, destinations, now)
-    history = history_of_change(job, changes)
+    history = history_of_change(job, updated)
     landed = await rt.store.jobs.update_job(
-        job.id, token, changes, now=now, release=release, new_deliveries=events, history=history
+        job.id, token, change, now=now, release=release, new_deliveries=events, history=history
     )
     if not landed:
         rt.metrics.fenced_writes_refused.inc()
@@ -60,40 +62,37 @@ async def move(
             job_id=job.id,
             client_id=job.client_id,
             status=status.value,
-            error_code=(values.get("error") or {}).get("code"),
+            error_code=(updated.error or {}).get("code"),
         )
     return landed
 
 
-def history_of_change(job: JobRecord, changes: dict[str, Any]) -> list[NewJobEvent]:
-    """The history rows for writing ``changes`` to ``job`` (none for a poll that changed
+def history_of_change(job: JobRecord, updated: JobRecord) -> list[NewJobEvent]:
+    """The history rows for a change of ``job`` into ``updated`` (none for a poll that changed
     nothing), each with the details a reader needs."""
     kinds = kinds_for_change(
         status_before=job.status,
-        status_after=changes.get("status", job.status),
+        status_after=updated.status,
         upstream_before=job.upstream_status,
-        upstream_after=changes.get("upstream_status", job.upstream_status),
-        generation_id_after=changes.get("generation_id", job.generation_id),
+        upstream_after=updated.upstream_status,
+        generation_id_after=updated.generation_id,
     )
-    return [NewJobEvent(kind, _details(kind, job, changes)) for kind in kinds]
+    return [NewJobEvent(kind, _details(kind, job, updated)) for kind in kinds]
 
 
-def _details(kind: JobEventKind, job: JobRecord, changes: dict[str, Any]) -> dict[str, Any]:
+def _details(kind: JobEventKind, job: JobRecord, updated: JobRecord) -> dict[str, Any]:
     if kind == JobEventKind.SUBMITTING:
-        return {"attempt": changes.get("submit_attempts", job.submit_attempts)}
+        return {"attempt": updated.submit_attempts}
     if kind == JobEventKind.SUBMISSION_RETRY:
-        return {"next_run_at": changes.get("next_run_at")}
+        return {"next_run_at": updated.next_run_at}
     if kind == JobEventKind.SUBMITTED:
-        return {"generation_id": changes["generation_id"]}
+        return {"generation_id": updated.generation_id}
     if kind == JobEventKind.UPSTREAM_STATUS:
         return {"previous": job.upstream_status}
     if kind == JobEventKind.COMPLETED:
-        return {
-            "generation_id": changes.get("generation_id", job.generation_id),
-            "video_url": changes.get("video_url"),
-        }
+        return {"generation_id": updated.generation_id, "video_url": updated.video_url}
     if kind == JobEventKind.FAILED:
-        error = changes.get("error") or {}
+        error = updated.error or {}
         return {"error": {"code": error.get("code"), "message": error.get("message")}}
     return {}
 
@@ -107,7 +106,8 @@ async def fail(
     *,
     now: float,
     upstream: dict[str, Any] | None = None,
-    values: dict[str, Any] | None = None,
+    change: JobChange | None = None,
 ) -> bool:
     error = {"code": code.value, "message": message, "upstream": upstream}
-    return await move(rt, job, token, JobStatus.FAILED, {**(values or {}), "error": error}, now=now)
+    change = (change or JobChange()).merged(error=error)
+    return await move(rt, job, token, JobStatus.FAILED, change, now=now)

@@ -6,9 +6,12 @@ from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
+from gateway.store.deliveries import DeliveryStore
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
+from gateway.store.schema import deliveries, jobs
 from gateway.store.subscriptions import SubscriptionStore
+from gateway.store.work_queue import WorkQueues
 
 
 class Store:
@@ -17,6 +20,8 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.jobs = JobStore(db)
+        self.deliveries = DeliveryStore(db)
+        self.work = WorkQueues(db, (jobs, deliveries))  # lease housekeeping of both
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
@@ -39,8 +44,10 @@ __all__ = [
     "ClientStore",
     "CounterStore",
     "Database",
+    "DeliveryStore",
     "History",
     "JobStore",
     "Store",
     "SubscriptionStore",
+    "WorkQueues",
 ]

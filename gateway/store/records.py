@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.jobs import JobStatus
@@ -79,6 +80,63 @@ class JobRecord(msgspec.Struct, frozen=True):
     takeovers: int
     body_checked: bool = True
     traceparent: str | None = None
+
+
+class JobChange(msgspec.Struct, frozen=True, kw_only=True):
+    """The columns a fenced write of a claimed job sets; a field left ``UNSET`` is not written.
+
+    ``status`` is set only by ``gateway.service.transitions.move``, which checks the move against
+    the state machine in ``gateway.domain.jobs`` first.
+    """
+
+    status: JobStatus | UnsetType = UNSET
+    generation_id: str | UnsetType = UNSET
+    upstream_status: str | UnsetType = UNSET
+    video_url: str | UnsetType | None = UNSET
+    usage: dict[str, Any] | UnsetType | None = UNSET
+    error: dict[str, Any] | UnsetType | None = UNSET
+    submitted_at: float | UnsetType = UNSET
+    ready_at: float | UnsetType = UNSET
+    finished_at: float | UnsetType = UNSET
+    next_run_at: float | UnsetType | None = UNSET
+    submit_attempts: int | UnsetType = UNSET
+    poll_count: int | UnsetType = UNSET
+    poll_errors: int | UnsetType = UNSET
+    poll_not_found: int | UnsetType = UNSET
+
+    def fields(self) -> dict[str, Any]:
+        """The fields that are set, by name."""
+        return set_fields(self)
+
+    def merged(self, **later: Any) -> JobChange:
+        """This change with ``later`` fields set as well (``later`` wins)."""
+        return msgspec.structs.replace(self, **later)
+
+    def applied_to(self, job: JobRecord) -> JobRecord:
+        """The job as it reads once this change is written."""
+        return msgspec.structs.replace(job, **self.fields())
+
+
+class DeliveryChange(msgspec.Struct, frozen=True, kw_only=True):
+    """What one attempt changes on its delivery (written with the attempt, fenced)."""
+
+    state: DeliveryState
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_run_at: float | None
+    delivered_at: float | UnsetType = UNSET  # set on delivery; a later failure keeps it
+
+    def fields(self) -> dict[str, Any]:
+        """The fields that are set, by name."""
+        return set_fields(self)
+
+
+def set_fields(change: msgspec.Struct) -> dict[str, Any]:
+    """A change struct's fields that are not ``UNSET``, by name."""
+    return {
+        name: value for name, value in msgspec.structs.asdict(change).items() if value is not UNSET
+    }
 
 
 class NewDelivery(msgspec.Struct, frozen=True):
@@ -156,7 +214,7 @@ def job_from_row(row: Any) -> JobRecord:
 
 
 def job_to_values(values: dict[str, Any]) -> dict[str, Any]:
-    """Encode the JSON columns of a partial job update."""
+    """Encode the JSON columns of a job's values (a new row, or a change's fields)."""
     out = dict(values)
     for name in _JSON_JOB_COLUMNS:
         if name in out and out[name] is not None:

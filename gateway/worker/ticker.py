@@ -24,7 +24,7 @@ from gateway.service.delivery import process_delivery
 from gateway.service.polling import process_poll
 from gateway.service.runtime import Runtime
 from gateway.service.submission import process_submission
-from gateway.store.records import DeliveryRecord, JobRecord
+from gateway.store.records import DeliveryRecord, JobChange, JobRecord
 from gateway.worker.notifications import WorkListener
 
 _TICK_JOB = "tick"
@@ -138,7 +138,7 @@ class Worker:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-        await self.rt.store.jobs.release_leases(sorted(tokens))
+        await self.rt.store.work.release_leases(sorted(tokens))
         self.rt.log.info("worker_stopped", unfinished=len(pending))
 
     @property
@@ -182,7 +182,7 @@ class Worker:
             return
         now = self.rt.clock()
         interval = self.rt.settings.tick_interval_s
-        due = await self.rt.store.jobs.earliest_due(now=now, until=now + interval)
+        due = await self.rt.store.work.earliest_due(now=now, until=now + interval)
         if due is not None:
             self._tick_no_later_than(max(due, now + _MIN_TICK_GAP_S))
 
@@ -247,7 +247,7 @@ class Worker:
         if delivery_limit > 0:
             share = rt.settings.delivery_client_share
             full = sorted(c for c, n in self._by_client.items() if n >= share)
-            deliveries = await rt.store.jobs.claim_deliveries(
+            deliveries = await rt.store.deliveries.claim(
                 now=now,
                 limit=delivery_limit,
                 token=token,
@@ -259,7 +259,7 @@ class Worker:
                 target = destination(delivery.url)
                 if self._by_destination[target] >= rt.settings.delivery_per_destination:
                     # Busy destination: give it back without an attempt or a slot.
-                    await rt.store.jobs.defer_delivery(
+                    await rt.store.deliveries.defer(
                         delivery.id, token, until=now + _DESTINATION_BUSY_DEFER_S, now=now
                     )
                     continue
@@ -314,7 +314,7 @@ class Worker:
             step = process_poll
         else:  # a terminal job with a stray due time: clear it
             await self.rt.store.jobs.update_job(
-                job.id, token, {"next_run_at": None}, now=self.rt.clock()
+                job.id, token, JobChange(next_run_at=None), now=self.rt.clock()
             )
             return
         await self._guarded(step(self.rt, job, token), job_id=job.id)
@@ -337,7 +337,7 @@ class Worker:
         tokens = sorted(set(self._tasks.values()))
         if tokens:
             until = self.rt.clock() + self.rt.settings.lease_s
-            await self.rt.store.jobs.renew_leases(tokens, until)
+            await self.rt.store.work.renew_leases(tokens, until)
 
     async def refresh_durations(self) -> None:
         self.rt.durations.replace(await self.rt.store.counters.durations())

@@ -117,7 +117,7 @@ async def test_actions_without_the_csrf_token_are_refused(console: Console) -> N
             response = await console.http.post(path, data=form, follow_redirects=False)
             assert 403 == response.status_code, (path, token)
             assert "Refused" in response.text
-    deliveries = await console.gateway.runtime.store.jobs.list_deliveries(job_id)
+    deliveries = await console.gateway.runtime.store.deliveries.for_job(job_id)
     assert ["delivered"] == [d.state for d in deliveries]
     await console.gateway.worker.run_until_idle()  # type: ignore[union-attr]
     assert sent == len(console.sender.sent)

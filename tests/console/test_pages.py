@@ -222,7 +222,7 @@ async def test_dead_letters_preview_and_replay(console: Console) -> None:
         response.headers["location"],
     )
     await worker.run_until_idle()
-    deliveries = await console.gateway.runtime.store.jobs.list_deliveries(job_id)
+    deliveries = await console.gateway.runtime.store.deliveries.for_job(job_id)
     assert ["delivered"] == [d.state for d in deliveries]
     assert "No dead deliveries." in (await console.http.get("/console/deliveries")).text
     bad = await console.http.get("/console/deliveries?since=yesterday&until=today")
@@ -396,7 +396,7 @@ async def test_the_operator_replays_every_clients_dead_letters(console: Console)
     assert "/console/deliveries?replayed=2" == response.headers["location"]
     await worker.run_until_idle()
     store = console.gateway.runtime.store
-    states = [d.state for job in jobs for d in await store.jobs.list_deliveries(job)]
+    states = [d.state for job in jobs for d in await store.deliveries.for_job(job)]
     assert ["delivered", "delivered"] == states
 
 

@@ -28,7 +28,7 @@ async def test_a_jobs_life_is_recorded_once_per_change(harness: Harness) -> None
     for _ in range(4):
         await harness.run(advance_s=15)
     await harness.run(advance_s=5)  # the webhook's second attempt
-    await harness.store.jobs.redeliver(job.id, now=harness.clock())
+    await harness.store.deliveries.redeliver(job.id, now=harness.clock())
 
     events = await harness.store.history.list_for_job(job.id)
 
@@ -48,7 +48,7 @@ async def test_a_jobs_life_is_recorded_once_per_change(harness: Harness) -> None
     assert {harness.client.id} == {e.client_id for e in events}
     assert {"generation_id": GEN} == events[2].data
     assert {"generation_id": GEN, "video_url": "https://cdn.test/v.mp4"} == events[5].data
-    [delivery] = await harness.store.jobs.list_deliveries(job.id)
+    [delivery] = await harness.store.deliveries.for_job(job.id)
     first, second = events[6].data, events[7].data
     assert (delivery.id, "video.generation.completed", "https://hooks.test/in") == (
         first["delivery_id"],

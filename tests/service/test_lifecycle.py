@@ -12,6 +12,7 @@ import pytest
 from gateway.domain.jobs import ErrorCode, JobStatus
 from gateway.domain.upstream import FailureKind, Generation
 from gateway.service.clients import rotate_secret
+from gateway.store.records import JobChange
 from tests.fakes import failure
 from tests.harness import Harness
 from tests.webhooks import verify_at_its_timestamp
@@ -54,7 +55,7 @@ async def test_happy_path_submits_once_polls_and_delivers_a_signed_webhook(
         event["data"]["metadata"],
         event["data"]["video_url"],
     )
-    deliveries = await harness.store.jobs.list_deliveries(job.id)
+    deliveries = await harness.store.deliveries.for_job(job.id)
     assert [("delivered", 1)] == [(d.state, d.attempts) for d in deliveries]
 
 
@@ -158,7 +159,11 @@ async def _crash_mid_submission(harness: Harness) -> str:
     )
     assert [job.id] == [j.id for j in claimed]
     assert await harness.store.jobs.update_job(
-        job.id, "dead-worker", {"status": JobStatus.SUBMITTING}, now=harness.clock(), release=False
+        job.id,
+        "dead-worker",
+        JobChange(status=JobStatus.SUBMITTING),
+        now=harness.clock(),
+        release=False,
     )
     return job.id
 
@@ -343,9 +348,9 @@ async def test_webhook_retries_keep_the_event_id_and_sign_afresh(harness: Harnes
     assert (3, 1, 3) == (len(harness.sender.sent), len(ids), len(set(stamps)))
     for _, body, headers in harness.sender.sent:
         verify_at_its_timestamp(harness.webhook_secret, body, headers)
-    attempts = await harness.store.jobs.list_attempts(job.id)
+    attempts = await harness.store.deliveries.attempts_for_job(job.id)
     assert [500, 500, 200] == [a.status_code for a in attempts]
-    (delivery,) = await harness.store.jobs.list_deliveries(job.id)
+    (delivery,) = await harness.store.deliveries.for_job(job.id)
     assert ("delivered", 3) == (delivery.state, delivery.attempts)
 
 
@@ -357,7 +362,7 @@ async def test_410_gone_stops_delivery(harness: Harness) -> None:
     await harness.run()
     await harness.run(advance_s=15)
     await harness.run(advance_s=10_000)
-    (delivery,) = await harness.store.jobs.list_deliveries(job.id)
+    (delivery,) = await harness.store.deliveries.for_job(job.id)
     assert ("gone", 1) == (delivery.state, len(harness.sender.sent))
 
 
@@ -372,14 +377,14 @@ async def test_a_receiver_down_for_the_whole_schedule_ends_dead_then_replays(
     await harness.run(advance_s=15)
     for _ in range(5):
         await harness.run(advance_s=400)
-    (delivery,) = await harness.store.jobs.list_deliveries(job.id)
+    (delivery,) = await harness.store.deliveries.for_job(job.id)
     assert "dead" == delivery.state
-    replayed = await harness.store.jobs.replay_dead(
+    replayed = await harness.store.deliveries.replay_dead(
         client_id=harness.client.id, since=0, until=harness.clock() + 1, now=harness.clock()
     )
     assert 1 == replayed
     await harness.run()
-    (delivery,) = await harness.store.jobs.list_deliveries(job.id)
+    (delivery,) = await harness.store.deliveries.for_job(job.id)
     last_headers = harness.sender.sent[-1][2]
     assert ("delivered", delivery.id) == (delivery.state, last_headers["webhook-id"])
 
@@ -396,7 +401,7 @@ async def test_a_stalled_worker_cannot_write_after_its_lease_was_taken_over(
     await harness.worker.run_until_idle()  # another worker takes over and submits
     assert JobStatus.QUEUED == (await harness.job(job.id)).status
     landed = await harness.store.jobs.update_job(
-        stale.id, "stalled", {"status": JobStatus.FAILED}, now=harness.clock()
+        stale.id, "stalled", JobChange(status=JobStatus.FAILED), now=harness.clock()
     )
     assert (False, JobStatus.QUEUED) == (landed, (await harness.job(job.id)).status)
     assert 1 == (await harness.job(job.id)).takeovers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.domain.upstream import FailureKind, Generation
+from gateway.store.records import JobChange
 from tests.fakes import failure
 from tests.harness import Harness
 
@@ -60,7 +61,11 @@ async def test_poll_and_submission_outcomes_are_bounded(harness: Harness) -> Non
     )
     # a worker died mid-submit: its job is found 'submitting'
     await harness.store.jobs.update_job(
-        crashed.id, "dead_worker", {"status": "submitting"}, now=harness.clock(), release=False
+        crashed.id,
+        "dead_worker",
+        JobChange(status="submitting"),
+        now=harness.clock(),
+        release=False,
     )
     await harness.run(advance_s=70)
 

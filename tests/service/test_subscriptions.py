@@ -73,7 +73,7 @@ async def test_an_event_goes_to_the_callback_and_every_matching_subscription(
     for url, body, headers in sender.sent:
         event = verify_at_its_timestamp(harness.webhook_secret, body, headers)
         assert job_id == event["data"]["id"], url
-    deliveries = await harness.store.jobs.list_deliveries(job_id)
+    deliveries = await harness.store.deliveries.for_job(job_id)
     assert 4 == len({d.id for d in deliveries})
     assert ["delivered"] * 4 == [d.state for d in deliveries]
     subscribed = [d for d in deliveries if d.subscription_id is not None]
@@ -112,7 +112,7 @@ async def test_subscription_deliveries_retry_and_redeliver_like_any_other(
     ids = [headers["webhook-id"] for _, _, headers in sender.sent]
     assert 2 == len(ids)
     assert 1 == len(set(ids))
-    await harness.store.jobs.redeliver(job_id, now=harness.clock())
+    await harness.store.deliveries.redeliver(job_id, now=harness.clock())
     await harness.run()
     assert [ids[0]] * 3 == [headers["webhook-id"] for _, _, headers in sender.sent]
 

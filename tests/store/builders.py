@@ -7,9 +7,18 @@ from typing import Any
 
 import msgspec
 
+from gateway.domain.delivery import DeliveryState
 from gateway.store import Store
 from gateway.store.jobs import Created
-from gateway.store.records import AttemptRecord, ClientRecord, JobRecord, NewDelivery, NewJob
+from gateway.store.records import (
+    AttemptRecord,
+    ClientRecord,
+    DeliveryChange,
+    JobChange,
+    JobRecord,
+    NewDelivery,
+    NewJob,
+)
 
 T0 = 1_800_000_000.0  # a fixed "now": store tests never read the clock
 LEASE_S = 30.0
@@ -88,7 +97,7 @@ async def add_deliveries(
     landed = await store.jobs.update_job(
         job.id,
         token,
-        {"status": "completed", "next_run_at": None, "finished_at": now},
+        JobChange(status="completed", next_run_at=None, finished_at=now),
         now=now,
         new_deliveries=made,
     )
@@ -108,4 +117,23 @@ def attempt(
         error=None if status_code == 200 else "receiver said no",
         response_excerpt="ok" if status_code == 200 else "nope",
         replica_id="replica-1",
+    )
+
+
+def delivery_change(
+    *,
+    state: DeliveryState | str = DeliveryState.PENDING,
+    attempts: int = 1,
+    last_status_code: int | None = None,
+    last_error: str | None = None,
+    next_run_at: float | None = None,
+) -> DeliveryChange:
+    """What an attempt changes on its delivery, with the fields a test does not care about
+    left at a failed attempt's values."""
+    return DeliveryChange(
+        state=DeliveryState(state),
+        attempts=attempts,
+        last_status_code=last_status_code,
+        last_error=last_error,
+        next_run_at=next_run_at,
     )

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from gateway.domain.jobs import JobStatus
 from gateway.store import Store
+from gateway.store.records import JobChange
 from gateway.store.schema import deliveries
 from tests.backends import OpenStore
 from tests.store.builders import LEASE_S, T0, add_client, add_job, new_delivery
@@ -26,7 +27,7 @@ async def test_only_due_jobs_are_claimed(store: Store) -> None:
     await add_client(store)
     idle = await add_job(store, now=T0)
     assert [idle.id] == await claim_ids(store, now=T0, token="lease_idle")
-    assert await store.jobs.update_job(idle.id, "lease_idle", {"next_run_at": None}, now=T0)
+    assert await store.jobs.update_job(idle.id, "lease_idle", JobChange(next_run_at=None), now=T0)
     due = await add_job(store, now=T0)
     await add_job(store, now=T0 + 10)  # due later
 
@@ -62,7 +63,7 @@ async def test_a_leased_job_is_not_claimed_until_its_lease_expires(store: Store)
     taken = await store.jobs.get_job(job.id)
     assert taken is not None
     assert ("lease_b", 1) == (taken.lease_token, taken.takeovers)
-    assert 1 == await store.jobs.count_takeovers()
+    assert 1 == await store.work.count_takeovers()
 
 
 async def test_a_released_job_is_claimed_again_without_a_takeover(store: Store) -> None:
@@ -70,10 +71,10 @@ async def test_a_released_job_is_claimed_again_without_a_takeover(store: Store) 
     await add_client(store)
     job = await add_job(store)
     await claim_ids(store, now=T0, token="lease_a")
-    assert await store.jobs.update_job(job.id, "lease_a", {"next_run_at": T0 + 5}, now=T0 + 1)
+    assert await store.jobs.update_job(job.id, "lease_a", JobChange(next_run_at=T0 + 5), now=T0 + 1)
 
     assert [job.id] == await claim_ids(store, now=T0 + 5, token="lease_b")
-    assert 0 == await store.jobs.count_takeovers()
+    assert 0 == await store.work.count_takeovers()
 
 
 async def test_claim_respects_the_limit_and_takes_the_oldest_due_first(store: Store) -> None:
@@ -124,7 +125,7 @@ async def test_concurrent_claimers_never_share_a_job(store: Store, open_store: O
 
     assert set() == set(first) & set(second)
     assert (total, total) == (len(first) + len(second), len(set(first) | set(second)))
-    assert 0 == await store.jobs.count_takeovers()
+    assert 0 == await store.work.count_takeovers()
 
 
 async def test_a_stale_token_cannot_write(store: Store) -> None:
@@ -138,14 +139,14 @@ async def test_a_stale_token_cannot_write(store: Store) -> None:
     landed = await store.jobs.update_job(
         job.id,
         "lease_old",
-        {"status": "completed", "video_url": "https://cdn.test/v.mp4"},
+        JobChange(status="completed", video_url="https://cdn.test/v.mp4"),
         now=T0 + 40,
         new_deliveries=[new_delivery(job)],
     )
 
     assert False is landed
     assert before == await store.jobs.get_job(job.id)
-    assert [] == await store.jobs.list_deliveries(job.id)
+    assert [] == await store.deliveries.for_job(job.id)
 
 
 async def test_the_current_token_writes_and_releases_the_lease(store: Store) -> None:
@@ -157,7 +158,7 @@ async def test_the_current_token_writes_and_releases_the_lease(store: Store) -> 
     landed = await store.jobs.update_job(
         job.id,
         "lease_now",
-        {"status": "submitting", "submit_attempts": 1, "next_run_at": T0 + 9},
+        JobChange(status="submitting", submit_attempts=1, next_run_at=T0 + 9),
         now=T0 + 2,
     )
 
@@ -172,7 +173,9 @@ async def test_the_current_token_writes_and_releases_the_lease(store: Store) -> 
         stored.lease_token,
         stored.lease_until,
     )
-    assert False is await store.jobs.update_job(job.id, "lease_now", {"poll_count": 9}, now=T0 + 3)
+    assert False is await store.jobs.update_job(
+        job.id, "lease_now", JobChange(poll_count=9), now=T0 + 3
+    )
 
 
 async def test_a_write_without_release_keeps_the_lease(store: Store) -> None:
@@ -182,9 +185,9 @@ async def test_a_write_without_release_keeps_the_lease(store: Store) -> None:
     await claim_ids(store, now=T0, token="lease_keep")
 
     assert await store.jobs.update_job(
-        job.id, "lease_keep", {"status": "submitting"}, now=T0 + 1, release=False
+        job.id, "lease_keep", JobChange(status="submitting"), now=T0 + 1, release=False
     )
-    assert await store.jobs.update_job(job.id, "lease_keep", {"status": "queued"}, now=T0 + 2)
+    assert await store.jobs.update_job(job.id, "lease_keep", JobChange(status="queued"), now=T0 + 2)
     stored = await store.jobs.get_job(job.id)
     assert stored is not None
     assert (JobStatus.QUEUED, None) == (stored.status, stored.lease_token)
@@ -198,10 +201,10 @@ async def test_deliveries_are_written_with_a_landed_update(store: Store) -> None
     made = new_delivery(job)
 
     assert await store.jobs.update_job(
-        job.id, "lease_done", {"status": "completed"}, now=T0 + 3, new_deliveries=[made]
+        job.id, "lease_done", JobChange(status="completed"), now=T0 + 3, new_deliveries=[made]
     )
 
-    [stored] = await store.jobs.list_deliveries(job.id)
+    [stored] = await store.deliveries.for_job(job.id)
     assert (made.id, made.payload, made.url, "pending", 0, T0 + 3, None) == (
         stored.id,
         stored.payload,
@@ -225,20 +228,20 @@ async def test_renew_extends_only_the_given_tokens(store: Store) -> None:
     await store.jobs.update_job(
         done.id,
         "lease_done",
-        {"status": "completed", "next_run_at": None},
+        JobChange(status="completed", next_run_at=None),
         now=T0,
         new_deliveries=[new_delivery(done)],
     )
-    await store.jobs.claim_deliveries(now=T0, limit=10, token="lease_mine", lease_until=T0 + 1)
+    await store.deliveries.claim(now=T0, limit=10, token="lease_mine", lease_until=T0 + 1)
 
-    renewed = await store.jobs.renew_leases(["lease_mine", "lease_unknown"], T0 + 100)
+    renewed = await store.work.renew_leases(["lease_mine", "lease_unknown"], T0 + 100)
 
     jobs_after = [await store.jobs.get_job(job_id) for job_id in (mine.id, other.id)]
-    [delivery] = await store.jobs.list_deliveries(done.id)
+    [delivery] = await store.deliveries.for_job(done.id)
     assert 2 == renewed
     assert [T0 + 100, T0 + LEASE_S] == [job.lease_until for job in jobs_after if job]
     assert T0 + 100 == delivery.lease_until
-    assert 0 == await store.jobs.renew_leases([], T0 + 200)
+    assert 0 == await store.work.renew_leases([], T0 + 200)
 
 
 async def test_release_makes_work_due_again(store: Store) -> None:
@@ -250,15 +253,15 @@ async def test_release_makes_work_due_again(store: Store) -> None:
     await store.jobs.update_job(
         done.id,
         "lease_done",
-        {"status": "completed", "next_run_at": None},
+        JobChange(status="completed", next_run_at=None),
         now=T0,
         new_deliveries=[new_delivery(done)],
     )
     assert [job.id] == await claim_ids(store, now=T0, token="lease_stop")
-    await store.jobs.claim_deliveries(now=T0, limit=10, token="lease_stop", lease_until=T0 + 30)
+    await store.deliveries.claim(now=T0, limit=10, token="lease_stop", lease_until=T0 + 30)
 
-    await store.jobs.release_leases(["lease_stop"])
-    await store.jobs.release_leases([])
+    await store.work.release_leases(["lease_stop"])
+    await store.work.release_leases([])
 
     async with store.db.read() as conn:
         leased = (
@@ -269,6 +272,6 @@ async def test_release_makes_work_due_again(store: Store) -> None:
     assert [] == leased
     assert [job.id] == await claim_ids(store, now=T0 + 1, token="lease_next")
     assert 1 == len(
-        await store.jobs.claim_deliveries(now=T0 + 1, limit=10, token="n", lease_until=T0 + 9)
+        await store.deliveries.claim(now=T0 + 1, limit=10, token="n", lease_until=T0 + 9)
     )
-    assert 0 == await store.jobs.count_takeovers()
+    assert 0 == await store.work.count_takeovers()

@@ -13,6 +13,7 @@ from tests.store.builders import (
     add_deliveries,
     add_job,
     attempt,
+    delivery_change,
 )
 
 
@@ -24,27 +25,27 @@ async def finished_job(store: Store, client_id: str = "cli_a", count: int = 1) -
 
 async def deliver(store: Store, delivery_id: str, *, now: float, state: str) -> None:
     """Claim every due delivery and record one attempt for ``delivery_id`` ending in ``state``."""
-    claimed = await store.jobs.claim_deliveries(
+    claimed = await store.deliveries.claim(
         now=now, limit=100, token="lease_send", lease_until=now + LEASE_S
     )
     assert delivery_id in {d.id for d in claimed}
-    values = {"state": state, "attempts": 1, "next_run_at": None}
-    assert await store.jobs.record_attempt(
+    values = delivery_change(state=state, attempts=1, next_run_at=None)
+    assert await store.deliveries.record_attempt(
         delivery_id, "lease_send", attempt(delivery_id, 1, at=now), values, now=now
     )
-    await store.jobs.release_leases(["lease_send"])
+    await store.work.release_leases(["lease_send"])
 
 
 async def test_deliveries_are_claimed_when_due(store: Store) -> None:
     """A pending delivery is claimed with the claimer's lease and not claimed twice meanwhile."""
     await add_client(store)
     job = await finished_job(store)
-    [made] = await store.jobs.list_deliveries(job.id)
+    [made] = await store.deliveries.for_job(job.id)
 
-    [claimed] = await store.jobs.claim_deliveries(
+    [claimed] = await store.deliveries.claim(
         now=T0, limit=10, token="lease_a", lease_until=T0 + LEASE_S
     )
-    again = await store.jobs.claim_deliveries(
+    again = await store.deliveries.claim(
         now=T0 + 1, limit=10, token="lease_b", lease_until=T0 + 1 + LEASE_S
     )
 
@@ -63,22 +64,25 @@ async def test_record_attempt_is_fenced_and_logs_the_attempt(store: Store) -> No
     ``lease_lost``."""
     await add_client(store)
     job = await finished_job(store)
-    [made] = await store.jobs.list_deliveries(job.id)
-    await store.jobs.claim_deliveries(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
-    await store.jobs.claim_deliveries(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
+    [made] = await store.deliveries.for_job(job.id)
+    await store.deliveries.claim(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
+    await store.deliveries.claim(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
     failed = attempt(made.id, 1, at=T0 + 7, status_code=503)
-    retry = {"attempts": 1, "last_status_code": 503, "next_run_at": T0 + 12}
+    retry = delivery_change(attempts=1, last_status_code=503, next_run_at=T0 + 12)
 
-    stale = await store.jobs.record_attempt(made.id, "lease_old", failed, retry, now=T0 + 7)
-    after_stale = (await store.jobs.list_deliveries(job.id), await store.jobs.list_attempts(job.id))
-    current = await store.jobs.record_attempt(made.id, "lease_new", failed, retry, now=T0 + 7)
-    [stored] = await store.jobs.list_deliveries(job.id)
+    stale = await store.deliveries.record_attempt(made.id, "lease_old", failed, retry, now=T0 + 7)
+    after_stale = (
+        await store.deliveries.for_job(job.id),
+        await store.deliveries.attempts_for_job(job.id),
+    )
+    current = await store.deliveries.record_attempt(made.id, "lease_new", failed, retry, now=T0 + 7)
+    [stored] = await store.deliveries.for_job(job.id)
 
     assert False is stale
     lost = msgspec.structs.replace(failed, lease_lost=True)
     assert (0, [lost]) == (after_stale[0][0].attempts, after_stale[1])
     assert True is current
-    assert [lost, failed] == await store.jobs.list_attempts(job.id)
+    assert [lost, failed] == await store.deliveries.attempts_for_job(job.id)
     assert ("pending", 1, 503, T0 + 12, None, 1) == (
         stored.state,
         stored.attempts,
@@ -94,48 +98,48 @@ async def test_deliveries_and_attempts_are_listed_in_order(store: Store) -> None
     await add_client(store)
     job = await finished_job(store, count=2)
     other = await finished_job(store)
-    first, second = await store.jobs.list_deliveries(job.id)
-    [elsewhere] = await store.jobs.list_deliveries(other.id)
-    await store.jobs.claim_deliveries(now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
+    first, second = await store.deliveries.for_job(job.id)
+    [elsewhere] = await store.deliveries.for_job(other.id)
+    await store.deliveries.claim(now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
     recorded = [
         (second.id, attempt(second.id, 1, at=T0 + 1, status_code=500)),
         (elsewhere.id, attempt(elsewhere.id, 1, at=T0 + 1)),
         (first.id, attempt(first.id, 1, at=T0 + 2)),
     ]
     for delivery_id, made in recorded:
-        assert await store.jobs.record_attempt(
-            delivery_id, "lease_x", made, {"attempts": 1}, now=made.attempted_at
+        assert await store.deliveries.record_attempt(
+            delivery_id, "lease_x", made, delivery_change(attempts=1), now=made.attempted_at
         )
     sorted_ids = sorted([first.id, second.id])
 
-    assert sorted_ids == [d.id for d in await store.jobs.list_deliveries(job.id)]
-    assert [recorded[0][1], recorded[2][1]] == await store.jobs.list_attempts(job.id)
-    assert [recorded[1][1]] == await store.jobs.list_attempts(other.id)
+    assert sorted_ids == [d.id for d in await store.deliveries.for_job(job.id)]
+    assert [recorded[0][1], recorded[2][1]] == await store.deliveries.attempts_for_job(job.id)
+    assert [recorded[1][1]] == await store.deliveries.attempts_for_job(other.id)
 
 
 async def test_redeliver_makes_finished_deliveries_pending_with_the_same_id(store: Store) -> None:
     """Delivered and dead events are due again with their ids; a pending one is left alone."""
     await add_client(store)
     job = await finished_job(store, count=3)
-    delivered, dead, pending = await store.jobs.list_deliveries(job.id)
-    await store.jobs.claim_deliveries(now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
+    delivered, dead, pending = await store.deliveries.for_job(job.id)
+    await store.deliveries.claim(now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
     for made, state in ((delivered, "delivered"), (dead, "dead")):
-        assert await store.jobs.record_attempt(
+        assert await store.deliveries.record_attempt(
             made.id,
             "lease_x",
             attempt(made.id, 8),
-            {"state": state, "attempts": 8, "next_run_at": None},
+            delivery_change(state=state, attempts=8, next_run_at=None),
             now=T0 + 5,
         )
-    assert await store.jobs.record_attempt(
+    assert await store.deliveries.record_attempt(
         pending.id,
         "lease_x",
         attempt(pending.id, 1),
-        {"attempts": 1, "next_run_at": T0 + 60},
+        delivery_change(attempts=1, next_run_at=T0 + 60),
         now=T0 + 5,
     )
 
-    again = await store.jobs.redeliver(job.id, now=T0 + 10)
+    again = await store.deliveries.redeliver(job.id, now=T0 + 10)
 
     by_id = {d.id: d for d in again}
     assert [delivered.id, dead.id, pending.id] == [d.id for d in again]
@@ -147,7 +151,7 @@ async def test_redeliver_makes_finished_deliveries_pending_with_the_same_id(stor
         by_id[pending.id].attempts,
         by_id[pending.id].next_run_at,
     )
-    claimed = await store.jobs.claim_deliveries(
+    claimed = await store.deliveries.claim(
         now=T0 + 10, limit=10, token="lease_y", lease_until=T0 + 40
     )
     assert sorted([delivered.id, dead.id]) == sorted(d.id for d in claimed)
@@ -174,16 +178,16 @@ async def test_replay_dead_takes_the_window_and_the_client(store: Store) -> None
             store, delivery_id, now=T0 + 200, state="delivered" if name == "delivered" else "dead"
         )
 
-    replayed = await store.jobs.replay_dead(
+    replayed = await store.deliveries.replay_dead(
         client_id="cli_a", since=T0, until=T0 + 100, now=T0 + 300
     )
 
-    claimed = await store.jobs.claim_deliveries(
+    claimed = await store.deliveries.claim(
         now=T0 + 300, limit=10, token="lease_r", lease_until=T0 + 330
     )
     assert 2 == replayed
     assert sorted([made["at_since"], made["inside"]]) == sorted(d.id for d in claimed)
-    assert {"dead": 3, "delivered": 1, "pending": 2} == await store.jobs.count_deliveries_by_state()
+    assert {"dead": 3, "delivered": 1, "pending": 2} == await store.deliveries.count_by_state()
 
 
 async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store) -> None:
@@ -191,22 +195,24 @@ async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store
     job's history in the same transaction."""
     await add_client(store)
     job = await finished_job(store)
-    [made] = await store.jobs.list_deliveries(job.id)
-    await store.jobs.claim_deliveries(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
-    await store.jobs.claim_deliveries(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
-    dead = {"state": "dead", "attempts": 1, "next_run_at": None}
-    await store.jobs.record_attempt(
+    [made] = await store.deliveries.for_job(job.id)
+    await store.deliveries.claim(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
+    await store.deliveries.claim(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
+    dead = delivery_change(state="dead", attempts=1, next_run_at=None)
+    await store.deliveries.record_attempt(
         made.id, "lease_old", attempt(made.id, 1, at=T0 + 7), dead, now=T0 + 7
     )
-    await store.jobs.record_attempt(
+    await store.deliveries.record_attempt(
         made.id, "lease_new", attempt(made.id, 1, at=T0 + 8), dead, now=T0 + 8
     )
-    await store.jobs.redeliver(job.id, now=T0 + 9)
-    await store.jobs.claim_deliveries(now=T0 + 9, limit=10, token="lease_3", lease_until=T0 + 40)
-    await store.jobs.record_attempt(
+    await store.deliveries.redeliver(job.id, now=T0 + 9)
+    await store.deliveries.claim(now=T0 + 9, limit=10, token="lease_3", lease_until=T0 + 40)
+    await store.deliveries.record_attempt(
         made.id, "lease_3", attempt(made.id, 1, at=T0 + 10), dead, now=T0 + 10
     )
-    replayed = await store.jobs.replay_dead(client_id="cli_a", since=0, until=T0 + 20, now=T0 + 11)
+    replayed = await store.deliveries.replay_dead(
+        client_id="cli_a", since=0, until=T0 + 20, now=T0 + 11
+    )
 
     events = await store.history.list_for_job(job.id)
 

@@ -17,6 +17,7 @@ from gateway.store.jobs import (
     Replayed,
     TooManyInFlight,
 )
+from gateway.store.records import JobChange
 from gateway.store.schema import jobs
 from tests.store.builders import T0, add_client, new_job
 
@@ -72,7 +73,7 @@ async def test_json_columns_round_trip(store: Store) -> None:
     usage = {"used_credits": 1260, "detail": {"seconds": 5}}
     error = {"code": "upstream_rejected", "message": "Prompt is too long"}
     assert await store.jobs.update_job(
-        made.id, token, {"status": "failed", "usage": usage, "error": error}, now=T0 + 1
+        made.id, token, JobChange(status="failed", usage=usage, error=error), now=T0 + 1
     )
     updated = await store.jobs.get_job(made.id)
     assert updated is not None

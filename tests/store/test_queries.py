@@ -103,7 +103,7 @@ async def test_counts_by_status_and_by_delivery_state(store: Store) -> None:
     await add_client(store)
     assert ({}, {}) == (
         await store.jobs.count_jobs_by_status(),
-        await store.jobs.count_deliveries_by_state(),
+        await store.deliveries.count_by_state(),
     )
     await add_job(store)
     await add_job(store)
@@ -114,19 +114,21 @@ async def test_counts_by_status_and_by_delivery_state(store: Store) -> None:
     await add_deliveries(store, done, 2, now=T0 + 500)
 
     assert {"accepted": 2, "queued": 1, "completed": 1} == await store.jobs.count_jobs_by_status()
-    assert {"pending": 2} == await store.jobs.count_deliveries_by_state()
+    assert {"pending": 2} == await store.deliveries.count_by_state()
 
 
 async def test_oldest_due_spans_jobs_and_deliveries_and_skips_leased(store: Store) -> None:
     """The oldest unclaimed due ``next_run_at`` over both queues; leased and future rows ignored."""
     await add_client(store)
-    assert None is await store.jobs.oldest_due(now=T0)
+    assert None is await store.work.earliest_due(now=T0, until=T0)
     await add_job(store, now=T0 - 50)  # leased just below
     await store.jobs.claim_jobs(now=T0, limit=10, token="lease_x", lease_until=T0 + LEASE_S)
     await add_job(store, now=T0 + 5)  # not due yet at T0
-    assert None is await store.jobs.oldest_due(now=T0)
+    assert None is await store.work.earliest_due(now=T0, until=T0)
 
     job = await add_job(store, now=T0 - 20)
     await add_deliveries(store, job, now=T0 - 30)  # the job is finished; its delivery is due
-    assert T0 - 30 == await store.jobs.oldest_due(now=T0)
-    assert T0 - 50 == await store.jobs.oldest_due(now=T0 + LEASE_S + 1)  # lease expired
+    assert T0 - 30 == await store.work.earliest_due(now=T0, until=T0)
+    assert T0 - 50 == await store.work.earliest_due(
+        now=T0 + LEASE_S + 1, until=T0 + LEASE_S + 1
+    )  # lease expired

@@ -88,10 +88,10 @@ async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) 
         deferred = [
             d
             for j in a_jobs
-            for d in await harness.store.jobs.list_deliveries(j.id)
+            for d in await harness.store.deliveries.for_job(j.id)
             if d.next_run_at == harness.clock() + 1.0
         ]
-        [b_delivery] = await harness.store.jobs.list_deliveries(b_job.id)
+        [b_delivery] = await harness.store.deliveries.for_job(b_job.id)
         assert ["https://b.test/hook"] == [u for u in sender.sent if u.startswith("https://b")]
         assert 2 == len(a_sent(sender))
         assert [0] == [d.attempts for d in deferred]
