@@ -14,18 +14,24 @@ import collections
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from gateway.domain.circuit import BreakerPolicy
 from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
 from gateway.service.delivery import process_delivery
 from gateway.service.polling import process_poll
 from gateway.service.runtime import Runtime
 from gateway.service.submission import process_submission
+from gateway.settings import Settings
 from gateway.store.records import DeliveryRecord, JobChange, JobRecord
+from gateway.worker.circuits import Circuits
 from gateway.worker.notifications import WorkListener
+
+T = TypeVar("T")
 
 _TICK_JOB = "tick"
 # The ticker wakes early for work due before its next regular tick, but never sooner than this
@@ -51,6 +57,18 @@ def destination(url: str) -> str:
 
 # A delivery whose destination is at its cap is given back, due again this much later.
 _DESTINATION_BUSY_DEFER_S = 1.0
+# The longest a destination's circuit stays open before a probe.
+_MAX_OPEN_S = 3600.0
+
+
+def breaker_policy(schedule: tuple[float, ...], settings: Settings) -> BreakerPolicy:
+    """Circuits stay open on the delivery retry schedule (after its first attempt), at most an
+    hour at a time, so a destination that recovers is tried again within the hour."""
+    steps = tuple(min(step, _MAX_OPEN_S) for step in schedule[1:] if step > 0)
+    return BreakerPolicy(
+        failures_to_open=settings.delivery_breaker_failures,
+        open_for_s=steps or BreakerPolicy().open_for_s,
+    )
 
 
 class Worker:
@@ -62,6 +80,7 @@ class Worker:
         self._delivery_tasks: dict[asyncio.Task[None], tuple[str, str]] = {}
         self._by_client: collections.Counter[str] = collections.Counter()
         self._by_destination: collections.Counter[str] = collections.Counter()
+        self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
         self._stopping = False
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
@@ -257,21 +276,36 @@ class Worker:
             )
             for delivery in deliveries:
                 target = destination(delivery.url)
-                if self._by_destination[target] >= rt.settings.delivery_per_destination:
-                    # Busy destination: give it back without an attempt or a slot.
+                deferred_until = self._deferred_until(target, now)
+                if deferred_until is not None:
+                    # Busy destination or open circuit: give it back without an attempt or a slot.
                     await rt.store.deliveries.defer(
-                        delivery.id, token, until=now + _DESTINATION_BUSY_DEFER_S, now=now
+                        delivery.id, token, until=deferred_until, now=now
                     )
                     continue
                 if delivery.next_run_at is not None:
                     lateness.labels(kind="delivery").observe(max(0.0, now - delivery.next_run_at))
-                task = self._spawn(self._run_delivery(delivery, token), token)
+                task = self._spawn(self._run_delivery(delivery, token, target), token)
                 self._delivery_tasks[task] = (delivery.client_id, target)
                 self._by_client[delivery.client_id] += 1
                 self._by_destination[target] += 1
                 started += 1
             filled = filled or len(deliveries) == delivery_limit
         return started, filled
+
+    def _deferred_until(self, target: str, now: float) -> float | None:
+        """When a delivery to ``target`` claimed now should come back instead of being sent:
+        None to send it now. The cap comes first, so a probe is only let out with a slot."""
+        deferred = self.rt.metrics.deliveries_deferred
+        if self._by_destination[target] >= self.rt.settings.delivery_per_destination:
+            deferred.labels(reason="destination_busy").inc()
+            return now + _DESTINATION_BUSY_DEFER_S
+        admission = self.circuits.admit(target, now)
+        self.rt.metrics.circuits_open.set(self.circuits.open_count())
+        if admission.verdict == "defer":
+            deferred.labels(reason="circuit_open").inc()
+            return admission.until
+        return None
 
     def _spawn(self, work: Awaitable[None], token: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
@@ -319,17 +353,28 @@ class Worker:
             return
         await self._guarded(step(self.rt, job, token), job_id=job.id)
 
-    async def _run_delivery(self, delivery: DeliveryRecord, token: str) -> None:
-        await self._guarded(process_delivery(self.rt, delivery, token), job_id=delivery.job_id)
-
-    async def _guarded(self, work: Awaitable[None], *, job_id: str) -> None:
+    async def _run_delivery(self, delivery: DeliveryRecord, token: str, target: str) -> None:
+        result = None
         try:
-            await work
+            result = await self._guarded(
+                process_delivery(self.rt, delivery, token), job_id=delivery.job_id
+            )
+        finally:
+            if result is None:
+                self.circuits.abandon(target)
+            else:
+                self.circuits.record(target, result, self.rt.clock())
+            self.rt.metrics.circuits_open.set(self.circuits.open_count())
+
+    async def _guarded(self, work: Awaitable[T], *, job_id: str) -> T | None:
+        try:
+            return await work
         except asyncio.CancelledError:
             raise
         except Exception:
             # The row keeps its lease until it expires, then any replica retries it.
             self.rt.log.exception("work_failed", job_id=job_id)
+            return None
 
     # --- housekeeping -------------------------------------------------------------------
 
