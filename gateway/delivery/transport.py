@@ -165,9 +165,6 @@ class _TlsPools:
         self._max_hosts = max_hosts
         self._pools: OrderedDict[str, _Pool] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._pools)
-
     async def acquire(self, name: str) -> _Pool:
         pool = self._pools.get(name)
         if pool is None:
