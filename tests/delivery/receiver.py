@@ -8,8 +8,10 @@ import contextlib
 import ipaddress
 import socket
 import ssl
+import subprocess
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gateway.domain.addresses import IPAddress
 
@@ -110,3 +112,17 @@ class ScriptedResolver:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         current = script.pop(0) if len(script) > 1 else script[0]
         return [ipaddress.ip_address(ip) for ip in current]
+
+
+def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
+    """A key and a self-signed certificate for ``name`` (openssl from PATH)."""
+    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
+    command = [
+        *["openssl", "req", "-x509", "-newkey", "ec", "-nodes"],
+        *["-pkeyopt", "ec_paramgen_curve:prime256v1"],
+        *["-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+        *["-keyout", str(key), "-out", str(cert)],
+    ]
+    # A fixed local command (openssl from PATH; the test is skipped without it).
+    subprocess.run(command, check=True, capture_output=True, timeout=30)  # noqa: S603
+    return cert, key
