@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from gateway.errors import NotFound
+from gateway.errors import InvalidRequest, NotFound, Unauthorized
 from gateway.http.auth import ADMIN_SECURITY, require_admin
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
@@ -40,7 +40,7 @@ class AdminController(Controller):
         summary="Create a client; its key and secret are shown only now",
         operation_id="createClient",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401),
+        responses=documented_errors(InvalidRequest, Unauthorized),
     )
     async def create(
         self,
@@ -55,7 +55,7 @@ class AdminController(Controller):
         "/",
         summary="List clients (never their keys or secrets)",
         operation_id="listClients",
-        responses=documented_errors(401),
+        responses=documented_errors(Unauthorized),
     )
     async def list_clients(
         self, request: Request[Any, Any, Any], admin: NamedDependency[None]
@@ -70,7 +70,7 @@ class AdminController(Controller):
         summary="Revoke a client's key at once",
         operation_id="revokeClient",
         operation_class=GatewayOperation,
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
     )
     async def revoke(
         self,
@@ -90,7 +90,7 @@ class AdminController(Controller):
         summary="New webhook secret; the old one keeps signing (second) during the grace period",
         operation_id="rotateClientSecret",
         operation_class=GatewayOperation,
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
     )
     async def rotate(
         self,

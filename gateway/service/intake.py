@@ -9,9 +9,11 @@ from gateway.domain.addresses import CallbackUrlRejected
 from gateway.domain.generation import DEFAULT_EVENTS, CheckedJob, check_job
 from gateway.errors import (
     CallbackRejected,
+    GatewayError,
     IdempotencyKeyReused,
     InvalidRequest,
     RateLimited,
+    TooManyJobsInFlight,
 )
 from gateway.ids import new_job_id
 from gateway.service.runtime import Runtime
@@ -39,6 +41,16 @@ class Accepted:
     def __init__(self, job: JobRecord, *, replayed: bool) -> None:
         self.job = job
         self.replayed = replayed
+
+
+# Everything ``accept_job`` raises: each route that accepts a job documents these.
+INTAKE_ERRORS: tuple[type[GatewayError], ...] = (
+    InvalidRequest,
+    CallbackRejected,
+    IdempotencyKeyReused,
+    RateLimited,
+    TooManyJobsInFlight,
+)
 
 
 async def check_destination(guard: CallbackGuard, url: str, *, field: str) -> None:
@@ -115,11 +127,9 @@ async def accept_job(
             retry_after_s=max(1.0, outcome.window_start + RATE_WINDOW_S - now),
         )
     if isinstance(outcome, TooManyInFlight):
-        raise RateLimited(
+        raise TooManyJobsInFlight(
             f"This client already has {outcome.in_flight} jobs in flight "
-            f"(at most {settings.max_in_flight_per_client}); wait for some to finish.",
-            retry_after_s=30.0,
-            code="too_many_jobs_in_flight",
+            f"(at most {settings.max_in_flight_per_client}); wait for some to finish."
         )
     if isinstance(outcome, KeyReused):
         raise IdempotencyKeyReused(

@@ -14,7 +14,7 @@ import msgspec
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
 from gateway.domain.jobs import JobStatus
 from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, TooManySubscriptions
 from gateway.ids import new_subscription_id
 from gateway.service.destinations import event_payload
 from gateway.service.intake import CallbackGuard, check_destination
@@ -45,10 +45,9 @@ async def subscribe(
         ) from None
     await check_destination(guard, request.target_url, field="target_url")
     if await rt.store.subscriptions.count_active(client.id) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
-        raise InvalidRequest(
+        raise TooManySubscriptions(
             f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
-            "delete some first.",
-            code="too_many_subscriptions",
+            "delete some first."
         )
     record = SubscriptionRecord(
         id=new_subscription_id(),
