@@ -20,7 +20,7 @@ async def process_delivery(
     client = await rt.store.clients.get(delivery.client_id)
     now = rt.clock()
     if client is None:  # cannot happen with the foreign keys in place; never sign with nothing
-        rt.log.error("delivery_without_client", event_id=delivery.id, client_id=delivery.client_id)
+        rt.log.error("delivery_without_client")
         return None
     headers = webhook_headers(client.signing_secrets(now), delivery.id, int(now), delivery.payload)
     attempt = delivery.attempts + 1
@@ -73,9 +73,6 @@ async def process_delivery(
         await _deactivate(rt, delivery.subscription_id, delivery.client_id, now)
     rt.log.info(
         "delivery_attempted",
-        job_id=delivery.job_id,
-        client_id=delivery.client_id,
-        event_id=delivery.id,
         attempt=attempt,
         status_code=result.status_code,
         error=result.error,

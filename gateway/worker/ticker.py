@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from gateway.domain.circuit import BreakerPolicy
@@ -340,6 +341,9 @@ class Worker:
             self.rt.log.warning("replan_failed", error=type(exc).__name__)
 
     async def _run_job(self, job: JobRecord, token: str) -> None:
+        # Every log line of this work item names its job and client (each task has its own
+        # copy of the context, so the binding ends with the task).
+        structlog.contextvars.bind_contextvars(job_id=job.id, client_id=job.client_id)
         kind = _step_kind(job.status)
         step: Callable[[Runtime, JobRecord, str], Awaitable[None]]
         if kind == "submit":
@@ -351,14 +355,15 @@ class Worker:
                 job.id, token, JobChange(next_run_at=None), now=self.rt.clock()
             )
             return
-        await self._guarded(step(self.rt, job, token), job_id=job.id)
+        await self._guarded(step(self.rt, job, token))
 
     async def _run_delivery(self, delivery: DeliveryRecord, token: str, target: str) -> None:
+        structlog.contextvars.bind_contextvars(
+            job_id=delivery.job_id, client_id=delivery.client_id, event_id=delivery.id
+        )
         result = None
         try:
-            result = await self._guarded(
-                process_delivery(self.rt, delivery, token), job_id=delivery.job_id
-            )
+            result = await self._guarded(process_delivery(self.rt, delivery, token))
         finally:
             if result is None:
                 self.circuits.abandon(target)
@@ -366,14 +371,14 @@ class Worker:
                 self.circuits.record(target, result, self.rt.clock())
             self.rt.metrics.circuits_open.set(self.circuits.open_count())
 
-    async def _guarded(self, work: Awaitable[T], *, job_id: str) -> T | None:
+    async def _guarded(self, work: Awaitable[T]) -> T | None:
         try:
             return await work
         except asyncio.CancelledError:
             raise
         except Exception:
             # The row keeps its lease until it expires, then any replica retries it.
-            self.rt.log.exception("work_failed", job_id=job_id)
+            self.rt.log.exception("work_failed")
             return None
 
     # --- housekeeping -------------------------------------------------------------------
