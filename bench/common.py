@@ -2,23 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from mock_upstream.testing import free_port
 
-__all__ = ["Process", "free_port", "machine", "print_table", "serve_gateway", "wrk"]
+__all__ = ["Inbox", "Process", "free_port", "machine", "print_table", "serve_gateway", "wrk"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class Inbox:
+    """A loopback webhook receiver (ASGI) noting when each job's first webhook arrived (Unix
+    time) and its ``data``; answers 204."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if scope["method"] == "POST":
+            data = json.loads(body)["data"]
+            with self.lock:
+                self.arrivals.setdefault(data["id"], (time.time(), data))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
 
 def machine() -> str:

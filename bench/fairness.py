@@ -15,46 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from bench.common import PgDatabase, free_port, print_table, serve_gateway
+from bench.common import Inbox, PgDatabase, free_port, print_table, serve_gateway
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
 
 ADMIN_KEY = "bench-admin-key"
 B_NAME = "client-b"
-
-
-class Inbox:
-    """B's receiver: notes when each job's webhook arrived."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, float] = {}
-        self.lock = threading.Lock()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        if scope["method"] == "POST":
-            job_id = json.loads(body)["data"]["id"]
-            with self.lock:
-                self.arrivals.setdefault(job_id, time.monotonic())
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
 
 class HangingReceivers:
@@ -156,7 +131,7 @@ def run_phase(
             accepted: dict[str, float] = {}
             for i in range(jobs):
                 job_id = _submit(http, b_key, inbox_url, f"b {i}")
-                accepted[job_id] = time.monotonic()
+                accepted[job_id] = time.time()
                 time.sleep(0.25)  # pacing the load generator, not waiting for a result
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -166,7 +141,7 @@ def run_phase(
             time.sleep(0.1)  # the bench waits for webhooks; bounded by the deadline
         else:
             raise RuntimeError(f"not every webhook of B arrived within 120 s; see {log}")
-        return sorted(inbox.arrivals[job_id] - at for job_id, at in accepted.items())
+        return sorted(inbox.arrivals[job_id][0] - at for job_id, at in accepted.items())
     finally:
         gateway.stop()
 
@@ -196,30 +171,19 @@ def main() -> None:
                     else f"sqlite:///{Path(tmp) / f'fair-{count}.db'}"
                 )
                 try:
-                    if count:
-                        with HangingReceivers(options.hanging) as hanging:
-                            times = run_phase(
-                                database_url,
-                                upstream.url,
-                                inbox_url,
-                                inbox,
-                                options.jobs,
-                                hanging,
-                                Path(tmp) / f"beside-{count}.log",
-                                fair=fair,
-                            )
-                            held = hanging.connections
-                    else:
+                    hanging = HangingReceivers(options.hanging if count else 0)
+                    with hanging:
                         times = run_phase(
                             database_url,
                             upstream.url,
                             inbox_url,
                             inbox,
                             options.jobs,
-                            None,
-                            Path(tmp) / "alone.log",
+                            hanging if count else None,
+                            Path(tmp) / f"phase-{count}.log",
+                            fair=fair,
                         )
-                        held = 0
+                    held = hanging.connections
                 finally:
                     if pg is not None:
                         asyncio.run(pg.drop())
