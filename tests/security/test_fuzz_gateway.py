@@ -3,10 +3,13 @@ answer conforms to the document, and invalid input is rejected. Seeded and bound
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from litestar.testing import TestClient
@@ -25,11 +28,16 @@ app = create_app(
     guard=AllowAllGuard(),
     run_worker=False,
 )
-_client = TestClient(app=app)
-_client.__enter__()  # run the lifespan (store, bootstrap client) once for the whole module
-
 schema = schemathesis.openapi.from_path(str(CONTRACT))
 schema.app = app
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _running_gateway() -> Iterator[None]:
+    """The lifespan (store, bootstrap client) runs once for the whole module, and ends."""
+    with TestClient(app=app):
+        yield
+    shutil.rmtree(_tmp, ignore_errors=True)
 
 
 @schema.auth(refresh_interval=None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -71,8 +72,10 @@ def problem_shape(status: int) -> dict[str, object]:
 
 
 @pytest.fixture
-async def client() -> UpstreamClient:
-    return UpstreamClient(BASE, KEY, clock=lambda: 1445412380.0)
+async def client() -> AsyncIterator[UpstreamClient]:
+    client = UpstreamClient(BASE, KEY, clock=lambda: 1445412380.0)
+    yield client
+    await client.aclose()
 
 
 def assert_no_key(result: object, client: UpstreamClient) -> None:
