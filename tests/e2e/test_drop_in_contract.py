@@ -13,7 +13,6 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from litestar.testing import TestClient
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from gateway.http.app import create_app
@@ -45,10 +44,11 @@ schema.app = app
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _running_gateway() -> Iterator[None]:
-    """The lifespan (store, bootstrap client, upstream client) runs once for the module."""
-    with TestClient(app=app):
-        yield
+def _data_dir() -> Iterator[None]:
+    """schemathesis runs the app's lifespan (store, bootstrap client, upstream client) itself,
+    around each test; a second lifespan on the same app (a test client) would run two gateways
+    on one app."""
+    yield
     shutil.rmtree(_tmp, ignore_errors=True)
 
 
