@@ -184,7 +184,6 @@ async def accept(
     gateway = gateway_of(request)
     accepted = await accept_job(
         gateway.runtime,
-        gateway.guard,
         client,
         job_request,
         idempotency_key=idempotency_key,

@@ -9,7 +9,6 @@ from litestar import Request
 
 if TYPE_CHECKING:
     from gateway.console.session import Console
-    from gateway.service.intake import CallbackGuard
     from gateway.service.readiness import ReadinessProbe
     from gateway.service.runtime import Runtime
     from gateway.worker.ticker import Worker
@@ -18,7 +17,6 @@ if TYPE_CHECKING:
 @dataclass
 class Gateway:
     runtime: Runtime
-    guard: CallbackGuard
     readiness: ReadinessProbe
     worker: Worker | None = None
     console: Console | None = None

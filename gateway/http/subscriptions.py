@@ -88,7 +88,7 @@ class SubscriptionController(Controller):
         data: JSONBody[NewSubscription],
     ) -> Response[SubscriptionView]:
         gateway = gateway_of(request)
-        record = await subscribe(gateway.runtime, gateway.guard, client, data)
+        record = await subscribe(gateway.runtime, client, data)
         return Response(
             subscription_view(record),
             status_code=201,

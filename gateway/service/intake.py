@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.domain.addresses import CallbackUrlRejected
 from gateway.domain.generation import DEFAULT_EVENTS, CheckedJob, check_job
@@ -16,6 +16,7 @@ from gateway.errors import (
     TooManyJobsInFlight,
 )
 from gateway.ids import new_job_id
+from gateway.service.ports import CallbackGuard
 from gateway.service.runtime import Runtime
 from gateway.store.jobs import (
     Admission,
@@ -29,10 +30,6 @@ from gateway.store.jobs import (
 from gateway.store.records import ClientRecord, JobRecord, NewJob
 
 RATE_WINDOW_S = 60.0
-
-
-class CallbackGuard(Protocol):
-    async def check_url(self, url: str) -> None: ...
 
 
 class Accepted:
@@ -66,7 +63,6 @@ async def check_destination(guard: CallbackGuard, url: str, *, field: str) -> No
 
 async def accept_job(
     rt: Runtime,
-    guard: CallbackGuard,
     client: ClientRecord,
     data: dict[str, Any],
     *,
@@ -91,7 +87,7 @@ async def accept_job(
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
     if fields.callback_url is not None:
-        await check_destination(guard, fields.callback_url, field="callback_url")
+        await check_destination(rt.guard, fields.callback_url, field="callback_url")
 
     now = rt.clock()
     new = NewJob(

@@ -85,7 +85,6 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.dialect = engine.dialect.name
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -169,10 +168,6 @@ class Database:
         return self.engine.url.set(drivername=self.engine.url.get_backend_name()).render_as_string(
             hide_password=False
         )
-
-    async def ping(self) -> None:
-        async with self.read() as conn:
-            await conn.execute(sa.text("SELECT 1"))
 
     async def prove_commit(self, replica_id: str, *, now: float) -> None:
         """Commit one small write (this replica's heartbeat row): ``SELECT 1`` passes on a full

@@ -109,9 +109,3 @@ class History:
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_from_row(row) for row in rows]
-
-    async def latest_id(self) -> int:
-        """The id of the newest event of any job (0 when there is none)."""
-        async with self.db.read() as conn:
-            value = (await conn.execute(sa.select(sa.func.max(job_events.c.id)))).scalar_one()
-        return int(value or 0)

@@ -138,12 +138,6 @@ class UpstreamClient:
     def __repr__(self) -> str:
         return f"UpstreamClient(base_url={str(self._http.base_url)!r})"
 
-    async def __aenter__(self) -> UpstreamClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
     async def aclose(self) -> None:
         await self._http.aclose()
 

@@ -167,10 +167,6 @@ class Worker:
         tick = self._scheduler.get_job(_TICK_JOB) if self._scheduler is not None else None
         return tick.next_run_time.timestamp() if tick and tick.next_run_time else None
 
-    @property
-    def busy(self) -> int:
-        return len(self._tasks)
-
     # --- ticking ------------------------------------------------------------------------
 
     async def tick(self) -> int:

@@ -79,8 +79,9 @@ def problem_shape(status: int) -> dict[str, object]:
 @pytest.fixture
 async def client() -> AsyncIterator[UpstreamClient]:
     transport = httpx.MockTransport(respx.mock.async_handler)  # the routes of `@respx.mock`
-    async with UpstreamClient(BASE, KEY, clock=lambda: 1445412380.0, transport=transport) as it:
-        yield it
+    client = UpstreamClient(BASE, KEY, clock=lambda: 1445412380.0, transport=transport)
+    yield client
+    await client.aclose()
 
 
 def assert_no_key(result: object, client: UpstreamClient) -> None:

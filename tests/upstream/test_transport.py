@@ -12,7 +12,7 @@ import asyncio
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -84,7 +84,7 @@ async def test_a_reset_after_the_post_is_unknown_and_the_generation_exists(
     """The mock's ``reset``: headers promise 4 KiB, a fragment arrives, the connection drops.
     The generation was created; the client says unknown and sent exactly one POST."""
     server, journal = mock
-    async with UpstreamClient(server.url, KEY) as client:
+    async with aclosing(UpstreamClient(server.url, KEY)) as client:
         result = await client.submit(body("reset"), request_id="job_1.submit.1")
     assert isinstance(result, UpstreamFailure)
     assert (FailureKind.UNKNOWN, None) == (result.kind, result.status_code)
@@ -96,7 +96,7 @@ async def test_a_reset_after_the_post_is_unknown_and_the_generation_exists(
 async def test_a_truncated_answer_to_the_post_is_unknown(mock: tuple[MockServer, Journal]) -> None:
     """The mock's ``truncated_json``: a 200 whose JSON stops half-way; the job exists."""
     server, journal = mock
-    async with UpstreamClient(server.url, KEY) as client:
+    async with aclosing(UpstreamClient(server.url, KEY)) as client:
         result = await client.submit(body("truncated_json"), request_id="job_1.submit.1")
     assert isinstance(result, UpstreamFailure)
     assert (FailureKind.UNKNOWN, 200) == (result.kind, result.status_code)
@@ -138,7 +138,7 @@ async def test_the_library_alone_would_call_it_a_connect_error(reset: bool) -> N
 
 async def test_a_refused_connection_is_safe_to_retry() -> None:
     """Nothing listens: no byte was sent, so the submission may be tried again."""
-    async with UpstreamClient(f"http://127.0.0.1:{free_port()}", KEY) as client:
+    async with aclosing(UpstreamClient(f"http://127.0.0.1:{free_port()}", KEY)) as client:
         result = await client.submit(body(), request_id="job_1.submit.1")
     assert isinstance(result, UpstreamFailure)
     assert (FailureKind.RETRYABLE, "ConnectError talking to the upstream") == (
@@ -160,8 +160,8 @@ async def test_a_connect_timeout_is_safe_to_retry() -> None:
                 filler.setblocking(False)
                 filler.connect_ex(("127.0.0.1", port))
                 fillers.append(filler)
-            async with UpstreamClient(
-                f"http://127.0.0.1:{port}", KEY, connect_timeout_s=0.3
+            async with aclosing(
+                UpstreamClient(f"http://127.0.0.1:{port}", KEY, connect_timeout_s=0.3)
             ) as client:
                 result = await client.submit(body(), request_id="job_1.submit.1")
         finally:
@@ -179,7 +179,7 @@ async def test_an_answer_that_never_comes_times_out_as_unknown(
 ) -> None:
     """The client's read timeout reaches the transport; a POST left hanging is unknown."""
     server, journal = mock
-    async with UpstreamClient(server.url, KEY, timeout_s=0.3) as client:
+    async with aclosing(UpstreamClient(server.url, KEY, timeout_s=0.3)) as client:
         result = await client.submit(body("hang"), request_id="job_1.submit.1")
     assert isinstance(result, UpstreamFailure)
     assert (FailureKind.UNKNOWN, "ReadTimeout talking to the upstream") == (
@@ -194,7 +194,7 @@ async def test_a_reset_poll_fails_once_and_the_pool_recovers(
 ) -> None:
     """``poll_reset_1``: the first GET is cut off (a failure value), the next one answers."""
     server, _ = mock
-    async with UpstreamClient(server.url, KEY) as client:
+    async with aclosing(UpstreamClient(server.url, KEY)) as client:
         created = await client.submit(body("poll_reset_1"), request_id="job_1.submit.1")
         assert isinstance(created, Generation)
         first = await client.fetch(created.id, request_id="job_1.poll.1")
@@ -210,7 +210,7 @@ async def test_sends_the_key_the_request_id_and_the_body_unchanged(
 ) -> None:
     """Over the real transport the mock sees what httpx built: headers, query, exact body."""
     server, journal = mock
-    async with UpstreamClient(server.url, KEY, user_agent="gw-test/1") as client:
+    async with aclosing(UpstreamClient(server.url, KEY, user_agent="gw-test/1")) as client:
         created = await client.submit(body(), request_id="job_1.submit.1")
         assert isinstance(created, Generation)
         polled = await client.fetch(created.id, request_id="job_1.poll.1")
