@@ -111,7 +111,7 @@ async def test_a_connection_lost_before_any_answer_is_unknown(reset: bool) -> No
     received: list[bytes] = []
     async with (
         raw_server(drop_after_reading(received, reset=reset)) as url,
-        UpstreamClient(url, KEY) as client,
+        aclosing(UpstreamClient(url, KEY)) as client,
     ):
         result = await client.submit(body(), request_id="job_1.submit.1")
     assert isinstance(result, UpstreamFailure)
@@ -256,7 +256,7 @@ async def test_the_pool_never_opens_more_than_max_connections(max_connections: i
     accepted: list[int] = []
     async with (
         raw_server(counting_responder(accepted)) as url,
-        UpstreamClient(url, KEY, max_connections=max_connections) as client,
+        aclosing(UpstreamClient(url, KEY, max_connections=max_connections)) as client,
     ):
         results = await asyncio.gather(
             *(client.fetch("gen_1", request_id=f"r{i}") for i in range(16))

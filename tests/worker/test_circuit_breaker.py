@@ -14,7 +14,6 @@ from gateway.service.clients import create_client
 from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.worker.ticker import destination
-from tests.fakes import AllowAllGuard
 from tests.harness import Harness, make_settings
 
 A_URL = "https://a.test/hook"
@@ -78,17 +77,8 @@ async def test_an_open_circuit_defers_without_attempts_and_a_probe_closes_it(
 
     # Its circuit is open: a.test's deliveries come back when it may close, with no attempt;
     # client B's webhook to another host is claimed and delivered on the same round.
-    b_job = (
-        await accept_job(
-            harness.runtime,
-            AllowAllGuard(),
-            b_client,
-            {
-                "prompt": "a horse",
-                "callback_url": B_URL,
-            },
-        )
-    ).job
+    request = {"prompt": "a horse", "callback_url": B_URL}
+    b_job = (await accept_job(harness.runtime, b_client, request)).job
     harness.upstream.poll_script.append(DONE)
     await harness.run(advance_s=1)
     await harness.run(advance_s=15)
