@@ -16,7 +16,6 @@ from litestar.datastructures import Cookie
 from gateway.console.session import COOKIE_NAME, SESSION_TTL_S, Console, Kind, Session
 from gateway.http.state import Gateway, gateway_of
 from gateway.ids import hash_api_key
-from gateway.service.clients import authenticate
 from gateway.store.records import ClientRecord
 
 CSRF_FIELD = "csrf_token"
@@ -74,7 +73,7 @@ async def resolve(gateway: Gateway, session: Session | None) -> Viewer | None:
     if session.kind == "admin" and _is_admin_key_hash(gateway, session.key_hash):
         return Viewer(session=session, client=None)
     if session.kind == "client":
-        client = await gateway.runtime.store.clients.by_key_hash(session.key_hash)
+        client = await gateway.runtime.client_keys.by_key_hash(session.key_hash)
         if client is not None:
             return Viewer(session=session, client=client)
     return None
@@ -87,7 +86,7 @@ async def signed_in_kind(gateway: Gateway, key: str) -> tuple[Kind, str] | None:
     key_hash = hash_api_key(key)
     if _is_admin_key_hash(gateway, key_hash):
         return "admin", key_hash
-    if await authenticate(gateway.runtime.store, key) is not None:
+    if await gateway.runtime.client_keys.by_key_hash(key_hash) is not None:
         return "client", key_hash
     return None
 
