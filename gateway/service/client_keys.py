@@ -70,6 +70,10 @@ class ClientKeys:
         for key_hash in [h for h, (c, _) in self._entries.items() if c.id == client_id]:
             del self._entries[key_hash]
 
+    def holds(self, client_id: str) -> bool:
+        """Whether an entry of ``client_id`` is in the cache (expired or not)."""
+        return any(client.id == client_id for client, _ in self._entries.values())
+
     def forget_all(self) -> None:
         self._generation += 1
         self._entries.clear()
