@@ -4,6 +4,8 @@ commits — a failed commit fails every request of its batch and leaves no row."
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -13,10 +15,12 @@ from sqlalchemy import event
 from gateway.errors import StoreUnavailable
 from gateway.service.group_commit import GroupCommit
 from gateway.store import Store
+from gateway.store.intake import insert_batch
 from gateway.store.jobs import Admission, Created, IdempotencyClaim, IntakeRequest, Replayed
 from gateway.store.schema import jobs
 from tests.harness import Harness
-from tests.store.builders import new_job
+from tests.pg import fresh_database, require_pg
+from tests.store.builders import add_client, new_job
 
 T0 = 1_800_000_000.0
 
@@ -116,3 +120,53 @@ async def test_a_repeated_key_in_one_group_gets_the_same_job(harness: Harness) -
     assert 1 == len(created)
     assert [Replayed(job=created[0].job)] * 9 == [o for o in outcomes if isinstance(o, Replayed)]
     assert 1 == await count_jobs(harness.runtime.store)
+
+
+@pytest.mark.postgres
+async def test_a_key_another_replica_commits_meanwhile_is_answered_from_its_job() -> None:
+    """Replica B's transaction stores key K and stays open; replica A's batch (K with the same
+    body, plus a job without a key) looked K up before B committed, so its insert waits on B's
+    row and fails when B commits. Nothing of the batch is stored then; each request runs again
+    alone: K replays B's job, the other job is created. Nobody was answered with the failure."""
+    require_pg()
+    claim = IdempotencyClaim("key-replicas", "k" * 64, 3600.0)
+    async with fresh_database() as url:
+        store_a, store_b = await Store.open(url), await Store.open(url)
+        try:
+            await add_client(store_a, "cli_a")
+            intake = GroupCommit(store_a.jobs)
+            async with store_b.db.engine.begin() as conn:  # B's transaction, held open
+                (by_b,) = await insert_batch(
+                    conn, store_b.db, [IntakeRequest(new=new_job(), now=T0, idempotency=claim)]
+                )
+                waiting = [
+                    asyncio.ensure_future(
+                        intake.insert(IntakeRequest(new=new_job(), now=T0, idempotency=claim))
+                    ),
+                    asyncio.ensure_future(intake.insert(IntakeRequest(new=new_job(), now=T0))),
+                ]
+                await until(lambda: lock_waits(store_a), what="A's batch waiting on B's key")
+            outcomes = await asyncio.wait_for(asyncio.gather(*waiting), timeout=30)
+        finally:
+            await store_a.close()
+            await store_b.close()
+
+    assert isinstance(by_b, Created)
+    assert Replayed(job=by_b.job) == outcomes[0]
+    assert isinstance(outcomes[1], Created)
+
+
+async def lock_waits(store: Store) -> bool:
+    async with store.db.read() as conn:
+        query = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return int((await conn.execute(query)).scalar_one()) > 0
+
+
+async def until(
+    condition: Callable[[], Awaitable[bool]], *, what: str, timeout_s: float = 10.0
+) -> None:
+    """Wait for an async condition, bounded (checked every 20 ms)."""
+    deadline = time.monotonic() + timeout_s
+    while not await condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
