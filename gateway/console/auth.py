@@ -73,7 +73,9 @@ async def resolve(gateway: Gateway, session: Session | None) -> Viewer | None:
     if session.kind == "admin" and _is_admin_key_hash(gateway, session.key_hash):
         return Viewer(session=session, client=None)
     if session.kind == "client":
-        client = await gateway.runtime.client_keys.by_key_hash(session.key_hash)
+        # Read from the database, not the API's key cache: the console is light traffic, and a
+        # session ends the moment its key is revoked or replaced, from any process.
+        client = await gateway.runtime.store.clients.by_key_hash(session.key_hash)
         if client is not None:
             return Viewer(session=session, client=client)
     return None
@@ -86,7 +88,7 @@ async def signed_in_kind(gateway: Gateway, key: str) -> tuple[Kind, str] | None:
     key_hash = hash_api_key(key)
     if _is_admin_key_hash(gateway, key_hash):
         return "admin", key_hash
-    if await gateway.runtime.client_keys.by_key_hash(key_hash) is not None:
+    if await gateway.runtime.store.clients.by_key_hash(key_hash) is not None:
         return "client", key_hash
     return None
 
