@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Sequence
 
 import structlog
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway.errors import StoreUnavailable
 from gateway.store.jobs import InsertOutcome, IntakeRequest, JobStore
@@ -45,6 +45,7 @@ class GroupCommit:
         if self._closed:
             raise StoreUnavailable("The gateway is shutting down; retry on another replica")
         future: asyncio.Future[InsertOutcome] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_observed)
         self._queue.append((request, future))
         if self._writer is None:
             self._writer = asyncio.ensure_future(self._drain())
@@ -82,6 +83,13 @@ class GroupCommit:
                 # looked them up; nothing of the batch was stored. Each request alone finds it.
                 await self._one_by_one(batch)
                 return
+            except SQLAlchemyError:
+                # Not an outage (those arrive as StoreUnavailable) but one request the database
+                # refused: nothing was stored; alone, only that request fails.
+                if len(batch) == 1:
+                    raise
+                await self._one_by_one(batch)
+                return
         except Exception as exc:  # the transaction failed: nothing of the batch was stored
             _fail(batch, exc)
             return
@@ -113,3 +121,9 @@ def _fail(waiters: Sequence[_Waiter], exc: Exception) -> None:
     for _, future in waiters:
         if not future.done():
             future.set_exception(exc)
+
+
+def _observed(future: asyncio.Future[InsertOutcome]) -> None:
+    """Mark a failure as seen: a request that went away no longer awaits its future."""
+    if not future.cancelled():
+        future.exception()

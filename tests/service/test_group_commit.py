@@ -170,3 +170,16 @@ async def until(
     while not await condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
+
+
+async def test_a_request_the_database_refuses_fails_alone(harness: Harness) -> None:
+    """One job of the batch names a client that does not exist (a foreign-key violation): the
+    batch's transaction fails, each request runs again alone, and only that one fails."""
+    intake = GroupCommit(harness.runtime.store.jobs)
+    good = requests(harness, 3)
+    bad = IntakeRequest(new=new_job("cli_nobody"), now=T0)
+    outcomes = await asyncio.gather(
+        *(intake.insert(r) for r in [good[0], bad, good[1], good[2]]), return_exceptions=True
+    )
+    assert [Created, sa.exc.IntegrityError, Created, Created] == [type(o) for o in outcomes]
+    assert 3 == await count_jobs(harness.runtime.store)
