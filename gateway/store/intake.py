@@ -146,9 +146,9 @@ async def insert_batch(
             outcomes[index] = _ReplayStored(job_id=seen.job_id)
 
     admitted = [requests[i] for i in undecided if requests[i].admission is not None]
+    # Sorted: two replicas' batches lock the windows they share in the same order (no deadlock).
     windows_before = await read_windows(
-        conn,
-        dict.fromkeys((r.new.client_id, r.admission.window_start) for r in admitted if r.admission),
+        conn, sorted({(r.new.client_id, r.admission.window_start) for r in admitted if r.admission})
     )
     windows = dict(windows_before)
     in_flight = await _in_flight(conn, {r.new.client_id for r in admitted})
@@ -246,7 +246,7 @@ async def _store(
         return []
     if expired:
         await conn.execute(
-            _DELETE_KEY, [{"match_client_id": c, "match_key": k} for c, k in expired]
+            _DELETE_KEY, [{"match_client_id": c, "match_key": k} for c, k in sorted(expired)]
         )
     keys = [
         {
@@ -260,6 +260,9 @@ async def _store(
         if r.idempotency is not None
     ]
     if keys:
+        # In key order, for the same reason: concurrent batches claiming the same keys wait on
+        # each other's rows in one order, so one fails (and is retried), none dead-locks.
+        keys.sort(key=lambda row: (str(row["client_id"]), str(row["key"])))
         await conn.execute(_INSERT_KEYS, keys)
     rows = (await conn.execute(_INSERT_JOBS, [_job_values(requests[i]) for i in accepted])).all()
     await record_new_jobs(
