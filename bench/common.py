@@ -124,11 +124,27 @@ def serve_gateway(env: dict[str, str], *, log: Path) -> Process:
 
 
 class WrkResult:
-    def __init__(self, requests_per_s: float, p50_ms: float, p99_ms: float, errors: int) -> None:
+    def __init__(
+        self,
+        requests_per_s: float,
+        p50_ms: float,
+        p99_ms: float,
+        errors: int,
+        *,
+        requests: int = 0,
+        non_2xx: int = 0,
+    ) -> None:
         self.requests_per_s = requests_per_s
         self.p50_ms = p50_ms
         self.p99_ms = p99_ms
-        self.errors = errors
+        self.errors = errors  # non-2xx/3xx answers plus socket errors
+        self.requests = requests  # completed responses, whatever their status
+        self.non_2xx = non_2xx
+
+    @property
+    def ok(self) -> int:
+        """Responses with a 2xx or 3xx status."""
+        return self.requests - self.non_2xx
 
 
 def _ms(text: str) -> float:
@@ -165,10 +181,18 @@ def wrk(
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    total = re.search(r"(\d+) requests in", output)
     errors = int(bad.group(1)) if bad else 0
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return WrkResult(rps, p50, p99, errors)
+    return WrkResult(
+        rps,
+        p50,
+        p99,
+        errors,
+        requests=int(total.group(1)) if total else 0,
+        non_2xx=int(bad.group(1)) if bad else 0,
+    )
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

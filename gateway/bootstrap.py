@@ -97,7 +97,7 @@ async def open_runtime(
             )
             stack.push_async_callback(webhook_sender.aclose)
             sender = webhook_sender
-        yield Runtime(
+        runtime = Runtime(
             settings=settings,
             store=store,
             upstream=upstream,
@@ -119,3 +119,7 @@ async def open_runtime(
             rulebook=rulebook or Rulebook(load_catalogue()),
             tracer=tracer_from(tracer_provider),
         )
+        # Intake's last batches commit and are answered before the store closes (the stack
+        # unwinds backwards).
+        stack.push_async_callback(runtime.intake.close)
+        yield runtime

@@ -20,6 +20,7 @@ from gateway.service.clients import (
     RotatedSecret,
     client_view,
     create_client,
+    revoke_client,
     rotate_secret,
 )
 
@@ -79,7 +80,7 @@ class AdminController(Controller):
         client_id: FromPath[str],
     ) -> ClientView:
         rt = gateway_of(request).runtime
-        client = await rt.store.clients.revoke(client_id, now=rt.clock())
+        client = await revoke_client(rt.store, client_id, now=rt.clock(), keys=rt.client_keys)
         if client is None:
             raise NotFound(f"No client {client_id!r}")
         return client_view(client, now=rt.clock())
@@ -100,7 +101,11 @@ class AdminController(Controller):
     ) -> RotatedSecret:
         rt = gateway_of(request).runtime
         rotated = await rotate_secret(
-            rt.store, client_id, now=rt.clock(), grace_s=rt.settings.secret_rotation_grace_s
+            rt.store,
+            client_id,
+            now=rt.clock(),
+            grace_s=rt.settings.secret_rotation_grace_s,
+            keys=rt.client_keys,
         )
         if rotated is None:
             raise NotFound(f"No active client {client_id!r}")

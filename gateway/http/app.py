@@ -44,8 +44,11 @@ from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store
-from gateway.worker.notifications import JobEndListener
+from gateway.store.database import CLIENT_CHANGED_CHANNEL
+from gateway.worker.notifications import ChannelListener, JobEndListener
 from gateway.worker.ticker import Worker
+
+CLIENT_LISTENER_NAME = "gateway-client-listener"  # its connection in pg_stat_activity
 
 
 @contextlib.asynccontextmanager
@@ -68,6 +71,27 @@ async def job_end_watch(runtime: Runtime) -> AsyncIterator[None]:
         await asyncio.gather(checks, return_exceptions=True)
         if listener is not None:
             await listener.stop()
+
+
+@contextlib.asynccontextmanager
+async def client_key_watch(runtime: Runtime) -> AsyncIterator[ChannelListener | None]:
+    """PostgreSQL: drop a client from this replica's key cache as soon as another replica
+    revokes or changes it (its ``NOTIFY``). A notification missed while the listener reconnects
+    is covered by the cache's TTL (1 s). SQLite has one process: nothing to listen to."""
+    if runtime.store.db.is_sqlite:
+        yield None
+        return
+    listener = ChannelListener(
+        runtime.store.db.driver_url(),
+        CLIENT_CHANGED_CHANNEL,
+        runtime.client_keys.forget,
+        application_name=CLIENT_LISTENER_NAME,
+    )
+    listener.start()
+    try:
+        yield listener
+    finally:
+        await listener.stop()
 
 
 class GatewayApp(Litestar):
@@ -140,6 +164,9 @@ def create_app(
                 worker.start()
                 stack.push_async_callback(worker.stop)
             await stack.enter_async_context(job_end_watch(runtime))
+            app.state.gateway.client_listener = await stack.enter_async_context(
+                client_key_watch(runtime)
+            )
             yield
 
     app = GatewayApp(

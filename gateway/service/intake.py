@@ -1,4 +1,5 @@
-"""Accepting a job: check it, limit it, store it. A 202 is sent only after the commit."""
+"""Accepting a job: check it, limit it, store it. A 202 is sent only after the commit (of the
+group of concurrent requests it joined: ``gateway.service.group_commit``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from gateway.store.jobs import (
     Admission,
     Created,
     IdempotencyClaim,
+    IntakeRequest,
     KeyReused,
     OverRateLimit,
     Replayed,
@@ -116,7 +118,10 @@ async def accept_job(
         rate_limit=settings.rate_limit_per_minute,
         max_in_flight=settings.max_in_flight_per_client,
     )
-    outcome = await rt.store.jobs.insert_job(new, now=now, idempotency=claim, admission=admission)
+    # Committed with the other requests of its batch before this returns (group commit).
+    outcome = await rt.intake.insert(
+        IntakeRequest(new=new, now=now, idempotency=claim, admission=admission)
+    )
     if isinstance(outcome, OverRateLimit):
         raise RateLimited(
             f"At most {settings.rate_limit_per_minute} jobs a minute per client; try again later.",

@@ -29,6 +29,9 @@ _MIGRATION_LOCK_KEY = 7_202_611_25
 WORK_CHANNEL = "gateway_work"
 # PostgreSQL: a job reached a terminal status (payload: its id); wakes Prefer: wait requests.
 JOB_ENDED_CHANNEL = "gateway_job_ended"
+# PostgreSQL: a client was revoked or changed (payload: its id); every replica drops it from its
+# in-memory key cache (gateway.service.client_keys).
+CLIENT_CHANGED_CHANNEL = "gateway_client_changed"
 
 # What "the database cannot serve now" looks like: a server down or unreachable, a connection
 # lost, a pool exhausted, SQLite's disk full or its lock held past the busy timeout. (Integrity
@@ -161,6 +164,15 @@ class Database:
             await conn.execute(
                 sa.text("SELECT pg_notify(:channel, :job_id)"),
                 {"channel": JOB_ENDED_CHANNEL, "job_id": job_id},
+            )
+
+    async def notify_client_changed(self, conn: AsyncConnection, client_id: str) -> None:
+        """PostgreSQL: tell every replica that ``client_id`` changed (on commit), so that it
+        drops the client from its key cache. SQLite: one process, which drops it itself."""
+        if not self.is_sqlite:
+            await conn.execute(
+                sa.text("SELECT pg_notify(:channel, :client_id)"),
+                {"channel": CLIENT_CHANGED_CHANNEL, "client_id": client_id},
             )
 
     def driver_url(self) -> str:
