@@ -38,6 +38,7 @@ class ClientKeys:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[ClientRecord, float]] = {}  # hash → (client, expiry)
+        self._by_id: dict[str, tuple[ClientRecord, float]] = {}  # id → (client, expiry)
         # Bumped by every forget: a database read that began before a change must not put its
         # (stale) answer in the cache after the change dropped the entry.
         self._generation = 0
@@ -64,9 +65,26 @@ class ClientKeys:
             self._entries[key_hash] = (client, now + self._ttl_s)
         return client
 
+    async def by_id(self, client_id: str) -> ClientRecord | None:
+        """The client ``client_id`` (revoked or not), as the worker signs its webhooks with: a
+        rotated secret reaches every replica as ``by_key_hash``'s changes do."""
+        entry = self._by_id.get(client_id)
+        now = self._clock()
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        generation = self._generation
+        self.reads += 1
+        client = await self._clients.get(client_id)
+        if client is None:
+            self._by_id.pop(client_id, None)
+        elif generation == self._generation:
+            self._by_id[client_id] = (client, now + self._ttl_s)
+        return client
+
     def forget(self, client_id: str) -> None:
         """Drop every entry of ``client_id`` (it changed here or on another replica)."""
         self._generation += 1
+        self._by_id.pop(client_id, None)
         for key_hash in [h for h, (c, _) in self._entries.items() if c.id == client_id]:
             del self._entries[key_hash]
 
@@ -77,3 +95,4 @@ class ClientKeys:
     def forget_all(self) -> None:
         self._generation += 1
         self._entries.clear()
+        self._by_id.clear()

@@ -17,7 +17,7 @@ async def process_delivery(
 ) -> AttemptResult | None:
     """Make one attempt and record it; returns what the destination answered (None when no
     attempt was made)."""
-    client = await rt.store.clients.get(delivery.client_id)
+    client = await rt.client_keys.by_id(delivery.client_id)
     now = rt.clock()
     if client is None:  # cannot happen with the foreign keys in place; never sign with nothing
         rt.log.error("delivery_without_client")

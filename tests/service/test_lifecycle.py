@@ -508,3 +508,28 @@ async def test_words_outside_the_documented_enum_keep_the_job_running_then_succe
     await harness.run(advance_s=15)
     done = await harness.job(job.id)
     assert (JobStatus.COMPLETED, "succeeded") == (done.status, done.upstream_status)
+
+
+async def test_a_rotated_secret_signs_the_next_webhook_although_the_client_was_cached(
+    harness: Harness,
+) -> None:
+    """The worker reads the signing client from memory (``ClientKeys.by_id``); a rotation on
+    this replica drops the cached record at once, so the next webhook is signed with the new
+    secret (no grace: only it)."""
+    harness.upstream.poll_script.extend([COMPLETED, COMPLETED])
+    await harness.accept()
+    await harness.run()
+    await harness.run(advance_s=15)  # signed with the first secret, which is now cached
+    rotated = await rotate_secret(
+        harness.store,
+        harness.client.id,
+        now=harness.clock(),
+        grace_s=0.0,
+        keys=harness.runtime.client_keys,
+    )
+    assert rotated is not None
+    await harness.accept()
+    await harness.run()
+    await harness.run(advance_s=15)
+    (_, body, headers) = harness.sender.sent[-1]
+    verify_at_its_timestamp(rotated.webhook_secret, body, headers)
