@@ -199,6 +199,7 @@ def run_one(
                 _p99_bound(before, after),
                 max(g.peak_rss_mb() for g in gateways),
                 (cpu_after - cpu_before) / elapsed,
+                1000 * (cpu_after - cpu_before) / max(1.0, _polls(after) - _polls(before)),
                 f"{upstream} {(mock_cpu_after - mock_cpu_before) / elapsed:.2f}",
             ]
         finally:
@@ -262,6 +263,7 @@ def main() -> None:
             "p99 lateness s (bucket)",
             "peak RSS MB",
             "gateway CPU (cores)",
+            "gateway CPU ms per poll",
             "upstream CPU (cores)",
         ],
         rows,

@@ -44,7 +44,7 @@ from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.intake import CallbackGuard
 from gateway.service.readiness import ReadinessProbe
-from gateway.service.runtime import Runtime, Sender, Upstream
+from gateway.service.runtime import Runtime, Sender, Upstream, shared_clock
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.upstream.client import UpstreamClient
@@ -118,7 +118,12 @@ def create_app(
                     settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
                 )
                 stack.push_async_callback(the_store.close)
-            await ensure_bootstrap_client(the_store, settings, now=clock())
+            # PostgreSQL: leases and due times follow the database's clock. A clock injected
+            # by a test is kept as it is: the test drives time itself.
+            the_clock = (
+                await shared_clock(the_store, settings, clock) if clock is system_clock else clock
+            )
+            await ensure_bootstrap_client(the_store, settings, now=the_clock())
             the_tracer_provider = tracer_provider
             if the_tracer_provider is None:
                 exporting = otlp_tracer_provider(settings)
@@ -166,7 +171,7 @@ def create_app(
                     schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
                 ),
                 metrics=the_metrics,
-                clock=clock,
+                clock=the_clock,
                 rulebook=rulebook,
                 tracer=tracer_from(the_tracer_provider),
             )

@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from gateway.clock import CorrectedClock
 from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
 from gateway.service.delivery import process_delivery
 from gateway.service.polling import process_poll
-from gateway.service.runtime import Runtime
+from gateway.service.runtime import Runtime, lease_time
 from gateway.service.submission import process_submission
 from gateway.store.records import DeliveryRecord, JobChange, JobRecord
 from gateway.worker.notifications import WorkListener
@@ -117,6 +118,8 @@ class Worker:
 
     def _tick_no_later_than(self, at: float) -> None:
         """Bring the next tick forward to ``at`` (Unix time); never postpone it."""
+        if isinstance(self.rt.clock, CorrectedClock):  # the scheduler keeps the local time
+            at = self.rt.clock.to_local(at)
         planned = self.next_tick_at
         if self._stopping or self._scheduler is None or (planned is not None and planned <= at):
             return
@@ -244,7 +247,8 @@ class Worker:
         many were started and whether a kind filled its batch (more may be due)."""
         rt = self.rt
         batch = rt.settings.claim_batch if limit is None else limit
-        now = rt.clock()
+        # The database's time on PostgreSQL (skewed replicas agree on leases and due times).
+        now = await lease_time(rt)
         lease_until = now + rt.settings.lease_s
         token = new_lease_token()
         lateness = rt.metrics.work_lateness
@@ -365,7 +369,7 @@ class Worker:
     async def renew_leases(self) -> None:
         tokens = sorted(set(self._tasks.values()))
         if tokens:
-            until = self.rt.clock() + self.rt.settings.lease_s
+            until = await lease_time(self.rt) + self.rt.settings.lease_s
             await self.rt.store.work.renew_leases(tokens, until)
 
     async def refresh_durations(self) -> None:
