@@ -127,3 +127,25 @@ async def test_batches_from_two_stores_on_one_database_do_not_deadlock(
 
     assert [True] * 40 == results[0]
     assert [False] * 40 == results[1]
+
+
+async def test_a_failed_batch_writes_nothing_and_every_caller_hears_it(store: Store) -> None:
+    """The batch is one transaction: when it fails (here one write breaks a NOT NULL
+    constraint), none of its rows changed and no caller is told its write landed."""
+    ids = await _claimed(store, 3, "lease_f")
+    broken = JobChange(poll_count=None)  # type: ignore[arg-type]  # the column is NOT NULL
+
+    outcomes = await asyncio.gather(
+        store.job_writes.update(ids[0], "lease_f", JobChange(poll_count=5), now=T0),
+        store.job_writes.update(ids[1], "lease_f", broken, now=T0),
+        store.job_writes.update(ids[2], "lease_f", JobChange(poll_count=5), now=T0),
+        return_exceptions=True,
+    )
+
+    assert all(isinstance(outcome, Exception) for outcome in outcomes)
+    for job_id in ids:
+        job = await store.jobs.get_job(job_id)
+        assert job is not None
+        assert (0, "lease_f") == (job.poll_count, job.lease_token)
+    # The batcher carries on with the next writes.
+    assert await store.job_writes.update(ids[0], "lease_f", JobChange(poll_count=1), now=T0)
