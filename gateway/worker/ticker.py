@@ -129,6 +129,7 @@ class Worker:
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
         self._stopping = True
+        self._task_finished.set()  # a tick waiting for room to claim gives up at once
         if self.listener is not None:
             await self.listener.stop()
         if self._replan is not None:
