@@ -69,5 +69,11 @@ class JobWriteBatcher:
 
     async def close(self) -> None:
         """Let the writes already queued commit (at shut-down, before the engine goes)."""
-        if self._drainer is not None:
-            await asyncio.gather(self._drainer, return_exceptions=True)
+        drainer = self._drainer
+        # (A drain of another event loop, e.g. an app served from a test's portal, has ended
+        # with that loop's work; it cannot be awaited from this one.)
+        if drainer is None or drainer.done():
+            return
+        if drainer.get_loop() is not asyncio.get_running_loop():
+            return
+        await asyncio.gather(drainer, return_exceptions=True)
