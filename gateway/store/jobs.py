@@ -321,7 +321,7 @@ class JobStore:
         The rows are locked first (PostgreSQL; SQLite has one writer) and a write whose token no
         longer holds its row is refused, exactly as ``update_job`` would refuse it; the others
         are written with one ``executemany`` per set of columns, each still matched by id and
-        lease token.
+        lease token. One write per job in a batch (a job has one task at a time).
         """
         if not writes:
             return []

@@ -1,8 +1,10 @@
 """The ticker: an APScheduler interval job that claims due work in batches and runs it.
 
 Each tick claims as many due items (submissions, polls, webhook deliveries) as there are free
-slots, under a lease, and starts one task per item; it keeps claiming while slots free up and work
-is due, for at most about one tick interval, then returns (``max_instances=1``, coalescing).
+slots, under a lease, and starts one task per item; while more is due than there is room for, it
+claims again each time a quarter of the job slots (or a delivery slot) has freed up, for at most
+about one tick interval, then returns (``max_instances=1``, coalescing). On PostgreSQL the time
+it claims and leases by is the database's (``gateway.service.runtime.lease_time``).
 A second job renews the leases of work still running. ``stop()`` stops claiming, lets in-flight
 work finish within the grace period, cancels what is left and gives its leases back.
 """
