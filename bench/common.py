@@ -2,23 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from mock_upstream.testing import free_port
 
-__all__ = ["Process", "free_port", "machine", "print_table", "serve_gateway", "wrk"]
+__all__ = ["Inbox", "Process", "free_port", "machine", "print_table", "serve_gateway", "wrk"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class Inbox:
+    """A loopback webhook receiver (ASGI) noting when each job's first webhook arrived (Unix
+    time) and its ``data``; answers 204."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, tuple[float, dict[str, Any]]] = {}
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if scope["method"] == "POST":
+            data = json.loads(body)["data"]
+            with self.lock:
+                self.arrivals.setdefault(data["id"], (time.time(), data))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
 
 def machine() -> str:
@@ -97,11 +124,27 @@ def serve_gateway(env: dict[str, str], *, log: Path) -> Process:
 
 
 class WrkResult:
-    def __init__(self, requests_per_s: float, p50_ms: float, p99_ms: float, errors: int) -> None:
+    def __init__(
+        self,
+        requests_per_s: float,
+        p50_ms: float,
+        p99_ms: float,
+        errors: int,
+        *,
+        requests: int = 0,
+        non_2xx: int = 0,
+    ) -> None:
         self.requests_per_s = requests_per_s
         self.p50_ms = p50_ms
         self.p99_ms = p99_ms
-        self.errors = errors
+        self.errors = errors  # non-2xx/3xx answers plus socket errors
+        self.requests = requests  # completed responses, whatever their status
+        self.non_2xx = non_2xx
+
+    @property
+    def ok(self) -> int:
+        """Responses with a 2xx or 3xx status."""
+        return self.requests - self.non_2xx
 
 
 def _ms(text: str) -> float:
@@ -138,10 +181,18 @@ def wrk(
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    total = re.search(r"(\d+) requests in", output)
     errors = int(bad.group(1)) if bad else 0
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
-    return WrkResult(rps, p50, p99, errors)
+    return WrkResult(
+        rps,
+        p50,
+        p99,
+        errors,
+        requests=int(total.group(1)) if total else 0,
+        non_2xx=int(bad.group(1)) if bad else 0,
+    )
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

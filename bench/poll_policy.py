@@ -17,18 +17,15 @@ Two parts, each printing one table:
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from bench.common import print_table, serve_gateway
+from bench.common import Inbox, print_table, serve_gateway
 from gateway.domain.poll_simulation import learn, realistic_generation_times, simulate
 from gateway.domain.polling import AdaptivePollPolicy, FixedPollPolicy, PollPolicy
 from mock_upstream.app import create_app as create_mock
@@ -69,29 +66,6 @@ def simulation(jobs: int, seed: int) -> None:
         ["policy", "upstream GETs/job", "ratio vs fixed 15 s", "mean lag s", "p95 lag s"],
         rows,
     )
-
-
-class Inbox:
-    """A loopback webhook receiver that notes when each job's terminal event arrived."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[str, tuple[float, str | None]] = {}
-        self.lock = threading.Lock()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body, more = b"", True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-        if scope["method"] == "POST":
-            data = json.loads(body)["data"]
-            with self.lock:
-                self.arrivals.setdefault(data["id"], (time.time(), data.get("generation_id")))
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
 
 
 def _gateway_env(database_url: str, mock_url: str, policy: str) -> dict[str, str]:
@@ -157,7 +131,8 @@ def end_to_end(count: int, warmup: int) -> None:
                         continue
                     lags, polls = [], []
                     for job_id in ids:
-                        arrived, generation_id = inbox.arrivals[job_id]
+                        arrived, data = inbox.arrivals[job_id]
+                        generation_id = data.get("generation_id")
                         mock_job = mock.state.mock.jobs[generation_id]
                         lags.append((arrived - mock_job.done_at) * COMPRESSION)
                         polls.append(mock_job.polls)

@@ -107,6 +107,9 @@ class Settings:
     delivery_concurrency: int = 32
     delivery_client_share: int = 8
     delivery_per_destination: int = 4
+    # A destination's circuit opens after this many failed attempts in a row (no answer, 5xx,
+    # 429): its deliveries are then deferred on the retry schedule without an attempt.
+    delivery_breaker_failures: int = 5
     # /readyz proves the database can commit with a small write at most this often.
     readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)

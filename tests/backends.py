@@ -1,4 +1,4 @@
-"""The storage backends every store-touching test runs on (fixtures and one helper).
+"""The storage backends every store-touching test runs on (fixtures and two helpers).
 
 ``backend`` is parametrised over SQLite (a file per test) and PostgreSQL (a database per module,
 emptied between tests; skipped without a server, except under CI).
@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from gateway.store import Store
-from gateway.store.schema import metadata
+from gateway.store.schema import job_events, metadata
 from tests.pg import fresh_database_sync, require_pg
 
 BACKENDS = [
@@ -58,3 +59,10 @@ async def open_empty_store(url: str) -> Store:
             for table in reversed(metadata.sorted_tables):
                 await conn.execute(table.delete())
     return opened
+
+
+async def latest_event_id(store: Store) -> int:
+    """The id of the newest history row of any job (0 when there is none)."""
+    async with store.db.read() as conn:
+        value = (await conn.execute(sa.select(sa.func.max(job_events.c.id)))).scalar_one()
+    return int(value or 0)

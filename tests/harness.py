@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.domain.polling import make_poll_policy
-from gateway.domain.retry import DeliveryPolicy
-from gateway.observability.metrics import Metrics
+from gateway.bootstrap import open_runtime
 from gateway.service.clients import create_client
 from gateway.service.intake import accept_job
 from gateway.service.runtime import Runtime
@@ -39,8 +37,7 @@ class Harness:
 
     async def accept(self, **fields: Any) -> JobRecord:
         body = {"prompt": "a horse", "callback_url": "https://hooks.test/in", **fields}
-        request = body
-        accepted = await accept_job(self.runtime, AllowAllGuard(), self.client, request)
+        accepted = await accept_job(self.runtime, self.client, body)
         return accepted.job
 
     async def job(self, job_id: str) -> JobRecord:
@@ -75,34 +72,27 @@ async def harness(settings: Settings) -> AsyncIterator[Harness]:
     store = await open_empty_store(settings.database_url)
     upstream = ScriptedUpstream()
     sender = RecordingSender()
-    runtime = Runtime(
-        settings=settings,
-        store=store,
-        upstream=upstream,
-        sender=sender,
-        poll_policy=make_poll_policy(
-            settings.poll_policy,
-            interval_s=settings.poll_interval_s,
-            floor_s=settings.poll_floor_s,
-            ceiling_s=settings.poll_ceiling_s,
-        ),
-        delivery_policy=DeliveryPolicy(
-            schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
-        ),
-        metrics=Metrics(),
-        clock=clock,
-        rng=random.Random(7).random,
-    )
-    credentials = await create_client(store, "tests", now=clock())
-    client = await store.clients.get(credentials.id)
-    assert client is not None
-    yield Harness(
-        runtime=runtime,
-        worker=Worker(runtime),
-        clock=clock,
-        upstream=upstream,
-        sender=sender,
-        client=client,
-        webhook_secret=credentials.webhook_secret,
-    )
-    await store.close()
+    try:
+        async with open_runtime(
+            settings,
+            store=store,
+            upstream=upstream,
+            sender=sender,
+            guard=AllowAllGuard(),
+            clock=clock,
+            rng=random.Random(7).random,
+        ) as runtime:
+            credentials = await create_client(store, "tests", now=clock())
+            client = await store.clients.get(credentials.id)
+            assert client is not None
+            yield Harness(
+                runtime=runtime,
+                worker=Worker(runtime),
+                clock=clock,
+                upstream=upstream,
+                sender=sender,
+                client=client,
+                webhook_secret=credentials.webhook_secret,
+            )
+    finally:
+        await store.close()

@@ -16,7 +16,6 @@ from litestar.datastructures import Cookie
 from gateway.console.session import COOKIE_NAME, SESSION_TTL_S, Console, Kind, Session
 from gateway.http.state import Gateway, gateway_of
 from gateway.ids import hash_api_key
-from gateway.service.clients import authenticate
 from gateway.store.records import ClientRecord
 
 CSRF_FIELD = "csrf_token"
@@ -74,6 +73,8 @@ async def resolve(gateway: Gateway, session: Session | None) -> Viewer | None:
     if session.kind == "admin" and _is_admin_key_hash(gateway, session.key_hash):
         return Viewer(session=session, client=None)
     if session.kind == "client":
+        # Read from the database, not the API's key cache: the console is light traffic, and a
+        # session ends the moment its key is revoked or replaced, from any process.
         client = await gateway.runtime.store.clients.by_key_hash(session.key_hash)
         if client is not None:
             return Viewer(session=session, client=client)
@@ -87,7 +88,7 @@ async def signed_in_kind(gateway: Gateway, key: str) -> tuple[Kind, str] | None:
     key_hash = hash_api_key(key)
     if _is_admin_key_hash(gateway, key_hash):
         return "admin", key_hash
-    if await authenticate(gateway.runtime.store, key) is not None:
+    if await gateway.runtime.store.clients.by_key_hash(key_hash) is not None:
         return "client", key_hash
     return None
 

@@ -1,21 +1,16 @@
-"""The SSRF guard: a callback URL is checked at intake, and the address is checked again at
-connect time, so a name that resolves somewhere public at intake and to 127.0.0.1 later (DNS
+"""The SSRF guard: a callback URL is checked at intake, and the address is checked again before
+every attempt, so a name that resolves somewhere public at intake and to 127.0.0.1 later (DNS
 rebinding) is still refused.
 
-The connect-time check lives in an httpcore network backend (:class:`GuardedNetworkBackend`): it
-resolves the name itself, judges every address with the domain rules
-(``gateway.domain.addresses``), and connects to a checked address literal. TLS still uses the
-original host name for SNI and certificate checks, because httpcore takes ``server_hostname``
-from the URL's origin, not from the address connected to.
+:class:`AddressGuard` judges URLs and resolved addresses with the domain rules
+(``gateway.domain.addresses``). The attempt-time check and the connection to the checked address
+are made by :class:`gateway.delivery.transport.GuardedTransport`.
 
 Errors::
 
     CallbackUrlRejected (ValueError)      the domain's refusal; intake maps it to a 4xx
      └── HostNotResolved                  the name gave no address (may be temporary: intake
-                                          accepts the job, connect time retries it)
-    httpcore.ConnectError
-     ├── BlockedAddress                   connect time: the guard refused the address
-     └── ResolutionFailed                 connect time: the name did not resolve
+                                          accepts the job, the attempt retries it)
 """
 
 from __future__ import annotations
@@ -23,12 +18,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import ssl
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
-
-import httpcore
-import httpx
+from collections.abc import Awaitable, Callable
 
 from gateway.domain.addresses import (
     Allowlist,
@@ -58,14 +48,6 @@ async def system_resolver(host: str, port: int) -> list[IPAddress]:
 
 class HostNotResolved(CallbackUrlRejected):
     """The callback host gave no address (unknown name, resolver failure or timeout)."""
-
-
-class BlockedAddress(httpcore.ConnectError):
-    """Connect time: the guard refused to connect; the message says why."""
-
-
-class ResolutionFailed(httpcore.ConnectError):
-    """Connect time: the callback host did not resolve; the message says why."""
 
 
 def _literal(host: str) -> IPAddress | None:
@@ -110,7 +92,7 @@ class AddressGuard:
 
         A literal forbidden address, and a name that resolves to one, are refused. A name that
         does not resolve (now) is accepted: resolution may fail for a while, the address is
-        checked again at every connect, and the attempt is retried on the schedule. The
+        checked again at every attempt, and the attempt is retried on the schedule. The
         resolution is bounded by ``intake_resolve_timeout_s``, so DNS never holds intake up
         for long."""
         target = parse_callback_url(url)
@@ -124,7 +106,7 @@ class AddressGuard:
             check_addresses(target.host, ips, self.allowlist)
 
     async def allowed_addresses(self, host: str, port: int) -> list[IPAddress]:
-        """Connect time: every address of ``host``, after checking all of them (one forbidden
+        """Attempt time: every address of ``host``, after checking all of them (one forbidden
         address refuses the host)."""
         literal = _literal(host)
         ips = [literal] if literal is not None else await self._resolve(host, port)
@@ -132,80 +114,5 @@ class AddressGuard:
         return ips
 
     async def resolve_allowed(self, host: str, port: int) -> IPAddress:
-        """Connect time: the address to connect to, after checking every address of ``host``."""
+        """Attempt time: the address to connect to, after checking every address of ``host``."""
         return (await self.allowed_addresses(host, port))[0]
-
-
-class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
-    """Connects only to addresses the guard allows, resolving names itself so the address
-    checked is the address connected to."""
-
-    def __init__(
-        self, guard: AddressGuard, inner: httpcore.AsyncNetworkBackend | None = None
-    ) -> None:
-        self.guard = guard
-        self.inner = inner or httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface passes it)
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            ips = await self.guard.allowed_addresses(host, port)
-        except HostNotResolved as exc:
-            raise ResolutionFailed(str(exc)) from None
-        except CallbackUrlRejected as exc:
-            raise BlockedAddress(str(exc)) from None
-        last_error: Exception | None = None
-        for ip in ips:  # every one was checked; try them in the resolver's order
-            try:
-                return await self.inner.connect_tcp(
-                    str(ip),
-                    port,
-                    timeout=timeout,
-                    local_address=local_address,
-                    socket_options=socket_options,
-                )
-            except httpcore.ConnectError as exc:
-                last_error = exc
-        assert last_error is not None  # allowed_addresses never returns an empty list
-        raise last_error
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface passes it)
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise BlockedAddress("unix sockets are never callback targets")
-
-    async def sleep(self, seconds: float) -> None:
-        await self.inner.sleep(seconds)
-
-
-class GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport (HTTP/1.1, no proxy), with every new connection made through the
-    guard. ``ssl_context`` defaults to httpx's verifying context."""
-
-    def __init__(
-        self,
-        guard: AddressGuard,
-        *,
-        limits: httpx.Limits,
-        ssl_context: ssl.SSLContext | None = None,
-    ) -> None:
-        context = ssl_context or httpx.create_ssl_context()
-        super().__init__(verify=context, limits=limits)
-        # httpx 0.28 offers no hook for the network backend: swap in a pool built the way
-        # AsyncHTTPTransport builds its own, plus the guarded backend (pinned by the tests).
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedNetworkBackend(guard),
-        )

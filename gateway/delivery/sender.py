@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
-from gateway.delivery.guard import AddressGuard, BlockedAddress, GuardedTransport, ResolutionFailed
+from gateway.delivery.guard import AddressGuard
+from gateway.delivery.transport import BlockedAddress, GuardedTransport, ResolutionFailed
 from gateway.domain.addresses import CallbackUrlRejected, parse_callback_url
 from gateway.domain.delivery import AttemptResult
 from gateway.domain.retry import parse_retry_after
@@ -131,11 +132,10 @@ class _Attempt:
 
 
 def _classify(exc: httpx.HTTPError, attempt: _Attempt) -> None:
-    cause = exc.__cause__
-    if isinstance(cause, BlockedAddress):
-        attempt.error, attempt.note = "blocked_address", str(cause)
-    elif isinstance(cause, ResolutionFailed):
-        attempt.error, attempt.note, attempt.connect_failed = "dns_error", str(cause), True
+    if isinstance(exc, BlockedAddress):
+        attempt.error, attempt.note = "blocked_address", str(exc)
+    elif isinstance(exc, ResolutionFailed):  # before its base, httpx.ConnectError
+        attempt.error, attempt.note, attempt.connect_failed = "dns_error", str(exc), True
     elif isinstance(exc, httpx.ConnectTimeout):
         attempt.error, attempt.connect_failed = "timeout", True
     elif isinstance(exc, httpx.PoolTimeout):

@@ -7,6 +7,7 @@ from litestar import get
 from litestar.di import NamedDependency, Provide
 
 from gateway.clock import iso
+from gateway.errors import Unauthorized
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
@@ -29,7 +30,7 @@ class Me(msgspec.Struct, frozen=True):
     summary="The client this API key belongs to",
     operation_id="getMe",
     operation_class=GatewayOperation,
-    responses=documented_errors(401),
+    responses=documented_errors(Unauthorized),
 )
 async def me(client: NamedDependency[ClientRecord]) -> Me:
     return Me(id=client.id, name=client.name, created_at=iso(client.created_at))

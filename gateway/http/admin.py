@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
-from gateway.errors import NotFound
+from gateway.errors import InvalidRequest, NotFound, Unauthorized
 from gateway.http.auth import ADMIN_SECURITY, require_admin
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
@@ -20,6 +20,7 @@ from gateway.service.clients import (
     RotatedSecret,
     client_view,
     create_client,
+    revoke_client,
     rotate_secret,
 )
 
@@ -40,7 +41,7 @@ class AdminController(Controller):
         summary="Create a client; its key and secret are shown only now",
         operation_id="createClient",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401),
+        responses=documented_errors(InvalidRequest, Unauthorized),
     )
     async def create(
         self,
@@ -55,7 +56,7 @@ class AdminController(Controller):
         "/",
         summary="List clients (never their keys or secrets)",
         operation_id="listClients",
-        responses=documented_errors(401),
+        responses=documented_errors(Unauthorized),
     )
     async def list_clients(
         self, request: Request[Any, Any, Any], admin: NamedDependency[None]
@@ -70,7 +71,7 @@ class AdminController(Controller):
         summary="Revoke a client's key at once",
         operation_id="revokeClient",
         operation_class=GatewayOperation,
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
     )
     async def revoke(
         self,
@@ -79,7 +80,7 @@ class AdminController(Controller):
         client_id: FromPath[str],
     ) -> ClientView:
         rt = gateway_of(request).runtime
-        client = await rt.store.clients.revoke(client_id, now=rt.clock())
+        client = await revoke_client(rt.store, client_id, now=rt.clock(), keys=rt.client_keys)
         if client is None:
             raise NotFound(f"No client {client_id!r}")
         return client_view(client, now=rt.clock())
@@ -90,7 +91,7 @@ class AdminController(Controller):
         summary="New webhook secret; the old one keeps signing (second) during the grace period",
         operation_id="rotateClientSecret",
         operation_class=GatewayOperation,
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
     )
     async def rotate(
         self,
@@ -100,7 +101,11 @@ class AdminController(Controller):
     ) -> RotatedSecret:
         rt = gateway_of(request).runtime
         rotated = await rotate_secret(
-            rt.store, client_id, now=rt.clock(), grace_s=rt.settings.secret_rotation_grace_s
+            rt.store,
+            client_id,
+            now=rt.clock(),
+            grace_s=rt.settings.secret_rotation_grace_s,
+            keys=rt.client_keys,
         )
         if rotated is None:
             raise NotFound(f"No active client {client_id!r}")

@@ -1,7 +1,8 @@
 """The app factory: ``create_app(settings, *, store=…, upstream=…, sender=…, clock=…)``.
 
-Dependencies are created in the lifespan unless passed in (tests pass fakes or in-process
-transports). The worker (ticker) runs inside the same process and event loop as the API.
+The runtime is built in the lifespan by ``gateway.bootstrap.open_runtime`` from the settings
+and whatever is passed in (tests pass fakes or in-process transports). The worker (ticker) runs
+inside the same process and event loop as the API.
 """
 
 from __future__ import annotations
@@ -11,21 +12,18 @@ import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+import httpx
 from litestar import Litestar
 from opentelemetry.trace import TracerProvider
 
 from gateway import __version__
+from gateway.bootstrap import open_runtime
 from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, system_clock
 from gateway.console.render import template_config
 from gateway.console.routes import console_routes
 from gateway.console.session import Console
-from gateway.delivery.guard import AddressGuard
-from gateway.delivery.sender import WebhookSender
-from gateway.domain.addresses import Allowlist
 from gateway.domain.model_rules import Rulebook
-from gateway.domain.polling import make_poll_policy
-from gateway.domain.retry import DeliveryPolicy
 from gateway.http.access import AccessLog
 from gateway.http.account import me
 from gateway.http.admin import AdminController
@@ -40,16 +38,17 @@ from gateway.http.subscriptions import SubscriptionController
 from gateway.http.system import healthz, readyz
 from gateway.http.system import metrics as metrics_endpoint
 from gateway.observability.metrics import Metrics
-from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service.clients import ensure_bootstrap_client
-from gateway.service.intake import CallbackGuard
+from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.readiness import ReadinessProbe
-from gateway.service.runtime import Runtime, Sender, Upstream, shared_clock
+from gateway.service.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store
-from gateway.upstream.client import UpstreamClient
-from gateway.worker.notifications import JobEndListener
+from gateway.store.database import CLIENT_CHANGED_CHANNEL
+from gateway.worker.notifications import ChannelListener, JobEndListener
 from gateway.worker.ticker import Worker
+
+CLIENT_LISTENER_NAME = "gateway-client-listener"  # its connection in pg_stat_activity
 
 
 @contextlib.asynccontextmanager
@@ -74,8 +73,25 @@ async def job_end_watch(runtime: Runtime) -> AsyncIterator[None]:
             await listener.stop()
 
 
-def build_guard(settings: Settings) -> AddressGuard:
-    return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
+@contextlib.asynccontextmanager
+async def client_key_watch(runtime: Runtime) -> AsyncIterator[ChannelListener | None]:
+    """PostgreSQL: drop a client from this replica's key cache as soon as another replica
+    revokes or changes it (its ``NOTIFY``). A notification missed while the listener reconnects
+    is covered by the cache's TTL (1 s). SQLite has one process: nothing to listen to."""
+    if runtime.store.db.is_sqlite:
+        yield None
+        return
+    listener = ChannelListener(
+        runtime.store.db.driver_url(),
+        CLIENT_CHANGED_CHANNEL,
+        runtime.client_keys.forget,
+        application_name=CLIENT_LISTENER_NAME,
+    )
+    listener.start()
+    try:
+        yield listener
+    finally:
+        await listener.stop()
 
 
 class GatewayApp(Litestar):
@@ -97,7 +113,9 @@ def create_app(
     *,
     store: Store | None = None,
     upstream: Upstream | None = None,
+    upstream_transport: httpx.AsyncBaseTransport | None = None,
     sender: Sender | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
     guard: CallbackGuard | None = None,
     clock: Clock = system_clock,
     run_worker: bool = True,
@@ -112,69 +130,23 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            the_store = store
-            if the_store is None:
-                the_store = await Store.open(
-                    settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+            runtime = await stack.enter_async_context(
+                open_runtime(
+                    settings,
+                    store=store,
+                    upstream=upstream,
+                    upstream_transport=upstream_transport,
+                    sender=sender,
+                    webhook_transport=webhook_transport,
+                    guard=guard,
+                    clock=clock,
+                    metrics=the_metrics,
+                    tracer_provider=tracer_provider,
+                    rulebook=rulebook,
                 )
-                stack.push_async_callback(the_store.close)
-            # PostgreSQL: leases and due times follow the database's clock. A clock injected
-            # by a test is kept as it is: the test drives time itself.
-            the_clock = (
-                await shared_clock(the_store, settings, clock) if clock is system_clock else clock
             )
-            await ensure_bootstrap_client(the_store, settings, now=the_clock())
-            the_tracer_provider = tracer_provider
-            if the_tracer_provider is None:
-                exporting = otlp_tracer_provider(settings)
-                if exporting is not None:
-                    stack.callback(exporting.shutdown)  # flushes the last spans
-                the_tracer_provider = exporting
-            the_guard = guard or build_guard(settings)
-            the_upstream = upstream
-            if the_upstream is None:
-                client = UpstreamClient(
-                    settings.upstream_url,
-                    settings.aimlapi_key,
-                    timeout_s=settings.upstream_timeout_s,
-                    connect_timeout_s=settings.upstream_connect_timeout_s,
-                    max_connections=settings.max_concurrency,
-                    # Names the replica in the upstream's logs (and in the mock's journal).
-                    user_agent=f"video-webhook-gateway/{__version__} ({settings.replica_id})",
-                )
-                stack.push_async_callback(client.aclose)
-                the_upstream = client
-            the_sender = sender
-            if the_sender is None:
-                webhook_sender = WebhookSender(
-                    the_guard if isinstance(the_guard, AddressGuard) else build_guard(settings),
-                    timeout_s=settings.delivery_timeout_s,
-                    connect_timeout_s=settings.delivery_connect_timeout_s,
-                    max_response_bytes=settings.delivery_max_response_bytes,
-                    max_connections=settings.max_concurrency,
-                )
-                stack.push_async_callback(webhook_sender.aclose)
-                the_sender = webhook_sender
-            runtime = Runtime(
-                settings=settings,
-                store=the_store,
-                upstream=the_upstream,
-                sender=the_sender,
-                poll_policy=make_poll_policy(
-                    settings.poll_policy,
-                    interval_s=settings.poll_interval_s,
-                    floor_s=settings.poll_floor_s,
-                    ceiling_s=settings.poll_ceiling_s,
-                    window_polls=settings.poll_window_polls,
-                ),
-                delivery_policy=DeliveryPolicy(
-                    schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
-                ),
-                metrics=the_metrics,
-                clock=the_clock,
-                rulebook=rulebook,
-                tracer=tracer_from(the_tracer_provider),
-            )
+            the_store = runtime.store
+            await ensure_bootstrap_client(the_store, settings, now=runtime.clock())
             worker = Worker(runtime)
             readiness = ReadinessProbe(
                 the_store.db,
@@ -184,7 +156,6 @@ def create_app(
             )
             app.state.gateway = Gateway(
                 runtime=runtime,
-                guard=the_guard,
                 readiness=readiness,
                 worker=worker,
                 console=console or Console(settings.console_secret),
@@ -193,6 +164,9 @@ def create_app(
                 worker.start()
                 stack.push_async_callback(worker.stop)
             await stack.enter_async_context(job_end_watch(runtime))
+            app.state.gateway.client_listener = await stack.enter_async_context(
+                client_key_watch(runtime)
+            )
             yield
 
     app = GatewayApp(
@@ -221,8 +195,3 @@ def create_app(
     )
     app.access_log = AccessLog(the_metrics)
     return app
-
-
-def gateway_state(app: Litestar) -> Any:
-    """The running gateway of an app whose lifespan has started (tests use this)."""
-    return app.state.gateway

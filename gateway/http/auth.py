@@ -17,7 +17,6 @@ from litestar import Request
 
 from gateway.errors import Unauthorized
 from gateway.http.state import gateway_of
-from gateway.service.clients import authenticate
 from gateway.store.records import ClientRecord
 
 CLIENT_SECURITY: list[dict[str, list[str]]] = [{"ClientKey": []}, {"ClientBasic": []}]
@@ -52,14 +51,15 @@ def client_key(request: Request[Any, Any, Any]) -> str:
 
 
 async def current_client(request: Request[Any, Any, Any]) -> ClientRecord:
-    """Litestar dependency: the authenticated, not revoked client; else 401."""
+    """Litestar dependency: the authenticated, not revoked client; else 401. Served from the
+    in-memory key cache (``gateway.service.client_keys``): a revocation holds at once here."""
     key = client_key(request)
     if not key:
         raise Unauthorized(
             "Send your API key as 'Authorization: Bearer <key>' "
             "(or HTTP Basic with the key as the user name)"
         )
-    client = await authenticate(gateway_of(request).runtime.store, key)
+    client = await gateway_of(request).runtime.client_keys.authenticate(key)
     if client is None:
         raise Unauthorized("The API key is not valid (unknown or revoked)")
     request.state.client_id = client.id  # for the access log

@@ -17,13 +17,20 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import OpenAPIMediaType, RequestBody, Schema
 from litestar.params import QueryParameter
 
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import (
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors, upstream_echo
 from gateway.http.jobs import IdempotencyKey, accept
 from gateway.http.openapi import GatewayOperation, job_request_schema
 from gateway.http.parsing import convert_job_request, read_fields
 from gateway.http.state import gateway_of
+from gateway.service.intake import INTAKE_ERRORS
 from gateway.service.views import GenerationView, generation_view
 from gateway.store.records import ClientRecord
 
@@ -57,7 +64,13 @@ class DropInController(Controller):
         "/",
         status_code=200,
         operation_class=_GenerationRequestBody,
-        responses=documented_errors(400, 401, 409, 413, 415, 429, 503, drop_in=True),
+        responses=documented_errors(
+            *INTAKE_ERRORS,
+            Unauthorized,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            drop_in=True,
+        ),
         summary="Create a video generation (the upstream's own call)",
         description=(
             "Answers {id, status: 'queued'} once the job is committed; the id is the job's id, "
@@ -86,7 +99,7 @@ class DropInController(Controller):
     @get(
         "/",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401, 404, 503, drop_in=True),
+        responses=documented_errors(InvalidRequest, Unauthorized, NotFound, drop_in=True),
         summary="Get a video generation (the upstream's own call)",
         description=(
             "status is queued, generating, completed or error; video.url when completed, "

@@ -25,7 +25,14 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.clock import iso, system_clock
-from gateway.errors import GatewayError
+from gateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    ServiceUnavailable,
+    StoreUnavailable,
+    error_classes,
+    for_status,
+)
 
 log = structlog.get_logger("gateway.http")
 
@@ -45,20 +52,6 @@ class ErrorResponse(msgspec.Struct, frozen=True):
     """The body of every error response."""
 
     error: ErrorBody
-
-
-_CODES = {
-    400: "invalid_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-    503: "service_unavailable",
-}
 
 
 def error_response(
@@ -128,13 +121,34 @@ UPSTREAM_MESSAGES: dict[int, str] = {
 
 @dataclass(frozen=True)
 class Failure:
-    """An error on its way out, before a shape is chosen."""
+    """An error on its way out, before a shape is chosen: its code and status are its class's."""
 
     status: int
     code: str
     message: str
     details: list[dict[str, Any]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        error: GatewayError,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Failure:
+        """``error`` as HTTP: its class's status (``status`` only for a framework error of a
+        status the tree has no class for), code and headers, and Retry-After when it has one."""
+        answer = {**type(error).headers, **(headers or {})}
+        if error.retry_after_s is not None:
+            answer["Retry-After"] = str(max(1, math.ceil(error.retry_after_s)))
+        return cls(
+            status or type(error).status_code,
+            type(error).code,
+            error.message,
+            error.details,
+            headers=answer,
+        )
 
 
 def respond(request: Request[Any, Any, Any], failure: Failure) -> Response[Any]:
@@ -176,12 +190,7 @@ def _upstream_shaped(
 
 def gateway_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, GatewayError)
-    headers = dict(exc.headers)
-    if exc.retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
-    return respond(
-        request, Failure(exc.status_code, exc.code, exc.message, exc.details, headers=headers)
-    )
+    return respond(request, Failure.of(exc))
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -208,8 +217,8 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     headers = {
         k: v for k, v in (exc.headers or {}).items() if k.lower() in {"allow", "retry-after"}
     }
-    code = _CODES.get(status, "error" if status < 500 else "internal_error")
-    return respond(request, Failure(status, code, message, details, headers=headers))
+    error = for_status(status)(message, details=details)
+    return respond(request, Failure.of(error, status=status, headers=headers))
 
 
 _UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
@@ -225,14 +234,12 @@ def _field_named(text: str) -> str:
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """The last resort: log the failure (without secrets), answer without any detail."""
     log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
-    return respond(
-        request, Failure(500, "internal_error", "The gateway failed to handle this request")
-    )
+    return respond(request, Failure.of(GatewayError()))
 
 
 def too_deep_handler(request: Request[Any, Any, Any], __: Exception) -> Response[Any]:
     """msgspec refuses JSON nested deeper than the interpreter's recursion limit."""
-    return respond(request, Failure(400, "invalid_request", "The JSON is nested too deeply"))
+    return respond(request, Failure.of(InvalidRequest("The JSON is nested too deeply")))
 
 
 EXCEPTION_HANDLERS = {
@@ -243,52 +250,35 @@ EXCEPTION_HANDLERS = {
 }
 
 
-_DESCRIPTIONS = {
-    400: "The request breaks a rule; details name the fields",
-    401: "Missing, unknown or revoked key",
-    404: "No such resource for this client",
-    409: "Idempotency-Key reused with a different body",
-    413: "Request body too large",
-    415: "Body media type not accepted",
-    429: "Rate limit or in-flight cap reached; see Retry-After",
-    503: "The database is unavailable (store_unavailable); retry after Retry-After",
-}
+# Every route reads or writes the store, so every route may answer these.
+ALWAYS_DOCUMENTED: tuple[type[GatewayError], ...] = (ServiceUnavailable, StoreUnavailable)
 
 
-def _codes_for(status: int) -> list[str]:
-    """Every error code the gateway answers ``status`` with: its error classes, then the
-    framework's (``_CODES``), so the document lists exactly what a caller can branch on."""
-    codes: list[str] = []
-    pending: list[type[GatewayError]] = [GatewayError]
-    while pending:
-        cls = pending.pop(0)
-        pending.extend(cls.__subclasses__())
-        if cls.status_code == status and cls.code not in codes:
-            codes.append(cls.code)
-    framework = _CODES.get(status)
-    if framework is not None and framework not in codes:
-        codes.append(framework)
-    return codes
+def documented_errors(
+    *errors: type[GatewayError], drop_in: bool = False
+) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error answers a route can give, from the classes of the error tree
+    it raises (and ``ALWAYS_DOCUMENTED``): one entry per status, in the one error shape with the
+    codes a caller can branch on, or in the upstream's (``drop_in``, the ``/v2`` routes)."""
+    given = {*errors, *ALWAYS_DOCUMENTED}
+    by_status: dict[int, list[type[GatewayError]]] = {}
+    for cls in error_classes():  # tree order: a status's general class first
+        if cls in given:
+            by_status.setdefault(cls.status_code, []).append(cls)
 
-
-def documented_errors(*statuses: int, drop_in: bool = False) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error answers a route can give: in the one error shape (with the
-    codes a caller can branch on), or in the upstream's (``drop_in``, the ``/v2`` routes)."""
-    container = UpstreamErrorResponse if drop_in else ErrorResponse
-
-    def description(status: int) -> str:
+    def description(classes: list[type[GatewayError]]) -> str:
         if drop_in:
             return (
-                f"{_DESCRIPTIONS[status]} "
+                f"{classes[0].summary} "
                 "(the upstream's error shape and words; errors[] names the fields)"
             )
-        return f"{_DESCRIPTIONS[status]} (code: {', '.join(_codes_for(status))})"
+        return f"{classes[0].summary} (code: {', '.join(cls.code for cls in classes)})"
 
     return {
         status: ResponseSpec(
-            data_container=container,
-            description=description(status),
+            data_container=UpstreamErrorResponse if drop_in else ErrorResponse,
+            description=description(by_status[status]),
             generate_examples=False,
         )
-        for status in sorted({*statuses, 503})
+        for status in sorted(by_status)
     }

@@ -22,7 +22,14 @@ from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
 from gateway.domain.jobs import JobStatus
-from gateway.errors import InvalidRequest, NotFound
+from gateway.errors import (
+    InvalidRequest,
+    NotFound,
+    NothingToRedeliver,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, JobRequestOperation
@@ -32,7 +39,7 @@ from gateway.http.state import Gateway, gateway_of
 from gateway.observability.tracing import normalize_traceparent
 from gateway.service.event_stream import BATCH as STREAM_BATCH
 from gateway.service.event_stream import Frame, job_event_frames
-from gateway.service.intake import Accepted, accept_job
+from gateway.service.intake import INTAKE_ERRORS, Accepted, accept_job
 from gateway.service.redelivery import redeliver_job, replay_dead
 from gateway.service.views import (
     AttemptView,
@@ -177,7 +184,6 @@ async def accept(
     gateway = gateway_of(request)
     accepted = await accept_job(
         gateway.runtime,
-        gateway.guard,
         client,
         job_request,
         idempotency_key=idempotency_key,
@@ -209,7 +215,12 @@ class JobController(Controller):
                 description="Sent with Prefer: wait=N, and the job ended within the wait",
                 generate_examples=False,
             ),
-            **documented_errors(400, 401, 409, 413, 415, 429),
+            **documented_errors(
+                *INTAKE_ERRORS,
+                Unauthorized,
+                PayloadTooLarge,
+                UnsupportedMediaType,
+            ),
         },
         summary="Accept a video generation job",
         operation_id="createJob",
@@ -268,7 +279,7 @@ class JobController(Controller):
         summary="List your jobs, newest first",
         operation_id="listJobs",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401),
+        responses=documented_errors(InvalidRequest, Unauthorized),
     )
     async def list_jobs(
         self,
@@ -296,7 +307,7 @@ class JobController(Controller):
         description="With Prefer: wait=N the answer is held until the job ends or N seconds pass.",
         operation_id="getJob",
         operation_class=GatewayOperation,
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
     )
     async def get_job(
         self,
@@ -323,7 +334,7 @@ class JobController(Controller):
         summary="Every webhook event and attempt of a job",
         operation_id="listJobDeliveries",
         operation_class=GatewayOperation,
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
     )
     async def list_deliveries(
         self,
@@ -354,7 +365,7 @@ class JobController(Controller):
         ),
         operation_id="streamJobEvents",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401, 404),
+        responses=documented_errors(InvalidRequest, Unauthorized, NotFound),
         media_type="text/event-stream",
     )
     async def job_events(
@@ -386,7 +397,7 @@ class JobController(Controller):
         summary="Send a job's webhook events again (same event ids, fresh signatures)",
         operation_id="redeliverJob",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401, 404),
+        responses=documented_errors(NothingToRedeliver, Unauthorized, NotFound),
     )
     async def redeliver(
         self,
@@ -416,7 +427,7 @@ class DeliveryController(Controller):
         summary="Send again every dead delivery of yours in a time window (after an outage)",
         operation_id="replayDeliveries",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401),
+        responses=documented_errors(InvalidRequest, Unauthorized),
     )
     async def replay(
         self,

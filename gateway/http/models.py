@@ -8,7 +8,7 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
-from gateway.errors import NotFound
+from gateway.errors import NotFound, Unauthorized
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
@@ -26,7 +26,7 @@ class ModelController(Controller):
     @get(
         "/",
         summary="Every video model: vendor, required fields, each field's rules",
-        responses=documented_errors(401),
+        responses=documented_errors(Unauthorized),
         operation_class=GatewayOperation,
     )
     async def list_models(
@@ -42,7 +42,7 @@ class ModelController(Controller):
     @get(
         "/{model_id:path}",
         summary="One model's fields (ids contain '/': the rest of the path is the id)",
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
         operation_class=GatewayOperation,
     )
     async def get_model(

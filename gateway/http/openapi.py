@@ -34,6 +34,7 @@ from litestar.openapi.spec import (
 
 from gateway.domain.events import ALL_EVENT_TYPES
 from gateway.domain.generation import JobRequest
+from gateway.errors import NOT_PER_OPERATION
 from gateway.http.docs import docs_plugin
 
 _KEYWORDS = {
@@ -282,7 +283,10 @@ def openapi_config(*, version: str) -> OpenAPIConfig:
             "webhook (Standard Webhooks) when the video is ready. Errors share one shape: "
             '{"error": {"code", "message", "details"}}, except under /v2/ (the drop-in copy of '
             "the upstream's own API), which answers in the upstream's error shape "
-            '(UpstreamErrorResponse: {"message", "path", "requestId", "statusCode", "timestamp"}).'
+            '(UpstreamErrorResponse: {"message", "path", "requestId", "statusCode", "timestamp"}). '
+            "Each operation lists the error codes it answers; besides those, "
+            + "; ".join(f"{cls.status_code} {cls.code}: {cls.summary}" for cls in NOT_PER_OPERATION)
+            + "."
         ),
         license=License(name="MIT", identifier="MIT"),
         path="/schema",

@@ -21,15 +21,10 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from gateway.domain.model_rules import Rulebook
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.http.conveniences import apply_conveniences
 
 _INDEXED = re.compile(r"^(?P<name>[a-z_]+)(\[(?P<key>[^\]]*)\]|\.(?P<dotkey>.+))$")
-
-
-class UnsupportedMediaType(InvalidRequest):
-    status_code = 415
-    code = "unsupported_media_type"
 
 
 def parse_job_request(content_type: str, body: bytes, rulebook: Rulebook) -> dict[str, Any]:

@@ -9,19 +9,20 @@ from litestar import Request
 
 if TYPE_CHECKING:
     from gateway.console.session import Console
-    from gateway.service.intake import CallbackGuard
     from gateway.service.readiness import ReadinessProbe
     from gateway.service.runtime import Runtime
+    from gateway.worker.notifications import ChannelListener
     from gateway.worker.ticker import Worker
 
 
 @dataclass
 class Gateway:
     runtime: Runtime
-    guard: CallbackGuard
     readiness: ReadinessProbe
     worker: Worker | None = None
     console: Console | None = None
+    # PostgreSQL: the ear for other replicas' client revocations (None on SQLite).
+    client_listener: ChannelListener | None = None
 
     def wake(self) -> None:
         """Tell this replica's worker that work fell due now (no-op on an API-only replica)."""

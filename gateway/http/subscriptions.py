@@ -14,7 +14,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from gateway.clock import iso
-from gateway.errors import NotFound
+from gateway.errors import (
+    CallbackRejected,
+    InvalidRequest,
+    NotFound,
+    TooManySubscriptions,
+    Unauthorized,
+)
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
@@ -68,7 +74,12 @@ class SubscriptionController(Controller):
         summary="Subscribe a target URL to your jobs' events (a REST hook)",
         operation_id="createSubscription",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401),
+        responses=documented_errors(
+            InvalidRequest,
+            CallbackRejected,
+            TooManySubscriptions,
+            Unauthorized,
+        ),
     )
     async def create(
         self,
@@ -77,7 +88,7 @@ class SubscriptionController(Controller):
         data: JSONBody[NewSubscription],
     ) -> Response[SubscriptionView]:
         gateway = gateway_of(request)
-        record = await subscribe(gateway.runtime, gateway.guard, client, data)
+        record = await subscribe(gateway.runtime, client, data)
         return Response(
             subscription_view(record),
             status_code=201,
@@ -89,7 +100,7 @@ class SubscriptionController(Controller):
         summary="Your subscriptions",
         operation_id="listSubscriptions",
         operation_class=GatewayOperation,
-        responses=documented_errors(401),
+        responses=documented_errors(Unauthorized),
     )
     async def list_subscriptions(
         self, request: Request[Any, Any, Any], client: NamedDependency[ClientRecord]
@@ -104,7 +115,7 @@ class SubscriptionController(Controller):
         summary="Unsubscribe",
         operation_id="deleteSubscription",
         operation_class=GatewayOperation,
-        responses=documented_errors(401, 404),
+        responses=documented_errors(Unauthorized, NotFound),
     )
     async def remove(
         self,
@@ -128,7 +139,7 @@ class SubscriptionController(Controller):
         ),
         operation_id="sampleSubscriptionEvents",
         operation_class=GatewayOperation,
-        responses=documented_errors(400, 401),
+        responses=documented_errors(InvalidRequest, Unauthorized),
     )
     async def sample(
         self,

@@ -33,7 +33,7 @@ async def healthz() -> Health:
     summary="The database answers and commits",
     operation_id="readyz",
     operation_class=PublicOperation,
-    responses=documented_errors(503),
+    responses=documented_errors(),
 )
 async def readyz(request: Request[Any, Any, Any]) -> Health:
     await gateway_of(request).readiness.check()

@@ -73,6 +73,18 @@ class Metrics:
             "Claims (all replicas, all time) of work whose lease had expired unreleased.",
             registry=r,
         )
+        self.deliveries_deferred = Counter(
+            "gateway_deliveries_deferred_total",
+            "Claimed deliveries given back without an attempt, by why (destination_busy: at its"
+            " cap of concurrent attempts; circuit_open: its circuit breaker is open).",
+            ["reason"],
+            registry=r,
+        )
+        self.circuits_open = Gauge(
+            "gateway_delivery_circuits_open",
+            "Callback destinations whose circuit breaker is open or half-open (this replica).",
+            registry=r,
+        )
         self.fenced_writes_refused = Counter(
             "gateway_fenced_writes_refused_total",
             "Writes refused because this replica no longer held the lease.",

@@ -8,6 +8,7 @@ import msgspec
 
 from gateway.domain.signing import format_secret
 from gateway.ids import hash_api_key, new_api_key, new_client_id
+from gateway.service.client_keys import ClientKeys
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.records import ClientRecord
@@ -69,12 +70,19 @@ async def create_client(store: Store, name: str, *, now: float) -> NewClientCred
 
 
 async def rotate_secret(
-    store: Store, client_id: str, *, now: float, grace_s: float
+    store: Store,
+    client_id: str,
+    *,
+    now: float,
+    grace_s: float,
+    keys: ClientKeys | None = None,
 ) -> RotatedSecret | None:
     secret = new_webhook_secret()
     updated = await store.clients.rotate_secret(
         client_id, new_secret=secret, previous_until=now + grace_s
     )
+    if keys is not None:
+        keys.forget(client_id)  # the cached record holds the old secret
     if updated is None:
         return None
     return RotatedSecret(
@@ -101,7 +109,12 @@ async def ensure_bootstrap_client(store: Store, settings: Settings, *, now: floa
     )
 
 
-async def authenticate(store: Store, api_key: str) -> ClientRecord | None:
-    if not api_key:
-        return None
-    return await store.clients.by_key_hash(hash_api_key(api_key))
+async def revoke_client(
+    store: Store, client_id: str, *, now: float, keys: ClientKeys | None = None
+) -> ClientRecord | None:
+    """Revoke the client's key: refused at once by ``keys`` (this replica's cache), by the
+    other replicas when the change's notification arrives, by every cache within its TTL."""
+    client = await store.clients.revoke(client_id, now=now)
+    if keys is not None:
+        keys.forget(client_id)
+    return client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.domain.delivery import DeliveryState
+from gateway.domain.delivery import AttemptResult, DeliveryState
 from gateway.domain.retry import decide
 from gateway.domain.signing import webhook_headers
 from gateway.observability.tracing import inject_traceparent, job_span
@@ -12,12 +12,16 @@ from gateway.service.runtime import Runtime
 from gateway.store.records import AttemptRecord, DeliveryChange, DeliveryRecord
 
 
-async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) -> None:
+async def process_delivery(
+    rt: Runtime, delivery: DeliveryRecord, token: str
+) -> AttemptResult | None:
+    """Make one attempt and record it; returns what the destination answered (None when no
+    attempt was made)."""
     client = await rt.store.clients.get(delivery.client_id)
     now = rt.clock()
     if client is None:  # cannot happen with the foreign keys in place; never sign with nothing
-        rt.log.error("delivery_without_client", event_id=delivery.id, client_id=delivery.client_id)
-        return
+        rt.log.error("delivery_without_client")
+        return None
     headers = webhook_headers(client.signing_secrets(now), delivery.id, int(now), delivery.payload)
     attempt = delivery.attempts + 1
     with job_span(
@@ -69,15 +73,13 @@ async def process_delivery(rt: Runtime, delivery: DeliveryRecord, token: str) ->
         await _deactivate(rt, delivery.subscription_id, delivery.client_id, now)
     rt.log.info(
         "delivery_attempted",
-        job_id=delivery.job_id,
-        client_id=delivery.client_id,
-        event_id=delivery.id,
         attempt=attempt,
         status_code=result.status_code,
         error=result.error,
         decision=decision.kind,
         latency_ms=round(result.latency_ms, 1),
     )
+    return result
 
 
 async def _deactivate(rt: Runtime, subscription_id: str, client_id: str, now: float) -> None:

@@ -16,36 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 
 from gateway.clock import iso
+from gateway.service.ports import HistoryRow
 from gateway.service.waiting import JobWaiters
 
 KEEPALIVE_S = 15.0  # a comment line this often keeps proxies from closing a quiet stream
 BATCH = 500
-
-
-class HistoryRow(Protocol):
-    """One stored change of a job (``gateway.store.history.JobEventRecord``)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def job_id(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def at(self) -> float: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def upstream_status(self) -> str | None: ...
-    @property
-    def polls(self) -> int: ...
-    @property
-    def data(self) -> dict[str, Any]: ...
 
 
 class StreamEvent(msgspec.Struct, frozen=True):

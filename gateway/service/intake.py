@@ -1,24 +1,29 @@
-"""Accepting a job: check it, limit it, store it. A 202 is sent only after the commit."""
+"""Accepting a job: check it, limit it, store it. A 202 is sent only after the commit (of the
+group of concurrent requests it joined: ``gateway.service.group_commit``)."""
 
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from typing import Any
 
 from gateway.domain.addresses import CallbackUrlRejected
 from gateway.domain.generation import DEFAULT_EVENTS, CheckedJob, check_job
 from gateway.errors import (
     CallbackRejected,
+    GatewayError,
     IdempotencyKeyReused,
     InvalidRequest,
     RateLimited,
+    TooManyJobsInFlight,
 )
 from gateway.ids import new_job_id
+from gateway.service.ports import CallbackGuard
 from gateway.service.runtime import Runtime
 from gateway.store.jobs import (
     Admission,
     Created,
     IdempotencyClaim,
+    IntakeRequest,
     KeyReused,
     OverRateLimit,
     Replayed,
@@ -29,16 +34,22 @@ from gateway.store.records import ClientRecord, JobRecord, NewJob
 RATE_WINDOW_S = 60.0
 
 
-class CallbackGuard(Protocol):
-    async def check_url(self, url: str) -> None: ...
-
-
 class Accepted:
     __slots__ = ("job", "replayed")
 
     def __init__(self, job: JobRecord, *, replayed: bool) -> None:
         self.job = job
         self.replayed = replayed
+
+
+# Everything ``accept_job`` raises: each route that accepts a job documents these.
+INTAKE_ERRORS: tuple[type[GatewayError], ...] = (
+    InvalidRequest,
+    CallbackRejected,
+    IdempotencyKeyReused,
+    RateLimited,
+    TooManyJobsInFlight,
+)
 
 
 async def check_destination(guard: CallbackGuard, url: str, *, field: str) -> None:
@@ -54,7 +65,6 @@ async def check_destination(guard: CallbackGuard, url: str, *, field: str) -> No
 
 async def accept_job(
     rt: Runtime,
-    guard: CallbackGuard,
     client: ClientRecord,
     data: dict[str, Any],
     *,
@@ -79,7 +89,7 @@ async def accept_job(
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 255:
         raise InvalidRequest("Idempotency-Key must be 1 to 255 characters")
     if fields.callback_url is not None:
-        await check_destination(guard, fields.callback_url, field="callback_url")
+        await check_destination(rt.guard, fields.callback_url, field="callback_url")
 
     now = rt.clock()
     new = NewJob(
@@ -108,18 +118,19 @@ async def accept_job(
         rate_limit=settings.rate_limit_per_minute,
         max_in_flight=settings.max_in_flight_per_client,
     )
-    outcome = await rt.store.jobs.insert_job(new, now=now, idempotency=claim, admission=admission)
+    # Committed with the other requests of its batch before this returns (group commit).
+    outcome = await rt.intake.insert(
+        IntakeRequest(new=new, now=now, idempotency=claim, admission=admission)
+    )
     if isinstance(outcome, OverRateLimit):
         raise RateLimited(
             f"At most {settings.rate_limit_per_minute} jobs a minute per client; try again later.",
             retry_after_s=max(1.0, outcome.window_start + RATE_WINDOW_S - now),
         )
     if isinstance(outcome, TooManyInFlight):
-        raise RateLimited(
+        raise TooManyJobsInFlight(
             f"This client already has {outcome.in_flight} jobs in flight "
-            f"(at most {settings.max_in_flight_per_client}); wait for some to finish.",
-            retry_after_s=30.0,
-            code="too_many_jobs_in_flight",
+            f"(at most {settings.max_in_flight_per_client}); wait for some to finish."
         )
     if isinstance(outcome, KeyReused):
         raise IdempotencyKeyReused(

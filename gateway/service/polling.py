@@ -118,8 +118,6 @@ async def _poll_failed(
     )
     rt.log.warning(
         "poll_failed",
-        job_id=job.id,
-        client_id=job.client_id,
         kind=failure.kind.value,
         status_code=failure.status_code,
         consecutive=errors,

@@ -6,7 +6,7 @@ The JSON API and the console both call these, so the two answer alike.
 from __future__ import annotations
 
 from gateway.clock import iso
-from gateway.errors import InvalidRequest
+from gateway.errors import NothingToRedeliver
 from gateway.service.runtime import Runtime
 from gateway.store.records import DeliveryRecord, JobRecord
 
@@ -16,10 +16,7 @@ async def redeliver_job(rt: Runtime, job: JobRecord) -> list[DeliveryRecord]:
     events = await rt.store.deliveries.redeliver(job.id, now=rt.clock())
     if not events:
         reason = "it has no callback_url" if job.callback_url is None else "not finished yet"
-        raise InvalidRequest(
-            f"This job has no webhook events to send again ({reason})",
-            code="nothing_to_redeliver",
-        )
+        raise NothingToRedeliver(f"This job has no webhook events to send again ({reason})")
     rt.log.info("job_redelivered", job_id=job.id, client_id=job.client_id, events=len(events))
     return events
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from opentelemetry.trace import NoOpTracer, Tracer
 
 from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, CorrectedClock
-from gateway.domain.delivery import AttemptResult
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import (
     DurationEstimate,
@@ -21,20 +20,13 @@ from gateway.domain.polling import (
     expected_duration,
 )
 from gateway.domain.retry import DeliveryPolicy
-from gateway.domain.upstream import UpstreamResult
 from gateway.observability.metrics import Metrics
+from gateway.service.client_keys import ClientKeys
+from gateway.service.group_commit import GroupCommit
+from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
 from gateway.store import Store
-
-
-class Upstream(Protocol):
-    async def submit(self, body: bytes, *, request_id: str) -> UpstreamResult: ...
-    async def fetch(self, generation_id: str, *, request_id: str) -> UpstreamResult: ...
-
-
-class Sender(Protocol):
-    async def send(self, url: str, body: bytes, headers: Any) -> AttemptResult: ...
 
 
 @dataclass
@@ -61,6 +53,7 @@ class Runtime:
     store: Store
     upstream: Upstream
     sender: Sender
+    guard: CallbackGuard  # checks every destination URL a caller hands in (SSRF)
     poll_policy: PollPolicy
     delivery_policy: DeliveryPolicy
     metrics: Metrics
@@ -72,6 +65,13 @@ class Runtime:
     # Every catalogue model's rules, compiled once at start-up.
     rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
     tracer: Tracer = field(default_factory=NoOpTracer)
+    # Intake's group commit (close it before the store) and the in-memory client-key cache.
+    intake: GroupCommit = field(init=False)
+    client_keys: ClientKeys = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = GroupCommit(self.store.jobs)
+        self.client_keys = ClientKeys(self.store.clients)
 
 
 async def shared_clock(store: Store, settings: Settings, local: Clock) -> Clock:

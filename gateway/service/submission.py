@@ -68,8 +68,6 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
         rt.metrics.submissions.labels(outcome="accepted").inc()
         rt.log.info(
             "job_submitted",
-            job_id=job.id,
-            client_id=job.client_id,
             attempt=attempt,
             generation_id=result.id,
         )
@@ -78,8 +76,6 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
     rt.metrics.submissions.labels(outcome=result.kind.value).inc()
     rt.log.warning(
         "submission_failed",
-        job_id=job.id,
-        client_id=job.client_id,
         attempt=attempt,
         kind=result.kind.value,
         status_code=result.status_code,

@@ -14,10 +14,10 @@ import msgspec
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
 from gateway.domain.jobs import JobStatus
 from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, TooManySubscriptions
 from gateway.ids import new_subscription_id
 from gateway.service.destinations import event_payload
-from gateway.service.intake import CallbackGuard, check_destination
+from gateway.service.intake import check_destination
 from gateway.service.runtime import Runtime
 from gateway.store.records import ClientRecord, JobRecord, SubscriptionRecord
 
@@ -35,7 +35,7 @@ class NewSubscription(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 async def subscribe(
-    rt: Runtime, guard: CallbackGuard, client: ClientRecord, request: NewSubscription
+    rt: Runtime, client: ClientRecord, request: NewSubscription
 ) -> SubscriptionRecord:
     try:
         events = normalize_events(request.events)
@@ -43,12 +43,11 @@ async def subscribe(
         raise InvalidRequest(
             f"events: {exc}", details=[{"field": "events", "message": str(exc)}]
         ) from None
-    await check_destination(guard, request.target_url, field="target_url")
+    await check_destination(rt.guard, request.target_url, field="target_url")
     if await rt.store.subscriptions.count_active(client.id) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
-        raise InvalidRequest(
+        raise TooManySubscriptions(
             f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
-            "delete some first.",
-            code="too_many_subscriptions",
+            "delete some first."
         )
     record = SubscriptionRecord(
         id=new_subscription_id(),

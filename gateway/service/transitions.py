@@ -60,14 +60,12 @@ async def move(
         landed = await rt.store.job_writes.update(job.id, token, change, now=now, release=release)
     if not landed:
         rt.metrics.fenced_writes_refused.inc()
-        rt.log.warning("lease_lost", job_id=job.id, status=str(status))
+        rt.log.warning("lease_lost", status=str(status))
     elif entering and status.is_terminal:
         rt.job_waiters.job_ended(job.id)  # this process's Prefer: wait requests, at once
         rt.metrics.jobs_finished.labels(status=status.value).inc()
         rt.log.info(
             "job_finished",
-            job_id=job.id,
-            client_id=job.client_id,
             status=status.value,
             error_code=(updated.error or {}).get("code"),
         )

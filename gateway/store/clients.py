@@ -1,4 +1,7 @@
-"""API clients: hashed keys, per-client webhook signing secrets with rotation, revocation."""
+"""API clients: hashed keys, per-client webhook signing secrets with rotation, revocation.
+
+Every change to a client notifies the other replicas in its transaction (PostgreSQL), so that
+they drop it from their in-memory key caches (``gateway.service.client_keys``)."""
 
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ class ClientStore:
                 await conn.execute(
                     sa.update(clients).where(clients.c.id == client.id).values(**changes)
                 )
+                await self.db.notify_client_changed(conn, client.id)
         return (await self.get(client.id)) or client
 
     async def get(self, client_id: str) -> ClientRecord | None:
@@ -68,6 +72,7 @@ class ClientStore:
                 .where(clients.c.id == client_id, clients.c.revoked_at.is_(None))
                 .values(revoked_at=now)
             )
+            await self.db.notify_client_changed(conn, client_id)
         return await self.get(client_id)
 
     async def rotate_secret(
@@ -88,6 +93,7 @@ class ClientStore:
             )
             if result.rowcount != 1:
                 return None
+            await self.db.notify_client_changed(conn, client_id)
         return await self.get(client_id)
 
 

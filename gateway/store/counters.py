@@ -6,6 +6,7 @@ across replicas, and what one replica learns about generation times the others u
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,6 +46,57 @@ async def count_hit(
             )
         )
     return count
+
+
+# Group commit (``gateway.store.intake``): a batch reads each client's window once, taking its
+# row (created at 0 when new; on PostgreSQL the upsert locks it to the end of the transaction, so
+# replicas admitting the same client take turns), decides every request of the batch, then writes
+# the window's new count once.
+_READ_WINDOW = sa.text(
+    "INSERT INTO rate_windows (client_id, window_start, count) "
+    "VALUES (:client_id, :window_start, 0) "
+    "ON CONFLICT (client_id, window_start) DO UPDATE SET count = rate_windows.count "
+    "RETURNING count"
+)
+_SET_WINDOW = sa.text(
+    "UPDATE rate_windows SET count = :count "
+    "WHERE client_id = :client_id AND window_start = :window_start"
+)
+_FORGET_OLDER_WINDOWS = sa.text(
+    "DELETE FROM rate_windows WHERE client_id = :client_id AND window_start < :window_start"
+)
+
+
+async def read_windows(
+    conn: AsyncConnection, windows: Iterable[tuple[str, float]]
+) -> dict[tuple[str, float], int]:
+    """The current count of each (client, window) — held for this transaction."""
+    counts = {}
+    for client_id, window_start in windows:
+        parameters = {"client_id": client_id, "window_start": window_start}
+        counts[(client_id, window_start)] = int(
+            (await conn.execute(_READ_WINDOW, parameters)).scalar_one()
+        )
+    return counts
+
+
+async def write_windows(
+    conn: AsyncConnection,
+    before: dict[tuple[str, float], int],
+    after: dict[tuple[str, float], int],
+) -> None:
+    """Store the windows' new counts (one write per changed window); a window's first hits
+    forget the client's older windows."""
+    changed = [key for key, count in after.items() if count != before[key]]
+    if not changed:
+        return
+    await conn.execute(
+        _SET_WINDOW,
+        [{"client_id": c, "window_start": w, "count": after[(c, w)]} for c, w in changed],
+    )
+    fresh = [{"client_id": c, "window_start": w} for c, w in changed if before[(c, w)] == 0]
+    if fresh:
+        await conn.execute(_FORGET_OLDER_WINDOWS, fresh)
 
 
 class CounterStore:

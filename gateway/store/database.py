@@ -29,6 +29,9 @@ _MIGRATION_LOCK_KEY = 7_202_611_25
 WORK_CHANNEL = "gateway_work"
 # PostgreSQL: a job reached a terminal status (payload: its id); wakes Prefer: wait requests.
 JOB_ENDED_CHANNEL = "gateway_job_ended"
+# PostgreSQL: a client was revoked or changed (payload: its id); every replica drops it from its
+# in-memory key cache (gateway.service.client_keys).
+CLIENT_CHANGED_CHANNEL = "gateway_client_changed"
 
 # What "the database cannot serve now" looks like: a server down or unreachable, a connection
 # lost, a pool exhausted, SQLite's disk full or its lock held past the busy timeout. (Integrity
@@ -87,7 +90,6 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.dialect = engine.dialect.name
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # Whether lease and due times come from the database's clock (PostgreSQL, set by the
         # runtime: ``gateway.service.runtime.shared_clock``); otherwise the caller's clock.
@@ -178,15 +180,20 @@ class Database:
         async with self.read() as conn:
             return float((await conn.execute(_DB_NOW)).scalar_one())
 
+    async def notify_client_changed(self, conn: AsyncConnection, client_id: str) -> None:
+        """PostgreSQL: tell every replica that ``client_id`` changed (on commit), so that it
+        drops the client from its key cache. SQLite: one process, which drops it itself."""
+        if not self.is_sqlite:
+            await conn.execute(
+                sa.text("SELECT pg_notify(:channel, :client_id)"),
+                {"channel": CLIENT_CHANGED_CHANNEL, "client_id": client_id},
+            )
+
     def driver_url(self) -> str:
         """The URL as a driver (asyncpg) takes it, password included: never log it."""
         return self.engine.url.set(drivername=self.engine.url.get_backend_name()).render_as_string(
             hide_password=False
         )
-
-    async def ping(self) -> None:
-        async with self.read() as conn:
-            await conn.execute(sa.text("SELECT 1"))
 
     async def prove_commit(self, replica_id: str, *, now: float) -> None:
         """Commit one small write (this replica's heartbeat row): ``SELECT 1`` passes on a full

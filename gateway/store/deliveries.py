@@ -30,7 +30,18 @@ _INSERT_ATTEMPT = sa.insert(delivery_attempts)
 _TARGET = sa.select(deliveries.c.job_id, deliveries.c.event_type, deliveries.c.url).where(
     deliveries.c.id == sa.bindparam("delivery_id")
 )
-_RELEASED = {"lease_token": None, "lease_until": None}
+
+
+def _released(delivery_id: str, token: str, now: float, values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of a fenced write of ``values`` that also gives the lease back."""
+    return {
+        **values,
+        "updated_at": now,
+        "lease_token": None,
+        "lease_until": None,
+        "match_id": delivery_id,
+        "match_token": token,
+    }
 
 
 async def insert_deliveries(
@@ -138,14 +149,7 @@ class DeliveryStore:
         is busy or its circuit is open). Fenced."""
         async with self.db.write() as conn:
             result = await conn.execute(
-                _FENCED_UPDATE,
-                {
-                    "next_run_at": until,
-                    "updated_at": now,
-                    **_RELEASED,
-                    "match_id": delivery_id,
-                    "match_token": token,
-                },
+                _FENCED_UPDATE, _released(delivery_id, token, now, {"next_run_at": until})
             )
         return result.rowcount == 1
 
@@ -166,14 +170,7 @@ class DeliveryStore:
         """
         async with self.db.write() as conn:
             result = await conn.execute(
-                _FENCED_UPDATE,
-                {
-                    **change.fields(),
-                    "updated_at": now,
-                    **_RELEASED,
-                    "match_id": delivery_id,
-                    "match_token": token,
-                },
+                _FENCED_UPDATE, _released(delivery_id, token, now, change.fields())
             )
             landed = result.rowcount == 1
             record = msgspec.structs.replace(attempt, lease_lost=not landed)

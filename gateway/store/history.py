@@ -82,6 +82,19 @@ async def record_events(
     )
 
 
+async def record_new_jobs(
+    conn: AsyncConnection, jobs_at: Sequence[tuple[str, float]], kind: JobEventKind
+) -> None:
+    """The first event of jobs inserted in the caller's transaction, one statement for all.
+    No lock is needed: no other transaction can see (let alone change) those rows yet."""
+    if not jobs_at:
+        return
+    await conn.execute(
+        _RECORD,
+        [{"job_id": job_id, "kind": str(kind), "at": at, "data": "{}"} for job_id, at in jobs_at],
+    )
+
+
 def _from_row(row: Any) -> JobEventRecord:
     values = {str(key): value for key, value in row._mapping.items()}
     values["data"] = msgspec.json.decode(values["data"])
@@ -109,9 +122,3 @@ class History:
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [_from_row(row) for row in rows]
-
-    async def latest_id(self) -> int:
-        """The id of the newest event of any job (0 when there is none)."""
-        async with self.db.read() as conn:
-            value = (await conn.execute(sa.select(sa.func.max(job_events.c.id)))).scalar_one()
-        return int(value or 0)

@@ -1,5 +1,5 @@
-"""Jobs: intake (with the client's limits and idempotency in one transaction), reads, and
-the fenced writes of the worker that moves a claimed job on (see ``gateway.store.work_queue``).
+"""Jobs: intake (batches admitted and stored in one transaction: ``gateway.store.intake``), reads,
+and the fenced writes of the worker that moves a claimed job on (``gateway.store.work_queue``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,22 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from gateway.domain.history import JobEventKind
 from gateway.domain.jobs import IN_FLIGHT, TERMINAL
-from gateway.store.counters import count_hit
 from gateway.store.database import Database
 from gateway.store.deliveries import insert_deliveries
 from gateway.store.history import NewJobEvent, record_events
+from gateway.store.intake import (
+    Admission,
+    Created,
+    IdempotencyClaim,
+    InsertOutcome,
+    IntakeRequest,
+    KeyReused,
+    OverRateLimit,
+    Replayed,
+    TooManyInFlight,
+    insert_batch,
+)
 from gateway.store.records import (
     JobChange,
     JobRecord,
@@ -26,7 +36,7 @@ from gateway.store.records import (
     job_from_row,
     job_to_values,
 )
-from gateway.store.schema import idempotency_keys, jobs
+from gateway.store.schema import jobs
 from gateway.store.work_queue import claim_due, fenced_update
 
 
@@ -41,54 +51,9 @@ class FencedJobWrite(msgspec.Struct, frozen=True):
     release: bool = True
 
 
-class Created(msgspec.Struct, frozen=True):
-    job: JobRecord
-
-
-class Replayed(msgspec.Struct, frozen=True):
-    """The idempotency key was seen before with the same body: here is the original job."""
-
-    job: JobRecord
-
-
-class KeyReused(msgspec.Struct, frozen=True):
-    """The idempotency key was seen before with a different body."""
-
-    job_id: str
-
-
-class OverRateLimit(msgspec.Struct, frozen=True):
-    """The client's requests in this window exceeded its rate limit."""
-
-    window_start: float
-
-
-class TooManyInFlight(msgspec.Struct, frozen=True):
-    in_flight: int
-
-
-InsertOutcome = Created | Replayed | KeyReused | OverRateLimit | TooManyInFlight
-
-
-class Admission(msgspec.Struct, frozen=True):
-    """The per-client limits checked in the intake transaction itself (shared by replicas)."""
-
-    window_start: float
-    rate_limit: int
-    max_in_flight: int
-
-
-class IdempotencyClaim(msgspec.Struct, frozen=True):
-    key: str
-    request_hash: str
-    ttl_s: float
-
-
 # Statements on the hot paths, built once: building one per call (and its cache key) cost
-# more than executing it (bench/README.md).
-_INSERT_JOB = sa.insert(jobs).returning(*jobs.c)
-# The worker's fenced writes: the SET clause comes from the parameters' keys, the match is
-# by id and lease token.
+# more than executing it (bench/README.md). The worker's fenced writes: the SET clause comes
+# from the parameters' keys, the match is by id and lease token.
 _FENCED_JOB_UPDATE = fenced_update(jobs)
 # A batch of fenced writes first locks its rows (in id order, so two batches, or a batch and a
 # lease renewal, never wait on each other in a cycle) and reads who holds them.
@@ -99,10 +64,20 @@ _LOCK_HOLDERS = (
     .with_for_update()
 )
 _TERMINAL_VALUES = frozenset(str(s) for s in TERMINAL)
-_COUNT_IN_FLIGHT = sa.select(sa.func.count()).where(
-    jobs.c.client_id == sa.bindparam("client_id"),
-    jobs.c.status.in_([str(s) for s in IN_FLIGHT]),
-)
+
+
+__all__ = [
+    "Admission",
+    "Created",
+    "IdempotencyClaim",
+    "InsertOutcome",
+    "IntakeRequest",
+    "JobStore",
+    "KeyReused",
+    "OverRateLimit",
+    "Replayed",
+    "TooManyInFlight",
+]
 
 
 class JobStore:
@@ -120,12 +95,12 @@ class JobStore:
         admission: Admission | None = None,
     ) -> InsertOutcome:
         """Check the client's limits and store the job (``accepted``, due now) with its
-        idempotency key — one transaction, so intake costs one commit."""
+        idempotency key: a batch of one (see :meth:`insert_jobs`)."""
+        request = IntakeRequest(new=new, now=now, idempotency=idempotency, admission=admission)
         for _ in range(3):
             try:
-                return await self._insert_job(
-                    new, now=now, idempotency=idempotency, admission=admission
-                )
+                (outcome,) = await self.insert_jobs([request])
+                return outcome
             except IntegrityError:
                 # A concurrent request with the same idempotency key committed first; the next
                 # round finds its row and answers from it.
@@ -133,75 +108,13 @@ class JobStore:
                     raise
         raise RuntimeError("idempotency key contention did not settle")  # pragma: no cover
 
-    async def _insert_job(
-        self,
-        new: NewJob,
-        *,
-        now: float,
-        idempotency: IdempotencyClaim | None,
-        admission: Admission | None,
-    ) -> InsertOutcome:
+    async def insert_jobs(self, requests: Sequence[IntakeRequest]) -> list[InsertOutcome]:
+        """Admit and store a batch of jobs in one transaction (group commit): one outcome per
+        request, in order, all committed when this returns. Raises ``IntegrityError`` when
+        another replica committed one of the batch's idempotency keys meanwhile (nothing of the
+        batch is stored then)."""
         async with self.db.write() as conn:
-            # The key first: a retry of a job already accepted gets that job back, even when
-            # the client is at its rate limit or in-flight cap, and spends no rate budget.
-            if idempotency is not None:
-                key_filter = sa.and_(
-                    idempotency_keys.c.client_id == new.client_id,
-                    idempotency_keys.c.key == idempotency.key,
-                )
-                seen = (await conn.execute(sa.select(idempotency_keys).where(key_filter))).first()
-                if seen is not None and seen.created_at >= now - idempotency.ttl_s:
-                    if seen.request_hash != idempotency.request_hash:
-                        return KeyReused(job_id=seen.job_id)
-                    row = (
-                        await conn.execute(sa.select(jobs).where(jobs.c.id == seen.job_id))
-                    ).one()
-                    return Replayed(job=job_from_row(row))
-            if admission is not None:
-                hits = await count_hit(conn, self.db, new.client_id, admission.window_start)
-                if hits > admission.rate_limit:
-                    return OverRateLimit(window_start=admission.window_start)
-                in_flight = (
-                    await conn.execute(_COUNT_IN_FLIGHT, {"client_id": new.client_id})
-                ).scalar_one()
-                if in_flight >= admission.max_in_flight:
-                    return TooManyInFlight(in_flight=int(in_flight))
-            if idempotency is not None:
-                if seen is not None:  # expired: the key starts afresh
-                    await conn.execute(sa.delete(idempotency_keys).where(key_filter))
-                await conn.execute(
-                    sa.insert(idempotency_keys).values(
-                        client_id=new.client_id,
-                        key=idempotency.key,
-                        request_hash=idempotency.request_hash,
-                        job_id=new.id,
-                        created_at=now,
-                    )
-                )
-            values = job_to_values(
-                {
-                    "id": new.id,
-                    "client_id": new.client_id,
-                    "status": "accepted",
-                    "request": new.request,
-                    "model": new.model,
-                    "resolution": new.resolution,
-                    "duration": new.duration,
-                    "body_checked": new.body_checked,
-                    "callback_url": new.callback_url,
-                    "metadata": new.metadata,
-                    "events": new.events,
-                    "created_at": now,
-                    "updated_at": now,
-                    "deadline_at": new.deadline_at,
-                    "next_run_at": now,
-                    "traceparent": new.traceparent,
-                }
-            )
-            row = (await conn.execute(_INSERT_JOB, values)).one()
-            await record_events(conn, new.id, [NewJobEvent(JobEventKind.ACCEPTED)], at=now)
-            await self.db.notify_work(conn)
-            return Created(job=job_from_row(row))
+            return await insert_batch(conn, self.db, requests)
 
     # --- reads --------------------------------------------------------------------------
 

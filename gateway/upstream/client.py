@@ -1,5 +1,8 @@
 """The AI/ML API client: one pooled ``httpx.AsyncClient``; every outcome returned as a value.
 
+Its transport is :class:`gateway.upstream.transport.UpstreamTransport` (aiohttp's pool behind
+httpx's interface) unless one is injected (tests: ``httpx.MockTransport``, ``ASGITransport``).
+
 Nothing here raises for upstream trouble. Each response, error body and transport fault becomes a
 ``Generation`` or an ``UpstreamFailure`` whose ``kind`` says how sure we are about what happened
 upstream (see :func:`classify_status` — the one table of rules).
@@ -23,6 +26,7 @@ from gateway.domain.upstream import (
     UpstreamFailure,
     UpstreamResult,
 )
+from gateway.upstream.transport import UpstreamTransport
 
 PATH = "/v2/video/generations"
 USER_AGENT = "video-webhook-gateway"
@@ -122,25 +126,17 @@ class UpstreamClient:
     ) -> None:
         self._api_key = api_key
         self._clock = clock
+        # httpx ignores ``limits`` once a transport is given: the pool's size travels with it.
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
             follow_redirects=False,
-            transport=transport,
+            transport=transport or UpstreamTransport(max_connections=max_connections),
             headers={"User-Agent": user_agent},
         )
 
     def __repr__(self) -> str:
         return f"UpstreamClient(base_url={str(self._http.base_url)!r})"
-
-    async def __aenter__(self) -> UpstreamClient:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -16,19 +16,26 @@ import collections
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 from urllib.parse import urlsplit
 
+import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from gateway.clock import CorrectedClock
+from gateway.domain.circuit import BreakerPolicy
 from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
 from gateway.service.delivery import process_delivery
 from gateway.service.polling import process_poll
 from gateway.service.runtime import Runtime, lease_time
 from gateway.service.submission import process_submission
+from gateway.settings import Settings
 from gateway.store.records import DeliveryRecord, JobChange, JobRecord
+from gateway.worker.circuits import Circuits
 from gateway.worker.notifications import WorkListener
+
+T = TypeVar("T")
 
 _TICK_JOB = "tick"
 # The ticker wakes early for work due before its next regular tick, but never sooner than this
@@ -54,6 +61,18 @@ def destination(url: str) -> str:
 
 # A delivery whose destination is at its cap is given back, due again this much later.
 _DESTINATION_BUSY_DEFER_S = 1.0
+# The longest a destination's circuit stays open before a probe.
+_MAX_OPEN_S = 3600.0
+
+
+def breaker_policy(schedule: tuple[float, ...], settings: Settings) -> BreakerPolicy:
+    """Circuits stay open on the delivery retry schedule (after its first attempt), at most an
+    hour at a time, so a destination that recovers is tried again within the hour."""
+    steps = tuple(min(step, _MAX_OPEN_S) for step in schedule[1:] if step > 0)
+    return BreakerPolicy(
+        failures_to_open=settings.delivery_breaker_failures,
+        open_for_s=steps or BreakerPolicy().open_for_s,
+    )
 
 
 class Worker:
@@ -65,6 +84,7 @@ class Worker:
         self._delivery_tasks: dict[asyncio.Task[None], tuple[str, str]] = {}
         self._by_client: collections.Counter[str] = collections.Counter()
         self._by_destination: collections.Counter[str] = collections.Counter()
+        self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
         self._stopping = False
         # Whether the last claim of each kind found more due than it had room for, and an event
         # set whenever a task finishes (the ticker waits on it for room to claim again).
@@ -157,10 +177,6 @@ class Worker:
         """When the ticker runs next (Unix time); None when it is not running."""
         tick = self._scheduler.get_job(_TICK_JOB) if self._scheduler is not None else None
         return tick.next_run_time.timestamp() if tick and tick.next_run_time else None
-
-    @property
-    def busy(self) -> int:
-        return len(self._tasks)
 
     # --- ticking ------------------------------------------------------------------------
 
@@ -288,15 +304,16 @@ class Worker:
             )
             for delivery in deliveries:
                 target = destination(delivery.url)
-                if self._by_destination[target] >= rt.settings.delivery_per_destination:
-                    # Busy destination: give it back without an attempt or a slot.
+                deferred_until = self._deferred_until(target, now)
+                if deferred_until is not None:
+                    # Busy destination or open circuit: give it back without an attempt or a slot.
                     await rt.store.deliveries.defer(
-                        delivery.id, token, until=now + _DESTINATION_BUSY_DEFER_S, now=now
+                        delivery.id, token, until=deferred_until, now=now
                     )
                     continue
                 if delivery.next_run_at is not None:
                     lateness.labels(kind="delivery").observe(max(0.0, now - delivery.next_run_at))
-                task = self._spawn(self._run_delivery(delivery, token), token)
+                task = self._spawn(self._run_delivery(delivery, token, target), token)
                 self._delivery_tasks[task] = (delivery.client_id, target)
                 self._by_client[delivery.client_id] += 1
                 self._by_destination[target] += 1
@@ -307,6 +324,20 @@ class Worker:
             self._deliveries_backlog = self._delivery_slots() <= 0
             filled = filled or self._deliveries_backlog
         return started, filled
+
+    def _deferred_until(self, target: str, now: float) -> float | None:
+        """When a delivery to ``target`` claimed now should come back instead of being sent:
+        None to send it now. The cap comes first, so a probe is only let out with a slot."""
+        deferred = self.rt.metrics.deliveries_deferred
+        if self._by_destination[target] >= self.rt.settings.delivery_per_destination:
+            deferred.labels(reason="destination_busy").inc()
+            return now + _DESTINATION_BUSY_DEFER_S
+        admission = self.circuits.admit(target, now)
+        self.rt.metrics.circuits_open.set(self.circuits.open_count())
+        if admission.verdict == "defer":
+            deferred.labels(reason="circuit_open").inc()
+            return admission.until
+        return None
 
     def _spawn(self, work: Awaitable[None], token: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
@@ -342,6 +373,9 @@ class Worker:
             self.rt.log.warning("replan_failed", error=type(exc).__name__)
 
     async def _run_job(self, job: JobRecord, token: str) -> None:
+        # Every log line of this work item names its job and client (each task has its own
+        # copy of the context, so the binding ends with the task).
+        structlog.contextvars.bind_contextvars(job_id=job.id, client_id=job.client_id)
         kind = _step_kind(job.status)
         step: Callable[[Runtime, JobRecord, str], Awaitable[None]]
         if kind == "submit":
@@ -353,19 +387,31 @@ class Worker:
                 job.id, token, JobChange(next_run_at=None), now=self.rt.clock()
             )
             return
-        await self._guarded(step(self.rt, job, token), job_id=job.id)
+        await self._guarded(step(self.rt, job, token))
 
-    async def _run_delivery(self, delivery: DeliveryRecord, token: str) -> None:
-        await self._guarded(process_delivery(self.rt, delivery, token), job_id=delivery.job_id)
-
-    async def _guarded(self, work: Awaitable[None], *, job_id: str) -> None:
+    async def _run_delivery(self, delivery: DeliveryRecord, token: str, target: str) -> None:
+        structlog.contextvars.bind_contextvars(
+            job_id=delivery.job_id, client_id=delivery.client_id, event_id=delivery.id
+        )
+        result = None
         try:
-            await work
+            result = await self._guarded(process_delivery(self.rt, delivery, token))
+        finally:
+            if result is None:
+                self.circuits.abandon(target)
+            else:
+                self.circuits.record(target, result, self.rt.clock())
+            self.rt.metrics.circuits_open.set(self.circuits.open_count())
+
+    async def _guarded(self, work: Awaitable[T]) -> T | None:
+        try:
+            return await work
         except asyncio.CancelledError:
             raise
         except Exception:
             # The row keeps its lease until it expires, then any replica retries it.
-            self.rt.log.exception("work_failed", job_id=job_id)
+            self.rt.log.exception("work_failed")
+            return None
 
     # --- housekeeping -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,10 +91,11 @@ def run_chaos(tmp_path: Path, *, jobs: int, kills: int, seed: int) -> ChaosRepor
     receiver.statuses.extend(rng.choice([200, 200, 200, 500]) for _ in range(jobs * 2))
     mock_app = create_mock(MockConfig.fast(queued_s=0.3, generating_s=1.0, spread_s=0.3, seed=seed))
     mock_state = mock_app.state.mock
-    with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks:
+    with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks, ExitStack() as stack:
         callback = f"{hooks.url}/hook"
         env = gateway_env(f"sqlite:///{tmp_path / 'chaos.db'}", mock.url)
         gateway = GatewayProcess(env, log_path=tmp_path / "gateway.log")
+        stack.callback(gateway.kill)  # a failed or timed-out run leaves no gateway behind
         gateway.start()
         # Kill at moments chosen by upstream traffic (each request a step of progress), so
         # kills land in every state: accepting, submitting, polling, delivering.

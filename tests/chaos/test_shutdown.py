@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -27,10 +28,11 @@ def test_sigterm_drains_in_flight_submissions_and_the_next_start_finishes(tmp_pa
     receiver = Receiver()
     mock_app = create_mock(MockConfig.fast(queued_s=0.3, generating_s=0.5, spread_s=0.1))
     journal = mock_app.state.mock.journal
-    with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks:
+    with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks, ExitStack() as stack:
         database = tmp_path / "shutdown.db"
         env = gateway_env(f"sqlite:///{database}", mock.url, GATEWAY_SHUTDOWN_GRACE_S="10")
         gateway = GatewayProcess(env, log_path=tmp_path / "gateway.log")
+        stack.callback(gateway.kill)  # a failed or timed-out run leaves no gateway behind
         gateway.start()
         job_ids = []
         for index in range(3):

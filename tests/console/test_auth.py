@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http.cookies import SimpleCookie
 
-from litestar.testing import AsyncTestClient
+import httpx
 
 from gateway.console.session import COOKIE_NAME, LINK_TTL_S, SESSION_TTL_S
 from gateway.ids import hash_api_key
@@ -12,6 +12,14 @@ from gateway.service.clients import BOOTSTRAP_CLIENT_ID
 from gateway.store.records import ClientRecord
 from tests.console.conftest import Console, csrf_of
 from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_KEY, BOOTSTRAP_SECRET
+
+
+def another_client(
+    console: Console, base_url: str = "http://testserver.local"
+) -> httpx.AsyncClient:
+    """A second browser on the running app: no cookies, and no second lifespan (a test client
+    would start the app again on top of the running one)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=console.http.app), base_url=base_url)
 
 
 def cookie_of(set_cookie: str) -> tuple[str, dict[str, str]]:
@@ -61,8 +69,7 @@ async def test_session_cookie_flags_and_contents(console: Console) -> None:
 
 async def test_secure_cookie_over_tls(console: Console) -> None:
     """Served over https, the session cookie is marked Secure."""
-    app = console.http.app
-    async with AsyncTestClient(app=app, base_url="https://console.test") as https:
+    async with another_client(console, base_url="https://console.test") as https:
         form = await https.get("/console/signin")
         _, attributes = cookie_of(form.headers["set-cookie"])
         assert "secure" in attributes
@@ -90,8 +97,7 @@ async def test_sign_in_without_the_forms_token_is_refused(console: Console) -> N
         "/console/signin", data={"key": BOOTSTRAP_KEY}, follow_redirects=False
     )
     assert 403 == response.status_code
-    fresh = AsyncTestClient(app=console.http.app)
-    async with fresh:
+    async with another_client(console) as fresh:
         response = await fresh.post(
             "/console/signin",
             data={"key": BOOTSTRAP_KEY, "csrf_token": "guessed"},

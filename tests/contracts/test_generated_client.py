@@ -85,8 +85,11 @@ def test_a_generated_client_creates_fetches_lists_and_reads_deliveries(tmp_path:
         deliveries = importlib.import_module(f"{PACKAGE}.api.jobs.list_job_deliveries")
         models = importlib.import_module(f"{PACKAGE}.models")
 
-        with MockServer(create_app(settings)) as gateway:
-            client = client_pkg.AuthenticatedClient(base_url=gateway.url, token=KEY)
+        # the generated client closes its httpx connections when its context ends
+        with (
+            MockServer(create_app(settings)) as gateway,
+            client_pkg.AuthenticatedClient(base_url=gateway.url, token=KEY) as client,
+        ):
             body = models.CreateJobJsonJobRequest.from_dict(
                 {
                     "prompt": "a horse",

@@ -9,7 +9,6 @@ import gzip
 import shutil
 import socket
 import ssl
-import subprocess
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,12 +16,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.delivery.guard import AddressGuard, GuardedTransport
+from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import USER_AGENT, WebhookSender
+from gateway.delivery.transport import GuardedTransport
 from gateway.domain.addresses import Allowlist
 from gateway.domain.delivery import AttemptResult
 from gateway.domain.retry import parse_retry_after
-from tests.delivery.receiver import Receiver, Respond, ScriptedResolver, answer, response_head
+from tests.delivery.receiver import (
+    Receiver,
+    Respond,
+    ScriptedResolver,
+    answer,
+    response_head,
+    self_signed,
+)
 
 BODY = b'{"type": "video.generation.completed", "data": {"id": "job_1", "n": 1.50}}'
 HEADERS = {
@@ -364,19 +371,6 @@ async def test_environment_proxies_are_ignored(
 # callback URL's host name.
 
 
-def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
-    cert, key = directory / f"{name}.pem", directory / f"{name}.key"
-    command = [
-        *["openssl", "req", "-x509", "-newkey", "ec", "-nodes"],
-        *["-pkeyopt", "ec_paramgen_curve:prime256v1"],
-        *["-days", "1", "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
-        *["-keyout", str(key), "-out", str(cert)],
-    ]
-    # A fixed local command (openssl from PATH; the test is skipped without it).
-    subprocess.run(command, check=True, capture_output=True, timeout=30)  # noqa: S603
-    return cert, key
-
-
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 @pytest.mark.parametrize(
     ("cert_name", "delivered"), [("receiver.test", True), ("other.test", False)]
@@ -385,7 +379,7 @@ async def test_tls_verifies_the_callback_host_name(
     tmp_path: Path, cert_name: str, delivered: bool
 ) -> None:
     """HTTPS to a checked address still verifies the certificate against the URL's name."""
-    cert, key = _self_signed(tmp_path, cert_name)
+    cert, key = self_signed(tmp_path, cert_name)
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
     receiver = await Receiver(answer(200, b"tls ok"), ssl_context=server_context).start()

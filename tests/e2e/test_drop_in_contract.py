@@ -4,17 +4,18 @@ content types, body shapes. The gateway has the strict mock behind it. Seeded an
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from litestar.testing import TestClient
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from gateway.http.app import create_app
-from gateway.upstream.client import UpstreamClient
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from tests.fakes import AllowAllGuard, RecordingSender
@@ -23,26 +24,32 @@ from tests.http.conftest import BOOTSTRAP_KEY, api_settings
 CONTRACT = Path(__file__).parents[2] / "contracts" / "upstream" / "openapi.patched.json"
 
 _mock = create_mock(MockConfig.fast(strict=True, expected_key="upstream-key"))
+_tmp = tempfile.mkdtemp(prefix="gateway-drop-in-")
 _settings = api_settings(
-    Path(tempfile.mkdtemp(prefix="gateway-drop-in-")),
+    Path(_tmp),
     aimlapi_key="upstream-key",
+    upstream_url="http://mock.test",
     rate_limit_per_minute=10**9,
     max_in_flight_per_client=10**9,
 )
 app = create_app(
     _settings,
-    upstream=UpstreamClient(
-        "http://mock.test", "upstream-key", transport=httpx.ASGITransport(app=_mock)
-    ),
+    upstream_transport=httpx.ASGITransport(app=_mock),
     sender=RecordingSender(),
     guard=AllowAllGuard(),
     run_worker=False,
 )
-_client = TestClient(app=app)
-_client.__enter__()  # run the lifespan (store, bootstrap client) once for the whole module
-
 schema = schemathesis.openapi.from_path(str(CONTRACT))
 schema.app = app
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _data_dir() -> Iterator[None]:
+    """schemathesis runs the app's lifespan (store, bootstrap client, upstream client) itself,
+    around each test; a second lifespan on the same app (a test client) would run two gateways
+    on one app."""
+    yield
+    shutil.rmtree(_tmp, ignore_errors=True)
 
 
 @schema.parametrize()

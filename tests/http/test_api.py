@@ -218,6 +218,7 @@ async def test_jobs_in_flight_are_capped_per_client(api: Api) -> None:
     response = await api.submit()
     assert 429 == response.status_code
     assert_error_shape(response.json(), "too_many_jobs_in_flight")
+    assert "30" == response.headers["retry-after"]
 
 
 async def test_list_paginates_with_a_cursor(api: Api) -> None:

@@ -16,7 +16,6 @@ from gateway.domain.jobs import ErrorCode
 from gateway.domain.upstream import FailureKind, Generation
 from gateway.errors import GatewayError
 from gateway.http.errors import UPSTREAM_MESSAGES
-from gateway.http.parsing import UnsupportedMediaType
 from tests.fakes import failure
 from tests.http.conftest import Api, api_settings, gateway_app
 
@@ -275,12 +274,16 @@ def error_tree(root: type[GatewayError] = GatewayError) -> set[type[GatewayError
 UPSTREAM_WORDS: dict[type[Exception], tuple[int, str | None]] = {
     errors.InvalidRequest: (400, "Body validation error!"),
     errors.CallbackRejected: (400, "Body validation error!"),
-    UnsupportedMediaType: (415, None),  # the upstream has no word for it: ours is kept
+    errors.NothingToRedeliver: (400, "Body validation error!"),
+    errors.TooManySubscriptions: (400, "Body validation error!"),
+    errors.UnsupportedMediaType: (415, None),  # the upstream has no word for it: ours is kept
     errors.Unauthorized: (401, UPSTREAM_MESSAGES[401]),
     errors.NotFound: (404, "Not Found"),
+    errors.MethodNotAllowed: (405, "Method Not Allowed"),
     errors.IdempotencyKeyReused: (409, None),
     errors.PayloadTooLarge: (413, "Payload Too Large"),
     errors.RateLimited: (429, "Too Many Requests"),
+    errors.TooManyJobsInFlight: (429, "Too Many Requests"),
     errors.ServiceUnavailable: (503, "Service unavailable"),
     errors.StoreUnavailable: (503, "Service unavailable"),
     RuntimeError: (500, "Internal server error"),  # anything unexpected

@@ -7,8 +7,7 @@ import pytest
 from gateway.catalogue import load_catalogue
 from gateway.domain.generation import CheckedJob, check_job
 from gateway.domain.model_rules import Rulebook
-from gateway.errors import InvalidRequest
-from gateway.http.parsing import UnsupportedMediaType
+from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.http.parsing import parse_job_request as parse_fields
 
 RULES = Rulebook(load_catalogue())

@@ -1,40 +1,55 @@
-"""``gateway clients`` as an operator runs it: a real process on a SQLite file, JSON on stdout."""
+"""``gateway clients`` as an operator runs it, in-process (``main(argv)``): a SQLite file, JSON on
+stdout, the exit status."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from gateway.cli import main
 from gateway.ids import hash_api_key
 from gateway.store import Store
+from gateway.store.records import ClientRecord
 
 
-def gateway_clients(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": f"sqlite:///{db}",
-        "GATEWAY_LOG_FORMAT": "json",
-    }
-    return subprocess.run(  # noqa: S603 (our own CLI, fixed arguments)
-        [sys.executable, "-m", "gateway.cli", "clients", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def ok(result: subprocess.CompletedProcess[str]) -> Any:
+@pytest.fixture
+def gateway_clients(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    def run(db: Path, *args: str) -> Run:
+        monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{db}")
+        capsys.readouterr()  # what earlier commands printed
+        code = main(["clients", *args])
+        out, err = capsys.readouterr()
+        return Run(code, out, err)
+
+    return run
+
+
+def ok(result: Run) -> Any:
     assert 0 == result.returncode, result.stderr
     return json.loads(result.stdout)
 
 
-async def test_create_list_rotate_revoke(tmp_path: Path) -> None:
+async def _active_client(db: Path, key_hash: str) -> ClientRecord | None:
+    store = await Store.open(f"sqlite:///{db}")
+    try:
+        return await store.clients.by_key_hash(key_hash)
+    finally:
+        await store.close()
+
+
+def test_create_list_rotate_revoke(tmp_path: Path, gateway_clients: Any) -> None:
     """create prints the key and secret once; list never shows them; rotate-secret prints a new
     secret with the previous one's grace; revoke takes effect in the store; unknown ids exit 1."""
     db = tmp_path / "gateway.db"
@@ -55,20 +70,17 @@ async def test_create_list_rotate_revoke(tmp_path: Path) -> None:
     assert rotated["webhook_secret"] not in (created["webhook_secret"], "")
     assert [True] == [c["rotating_secret"] for c in ok(gateway_clients(db, "list"))]
 
-    store = await Store.open(f"sqlite:///{db}")
-    try:
-        key_hash = hash_api_key(created["api_key"])
-        active = await store.clients.by_key_hash(key_hash)
-        assert active is not None
-        assert (rotated["webhook_secret"], created["webhook_secret"]) == (
-            active.webhook_secret,
-            active.previous_webhook_secret,
-        )
-        revoked = ok(gateway_clients(db, "revoke", created["id"]))
-        assert revoked["revoked"] is True
-        assert await store.clients.by_key_hash(key_hash) is None  # the key no longer authenticates
-    finally:
-        await store.close()
+    key_hash = hash_api_key(created["api_key"])
+    active = asyncio.run(_active_client(db, key_hash))
+    assert active is not None
+    assert (rotated["webhook_secret"], created["webhook_secret"]) == (
+        active.webhook_secret,
+        active.previous_webhook_secret,
+    )
+    revoked = ok(gateway_clients(db, "revoke", created["id"]))
+    assert revoked["revoked"] is True
+    # the key no longer authenticates
+    assert asyncio.run(_active_client(db, key_hash)) is None
 
     missing = gateway_clients(db, "revoke", "cl_does_not_exist")
     assert 1 == missing.returncode

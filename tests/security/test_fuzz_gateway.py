@@ -3,13 +3,15 @@ answer conforms to the document, and invalid input is rejected. Seeded and bound
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from litestar.testing import TestClient
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from gateway.http.app import create_app
@@ -25,11 +27,16 @@ app = create_app(
     guard=AllowAllGuard(),
     run_worker=False,
 )
-_client = TestClient(app=app)
-_client.__enter__()  # run the lifespan (store, bootstrap client) once for the whole module
-
 schema = schemathesis.openapi.from_path(str(CONTRACT))
 schema.app = app
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _data_dir() -> Iterator[None]:
+    """schemathesis runs the app's lifespan (store, bootstrap client) itself, around each test; a
+    second lifespan on the same app (a test client) would run two gateways on one app."""
+    yield
+    shutil.rmtree(_tmp, ignore_errors=True)
 
 
 @schema.auth(refresh_interval=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.domain.history import JobEventKind as K
 from gateway.domain.jobs import ErrorCode
 from gateway.domain.upstream import FailureKind, Generation
+from tests.backends import latest_event_id
 from tests.fakes import failure
 from tests.harness import Harness
 
@@ -59,7 +60,7 @@ async def test_a_jobs_life_is_recorded_once_per_change(harness: Harness) -> None
         (d["attempt"], d["status_code"], d["decision"], d["lease_lost"]) for d in (first, second)
     ]
     assert {"reason": "redeliver", "delivery_ids": [delivery.id]} == events[8].data
-    assert events[8].id == await harness.store.history.latest_id()
+    assert events[8].id == await latest_event_id(harness.store)
 
 
 async def test_failures_and_submission_retries_are_recorded(harness: Harness) -> None:

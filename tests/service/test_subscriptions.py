@@ -13,7 +13,6 @@ from gateway.domain.upstream import Generation
 from gateway.service.clients import create_client
 from gateway.service.subscriptions import NewSubscription, subscribe
 from gateway.store.records import SubscriptionRecord
-from tests.fakes import AllowAllGuard
 from tests.harness import Harness
 from tests.webhooks import verify_at_its_timestamp
 
@@ -39,7 +38,7 @@ class SenderByUrl:
 
 async def add(harness: Harness, url: str, **fields: Any) -> SubscriptionRecord:
     request = NewSubscription(target_url=url, **fields)
-    return await subscribe(harness.runtime, AllowAllGuard(), harness.client, request)
+    return await subscribe(harness.runtime, harness.client, request)
 
 
 async def finish_a_job(harness: Harness, **fields: Any) -> str:
@@ -124,6 +123,6 @@ async def test_another_clients_subscription_gets_nothing(harness: Harness) -> No
     sender = SenderByUrl({})
     harness.runtime.sender = sender
     request = NewSubscription(target_url="https://zap.test/theirs")
-    await subscribe(harness.runtime, AllowAllGuard(), other_client, request)
+    await subscribe(harness.runtime, other_client, request)
     await finish_a_job(harness)
     assert ["https://hooks.test/in"] == sender.urls()

@@ -6,6 +6,7 @@ import msgspec
 
 from gateway.store import Store
 from gateway.store.records import JobRecord
+from tests.backends import latest_event_id
 from tests.store.builders import (
     LEASE_S,
     T0,
@@ -229,4 +230,4 @@ async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store
         for e in events
     ]
     assert ["dead", "dead"] == [e.data["decision"] for e in events[1:3]]
-    assert events[-1].id == await store.history.latest_id()
+    assert events[-1].id == await latest_event_id(store)

@@ -1,8 +1,14 @@
-"""The upstream client with respx: every status, both error shapes, every transport fault."""
+"""The upstream client with respx: every status, both error shapes, every transport fault.
+
+The client's own transport is aiohttp's pool (which respx cannot see), so these tests inject
+``httpx.MockTransport`` over respx's router; ``tests/upstream/test_transport.py`` runs the real
+transport against real sockets.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -71,8 +77,11 @@ def problem_shape(status: int) -> dict[str, object]:
 
 
 @pytest.fixture
-async def client() -> UpstreamClient:
-    return UpstreamClient(BASE, KEY, clock=lambda: 1445412380.0)
+async def client() -> AsyncIterator[UpstreamClient]:
+    transport = httpx.MockTransport(respx.mock.async_handler)  # the routes of `@respx.mock`
+    client = UpstreamClient(BASE, KEY, clock=lambda: 1445412380.0, transport=transport)
+    yield client
+    await client.aclose()
 
 
 def assert_no_key(result: object, client: UpstreamClient) -> None:

@@ -19,7 +19,7 @@ from gateway.service.runtime import Runtime, shared_clock
 from gateway.store import Store
 from gateway.store.records import JobRecord
 from gateway.worker.ticker import Worker
-from tests.fakes import AllowAllGuard, ScriptedUpstream
+from tests.fakes import ScriptedUpstream
 from tests.harness import Harness
 
 SKEW_S = 600.0
@@ -77,7 +77,7 @@ async def test_a_replica_ahead_does_not_take_over_a_live_lease(
     lease_s = harness.runtime.settings.lease_s
     rt_a, worker_a, upstream_a = await _replica(harness, stores[0], time.time)
     _, worker_ahead, upstream_ahead = await _replica(harness, stores[1], _skewed(SKEW_S))
-    job = (await accept_job(rt_a, AllowAllGuard(), harness.client, {"prompt": "a horse"})).job
+    job = (await accept_job(rt_a, harness.client, {"prompt": "a horse"})).job
     assert 1 == await worker_a.tick()  # A holds the job (its submit is held)
     await upstream_a.wait_for_calls(submits=1, timeout_s=10)
 
@@ -100,7 +100,7 @@ async def test_a_replica_behind_keeps_its_lease_and_schedules_by_the_database(
     lease_s = harness.runtime.settings.lease_s
     rt_behind, worker_behind, upstream_behind = await _replica(harness, stores[0], _skewed(-SKEW_S))
     _, worker_a, upstream_a = await _replica(harness, stores[1], time.time)
-    job = (await accept_job(rt_behind, AllowAllGuard(), harness.client, {"prompt": "a horse"})).job
+    job = (await accept_job(rt_behind, harness.client, {"prompt": "a horse"})).job
     # Accepted by the database's time: due now, not ten minutes ago.
     assert abs((await _job(stores[0], job.id)).created_at - time.time()) < 10
     assert 1 == await worker_behind.tick()

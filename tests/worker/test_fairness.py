@@ -15,7 +15,6 @@ from gateway.service.clients import create_client
 from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.worker.ticker import Worker
-from tests.fakes import AllowAllGuard
 from tests.harness import Harness, make_settings
 from tests.waiting import wait_for_async
 
@@ -66,7 +65,7 @@ async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) 
     assert b_client is not None
     a_jobs = [await harness.accept(callback_url=f"https://a.test/hook/{n}") for n in range(8)]
     request = {"prompt": "a horse", "callback_url": "https://b.test/hook"}
-    b_job = (await accept_job(rt, AllowAllGuard(), b_client, request)).job
+    b_job = (await accept_job(rt, b_client, request)).job
     harness.upstream.poll_script.extend(
         [Generation(id="gen_scripted_000000001", status="completed", video_url=COMPLETED_URL)] * 9
     )

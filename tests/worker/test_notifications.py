@@ -15,7 +15,6 @@ from gateway.settings import Settings
 from gateway.store import Store
 from gateway.worker.notifications import APPLICATION_NAME, WorkListener
 from gateway.worker.ticker import Worker
-from tests.fakes import AllowAllGuard
 from tests.harness import Harness, make_settings
 from tests.pg import fresh_database, require_pg
 from tests.waiting import wait_for_async
@@ -43,7 +42,7 @@ async def test_a_worker_wakes_when_another_replica_accepts_a_job(harness: Harnes
         await wait_for_async(lambda: (worker.next_tick_at or 0) > time.time() + 30, timeout_s=10.0)
         api_runtime = dataclasses.replace(harness.runtime, store=api_store, clock=time.time)
         request = {"prompt": "a horse"}
-        await accept_job(api_runtime, AllowAllGuard(), harness.client, request)
+        await accept_job(api_runtime, harness.client, request)
         await harness.upstream.wait_for_calls(submits=1, timeout_s=10.0)
     finally:
         await worker.stop(grace_s=1.0)

@@ -10,7 +10,6 @@ import pytest
 from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.worker.ticker import Worker
-from tests.fakes import AllowAllGuard
 from tests.harness import Harness, make_settings
 
 
@@ -25,7 +24,7 @@ async def test_a_poll_due_between_ticks_runs_when_due_not_at_the_next_tick(
 ) -> None:
     runtime = dataclasses.replace(harness.runtime, clock=time.time)
     request = {"prompt": "a horse"}
-    await accept_job(runtime, AllowAllGuard(), harness.client, request)
+    await accept_job(runtime, harness.client, request)
     worker = Worker(runtime)
     worker.start()  # the first tick submits; the poll falls due 0.5 s later, then again
     try:

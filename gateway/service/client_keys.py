@@ -1,0 +1,79 @@
+"""Client keys served from memory: key hash → client, with revocation that takes effect at once.
+
+Every authenticated request needs its client; reading it from the database each time cost a
+query per request. The cache keeps each active client found by its key hash for at most ``ttl_s``
+(1 s). A change to a client (revocation, a new webhook secret) drops its entries:
+
+- on the replica that made the change, at once (the change's caller calls :meth:`forget`);
+- on every other PostgreSQL replica, when the change's ``NOTIFY`` on ``gateway_client_changed``
+  arrives (``gateway.http.app`` listens), within milliseconds;
+- everywhere else (a notification missed while a listener reconnects, the command line changing
+  an SQLite database under a running server), when the entry expires: within ``ttl_s``.
+
+Unknown and revoked keys are not cached (each such request reads the database), so the cache
+holds at most one entry per active key in use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from gateway.ids import hash_api_key
+from gateway.store.clients import ClientStore
+from gateway.store.records import ClientRecord
+
+DEFAULT_TTL_S = 1.0
+
+
+class ClientKeys:
+    def __init__(
+        self,
+        clients: ClientStore,
+        *,
+        ttl_s: float = DEFAULT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._clients = clients
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[ClientRecord, float]] = {}  # hash → (client, expiry)
+        # Bumped by every forget: a database read that began before a change must not put its
+        # (stale) answer in the cache after the change dropped the entry.
+        self._generation = 0
+        self.reads = 0  # database reads (tests and metrics see the cache work)
+
+    async def authenticate(self, api_key: str) -> ClientRecord | None:
+        """The active client holding ``api_key``, or None (unknown or revoked)."""
+        if not api_key:
+            return None
+        return await self.by_key_hash(hash_api_key(api_key))
+
+    async def by_key_hash(self, key_hash: str) -> ClientRecord | None:
+        """The active client holding the key of this hash (a console session keeps the hash)."""
+        entry = self._entries.get(key_hash)
+        now = self._clock()
+        if entry is not None and entry[1] > now:
+            return entry[0]
+        generation = self._generation
+        self.reads += 1
+        client = await self._clients.by_key_hash(key_hash)
+        if client is None:
+            self._entries.pop(key_hash, None)
+        elif generation == self._generation:
+            self._entries[key_hash] = (client, now + self._ttl_s)
+        return client
+
+    def forget(self, client_id: str) -> None:
+        """Drop every entry of ``client_id`` (it changed here or on another replica)."""
+        self._generation += 1
+        for key_hash in [h for h, (c, _) in self._entries.items() if c.id == client_id]:
+            del self._entries[key_hash]
+
+    def holds(self, client_id: str) -> bool:
+        """Whether an entry of ``client_id`` is in the cache (expired or not)."""
+        return any(client.id == client_id for client, _ in self._entries.values())
+
+    def forget_all(self) -> None:
+        self._generation += 1
+        self._entries.clear()

@@ -1,0 +1,185 @@
+"""Group commit: concurrent intake shares one transaction, and nobody is answered before it
+commits — a failed commit fails every request of its batch and leaves no row."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from gateway.errors import StoreUnavailable
+from gateway.service.group_commit import GroupCommit
+from gateway.store import Store
+from gateway.store.intake import insert_batch
+from gateway.store.jobs import Admission, Created, IdempotencyClaim, IntakeRequest, Replayed
+from gateway.store.schema import jobs
+from tests.harness import Harness
+from tests.pg import fresh_database, require_pg
+from tests.store.builders import add_client, new_job
+
+T0 = 1_800_000_000.0
+
+
+async def count_jobs(store: Store) -> int:
+    async with store.db.read() as conn:
+        return int((await conn.execute(sa.select(sa.func.count()).select_from(jobs))).scalar_one())
+
+
+def requests(harness: Harness, n: int, **changes: Any) -> list[IntakeRequest]:
+    admission = Admission(window_start=T0, rate_limit=10_000, max_in_flight=10_000)
+    return [
+        IntakeRequest(new=new_job(harness.client.id), now=T0, admission=admission, **changes)
+        for _ in range(n)
+    ]
+
+
+async def test_concurrent_requests_share_a_transaction(harness: Harness) -> None:
+    """Forty requests at once: all stored, in far fewer transactions than requests."""
+    intake = GroupCommit(harness.runtime.store.jobs)
+    outcomes = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 40)))
+
+    assert all(isinstance(o, Created) for o in outcomes)
+    assert 40 == await count_jobs(harness.runtime.store)
+    assert intake.batches <= 2, intake.batches
+
+
+async def test_a_lone_request_is_committed_at_once(harness: Harness) -> None:
+    """No timer: one request is a batch of one, committed and answered on its own."""
+    intake = GroupCommit(harness.runtime.store.jobs)
+    (request,) = requests(harness, 1)
+    outcome = await asyncio.wait_for(intake.insert(request), timeout=10)
+    assert isinstance(outcome, Created)
+    assert (1, 1) == (intake.batches, await count_jobs(harness.runtime.store))
+
+
+async def test_a_batch_cut_at_its_size_limit_commits_in_turns(harness: Harness) -> None:
+    """Batches hold at most ``max_batch`` requests; the rest follow in the next transaction."""
+    intake = GroupCommit(harness.runtime.store.jobs, max_batch=4)
+    outcomes = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 10)))
+    assert all(isinstance(o, Created) for o in outcomes)
+    assert 3 <= intake.batches
+    assert 10 == await count_jobs(harness.runtime.store)
+
+
+async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(harness: Harness) -> None:
+    """The database fails at COMMIT: every request of the batch gets the outage (a 503), no row
+    exists; the next batch, after the outage, is stored."""
+    store = harness.runtime.store
+    intake = GroupCommit(store.jobs)
+    failures = 0
+
+    def fail_commit(_conn: Any) -> None:
+        nonlocal failures
+        failures += 1
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    event.listen(store.db.engine.sync_engine, "commit", fail_commit)
+    try:
+        outcomes = await asyncio.gather(
+            *(intake.insert(r) for r in requests(harness, 20)), return_exceptions=True
+        )
+    finally:
+        event.remove(store.db.engine.sync_engine, "commit", fail_commit)
+
+    assert failures >= 1
+    assert [StoreUnavailable] * 20 == [type(o) for o in outcomes]
+    assert 0 == await count_jobs(store)
+    after = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 3)))
+    assert all(isinstance(o, Created) for o in after)
+    assert 3 == await count_jobs(store)
+
+
+async def test_close_answers_the_queued_requests_then_refuses(harness: Harness) -> None:
+    """Shutdown: requests already queued are committed and answered; later ones get a 503."""
+    store = harness.runtime.store
+    intake = GroupCommit(store.jobs, max_batch=3)
+    queued = [asyncio.ensure_future(intake.insert(r)) for r in requests(harness, 8)]
+    await asyncio.sleep(0)  # let every request task enqueue (one loop turn, no waiting on time)
+    await intake.close()
+
+    assert all(f.done() and isinstance(f.result(), Created) for f in queued)
+    assert 8 == await count_jobs(store)
+    (late,) = requests(harness, 1)
+    with pytest.raises(StoreUnavailable):
+        await intake.insert(late)
+
+
+async def test_a_repeated_key_in_one_group_gets_the_same_job(harness: Harness) -> None:
+    """Ten simultaneous requests with one key land in one batch: one job, nine replays of it."""
+    claim = IdempotencyClaim("key-race", "r" * 64, 3600.0)
+    intake = GroupCommit(harness.runtime.store.jobs)
+    outcomes = await asyncio.gather(
+        *(intake.insert(r) for r in requests(harness, 10, idempotency=claim))
+    )
+    created = [o for o in outcomes if isinstance(o, Created)]
+    assert 1 == len(created)
+    assert [Replayed(job=created[0].job)] * 9 == [o for o in outcomes if isinstance(o, Replayed)]
+    assert 1 == await count_jobs(harness.runtime.store)
+
+
+@pytest.mark.postgres
+async def test_a_key_another_replica_commits_meanwhile_is_answered_from_its_job() -> None:
+    """Replica B's transaction stores key K and stays open; replica A's batch (K with the same
+    body, plus a job without a key) looked K up before B committed, so its insert waits on B's
+    row and fails when B commits. Nothing of the batch is stored then; each request runs again
+    alone: K replays B's job, the other job is created. Nobody was answered with the failure."""
+    require_pg()
+    claim = IdempotencyClaim("key-replicas", "k" * 64, 3600.0)
+    async with fresh_database() as url:
+        store_a, store_b = await Store.open(url), await Store.open(url)
+        try:
+            await add_client(store_a, "cli_a")
+            intake = GroupCommit(store_a.jobs)
+            async with store_b.db.engine.begin() as conn:  # B's transaction, held open
+                (by_b,) = await insert_batch(
+                    conn, store_b.db, [IntakeRequest(new=new_job(), now=T0, idempotency=claim)]
+                )
+                waiting = [
+                    asyncio.ensure_future(
+                        intake.insert(IntakeRequest(new=new_job(), now=T0, idempotency=claim))
+                    ),
+                    asyncio.ensure_future(intake.insert(IntakeRequest(new=new_job(), now=T0))),
+                ]
+                await until(lambda: lock_waits(store_a), what="A's batch waiting on B's key")
+            outcomes = await asyncio.wait_for(asyncio.gather(*waiting), timeout=30)
+        finally:
+            await store_a.close()
+            await store_b.close()
+
+    assert isinstance(by_b, Created)
+    assert Replayed(job=by_b.job) == outcomes[0]
+    assert isinstance(outcomes[1], Created)
+
+
+async def lock_waits(store: Store) -> bool:
+    async with store.db.read() as conn:
+        query = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return int((await conn.execute(query)).scalar_one()) > 0
+
+
+async def until(
+    condition: Callable[[], Awaitable[bool]], *, what: str, timeout_s: float = 10.0
+) -> None:
+    """Wait for an async condition, bounded (checked every 20 ms)."""
+    deadline = time.monotonic() + timeout_s
+    while not await condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_request_the_database_refuses_fails_alone(harness: Harness) -> None:
+    """One job of the batch names a client that does not exist (a foreign-key violation): the
+    batch's transaction fails, each request runs again alone, and only that one fails."""
+    intake = GroupCommit(harness.runtime.store.jobs)
+    good = requests(harness, 3)
+    bad = IntakeRequest(new=new_job("cli_nobody"), now=T0)
+    outcomes = await asyncio.gather(
+        *(intake.insert(r) for r in [good[0], bad, good[1], good[2]]), return_exceptions=True
+    )
+    assert [Created, sa.exc.IntegrityError, Created, Created] == [type(o) for o in outcomes]
+    assert 3 == await count_jobs(harness.runtime.store)
