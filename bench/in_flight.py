@@ -6,8 +6,13 @@ Each run seeds N jobs already submitted (their generations exist in a mock that 
 that database and reads its ``/metrics`` over a measurement window after one interval of warm-up.
 The fixed 15-s policy is used, so the demanded rate is exactly N / 15 polls per second.
 
-``uv run python -m bench.in_flight [--jobs 1000,10000] [--window 30] [--no-postgres]``
+``uv run python -m bench.in_flight [--jobs 1000,10000] [--window 30] [--no-postgres]
+[--upstream light|mock] [--replicas N]``
 (50,000 by hand: ``--jobs 50000``; seeding alone takes a few minutes.)
+
+``--upstream light`` (the default) answers polls from ``bench.light_upstream``, a bare asyncio
+responder, so that the gateway is what is measured; ``mock`` uses the full mock upstream.
+``--replicas N`` runs N gateway processes on the PostgreSQL database (SQLite runs one).
 """
 
 from __future__ import annotations
@@ -84,9 +89,12 @@ async def _seed(database_url: str, generation_ids: list[str]) -> None:
         await store.close()
 
 
-def _metrics(url: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+Metrics = dict[str, dict[tuple[tuple[str, str], ...], float]]
+
+
+def _metrics(url: str) -> Metrics:
     text = httpx.get(f"{url}/metrics", timeout=10).text
-    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    out: Metrics = {}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
@@ -120,53 +128,83 @@ def _polls(metrics: dict[str, dict[tuple[tuple[str, str], ...], float]]) -> floa
     return sum(metrics.get("gateway_polls_total", {}).values())
 
 
-def run_one(label: str, database_url: str, count: int, window_s: float, tmp: Path) -> list[object]:
+def _merged(readings: list[dict[str, dict[tuple[tuple[str, str], ...], float]]]) -> Metrics:
+    """The metrics of several replicas, summed sample by sample."""
+    out: Metrics = {}
+    for reading in readings:
+        for name, samples in reading.items():
+            merged = out.setdefault(name, {})
+            for labels, value in samples.items():
+                merged[labels] = merged.get(labels, 0.0) + value
+    return out
+
+
+def run_one(
+    label: str,
+    database_url: str,
+    count: int,
+    window_s: float,
+    tmp: Path,
+    *,
+    upstream: str = "light",
+    replicas: int = 1,
+) -> list[object]:
     mock_port = free_port()
     mock = Process(
-        ["-m", "bench.slow_mock", str(mock_port)],
+        [
+            "-m",
+            "bench.light_upstream" if upstream == "light" else "bench.slow_mock",
+            str(mock_port),
+        ],
         port=mock_port,
         log=tmp / "mock.log",
         health_path="/__mock/requests?limit=1",
     )
     try:
-        generation_ids = asyncio.run(_create_generations(mock.url, count))
+        if upstream == "light":
+            generation_ids = [f"gen_{i}" for i in range(count)]
+        else:
+            generation_ids = asyncio.run(_create_generations(mock.url, count))
         asyncio.run(_seed(database_url, generation_ids))
-        gateway = serve_gateway(
-            {
-                "GATEWAY_DATABASE_URL": database_url,
-                "GATEWAY_UPSTREAM_URL": mock.url,
-                "GATEWAY_POLL_POLICY": "fixed",
-                "GATEWAY_POLL_INTERVAL_S": str(INTERVAL_S),
-            },
-            log=tmp / "gateway.log",
-        )
+        gateways = [
+            serve_gateway(
+                {
+                    "GATEWAY_DATABASE_URL": database_url,
+                    "GATEWAY_UPSTREAM_URL": mock.url,
+                    "GATEWAY_POLL_POLICY": "fixed",
+                    "GATEWAY_POLL_INTERVAL_S": str(INTERVAL_S),
+                    "GATEWAY_REPLICA_ID": f"bench-{n}",
+                },
+                log=tmp / f"gateway-{n}.log",
+            )
+            for n in range(replicas)
+        ]
         try:
             time.sleep(10 + INTERVAL_S)  # the first round of polls: warm-up, not measured
-            before, cpu_before, started = (
-                _metrics(gateway.url),
-                gateway.cpu_seconds(),
-                time.monotonic(),
-            )
+            before = _merged([_metrics(g.url) for g in gateways])
+            cpu_before = sum(g.cpu_seconds() for g in gateways)
+            mock_cpu_before, started = mock.cpu_seconds(), time.monotonic()
             time.sleep(window_s)  # the measurement window
-            after, cpu_after, elapsed = (
-                _metrics(gateway.url),
-                gateway.cpu_seconds(),
-                time.monotonic() - started,
-            )
+            after = _merged([_metrics(g.url) for g in gateways])
+            cpu_after = sum(g.cpu_seconds() for g in gateways)
+            mock_cpu_after, elapsed = mock.cpu_seconds(), time.monotonic() - started
             achieved = (_polls(after) - _polls(before)) / elapsed
             demanded = count / INTERVAL_S
             return [
-                label,
+                label if replicas == 1 else f"{label} × {replicas}",
                 count,
                 demanded,
                 achieved,
                 achieved / demanded,
                 _p99_bound(before, after),
-                gateway.peak_rss_mb(),
+                max(g.peak_rss_mb() for g in gateways),
                 (cpu_after - cpu_before) / elapsed,
+                1000 * (cpu_after - cpu_before) / max(1.0, _polls(after) - _polls(before)),
+                f"{upstream} {(mock_cpu_after - mock_cpu_before) / elapsed:.2f}",
             ]
         finally:
-            gateway.stop()
+            for gateway in gateways:
+                gateway.stop()
     finally:
         mock.stop()
 
@@ -176,23 +214,39 @@ def main() -> None:
     parser.add_argument("--jobs", default="1000,10000")
     parser.add_argument("--window", type=float, default=30.0)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--upstream", choices=("light", "mock"), default="light")
+    parser.add_argument("--replicas", type=int, default=1, help="gateways on PostgreSQL")
     options = parser.parse_args()
     sizes = [int(n) for n in options.jobs.split(",")]
     use_pg = not options.no_postgres and asyncio.run(PgDatabase.reachable())
     rows: list[list[object]] = []
     for count in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-in-flight-") as tmp:
-            rows.append(
-                run_one(
-                    "SQLite", f"sqlite:///{Path(tmp) / 'g.db'}", count, options.window, Path(tmp)
+            if not options.no_sqlite:
+                sqlite_url = f"sqlite:///{Path(tmp) / 'g.db'}"
+                rows.append(
+                    run_one(
+                        "SQLite",
+                        sqlite_url,
+                        count,
+                        options.window,
+                        Path(tmp),
+                        upstream=options.upstream,
+                    )
                 )
-            )
             if use_pg:
                 pg = PgDatabase()
                 try:
                     rows.append(
                         run_one(
-                            "PostgreSQL", asyncio.run(pg.create()), count, options.window, Path(tmp)
+                            "PostgreSQL",
+                            asyncio.run(pg.create()),
+                            count,
+                            options.window,
+                            Path(tmp),
+                            upstream=options.upstream,
+                            replicas=options.replicas,
                         )
                     )
                 finally:
@@ -209,6 +263,8 @@ def main() -> None:
             "p99 lateness s (bucket)",
             "peak RSS MB",
             "gateway CPU (cores)",
+            "gateway CPU ms per poll",
+            "upstream CPU (cores)",
         ],
         rows,
     )

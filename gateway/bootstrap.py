@@ -27,7 +27,7 @@ from gateway.domain.retry import DeliveryPolicy
 from gateway.observability.metrics import Metrics
 from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service.ports import CallbackGuard, Sender, Upstream
-from gateway.service.runtime import Runtime
+from gateway.service.runtime import Runtime, shared_clock
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.upstream.client import UpstreamClient
@@ -66,6 +66,10 @@ async def open_runtime(
                 settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
             )
             stack.push_async_callback(store.close)
+        if clock is system_clock:
+            # PostgreSQL: leases and due times follow the database's clock. A clock passed in
+            # (tests) is kept as it is: the test drives time itself.
+            clock = await shared_clock(store, settings, clock)
         if tracer_provider is None:
             exporting = otlp_tracer_provider(settings)
             if exporting is not None:

@@ -98,6 +98,9 @@ class Settings:
     claim_batch: int = 200
     max_concurrency: int = 64
     lease_s: float = 60.0
+    # "database": on PostgreSQL, lease and due times follow the database's clock (replicas'
+    # clocks may be skewed); "local": each replica's own clock (SQLite always: one machine).
+    lease_clock: str = "database"
     shutdown_grace_s: float = 20.0
     # Deliveries have capacity of their own (beside GATEWAY_MAX_CONCURRENCY for submissions and
     # polls), at most this many per client and per destination (scheme, host, port) at once.
@@ -218,6 +221,8 @@ def _check(settings: Settings) -> None:
         )
     if settings.event_stream_poll_s <= 0:
         raise SettingsError("GATEWAY_EVENT_STREAM_POLL_S must be > 0")
+    if settings.lease_clock not in {"database", "local"}:
+        raise SettingsError("GATEWAY_LEASE_CLOCK must be 'database' or 'local'")
     if settings.max_concurrency < 1 or settings.claim_batch < 1:
         raise SettingsError("GATEWAY_MAX_CONCURRENCY and GATEWAY_CLAIM_BATCH must be >= 1")
 

@@ -146,7 +146,7 @@ def create_app(
                 )
             )
             the_store = runtime.store
-            await ensure_bootstrap_client(the_store, settings, now=clock())
+            await ensure_bootstrap_client(the_store, settings, now=runtime.clock())
             worker = Worker(runtime)
             readiness = ReadinessProbe(
                 the_store.db,

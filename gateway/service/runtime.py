@@ -11,7 +11,7 @@ import structlog
 from opentelemetry.trace import NoOpTracer, Tracer
 
 from gateway.catalogue import load_catalogue
-from gateway.clock import Clock
+from gateway.clock import Clock, CorrectedClock
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import (
     DurationEstimate,
@@ -72,3 +72,25 @@ class Runtime:
     def __post_init__(self) -> None:
         self.intake = GroupCommit(self.store.jobs)
         self.client_keys = ClientKeys(self.store.clients)
+
+
+async def shared_clock(store: Store, settings: Settings, local: Clock) -> Clock:
+    """The runtime's clock. On PostgreSQL (``GATEWAY_LEASE_CLOCK=database``, the default) it is
+    ``local`` corrected to the database's clock, which all replicas share: claims and lease
+    renewals read the database's time itself (``Database.now``) and the work a claim starts
+    schedules by the corrected clock. On SQLite (one machine) and with ``local``: ``local``."""
+    if store.db.is_sqlite or settings.lease_clock != "database":
+        return local
+    store.db.clock_from_db = True
+    clock = CorrectedClock(local)
+    clock.observe(await store.db.now(clock()))
+    return clock
+
+
+async def lease_time(rt: Runtime) -> float:
+    """Now, by the clock that leases and due times follow (the database's on PostgreSQL, see
+    ``shared_clock``); the runtime's clock is corrected to it on the way."""
+    now = await rt.store.db.now(rt.clock())
+    if isinstance(rt.clock, CorrectedClock):
+        rt.clock.observe(now)
+    return now

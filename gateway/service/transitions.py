@@ -1,8 +1,10 @@
 """Moving a claimed job to its next state, with the webhook events that state calls for.
 
-Every change here is a fenced write (``JobStore.update_job``): it lands only while this worker
-still holds the job's lease, and its events (one per destination, see
-``gateway.service.destinations``) are stored in the same transaction as the status.
+Every change here is a fenced write: it lands only while this worker still holds the job's
+lease. A change of status, or one that makes history, is written alone (``JobStore.update_job``)
+with its events (one per destination, see ``gateway.service.destinations``) and history rows in
+the same transaction. A change of nothing but counters and the next due time (most polls) goes
+through ``Store.job_writes``, which commits the writes of concurrent tasks together.
 """
 
 from __future__ import annotations
@@ -48,9 +50,14 @@ async def move(
         if destinations:
             events = deliveries_for(updated, status, destinations, now)
     history = history_of_change(job, updated)
-    landed = await rt.store.jobs.update_job(
-        job.id, token, change, now=now, release=release, new_deliveries=events, history=history
-    )
+    if entering or history:
+        landed = await rt.store.jobs.update_job(
+            job.id, token, change, now=now, release=release, new_deliveries=events, history=history
+        )
+    else:
+        # The common poll ("still generating"): counters and the next due time only, committed
+        # with the other workers' such writes in one transaction, each still fenced.
+        landed = await rt.store.job_writes.update(job.id, token, change, now=now, release=release)
     if not landed:
         rt.metrics.fenced_writes_refused.inc()
         rt.log.warning("lease_lost", status=str(status))

@@ -12,6 +12,7 @@ from gateway.store.jobs import JobStore
 from gateway.store.schema import deliveries, jobs
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
+from gateway.store.write_batch import JobWriteBatcher
 
 
 class Store:
@@ -20,6 +21,8 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.jobs = JobStore(db)
+        # The worker's routine fenced job writes, committed together (group commit).
+        self.job_writes = JobWriteBatcher(self.jobs)
         self.deliveries = DeliveryStore(db)
         self.work = WorkQueues(db, (jobs, deliveries))  # lease housekeeping of both
         self.clients = ClientStore(db)
@@ -36,6 +39,7 @@ class Store:
         return cls(db)
 
     async def close(self) -> None:
+        await self.job_writes.close()
         await self.db.dispose()
 
 
@@ -47,6 +51,7 @@ __all__ = [
     "DeliveryStore",
     "History",
     "JobStore",
+    "JobWriteBatcher",
     "Store",
     "SubscriptionStore",
     "WorkQueues",

@@ -47,6 +47,8 @@ _UNAVAILABLE = (
 
 
 _BEAT = sa.text("UPDATE replica_heartbeats SET beat_at = :beat_at WHERE replica_id = :replica_id")
+# PostgreSQL's clock at this moment (not the transaction's start, which now() would give).
+_DB_NOW = sa.text("SELECT extract(epoch from clock_timestamp())")
 _FIRST_BEAT = sa.text(
     "INSERT INTO replica_heartbeats (replica_id, beat_at) VALUES (:replica_id, :beat_at)"
 )
@@ -89,6 +91,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Whether lease and due times come from the database's clock (PostgreSQL, set by the
+        # runtime: ``gateway.service.runtime.shared_clock``); otherwise the caller's clock.
+        self.clock_from_db = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -165,6 +170,15 @@ class Database:
                 sa.text("SELECT pg_notify(:channel, :job_id)"),
                 {"channel": JOB_ENDED_CHANNEL, "job_id": job_id},
             )
+
+    async def now(self, local: float) -> float:
+        """The time to lease and schedule by: the database's clock when ``clock_from_db`` (one
+        clock for every replica, however theirs are skewed), else ``local`` (the caller's clock:
+        SQLite serves one machine, and tests drive a fake clock)."""
+        if not self.clock_from_db or self.is_sqlite:
+            return local
+        async with self.read() as conn:
+            return float((await conn.execute(_DB_NOW)).scalar_one())
 
     async def notify_client_changed(self, conn: AsyncConnection, client_id: str) -> None:
         """PostgreSQL: tell every replica that ``client_id`` changed (on commit), so that it

@@ -5,7 +5,9 @@ and the fenced writes of the worker that moves a claimed job on (``gateway.store
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -37,10 +39,30 @@ from gateway.store.records import (
 from gateway.store.schema import jobs
 from gateway.store.work_queue import claim_due, fenced_update
 
+
+class FencedJobWrite(msgspec.Struct, frozen=True):
+    """One fenced write of a claimed job that changes nothing but its own columns (no status
+    change, no deliveries, no history): the kind ``JobStore.update_jobs`` writes many of at once."""
+
+    job_id: str
+    token: str
+    change: JobChange
+    now: float
+    release: bool = True
+
+
 # Statements on the hot paths, built once: building one per call (and its cache key) cost
 # more than executing it (bench/README.md). The worker's fenced writes: the SET clause comes
 # from the parameters' keys, the match is by id and lease token.
 _FENCED_JOB_UPDATE = fenced_update(jobs)
+# A batch of fenced writes first locks its rows (in id order, so two batches, or a batch and a
+# lease renewal, never wait on each other in a cycle) and reads who holds them.
+_LOCK_HOLDERS = (
+    sa.select(jobs.c.id, jobs.c.lease_token)
+    .where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(jobs.c.id)
+    .with_for_update()
+)
 _TERMINAL_VALUES = frozenset(str(s) for s in TERMINAL)
 
 
@@ -205,6 +227,33 @@ class JobStore:
             if changes.get("status") in _TERMINAL_VALUES:
                 await self.db.notify_job_ended(conn, job_id)
         return True
+
+    async def update_jobs(self, writes: Sequence[FencedJobWrite]) -> list[bool]:
+        """Many fenced writes in one transaction; for each, whether it landed.
+
+        The rows are locked first (PostgreSQL; SQLite has one writer) and a write whose token no
+        longer holds its row is refused, exactly as ``update_job`` would refuse it; the others
+        are written with one ``executemany`` per set of columns, each still matched by id and
+        lease token. One write per job in a batch (a job has one task at a time).
+        """
+        if not writes:
+            return []
+        async with self.db.write() as conn:
+            rows = await conn.execute(_LOCK_HOLDERS, {"ids": sorted({w.job_id for w in writes})})
+            holders = {row.id: row.lease_token for row in rows}
+            landed = [holders.get(w.job_id) == w.token for w in writes]
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for write, ok in zip(writes, landed, strict=True):
+                if not ok:
+                    continue
+                values = job_to_values(write.change.fields()) | {"updated_at": write.now}
+                if write.release:
+                    values |= {"lease_token": None, "lease_until": None}
+                values |= {"match_id": write.job_id, "match_token": write.token}
+                groups.setdefault(tuple(sorted(values)), []).append(values)
+            for params in groups.values():
+                await conn.execute(_FENCED_JOB_UPDATE, params)
+        return landed
 
     # --- figures for metrics ------------------------------------------------------------
 

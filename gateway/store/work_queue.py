@@ -76,9 +76,17 @@ class WorkQueues:
         count = 0
         async with self.db.write() as conn:
             for table in self.tables:
+                # Rows locked in id order, as a batch of fenced writes locks them
+                # (``JobStore.update_jobs``): the two never wait on each other in a cycle.
+                held = (
+                    sa.select(table.c.id)
+                    .where(table.c.lease_token.in_(list(tokens)))
+                    .order_by(table.c.id)
+                    .with_for_update()
+                )
                 result = await conn.execute(
                     sa.update(table)
-                    .where(table.c.lease_token.in_(list(tokens)))
+                    .where(table.c.id.in_(held.scalar_subquery()))
                     .values(lease_until=lease_until)
                 )
                 count += result.rowcount

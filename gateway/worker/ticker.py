@@ -1,8 +1,10 @@
 """The ticker: an APScheduler interval job that claims due work in batches and runs it.
 
 Each tick claims as many due items (submissions, polls, webhook deliveries) as there are free
-slots, under a lease, and starts one task per item; it keeps claiming while slots free up and work
-is due, for at most about one tick interval, then returns (``max_instances=1``, coalescing).
+slots, under a lease, and starts one task per item; while more is due than there is room for, it
+claims again each time a quarter of the job slots (or a delivery slot) has freed up, for at most
+about one tick interval, then returns (``max_instances=1``, coalescing). On PostgreSQL the time
+it claims and leases by is the database's (``gateway.service.runtime.lease_time``).
 A second job renews the leases of work still running. ``stop()`` stops claiming, lets in-flight
 work finish within the grace period, cancels what is left and gives its leases back.
 """
@@ -20,12 +22,13 @@ from urllib.parse import urlsplit
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from gateway.clock import CorrectedClock
 from gateway.domain.circuit import BreakerPolicy
 from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
 from gateway.service.delivery import process_delivery
 from gateway.service.polling import process_poll
-from gateway.service.runtime import Runtime
+from gateway.service.runtime import Runtime, lease_time
 from gateway.service.submission import process_submission
 from gateway.settings import Settings
 from gateway.store.records import DeliveryRecord, JobChange, JobRecord
@@ -83,6 +86,11 @@ class Worker:
         self._by_destination: collections.Counter[str] = collections.Counter()
         self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
         self._stopping = False
+        # Whether the last claim of each kind found more due than it had room for, and an event
+        # set whenever a task finishes (the ticker waits on it for room to claim again).
+        self._jobs_backlog = False
+        self._deliveries_backlog = False
+        self._task_finished = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
         self.listener: WorkListener | None = None
@@ -132,6 +140,8 @@ class Worker:
 
     def _tick_no_later_than(self, at: float) -> None:
         """Bring the next tick forward to ``at`` (Unix time); never postpone it."""
+        if isinstance(self.rt.clock, CorrectedClock):  # the scheduler keeps the local time
+            at = self.rt.clock.to_local(at)
         planned = self.next_tick_at
         if self._stopping or self._scheduler is None or (planned is not None and planned <= at):
             return
@@ -141,6 +151,7 @@ class Worker:
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
         self._stopping = True
+        self._task_finished.set()  # a tick waiting for room to claim gives up at once
         if self.listener is not None:
             await self.listener.stop()
         if self._replan is not None:
@@ -177,13 +188,13 @@ class Worker:
         until = loop.time() + 0.8 * self.rt.settings.tick_interval_s
         try:
             while not self._stopping:
-                if self._job_slots() <= 0 and self._delivery_slots() <= 0:
-                    if not await self._wait_for_slot(until - loop.time()):
-                        break
-                    continue
                 claimed, filled = await self._claim_round()
                 started += claimed
                 if not filled or loop.time() >= until:
+                    break
+                # More is due than there was room for: claim again once a claim is worth its
+                # query (a quarter of the job slots free, or a delivery slot), not per finish.
+                if not await self._wait_for_capacity(until):
                     break
             await self._tick_again_when_work_is_due()
         except Exception:
@@ -214,16 +225,29 @@ class Worker:
                 return total
         raise RuntimeError("work kept becoming due; is the clock standing still at a retry?")
 
-    async def _wait_for_slot(self, wait_s: float) -> bool:
-        """Wait until a running task finishes; False if none did within ``wait_s``."""
-        if not self._tasks:
-            return True
-        if wait_s <= 0:
-            return False
-        done, _ = await asyncio.wait(
-            set(self._tasks), timeout=wait_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        return bool(done)
+    def _capacity_to_claim(self) -> bool:
+        """Whether a kind that had more due than room now has room worth a claim: a quarter of
+        the job slots (claiming per finished task cost a query per poll), any delivery slot."""
+        jobs_ready = self._jobs_backlog and self._job_slots() >= self._job_claim_min()
+        deliveries_ready = self._deliveries_backlog and self._delivery_slots() > 0
+        return jobs_ready or deliveries_ready
+
+    async def _wait_for_capacity(self, until: float) -> bool:
+        """Wait (until loop time ``until``) for room worth a claim; False if none came."""
+        loop = asyncio.get_running_loop()
+        while not self._capacity_to_claim():
+            remaining = until - loop.time()
+            if remaining <= 0 or self._stopping:
+                return False
+            self._task_finished.clear()
+            try:
+                await asyncio.wait_for(self._task_finished.wait(), remaining)
+            except TimeoutError:
+                return False
+        return True
+
+    def _job_claim_min(self) -> int:
+        return max(1, self.rt.settings.max_concurrency // 4)
 
     def _job_slots(self) -> int:
         return self.rt.settings.max_concurrency - len(self._job_tasks)
@@ -242,12 +266,16 @@ class Worker:
         many were started and whether a kind filled its batch (more may be due)."""
         rt = self.rt
         batch = rt.settings.claim_batch if limit is None else limit
-        now = rt.clock()
+        # The database's time on PostgreSQL (skewed replicas agree on leases and due times).
+        now = await lease_time(rt)
         lease_until = now + rt.settings.lease_s
         token = new_lease_token()
         lateness = rt.metrics.work_lateness
         started, filled = 0, False
+        # As many as there are free slots (up to claim_batch): all of this tick's due work that
+        # fits, in one query.
         job_limit = min(self._job_slots(), batch)
+        self._jobs_backlog = False
         if job_limit > 0:
             jobs = await rt.store.jobs.claim_jobs(
                 now=now, limit=job_limit, token=token, lease_until=lease_until
@@ -258,7 +286,10 @@ class Worker:
                     lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
                 self._job_tasks.add(self._spawn(self._run_job(job, token), token))
             started += len(jobs)
-            filled = filled or len(jobs) == job_limit
+            self._jobs_backlog = len(jobs) == job_limit
+            filled = filled or self._jobs_backlog
+        elif self._job_slots() <= 0:
+            self._jobs_backlog, filled = True, True  # full: assume more is due
         delivery_limit = min(self._delivery_slots(), batch)
         if delivery_limit > 0:
             share = rt.settings.delivery_client_share
@@ -287,7 +318,11 @@ class Worker:
                 self._by_client[delivery.client_id] += 1
                 self._by_destination[target] += 1
                 started += 1
-            filled = filled or len(deliveries) == delivery_limit
+            self._deliveries_backlog = len(deliveries) == delivery_limit
+            filled = filled or self._deliveries_backlog
+        else:
+            self._deliveries_backlog = self._delivery_slots() <= 0
+            filled = filled or self._deliveries_backlog
         return started, filled
 
     def _deferred_until(self, target: str, now: float) -> float | None:
@@ -323,6 +358,7 @@ class Worker:
                 if counter[key] <= 0:
                     del counter[key]
         self.rt.metrics.worker_busy.set(len(self._tasks))
+        self._task_finished.set()
         # The finished work wrote its item's next due time (a poll in 15 s, a retry in 5 s):
         # look again, at most once per gap however many tasks finish.
         idle = self._replan is None or self._replan.done()
@@ -382,7 +418,7 @@ class Worker:
     async def renew_leases(self) -> None:
         tokens = sorted(set(self._tasks.values()))
         if tokens:
-            until = self.rt.clock() + self.rt.settings.lease_s
+            until = await lease_time(self.rt) + self.rt.settings.lease_s
             await self.rt.store.work.renew_leases(tokens, until)
 
     async def refresh_durations(self) -> None:
