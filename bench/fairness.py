@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Inbox, PgDatabase, free_port, print_table, serve_gateway
+from bench.common import Inbox, PgDatabase, print_table, serve_gateway
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
@@ -36,7 +36,8 @@ class HangingReceivers:
     """``count`` loopback ports whose connections are read and never answered, until stopped."""
 
     def __init__(self, count: int) -> None:
-        self.ports = [free_port() for _ in range(count)]
+        self.count = count
+        self.ports: list[int] = []  # chosen by the system when the servers start (no races)
         self.connections = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -69,7 +70,8 @@ class HangingReceivers:
             finally:
                 writer.close()
 
-        servers = [await asyncio.start_server(hang, "127.0.0.1", port) for port in self.ports]
+        servers = [await asyncio.start_server(hang, "127.0.0.1", 0) for _ in range(self.count)]
+        self.ports = [server.sockets[0].getsockname()[1] for server in servers]
         self._ready.set()
         await self._stop.wait()
         for server in servers:
