@@ -128,7 +128,7 @@ async def test_a_replica_behind_keeps_its_lease_and_schedules_by_the_database(
 
 async def test_sqlite_keeps_the_clock_it_was_given(harness: Harness) -> None:
     if not harness.store.db.is_sqlite:
-        pytest.skip("the SQLite rule")
+        pytest.skip("SQLite's rule: this run is on PostgreSQL")
     local = _skewed(SKEW_S)
 
     clock = await shared_clock(harness.store, harness.runtime.settings, local)
