@@ -17,7 +17,7 @@ holds at most one entry per active key in use.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from gateway.ids import hash_api_key
 from gateway.store.clients import ClientStore
@@ -52,33 +52,30 @@ class ClientKeys:
 
     async def by_key_hash(self, key_hash: str) -> ClientRecord | None:
         """The active client holding the key of this hash (a console session keeps the hash)."""
-        entry = self._entries.get(key_hash)
-        now = self._clock()
-        if entry is not None and entry[1] > now:
-            return entry[0]
-        generation = self._generation
-        self.reads += 1
-        client = await self._clients.by_key_hash(key_hash)
-        if client is None:
-            self._entries.pop(key_hash, None)
-        elif generation == self._generation:
-            self._entries[key_hash] = (client, now + self._ttl_s)
-        return client
+        return await self._cached(self._entries, key_hash, self._clients.by_key_hash)
 
     async def by_id(self, client_id: str) -> ClientRecord | None:
         """The client ``client_id`` (revoked or not), as the worker signs its webhooks with: a
         rotated secret reaches every replica as ``by_key_hash``'s changes do."""
-        entry = self._by_id.get(client_id)
+        return await self._cached(self._by_id, client_id, self._clients.get)
+
+    async def _cached(
+        self,
+        table: dict[str, tuple[ClientRecord, float]],
+        key: str,
+        load: Callable[[str], Awaitable[ClientRecord | None]],
+    ) -> ClientRecord | None:
+        entry = table.get(key)
         now = self._clock()
         if entry is not None and entry[1] > now:
             return entry[0]
         generation = self._generation
         self.reads += 1
-        client = await self._clients.get(client_id)
+        client = await load(key)
         if client is None:
-            self._by_id.pop(client_id, None)
+            table.pop(key, None)
         elif generation == self._generation:
-            self._by_id[client_id] = (client, now + self._ttl_s)
+            table[key] = (client, now + self._ttl_s)
         return client
 
     def forget(self, client_id: str) -> None:
