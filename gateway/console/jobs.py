@@ -96,6 +96,19 @@ async def _job_context(request: Request[Any, Any, Any], job: JobRecord) -> dict[
     }
 
 
+async def _jobs_page(
+    request: Request[Any, Any, Any],
+    viewer: Viewer,
+    template: str,
+    filters: tuple[str, str, str, str],
+    before: str,
+) -> Template:
+    """The jobs page, or its live rows: the same filters (client, status, model, text)."""
+    where = _filter(viewer, *filters)
+    context = await _jobs_context(request, viewer, where, before)
+    return await page(request, viewer, template, **context)
+
+
 class JobsController(Controller):
     path = "/console/jobs"
     include_in_schema = False
@@ -112,9 +125,8 @@ class JobsController(Controller):
         q: Text = "",
         before: Text = "",
     ) -> Template:
-        where = _filter(viewer, client, status, model, q)
-        context = await _jobs_context(request, viewer, where, before)
-        return await page(request, viewer, "jobs.html", **context)
+        filters = (client, status, model, q)
+        return await _jobs_page(request, viewer, "jobs.html", filters, before)
 
     @get("/rows", name="console_job_rows")
     async def rows(
@@ -128,9 +140,8 @@ class JobsController(Controller):
         before: Text = "",
     ) -> Template:
         """The live part of the jobs page (htmx polls it while jobs are in flight)."""
-        where = _filter(viewer, client, status, model, q)
-        context = await _jobs_context(request, viewer, where, before)
-        return await page(request, viewer, "_job_rows.html", **context)
+        filters = (client, status, model, q)
+        return await _jobs_page(request, viewer, "_job_rows.html", filters, before)
 
     @get("/{job_id:str}", name="console_job")
     async def job(

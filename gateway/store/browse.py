@@ -9,6 +9,7 @@ import msgspec
 import sqlalchemy as sa
 
 from gateway.store.database import Database
+from gateway.store.jobs import newest_first
 from gateway.store.records import (
     DeliveryRecord,
     JobRecord,
@@ -67,15 +68,7 @@ class BrowseStore:
                     _metadata_has_value(where.text),
                 )
             )
-        if before is not None:
-            created_at, job_id = before
-            query = query.where(
-                sa.or_(
-                    jobs.c.created_at < created_at,
-                    sa.and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
-                )
-            )
-        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        query = newest_first(query, before=before, limit=limit)
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [job_from_row(row) for row in rows]

@@ -80,6 +80,20 @@ __all__ = [
 ]
 
 
+def newest_first(query: sa.Select[Any], *, before: tuple[float, str] | None, limit: int) -> Any:
+    """A page of jobs, newest first; ``before`` is the (created_at, id) of the last job of the
+    previous page (keyset pagination: stable while jobs are added)."""
+    if before is not None:
+        created_at, job_id = before
+        query = query.where(
+            sa.or_(
+                jobs.c.created_at < created_at,
+                sa.and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
+            )
+        )
+    return query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+
+
 class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -140,15 +154,7 @@ class JobStore:
         query = sa.select(jobs).where(jobs.c.client_id == client_id)
         if status is not None:
             query = query.where(jobs.c.status == status)
-        if before is not None:
-            created_at, job_id = before
-            query = query.where(
-                sa.or_(
-                    jobs.c.created_at < created_at,
-                    sa.and_(jobs.c.created_at == created_at, jobs.c.id < job_id),
-                )
-            )
-        query = query.order_by(jobs.c.created_at.desc(), jobs.c.id.desc()).limit(limit)
+        query = newest_first(query, before=before, limit=limit)
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         return [job_from_row(row) for row in rows]

@@ -16,14 +16,9 @@ import pytest
 
 from gateway.http.app import create_app
 from gateway.settings import Settings
-from mock_upstream.app import create_app as create_mock
-from mock_upstream.config import MockConfig
-from mock_upstream.testing import MockServer
-from tests.e2e.receiver import Receiver
+from tests.live import KEY, live_gateway
 from tests.waiting import wait_for
 
-KEY = "gw_generated_client_key_0123456789"
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PACKAGE = "generated_gateway_client"
 
 pytestmark = pytest.mark.slow
@@ -63,22 +58,8 @@ def _generate(settings: Settings, target: Path) -> Any:
 
 
 def test_a_generated_client_creates_fetches_lists_and_reads_deliveries(tmp_path: Path) -> None:
-    receiver = Receiver()
-    mock_app = create_mock(MockConfig.fast(strict=True, expected_key="upstream-key"))
-    with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks:
-        settings = Settings(
-            database_url=f"sqlite:///{tmp_path / 'generated.db'}",
-            upstream_url=mock.url,
-            aimlapi_key="upstream-key",
-            client_api_key=KEY,
-            client_webhook_secret=SECRET,
-            callback_allowlist=("127.0.0.0/8",),
-            poll_policy="fixed",
-            poll_interval_s=0.5,
-            poll_floor_s=0.2,
-            tick_interval_s=0.1,
-        )
-        client_pkg = _generate(settings, tmp_path / "generated")
+    with live_gateway(tmp_path) as live:
+        client_pkg = _generate(live.settings, tmp_path / "generated")
         create_job = importlib.import_module(f"{PACKAGE}.api.jobs.create_job")
         get_job = importlib.import_module(f"{PACKAGE}.api.jobs.get_job")
         list_jobs = importlib.import_module(f"{PACKAGE}.api.jobs.list_jobs")
@@ -86,15 +67,12 @@ def test_a_generated_client_creates_fetches_lists_and_reads_deliveries(tmp_path:
         models = importlib.import_module(f"{PACKAGE}.models")
 
         # the generated client closes its httpx connections when its context ends
-        with (
-            MockServer(create_app(settings)) as gateway,
-            client_pkg.AuthenticatedClient(base_url=gateway.url, token=KEY) as client,
-        ):
+        with client_pkg.AuthenticatedClient(base_url=live.url, token=KEY) as client:
             body = models.CreateJobJsonJobRequest.from_dict(
                 {
                     "prompt": "a horse",
                     "duration": 5,
-                    "callback_url": f"{hooks.url}/hook",
+                    "callback_url": live.hook_url,
                     "metadata": {"order_id": "42"},
                 }
             )
@@ -125,7 +103,7 @@ def test_a_generated_client_creates_fetches_lists_and_reads_deliveries(tmp_path:
             assert isinstance(log, models.DeliveryLog)
             assert ["video.generation.completed"] == [e.event_type.value for e in log.events]
             assert [200] == [a.status_code for a in log.attempts]
-            assert receiver.ids() == [e.event_id for e in log.events]
+            assert live.receiver.ids() == [e.event_id for e in log.events]
 
             missing = get_job.sync_detailed("job_unknown", client=client)
             assert 404 == missing.status_code
