@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -26,6 +26,22 @@ async def wait_for_async(
     """``wait_for`` inside an event loop: the loop keeps running while we wait."""
     deadline = time.monotonic() + timeout_s
     while not (value := _check(condition, deadline, timeout_s, what)):  # noqa: ASYNC110 (no event signals it)
+        await asyncio.sleep(interval_s)
+    return value
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[T]],
+    *,
+    timeout_s: float,
+    interval_s: float = 0.02,
+    what: str = "",
+) -> T:
+    """``wait_for_async`` for a condition that must itself await (a query, say)."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := await condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or condition}")
         await asyncio.sleep(interval_s)
     return value
 

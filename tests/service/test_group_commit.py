@@ -4,8 +4,6 @@ commits — a failed commit fails every request of its batch and leaves no row."
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from gateway.store.schema import jobs
 from tests.harness import Harness
 from tests.pg import fresh_database, require_pg
 from tests.store.builders import add_client, new_job
+from tests.waiting import wait_until
 
 T0 = 1_800_000_000.0
 
@@ -145,7 +144,9 @@ async def test_a_key_another_replica_commits_meanwhile_is_answered_from_its_job(
                     ),
                     asyncio.ensure_future(intake.insert(IntakeRequest(new=new_job(), now=T0))),
                 ]
-                await until(lambda: lock_waits(store_a), what="A's batch waiting on B's key")
+                await wait_until(
+                    lambda: lock_waits(store_a), timeout_s=10.0, what="A's batch waiting on B's key"
+                )
             outcomes = await asyncio.wait_for(asyncio.gather(*waiting), timeout=30)
         finally:
             await store_a.close()
@@ -160,16 +161,6 @@ async def lock_waits(store: Store) -> bool:
     async with store.db.read() as conn:
         query = sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")
         return int((await conn.execute(query)).scalar_one()) > 0
-
-
-async def until(
-    condition: Callable[[], Awaitable[bool]], *, what: str, timeout_s: float = 10.0
-) -> None:
-    """Wait for an async condition, bounded (checked every 20 ms)."""
-    deadline = time.monotonic() + timeout_s
-    while not await condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
 
 
 async def test_a_request_the_database_refuses_fails_alone(harness: Harness) -> None:

@@ -11,6 +11,7 @@ from gateway.domain.history import JobEventKind
 from gateway.store import Store
 from gateway.store.history import NewJobEvent, record_events
 from tests.store.builders import T0, add_client, add_job
+from tests.waiting import wait_until
 
 ATTEMPT = NewJobEvent(JobEventKind.DELIVERY_ATTEMPTED)
 
@@ -50,14 +51,16 @@ async def test_a_second_writer_of_a_jobs_history_waits_for_the_first(
                     await record_events(second, job.id, [ATTEMPT], at=T0 + 2)
 
             second = asyncio.create_task(second_writer())
-            # Until it either finished or blocks on a lock (bounded: at most ~10 s).
-            waiting = False
-            for _ in range(500):
-                waiting = await _waits_on_a_lock(store, "history-second")
-                if waiting or second.done():
-                    break
-                await asyncio.sleep(0.02)
-            assert (False, True) == (second.done(), waiting)
+
+            # Until it either finished or blocks on a lock (bounded).
+            async def blocked_or_done() -> bool:
+                return second.done() or await _waits_on_a_lock(store, "history-second")
+
+            await wait_until(blocked_or_done, timeout_s=10.0, what="the second writer")
+            assert (False, True) == (
+                second.done(),
+                await _waits_on_a_lock(store, "history-second"),
+            )
         await second
     rows = await store.history.list_for_job(job.id)
     attempts = [row for row in rows if row.kind == JobEventKind.DELIVERY_ATTEMPTED]
