@@ -112,7 +112,3 @@ class AddressGuard:
         ips = [literal] if literal is not None else await self._resolve(host, port)
         check_addresses(host.strip("[]"), ips, self.allowlist)
         return ips
-
-    async def resolve_allowed(self, host: str, port: int) -> IPAddress:
-        """Attempt time: the address to connect to, after checking every address of ``host``."""
-        return (await self.allowed_addresses(host, port))[0]

@@ -18,13 +18,10 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-import structlog
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from gateway.errors import StoreUnavailable
 from gateway.store.jobs import InsertOutcome, IntakeRequest, JobStore
-
-log = structlog.get_logger("gateway.intake")
 
 MAX_BATCH = 512
 

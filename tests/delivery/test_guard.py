@@ -97,27 +97,27 @@ async def test_a_resolver_that_hangs_does_not_hold_intake() -> None:
     assert "did not resolve in time" in str(refused.value)
 
 
-async def test_resolve_allowed_rechecks_at_connect_time() -> None:
+async def test_allowed_addresses_rechecks_at_connect_time() -> None:
     """The connect-time check resolves again: a name that turned private is refused."""
     rebinding = ScriptedResolver({"rebind.example.com": [["93.184.216.34"], ["127.0.0.1"]]})
     checker = AddressGuard(Allowlist(), rebinding)
     await checker.check_url("http://rebind.example.com/hook")
     with pytest.raises(CallbackUrlRejected) as refused:
-        await checker.resolve_allowed("rebind.example.com", 80)
+        await checker.allowed_addresses("rebind.example.com", 80)
     assert "rebind.example.com → 127.0.0.1 is loopback" in str(refused.value)
     assert ["rebind.example.com", "rebind.example.com"] == rebinding.calls
 
 
-async def test_resolve_allowed_returns_the_checked_address() -> None:
-    """A public name gives back its first address; a literal is checked without resolving."""
-    assert ipaddress.ip_address("93.184.216.34") == await guard().resolve_allowed(
-        "hooks.example.com", 443
-    )
-    assert ipaddress.ip_address("127.0.0.1") == await guard("127.0.0.0/8").resolve_allowed(
+async def test_allowed_addresses_returns_the_checked_addresses() -> None:
+    """A public name gives back its addresses (the resolver's first first); a literal is
+    checked without resolving."""
+    first, *_ = await guard().allowed_addresses("hooks.example.com", 443)
+    assert ipaddress.ip_address("93.184.216.34") == first
+    assert [ipaddress.ip_address("127.0.0.1")] == await guard("127.0.0.0/8").allowed_addresses(
         "127.0.0.1", 80
     )
     with pytest.raises(CallbackUrlRejected):
-        await guard().resolve_allowed("[::1]", 80)
+        await guard().allowed_addresses("[::1]", 80)
 
 
 async def test_system_resolver_reads_addresses_from_the_os() -> None:
