@@ -116,7 +116,7 @@ TRANSPORTS = {
             _httpx(httpx.Limits(max_connections=64, max_keepalive_connections=64)),
         ),
         Transport("httpx-aiohttp", "httpx + httpx-aiohttp's AiohttpTransport", _httpx_aiohttp),
-        Transport("gateway", "gateway UpstreamClient (UpstreamTransport)", _gateway),
+        Transport("gateway", "gateway UpstreamClient (PooledTransport)", _gateway),
         Transport("aiohttp", "plain aiohttp (reference)", _aiohttp),
     )
 }

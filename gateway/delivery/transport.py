@@ -1,13 +1,14 @@
 """Sending to the checked address: an httpx transport (httpx's documented
 ``AsyncBaseTransport`` seam) that judges every request's host with the SSRF guard, then hands a
-standard ``httpx.AsyncHTTPTransport`` the same request addressed to a checked IP literal.
+pooled transport (``gateway.pooled_transport``: aiohttp's pool behind httpx's interface) the same
+request addressed to a checked IP literal.
 
 The ``Host`` header stays the callback URL's, and for HTTPS the ``sni_hostname`` request
 extension carries the URL's host name, so TLS sends that name and verifies the certificate
 against it. The address is checked before every attempt and the address connected to is the one
 checked, so a name public at intake and 127.0.0.1 later (DNS rebinding) is refused.
 
-Connections: httpx pools them by scheme, address and port, and a TLS connection speaks for the
+Connections: the pool keys them by scheme, address and port, and a TLS connection speaks for the
 one server name of its handshake. So plain HTTP shares one pool (``Host`` is per request), while
 HTTPS has a pool per host name: a connection made for one name is never reused for another name
 on the same address (a shared CDN address would answer 421, or serve another site). Pools of
@@ -32,6 +33,7 @@ import httpx
 
 from gateway.delivery.guard import AddressGuard, HostNotResolved
 from gateway.domain.addresses import CallbackUrlRejected, IPAddress
+from gateway.pooled_transport import PooledTransport
 
 MAX_TLS_HOSTS = 64
 
@@ -49,8 +51,8 @@ class ResolutionFailed(httpx.ConnectError):
 class GuardedTransport(httpx.AsyncBaseTransport):
     """Connects only to addresses the guard allows, trying each checked address of the host in
     the resolver's order. ``ssl_context`` defaults to httpx's verifying context; ``inner``
-    makes the transport that does the HTTP (default: ``httpx.AsyncHTTPTransport`` with
-    ``limits``; tests pass a recording one)."""
+    makes the transport that does the HTTP (default: a ``PooledTransport`` of
+    ``limits.max_connections``; tests pass a recording one)."""
 
     def __init__(
         self,
@@ -64,9 +66,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         self.guard = guard
         if inner is None:
             context = ssl_context or httpx.create_ssl_context()
+            size = limits.max_connections or 100
 
             def inner() -> httpx.AsyncBaseTransport:
-                return httpx.AsyncHTTPTransport(verify=context, limits=limits)
+                return PooledTransport(max_connections=size, ssl_context=context)
 
         self._plain = _Pool(inner())
         self._tls = _TlsPools(inner, max_tls_hosts)

@@ -9,6 +9,7 @@ from gateway.domain.retry import decide
 from gateway.domain.signing import webhook_headers
 from gateway.observability.tracing import inject_traceparent, job_span
 from gateway.service.runtime import Runtime
+from gateway.store.deliveries import AttemptWrite
 from gateway.store.records import AttemptRecord, DeliveryChange, DeliveryRecord
 
 
@@ -63,7 +64,8 @@ async def process_delivery(
         response_excerpt=result.response_excerpt[:2000] or None,
         replica_id=rt.settings.replica_id,
     )
-    landed = await rt.store.deliveries.record_attempt(delivery.id, token, record, change, now=now)
+    # Committed with the attempts of other deliveries finishing meanwhile (one transaction).
+    landed = await rt.store.attempt_writes.write(AttemptWrite(token, record, change, now))
     rt.metrics.deliveries.labels(outcome=decision.kind).inc()
     rt.metrics.delivery_latency.observe(result.latency_ms / 1000.0)
     if not landed:

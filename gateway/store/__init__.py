@@ -6,13 +6,13 @@ from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
-from gateway.store.deliveries import DeliveryStore
+from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
 from gateway.store.schema import deliveries, jobs
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
-from gateway.store.write_batch import JobWriteBatcher
+from gateway.store.write_batch import JobWriteBatcher, WriteBatcher
 
 
 class Store:
@@ -24,6 +24,10 @@ class Store:
         # The worker's routine fenced job writes, committed together (group commit).
         self.job_writes = JobWriteBatcher(self.jobs)
         self.deliveries = DeliveryStore(db)
+        # Webhook attempts and their deliveries' moves, committed together likewise.
+        self.attempt_writes: WriteBatcher[AttemptWrite] = WriteBatcher(
+            self.deliveries.record_attempts
+        )
         self.work = WorkQueues(db, (jobs, deliveries))  # lease housekeeping of both
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
@@ -40,6 +44,7 @@ class Store:
 
     async def close(self) -> None:
         await self.job_writes.close()
+        await self.attempt_writes.close()
         await self.db.dispose()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.history import JobEventKind
 from gateway.store.database import Database
-from gateway.store.history import NewJobEvent, record_events
+from gateway.store.history import NewJobEvent, record_events, record_job_events
 from gateway.store.records import (
     AttemptRecord,
     DeliveryChange,
@@ -27,9 +27,29 @@ from gateway.store.work_queue import claim_due, fenced_update, lease_values, unl
 
 _FENCED_UPDATE = fenced_update(deliveries)
 _INSERT_ATTEMPT = sa.insert(delivery_attempts)
-_TARGET = sa.select(deliveries.c.job_id, deliveries.c.event_type, deliveries.c.url).where(
-    deliveries.c.id == sa.bindparam("delivery_id")
+# The rows of a batch of attempts, locked (PostgreSQL; SQLite has one writer) in id order: who
+# holds each lease, and what its history row names.
+_LOCK_TARGETS = (
+    sa.select(
+        deliveries.c.id,
+        deliveries.c.lease_token,
+        deliveries.c.job_id,
+        deliveries.c.event_type,
+        deliveries.c.url,
+    )
+    .where(deliveries.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(deliveries.c.id)
+    .with_for_update()
 )
+
+
+class AttemptWrite(msgspec.Struct, frozen=True):
+    """One attempt made under ``token`` and the move it causes (``record_attempts``)."""
+
+    token: str
+    attempt: AttemptRecord
+    change: DeliveryChange
+    now: float
 
 
 def _released(delivery_id: str, token: str, now: float, values: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +108,25 @@ async def _record_redelivery(
         )
 
 
+def _attempted(
+    target: Any, record: AttemptRecord, change: DeliveryChange
+) -> tuple[str, NewJobEvent, float]:
+    """The history row of one attempt: its delivery's job, the attempt, and the decision."""
+    data = {
+        "delivery_id": record.delivery_id,
+        "event_type": target.event_type,
+        "url": target.url,
+        "attempt": record.attempt,
+        "status_code": record.status_code,
+        "latency_ms": round(record.latency_ms, 1),
+        "error": record.error,
+        "response_excerpt": record.response_excerpt,
+        "decision": "retry" if change.state == DeliveryState.PENDING else str(change.state),
+        "lease_lost": record.lease_lost,
+    }
+    return target.job_id, NewJobEvent(JobEventKind.DELIVERY_ATTEMPTED, data), record.attempted_at
+
+
 class DeliveryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -144,14 +183,19 @@ class DeliveryStore:
             rows = (await conn.execute(claim)).all()
         return [delivery_from_row(row) for row in rows]
 
-    async def defer(self, delivery_id: str, token: str, *, until: float, now: float) -> bool:
-        """Give a claimed delivery back, due at ``until``, without an attempt (its destination
-        is busy or its circuit is open). Fenced."""
+    async def defer(self, deferrals: Sequence[tuple[str, float]], token: str, *, now: float) -> int:
+        """Give claimed deliveries back, each ``(id, until)`` due at ``until``, without an
+        attempt (a destination busy or its circuit open), in one transaction. Fenced; returns
+        how many were given back."""
+        if not deferrals:
+            return 0
+        params = [
+            _released(delivery_id, token, now, {"next_run_at": until})
+            for delivery_id, until in deferrals
+        ]
         async with self.db.write() as conn:
-            result = await conn.execute(
-                _FENCED_UPDATE, _released(delivery_id, token, now, {"next_run_at": until})
-            )
-        return result.rowcount == 1
+            result = await conn.execute(_FENCED_UPDATE, params)
+        return result.rowcount
 
     async def record_attempt(
         self,
@@ -162,37 +206,48 @@ class DeliveryStore:
         *,
         now: float,
     ) -> bool:
-        """Log one attempt and move the delivery on (fenced; releases the lease).
+        """Log one attempt and move the delivery on (``record_attempts`` with one write)."""
+        assert attempt.delivery_id == delivery_id
+        [landed] = await self.record_attempts([AttemptWrite(token, attempt, change, now)])
+        return landed
+
+    async def record_attempts(self, writes: Sequence[AttemptWrite]) -> list[bool]:
+        """Log attempts and move their deliveries on, in one transaction (fenced; releases the
+        leases); for each, whether its fenced write landed.
 
         An attempt that was made is a fact: it is recorded (with its history row) even when the
         lease was lost meanwhile, marked ``lease_lost``; only the delivery's state is then left
-        to the replica that holds the lease now. Returns whether the fenced write landed.
+        to the replica that holds the lease now. The rows are locked first and a write whose
+        token no longer holds its row is refused, exactly as a lone fenced UPDATE would refuse
+        it; the rest are written with one ``executemany`` per set of columns, each still matched
+        by id and token.
         """
+        if not writes:
+            return []
         async with self.db.write() as conn:
-            result = await conn.execute(
-                _FENCED_UPDATE, _released(delivery_id, token, now, change.fields())
-            )
-            landed = result.rowcount == 1
-            record = msgspec.structs.replace(attempt, lease_lost=not landed)
-            await conn.execute(_INSERT_ATTEMPT, msgspec.structs.asdict(record))
-            delivery = (await conn.execute(_TARGET, {"delivery_id": delivery_id})).one()
-            data = {
-                "delivery_id": delivery_id,
-                "event_type": delivery.event_type,
-                "url": delivery.url,
-                "attempt": record.attempt,
-                "status_code": record.status_code,
-                "latency_ms": round(record.latency_ms, 1),
-                "error": record.error,
-                "response_excerpt": record.response_excerpt,
-                "decision": "retry" if change.state == DeliveryState.PENDING else str(change.state),
-                "lease_lost": record.lease_lost,
-            }
-            await record_events(
+            ids = sorted({write.attempt.delivery_id for write in writes})
+            targets = {row.id: row for row in await conn.execute(_LOCK_TARGETS, {"ids": ids})}
+            landed = [targets[w.attempt.delivery_id].lease_token == w.token for w in writes]
+            groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for write, ok in zip(writes, landed, strict=True):
+                if ok:
+                    values = _released(
+                        write.attempt.delivery_id, write.token, write.now, write.change.fields()
+                    )
+                    groups.setdefault(tuple(sorted(values)), []).append(values)
+            for params in groups.values():
+                await conn.execute(_FENCED_UPDATE, params)
+            records = [
+                msgspec.structs.replace(write.attempt, lease_lost=not ok)
+                for write, ok in zip(writes, landed, strict=True)
+            ]
+            await conn.execute(_INSERT_ATTEMPT, [msgspec.structs.asdict(r) for r in records])
+            await record_job_events(
                 conn,
-                delivery.job_id,
-                [NewJobEvent(JobEventKind.DELIVERY_ATTEMPTED, data)],
-                at=record.attempted_at,
+                [
+                    _attempted(targets[record.delivery_id], record, write.change)
+                    for write, record in zip(writes, records, strict=True)
+                ],
             )
         return landed
 

@@ -58,16 +58,30 @@ _RECORD = sa.insert(job_events).from_select(
 # so their ids (taken at insert) commit in id order per job, and a reader resuming after an id
 # (the event stream's Last-Event-ID) can never find a lower id committed later. (SQLite has one
 # writer anyway; FOR UPDATE is PostgreSQL's, and SQLAlchemy leaves it out on SQLite.)
-_LOCK_JOB = sa.select(jobs.c.id).where(jobs.c.id == sa.bindparam("job_id")).with_for_update()
+_LOCK_JOBS = (
+    sa.select(jobs.c.id)
+    .where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(jobs.c.id)
+    .with_for_update()
+)
 
 
 async def record_events(
     conn: AsyncConnection, job_id: str, events: Sequence[NewJobEvent], *, at: float
 ) -> None:
     """Write ``events`` of job ``job_id`` inside the caller's transaction (after its change)."""
+    await record_job_events(conn, [(job_id, event, at) for event in events])
+
+
+async def record_job_events(
+    conn: AsyncConnection, events: Sequence[tuple[str, NewJobEvent, float]]
+) -> None:
+    """Write events of several jobs — each ``(job id, event, at)`` — inside the caller's
+    transaction, in one statement; the jobs' rows are locked first, in id order (as a batch of
+    fenced writes locks them)."""
     if not events:
         return
-    await conn.execute(_LOCK_JOB, {"job_id": job_id})
+    await conn.execute(_LOCK_JOBS, {"ids": sorted({job_id for job_id, _, _ in events})})
     await conn.execute(
         _RECORD,
         [
@@ -77,7 +91,7 @@ async def record_events(
                 "at": at,
                 "data": msgspec.json.encode(event.data).decode(),
             }
-            for event in events
+            for job_id, event, at in events
         ],
     )
 

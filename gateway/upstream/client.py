@@ -1,6 +1,6 @@
 """The AI/ML API client: one pooled ``httpx.AsyncClient``; every outcome returned as a value.
 
-Its transport is :class:`gateway.upstream.transport.UpstreamTransport` (aiohttp's pool behind
+Its transport is :class:`gateway.pooled_transport.PooledTransport` (aiohttp's pool behind
 httpx's interface) unless one is injected (tests: ``httpx.MockTransport``, ``ASGITransport``).
 
 Nothing here raises for upstream trouble. Each response, error body and transport fault becomes a
@@ -26,7 +26,7 @@ from gateway.domain.upstream import (
     UpstreamFailure,
     UpstreamResult,
 )
-from gateway.upstream.transport import UpstreamTransport
+from gateway.pooled_transport import PooledTransport
 
 PATH = "/v2/video/generations"
 USER_AGENT = "video-webhook-gateway"
@@ -131,7 +131,7 @@ class UpstreamClient:
             base_url=base_url.rstrip("/"),
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
             follow_redirects=False,
-            transport=transport or UpstreamTransport(max_connections=max_connections),
+            transport=transport or PooledTransport(max_connections=max_connections),
             headers={"User-Agent": user_agent},
         )
 

@@ -187,15 +187,18 @@ class Worker:
         # Stop claiming before the next tick is due, so ticks do not pile up behind this one.
         until = loop.time() + 0.8 * self.rt.settings.tick_interval_s
         try:
+            jobs, deliveries = True, True
             while not self._stopping:
-                claimed, filled = await self._claim_round()
+                claimed, filled = await self._claim_round(jobs=jobs, deliveries=deliveries)
                 started += claimed
                 if not filled or loop.time() >= until:
                     break
                 # More is due than there was room for: claim again once a claim is worth its
-                # query (a quarter of the job slots free, or a delivery slot), not per finish.
+                # query (a quarter of the job slots free, or a delivery slot), not per finish,
+                # and only the kinds that have that room.
                 if not await self._wait_for_capacity(until):
                     break
+                jobs, deliveries = self._jobs_ready(), self._deliveries_ready()
             await self._tick_again_when_work_is_due()
         except Exception:
             # A database hiccup must not kill the ticker: the next tick tries again.
@@ -228,9 +231,13 @@ class Worker:
     def _capacity_to_claim(self) -> bool:
         """Whether a kind that had more due than room now has room worth a claim: a quarter of
         the job slots (claiming per finished task cost a query per poll), any delivery slot."""
-        jobs_ready = self._jobs_backlog and self._job_slots() >= self._job_claim_min()
-        deliveries_ready = self._deliveries_backlog and self._delivery_slots() > 0
-        return jobs_ready or deliveries_ready
+        return self._jobs_ready() or self._deliveries_ready()
+
+    def _jobs_ready(self) -> bool:
+        return self._jobs_backlog and self._job_slots() >= self._job_claim_min()
+
+    def _deliveries_ready(self) -> bool:
+        return self._deliveries_backlog and self._delivery_slots() > 0
 
     async def _wait_for_capacity(self, until: float) -> bool:
         """Wait (until loop time ``until``) for room worth a claim; False if none came."""
@@ -260,70 +267,84 @@ class Worker:
         claimed, _ = await self._claim_round(limit)
         return claimed
 
-    async def _claim_round(self, limit: int | None = None) -> tuple[int, bool]:
-        """Claim submissions and polls into their slots and deliveries into theirs (one kind
-        never waits for the other), each client at most its share of deliveries. Returns how
-        many were started and whether a kind filled its batch (more may be due)."""
+    async def _claim_round(
+        self, limit: int | None = None, *, jobs: bool = True, deliveries: bool = True
+    ) -> tuple[int, bool]:
+        """Claim deliveries into their slots (first: a webhook late is what a user waits for),
+        each client at most its share, and submissions and polls into theirs (one kind never
+        waits for the other); ``jobs``/``deliveries`` False skips that kind's query. Returns
+        how many were started and whether a kind filled its batch (more may be due)."""
         rt = self.rt
         batch = rt.settings.claim_batch if limit is None else limit
         # The database's time on PostgreSQL (skewed replicas agree on leases and due times).
         now = await lease_time(rt)
         lease_until = now + rt.settings.lease_s
         token = new_lease_token()
-        lateness = rt.metrics.work_lateness
-        started, filled = 0, False
+        started = 0
+        if deliveries:
+            started += await self._claim_deliveries(batch, now, token, lease_until)
+        if jobs:
+            started += await self._claim_jobs(batch, now, token, lease_until)
+        return started, self._jobs_backlog or self._deliveries_backlog
+
+    async def _claim_jobs(self, batch: int, now: float, token: str, lease_until: float) -> int:
         # As many as there are free slots (up to claim_batch): all of this tick's due work that
         # fits, in one query.
         job_limit = min(self._job_slots(), batch)
-        self._jobs_backlog = False
-        if job_limit > 0:
-            jobs = await rt.store.jobs.claim_jobs(
-                now=now, limit=job_limit, token=token, lease_until=lease_until
-            )
-            for job in jobs:
-                kind = _step_kind(job.status)
-                if job.next_run_at is not None and kind is not None:
-                    lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
-                self._job_tasks.add(self._spawn(self._run_job(job, token), token))
-            started += len(jobs)
-            self._jobs_backlog = len(jobs) == job_limit
-            filled = filled or self._jobs_backlog
-        elif self._job_slots() <= 0:
-            self._jobs_backlog, filled = True, True  # full: assume more is due
+        if job_limit <= 0:
+            self._jobs_backlog = True  # full: assume more is due
+            return 0
+        claimed = await self.rt.store.jobs.claim_jobs(
+            now=now, limit=job_limit, token=token, lease_until=lease_until
+        )
+        lateness = self.rt.metrics.work_lateness
+        for job in claimed:
+            kind = _step_kind(job.status)
+            if job.next_run_at is not None and kind is not None:
+                lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
+            self._job_tasks.add(self._spawn(self._run_job(job, token), token))
+        self._jobs_backlog = len(claimed) == job_limit
+        return len(claimed)
+
+    async def _claim_deliveries(
+        self, batch: int, now: float, token: str, lease_until: float
+    ) -> int:
+        rt = self.rt
         delivery_limit = min(self._delivery_slots(), batch)
-        if delivery_limit > 0:
-            share = rt.settings.delivery_client_share
-            full = sorted(c for c, n in self._by_client.items() if n >= share)
-            deliveries = await rt.store.deliveries.claim(
-                now=now,
-                limit=delivery_limit,
-                token=token,
-                lease_until=lease_until,
-                exclude_clients=full,
-                per_client=share,
-            )
-            for delivery in deliveries:
-                target = destination(delivery.url)
-                deferred_until = self._deferred_until(target, now)
-                if deferred_until is not None:
-                    # Busy destination or open circuit: give it back without an attempt or a slot.
-                    await rt.store.deliveries.defer(
-                        delivery.id, token, until=deferred_until, now=now
-                    )
-                    continue
-                if delivery.next_run_at is not None:
-                    lateness.labels(kind="delivery").observe(max(0.0, now - delivery.next_run_at))
-                task = self._spawn(self._run_delivery(delivery, token, target), token)
-                self._delivery_tasks[task] = (delivery.client_id, target)
-                self._by_client[delivery.client_id] += 1
-                self._by_destination[target] += 1
-                started += 1
-            self._deliveries_backlog = len(deliveries) == delivery_limit
-            filled = filled or self._deliveries_backlog
-        else:
-            self._deliveries_backlog = self._delivery_slots() <= 0
-            filled = filled or self._deliveries_backlog
-        return started, filled
+        if delivery_limit <= 0:
+            self._deliveries_backlog = True  # full: assume more is due
+            return 0
+        share = rt.settings.delivery_client_share
+        full = sorted(c for c, n in self._by_client.items() if n >= share)
+        claimed = await rt.store.deliveries.claim(
+            now=now,
+            limit=delivery_limit,
+            token=token,
+            lease_until=lease_until,
+            exclude_clients=full,
+            per_client=share,
+        )
+        started = 0
+        deferrals: list[tuple[str, float]] = []
+        for delivery in claimed:
+            target = destination(delivery.url)
+            deferred_until = self._deferred_until(target, now)
+            if deferred_until is not None:
+                # Busy destination or open circuit: give it back without an attempt or a slot.
+                deferrals.append((delivery.id, deferred_until))
+                continue
+            if delivery.next_run_at is not None:
+                self.rt.metrics.work_lateness.labels(kind="delivery").observe(
+                    max(0.0, now - delivery.next_run_at)
+                )
+            task = self._spawn(self._run_delivery(delivery, token, target), token)
+            self._delivery_tasks[task] = (delivery.client_id, target)
+            self._by_client[delivery.client_id] += 1
+            self._by_destination[target] += 1
+            started += 1
+        await rt.store.deliveries.defer(deferrals, token, now=now)
+        self._deliveries_backlog = len(claimed) == delivery_limit
+        return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:
         """When a delivery to ``target`` claimed now should come back instead of being sent:

@@ -21,7 +21,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
 from gateway.upstream.client import UpstreamClient
-from gateway.upstream.transport import UpstreamTransport
+from gateway.pooled_transport import PooledTransport
 from mock_upstream.app import create_app
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import Journal, MockServer, free_port
@@ -270,7 +270,7 @@ async def test_the_pool_never_opens_more_than_max_connections(max_connections: i
 
 def test_the_transport_refuses_an_empty_pool() -> None:
     with pytest.raises(ValueError, match="max_connections"):
-        UpstreamTransport(max_connections=0)
+        PooledTransport(max_connections=0)
 
 
 async def test_repr_never_shows_the_key() -> None:

@@ -1,23 +1,31 @@
-"""The upstream's HTTP transport: httpx's interface over aiohttp's connection pool.
+"""The outbound HTTP transport (upstream calls and, behind the SSRF guard, webhooks): httpx's
+interface over aiohttp's connection pool.
 
-httpx's own transport spends most of a poll in its pool's bookkeeping (``bench/README.md``,
-"Upstream transport"); ``httpx_aiohttp.AiohttpTransport`` keeps ``httpx.AsyncClient`` in front and
-lets aiohttp move the bytes. What it cannot be trusted with is the one distinction a submission
-lives by: *was the request sent?* Its error table reports every ``aiohttp.ClientConnectionError``
-as ``httpx.ConnectTimeout``, and a server that drops the connection after reading the POST raises
-``ServerDisconnectedError`` (or ``ClientOSError`` on a reset), which is such an error. Read as a
-connect error, that is "nothing was sent, retry", and the gateway would pay twice.
+httpx's own transport spends most of a poll, and of a webhook attempt, in its pool's bookkeeping
+(``bench/README.md``, "Upstream transport", "Mixed backlog"); ``httpx_aiohttp.AiohttpTransport``
+keeps ``httpx.AsyncClient`` in front and lets aiohttp move the bytes. What it cannot be trusted
+with is the one distinction a submission lives by: *was the request sent?* Its error table reports
+every ``aiohttp.ClientConnectionError`` as ``httpx.ConnectTimeout``, and a server that drops the
+connection after reading the POST raises ``ServerDisconnectedError`` (or ``ClientOSError`` on a
+reset), which is such an error. Read as a connect error, that is "nothing was sent, retry", and the
+gateway would pay twice.
 
-So :class:`UpstreamTransport` decides the phase itself, from the aiohttp exception that caused the
+So :class:`PooledTransport` decides the phase itself, from the aiohttp exception that caused the
 failure: only ``ClientConnectorError`` (no connection: refused, DNS, TLS handshake) and
 ``ConnectionTimeoutError`` (no connection in time, pool wait included) come out as connect
 errors; anything else, and anything at all once the response has begun, comes out as a read or
 protocol error, which :func:`gateway.upstream.client.classify_transport_error` reads as an unknown
-outcome. Unrecognised failures fall on the safe side (unknown), never on "not sent".
+outcome. Unrecognised failures fall on the safe side (unknown), never on "not sent". (For a
+webhook the distinction only names the failure: a receiver deduplicates by ``webhook-id``.)
+
+The ``sni_hostname`` request extension reaches aiohttp as ``server_hostname``: TLS sends that
+name and verifies the certificate against it, which the webhook guard relies on when it sends a
+request to a checked IP literal (``gateway.delivery.transport``).
 """
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from typing import NoReturn
 
@@ -91,22 +99,26 @@ class _Body(httpx.AsyncByteStream):
             _raise_reclassified(exc, self._request, response_started=True)
 
 
-class UpstreamTransport(httpx.AsyncBaseTransport):
+class PooledTransport(httpx.AsyncBaseTransport):
     """An ``httpx.AsyncClient`` transport on an aiohttp pool of at most ``max_connections``.
 
     Limits given to ``httpx.AsyncClient`` do not reach a transport passed to it, so the pool's
     size lives here. Cookies stay httpx's business (the aiohttp session keeps none), and the CA
-    bundle is httpx's (``httpx.create_ssl_context``), as with httpx's own transport.
+    bundle is httpx's (``httpx.create_ssl_context``) unless ``ssl_context`` is given.
     """
 
     def __init__(
-        self, *, max_connections: int = 100, keepalive_expiry_s: float = KEEPALIVE_EXPIRY_S
+        self,
+        *,
+        max_connections: int = 100,
+        keepalive_expiry_s: float = KEEPALIVE_EXPIRY_S,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
         self.max_connections = max_connections
         self.keepalive_expiry_s = keepalive_expiry_s
-        self._ssl = httpx.create_ssl_context()
+        self._ssl = ssl_context or httpx.create_ssl_context()
         # The session is made on first use, inside the running event loop.
         self._inner = AiohttpTransport(client=self._session)
 
