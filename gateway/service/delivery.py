@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from gateway.domain.delivery import AttemptResult, DeliveryState
@@ -14,10 +16,15 @@ from gateway.store.records import AttemptRecord, DeliveryChange, DeliveryRecord
 
 
 async def process_delivery(
-    rt: Runtime, delivery: DeliveryRecord, token: str
+    rt: Runtime,
+    delivery: DeliveryRecord,
+    token: str,
+    *,
+    on_answer: Callable[[AttemptResult], None] | None = None,
 ) -> AttemptResult | None:
     """Make one attempt and record it; returns what the destination answered (None when no
-    attempt was made)."""
+    attempt was made). ``on_answer`` hears the answer as soon as it is in, before the attempt
+    is written (the worker frees the destination's slot then)."""
     client = await rt.client_keys.by_id(delivery.client_id)
     now = rt.clock()
     if client is None:  # cannot happen with the foreign keys in place; never sign with nothing
@@ -42,6 +49,8 @@ async def process_delivery(
             span.set_attribute("http.response.status_code", result.status_code)
         if result.error:
             span.set_attribute("error.type", result.error)
+    if on_answer is not None:
+        on_answer(result)
     now = rt.clock()
     decision = decide(rt.delivery_policy, result, attempt, now, rt.rng())
     retry = decision.kind == "retry"

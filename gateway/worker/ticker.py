@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from gateway.clock import CorrectedClock
 from gateway.domain.circuit import BreakerPolicy
+from gateway.domain.delivery import AttemptResult
 from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
 from gateway.service.delivery import process_delivery
@@ -343,7 +344,11 @@ class Worker:
             self._by_destination[target] += 1
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
-        self._deliveries_backlog = len(claimed) == delivery_limit
+        # More may be due if the claim filled its room, or if a client's share held it back
+        # (that client's next delivery is claimed as soon as one of its own finishes).
+        self._deliveries_backlog = len(claimed) == delivery_limit or any(
+            n >= share for n in self._by_client.values()
+        )
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:
@@ -370,14 +375,7 @@ class Worker:
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.pop(task, None)
         self._job_tasks.discard(task)
-        owner = self._delivery_tasks.pop(task, None)
-        if owner is not None:
-            client_id, target = owner
-            self._by_client[client_id] -= 1
-            self._by_destination[target] -= 1
-            for counter, key in ((self._by_client, client_id), (self._by_destination, target)):
-                if counter[key] <= 0:
-                    del counter[key]
+        self._free_delivery_slot(task)
         self.rt.metrics.worker_busy.set(len(self._tasks))
         self._task_finished.set()
         # The finished work wrote its item's next due time (a poll in 15 s, a retry in 5 s):
@@ -385,6 +383,20 @@ class Worker:
         idle = self._replan is None or self._replan.done()
         if self._scheduler is not None and not self._stopping and idle:
             self._replan = asyncio.ensure_future(self._replan_soon())
+
+    def _free_delivery_slot(self, task: asyncio.Task[None]) -> None:
+        """Give back the delivery slot of ``task`` and its share of its client's and its
+        destination's caps (once: when the answer is in, or when the task ends without one)."""
+        owner = self._delivery_tasks.pop(task, None)
+        if owner is None:
+            return
+        client_id, target = owner
+        self._by_client[client_id] -= 1
+        self._by_destination[target] -= 1
+        for counter, key in ((self._by_client, client_id), (self._by_destination, target)):
+            if counter[key] <= 0:
+                del counter[key]
+        self._task_finished.set()
 
     async def _replan_soon(self) -> None:
         await asyncio.sleep(_MIN_TICK_GAP_S)  # gathers the completions of one burst
@@ -414,15 +426,25 @@ class Worker:
         structlog.contextvars.bind_contextvars(
             job_id=delivery.job_id, client_id=delivery.client_id, event_id=delivery.id
         )
-        result = None
-        try:
-            result = await self._guarded(process_delivery(self.rt, delivery, token))
-        finally:
-            if result is None:
-                self.circuits.abandon(target)
-            else:
-                self.circuits.record(target, result, self.rt.clock())
+        task = asyncio.current_task()
+        answered = False
+
+        def on_answer(result: AttemptResult) -> None:
+            # The destination is done with us: its circuit learns the answer, and the slot is
+            # free for the next delivery while this one's attempt is written.
+            nonlocal answered
+            answered = True
+            self.circuits.record(target, result, self.rt.clock())
             self.rt.metrics.circuits_open.set(self.circuits.open_count())
+            if task is not None:
+                self._free_delivery_slot(task)
+
+        try:
+            await self._guarded(process_delivery(self.rt, delivery, token, on_answer=on_answer))
+        finally:
+            if not answered:
+                self.circuits.abandon(target)
+                self.rt.metrics.circuits_open.set(self.circuits.open_count())
 
     async def _guarded(self, work: Awaitable[T]) -> T | None:
         try:
