@@ -16,6 +16,7 @@ holds at most one entry per active key in use.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -42,6 +43,7 @@ class ClientKeys:
         # Bumped by every forget: a database read that began before a change must not put its
         # (stale) answer in the cache after the change dropped the entry.
         self._generation = 0
+        self._loading: dict[tuple[int, str], asyncio.Future[ClientRecord | None]] = {}
         self.reads = 0  # database reads (tests and metrics see the cache work)
 
     async def authenticate(self, api_key: str) -> ClientRecord | None:
@@ -69,6 +71,30 @@ class ClientKeys:
         now = self._clock()
         if entry is not None and entry[1] > now:
             return entry[0]
+        # One read per key at a time: when an entry expires under load, the requests (or
+        # webhook attempts) that miss together share the read instead of each making one.
+        # A change (``forget``) drops the reads under way, so no caller after it joins one.
+        slot = (id(table), key)
+        flight = self._loading.get(slot)
+        if flight is None:
+            flight = asyncio.ensure_future(self._load(table, key, load, now))
+            self._loading[slot] = flight
+            flight.add_done_callback(lambda done: self._landed(slot, done))
+        return await asyncio.shield(flight)
+
+    def _landed(self, slot: tuple[int, str], flight: asyncio.Future[ClientRecord | None]) -> None:
+        if self._loading.get(slot) is flight:
+            del self._loading[slot]
+        if not flight.cancelled():
+            flight.exception()  # seen: a failure reaches the callers who awaited it
+
+    async def _load(
+        self,
+        table: dict[str, tuple[ClientRecord, float]],
+        key: str,
+        load: Callable[[str], Awaitable[ClientRecord | None]],
+        now: float,
+    ) -> ClientRecord | None:
         generation = self._generation
         self.reads += 1
         client = await load(key)
@@ -81,6 +107,7 @@ class ClientKeys:
     def forget(self, client_id: str) -> None:
         """Drop every entry of ``client_id`` (it changed here or on another replica)."""
         self._generation += 1
+        self._loading.clear()
         self._by_id.pop(client_id, None)
         for key_hash in [h for h, (c, _) in self._entries.items() if c.id == client_id]:
             del self._entries[key_hash]
@@ -91,5 +118,6 @@ class ClientKeys:
 
     def forget_all(self) -> None:
         self._generation += 1
+        self._loading.clear()
         self._entries.clear()
         self._by_id.clear()

@@ -235,7 +235,15 @@ class Worker:
         return self._jobs_ready() or self._deliveries_ready()
 
     def _jobs_ready(self) -> bool:
-        return self._jobs_backlog and self._job_slots() >= self._job_claim_min()
+        # A claim is worth its query once a quarter of the room jobs may use is free.
+        worth = self._job_claim_min() // 4 if self._deliveries_backlog else self._job_claim_min()
+        return self._jobs_backlog and self._job_room() >= max(1, worth)
+
+    def _job_room(self) -> int:
+        """Free job slots; while deliveries wait for theirs, jobs use a quarter of their slots."""
+        if self._deliveries_backlog:
+            return min(self._job_slots(), self._job_claim_min() - len(self._job_tasks))
+        return self._job_slots()
 
     def _deliveries_ready(self) -> bool:
         return self._deliveries_backlog and self._delivery_slots() > 0
@@ -290,8 +298,11 @@ class Worker:
 
     async def _claim_jobs(self, batch: int, now: float, token: str, lease_until: float) -> int:
         # As many as there are free slots (up to claim_batch): all of this tick's due work that
-        # fits, in one query.
-        job_limit = min(self._job_slots(), batch)
+        # fits, in one query. While more deliveries are due than their slots hold, jobs keep
+        # only a quarter of their slots: a poll a second late costs a GET, a webhook a second
+        # late is what a user waits for (and both share one event loop and, on SQLite, one
+        # writer). Claimed after the deliveries, so this round's delivery claim decides.
+        job_limit = min(self._job_room(), batch)
         if job_limit <= 0:
             self._jobs_backlog = True  # full: assume more is due
             return 0
