@@ -257,7 +257,8 @@ class Worker:
                 return False
             self._task_finished.clear()
             try:
-                await asyncio.wait_for(self._task_finished.wait(), remaining)
+                async with asyncio.timeout(remaining):  # no extra task: wakes with the event
+                    await self._task_finished.wait()
             except TimeoutError:
                 return False
         return True
