@@ -3,7 +3,7 @@ recorded with the move it caused (fenced, see ``gateway.store.work_queue``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -26,6 +26,7 @@ from gateway.store.schema import deliveries, delivery_attempts
 from gateway.store.work_queue import claim_due, fenced_update, lease_values, unleased
 
 _FENCED_UPDATE = fenced_update(deliveries)
+_DUE_ORDER = (deliveries.c.next_run_at, deliveries.c.id)
 _INSERT_ATTEMPT = sa.insert(delivery_attempts)
 # The rows of a batch of attempts, locked (PostgreSQL; SQLite has one writer) in id order: who
 # holds each lease, and what its history row names.
@@ -127,6 +128,13 @@ def _attempted(
     return target.job_id, NewJobEvent(JobEventKind.DELIVERY_ATTEMPTED, data), record.attempted_at
 
 
+def _room(column: Any, default: int, rooms: Mapping[str, int] | None) -> Any:
+    """How many of a partition may be claimed: ``rooms[value]`` where given, else ``default``."""
+    if not rooms:
+        return sa.literal(default)
+    return sa.case(dict(rooms), value=column, else_=default)
+
+
 class DeliveryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -140,14 +148,18 @@ class DeliveryStore:
         limit: int,
         token: str,
         lease_until: float,
-        exclude_clients: Sequence[str] = (),
         per_client: int | None = None,
+        client_room: Mapping[str, int] | None = None,
+        per_url: int | None = None,
+        url_room: Mapping[str, int] | None = None,
     ) -> list[DeliveryRecord]:
-        """Lease up to ``limit`` due deliveries, at most ``per_client`` of any one client and
-        none of ``exclude_clients`` (those at their share), so one client's backlog cannot
-        take every slot. Candidates are chosen without locks; the update re-checks that each
-        is still due and unleased, so two replicas never both lease one row."""
-        if per_client is None and not exclude_clients:
+        """Lease up to ``limit`` due deliveries: at most ``per_client`` of any one client (or
+        ``client_room[client]`` for a client with deliveries in flight), so one client's
+        backlog cannot take every slot; and at most ``per_url`` to any one callback URL (or
+        ``url_room[url]``), so a busy destination's backlog is left in place rather than leased
+        and given back. Candidates are chosen without locks; the update re-checks that each is
+        still due and unleased, so two replicas never both lease one row."""
+        if per_client is None and per_url is None:
             statement = claim_due(
                 deliveries, now=now, limit=limit, token=token, lease_until=lease_until
             )
@@ -157,18 +169,28 @@ class DeliveryStore:
         ranked = (
             sa.select(
                 deliveries.c.id,
+                deliveries.c.client_id,
+                deliveries.c.url,
                 deliveries.c.next_run_at,
+                # One order (ties by id) for both ranks, so that a client's first few and a
+                # URL's first few are the same rows where they overlap.
                 sa.func.row_number()
-                .over(partition_by=deliveries.c.client_id, order_by=deliveries.c.next_run_at)
+                .over(partition_by=deliveries.c.client_id, order_by=_DUE_ORDER)
                 .label("rank"),
+                sa.func.row_number()
+                .over(partition_by=deliveries.c.url, order_by=_DUE_ORDER)
+                .label("url_rank"),
             )
             .where(deliveries.c.next_run_at <= now, unleased(deliveries, now))
-            .where(deliveries.c.client_id.not_in(list(exclude_clients)))
             .subquery()
         )
-        chosen = sa.select(ranked.c.id).order_by(ranked.c.next_run_at).limit(limit)
+        chosen = sa.select(ranked.c.id).order_by(ranked.c.next_run_at, ranked.c.id).limit(limit)
         if per_client is not None:
-            chosen = chosen.where(ranked.c.rank <= per_client)
+            chosen = chosen.where(
+                ranked.c.rank <= _room(ranked.c.client_id, per_client, client_room)
+            )
+        if per_url is not None:
+            chosen = chosen.where(ranked.c.url_rank <= _room(ranked.c.url, per_url, url_room))
         claim = (
             sa.update(deliveries)
             .where(

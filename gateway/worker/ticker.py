@@ -82,7 +82,8 @@ class Worker:
         self._tasks: dict[asyncio.Task[None], str] = {}  # task → the lease token it works under
         self._job_tasks: set[asyncio.Task[None]] = set()
         # Deliveries in flight here, by client and by destination (the fairness caps).
-        self._delivery_tasks: dict[asyncio.Task[None], tuple[str, str]] = {}
+        # (client, destination, URL) of each delivery task.
+        self._delivery_tasks: dict[asyncio.Task[None], tuple[str, str, str]] = {}
         self._by_client: collections.Counter[str] = collections.Counter()
         self._by_destination: collections.Counter[str] = collections.Counter()
         self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
@@ -92,6 +93,9 @@ class Worker:
         self._jobs_backlog = False
         self._deliveries_backlog = False
         self._task_finished = asyncio.Event()
+        # Delivery slots freed so far, and how many had been when deliveries were last claimed.
+        self._delivery_slots_freed = 0
+        self._freed_at_claim = 0
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
         self.listener: WorkListener | None = None
@@ -246,7 +250,10 @@ class Worker:
         return self._job_slots()
 
     def _deliveries_ready(self) -> bool:
-        return self._deliveries_backlog and self._delivery_slots() > 0
+        # Held back by a share or a cap, a claim is worth repeating only once one of the
+        # deliveries in flight has freed its slot (a busy loop of claims otherwise).
+        freed = self._delivery_slots_freed > self._freed_at_claim
+        return self._deliveries_backlog and self._delivery_slots() > 0 and freed
 
     async def _wait_for_capacity(self, until: float) -> bool:
         """Wait (until loop time ``until``) for room worth a claim; False if none came."""
@@ -327,15 +334,25 @@ class Worker:
         if delivery_limit <= 0:
             self._deliveries_backlog = True  # full: assume more is due
             return 0
+        self._freed_at_claim = self._delivery_slots_freed
         share = rt.settings.delivery_client_share
-        full = sorted(c for c, n in self._by_client.items() if n >= share)
+        cap = rt.settings.delivery_per_destination
+        # The room left to each client and at each destination with deliveries in flight
+        # (a destination by the URLs sent to it).
+        client_room = {client: max(0, share - n) for client, n in self._by_client.items()}
+        url_room = {
+            url: max(0, cap - self._by_destination[target])
+            for _, target, url in self._delivery_tasks.values()
+        }
         claimed = await rt.store.deliveries.claim(
             now=now,
             limit=delivery_limit,
             token=token,
             lease_until=lease_until,
-            exclude_clients=full,
             per_client=share,
+            client_room=client_room,
+            per_url=cap,
+            url_room=url_room,
         )
         started = 0
         deferrals: list[tuple[str, float]] = []
@@ -351,16 +368,15 @@ class Worker:
                     max(0.0, now - delivery.next_run_at)
                 )
             task = self._spawn(self._run_delivery(delivery, token, target), token)
-            self._delivery_tasks[task] = (delivery.client_id, target)
+            self._delivery_tasks[task] = (delivery.client_id, target, delivery.url)
             self._by_client[delivery.client_id] += 1
             self._by_destination[target] += 1
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
-        # More may be due if the claim filled its room, or if a client's share held it back
-        # (that client's next delivery is claimed as soon as one of its own finishes).
-        self._deliveries_backlog = len(claimed) == delivery_limit or any(
-            n >= share for n in self._by_client.values()
-        )
+        # More may be due unless the claim found nothing: a claim short of its room may have
+        # been held back by a share or a cap (claimed again once a slot frees; the claim that
+        # finds nothing ends it).
+        self._deliveries_backlog = bool(claimed)
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:
@@ -402,7 +418,8 @@ class Worker:
         owner = self._delivery_tasks.pop(task, None)
         if owner is None:
             return
-        client_id, target = owner
+        client_id, target, _ = owner
+        self._delivery_slots_freed += 1
         self._by_client[client_id] -= 1
         self._by_destination[target] -= 1
         for counter, key in ((self._by_client, client_id), (self._by_destination, target)):

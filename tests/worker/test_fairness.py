@@ -55,21 +55,20 @@ def settings(database_url: str) -> Settings:
     )
 
 
-async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) -> None:
-    """Client A has 8 due webhooks whose receiver hangs, client B one: the next tick claims and
-    runs B's beside A's. A gets at most its share (3) claimed, and of those at most 2 (the
-    destination's cap) attempted; the third is given back, due again, without an attempt."""
+async def finished_jobs(harness: Harness, a_urls: list[str]) -> tuple[list[Any], Any]:
+    """Client A's jobs (one per callback URL) and client B's one, all completed with no
+    delivery capacity: their webhooks are left due."""
     rt = harness.runtime
     other = await create_client(harness.store, "b", now=harness.clock())
     b_client = await harness.store.clients.get(other.id)
     assert b_client is not None
-    a_jobs = [await harness.accept(callback_url=f"https://a.test/hook/{n}") for n in range(8)]
+    a_jobs = [await harness.accept(callback_url=url) for url in a_urls]
     request = {"prompt": "a horse", "callback_url": "https://b.test/hook"}
     b_job = (await accept_job(rt, b_client, request)).job
     harness.upstream.poll_script.extend(
-        [Generation(id="gen_scripted_000000001", status="completed", video_url=COMPLETED_URL)] * 9
+        [Generation(id="gen_scripted_000000001", status="completed", video_url=COMPLETED_URL)]
+        * (len(a_urls) + 1)
     )
-    # Submit and finish every job with no delivery capacity: nine webhooks are left due.
     no_deliveries = Worker(
         dataclasses.replace(rt, settings=rt.settings.with_(delivery_concurrency=0))
     )
@@ -77,6 +76,16 @@ async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) 
     harness.clock.advance(15)
     await no_deliveries.run_until_idle()
     assert {"completed"} == {(await harness.job(j.id)).status for j in [*a_jobs, b_job]}
+    return a_jobs, b_job
+
+
+async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) -> None:
+    """Client A has 8 due webhooks (8 URLs on one host) whose receiver hangs, client B one: the
+    next tick claims and runs B's beside A's. A has at most its share (3) in flight, and of
+    those at most 2 (the destination's cap) attempted; one claimed beyond the cap is given
+    back, due again, without an attempt."""
+    rt = harness.runtime
+    a_jobs, b_job = await finished_jobs(harness, [f"https://a.test/hook/{n}" for n in range(8)])
 
     sender = HangingSender("https://a.test")
     worker = Worker(dataclasses.replace(rt, sender=sender))
@@ -93,7 +102,32 @@ async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) 
         [b_delivery] = await harness.store.deliveries.for_job(b_job.id)
         assert ["https://b.test/hook"] == [u for u in sender.sent if u.startswith("https://b")]
         assert 2 == len(a_sent(sender))
-        assert [0] == [d.attempts for d in deferred]
+        assert deferred
+        assert {0} == {d.attempts for d in deferred}
+        assert "delivered" == b_delivery.state
+    finally:
+        sender.release.set()
+        await worker.stop(grace_s=5.0)
+
+
+async def test_a_busy_callback_urls_backlog_is_left_in_place(harness: Harness) -> None:
+    """Client A's 8 webhooks go to one URL whose receiver hangs: the claim leases only as many
+    as the destination's cap (2) allows, so none is leased and given back (no deferral), and
+    B's webhook still runs."""
+    rt = harness.runtime
+    a_jobs, b_job = await finished_jobs(harness, ["https://a.test/hook"] * 8)
+
+    sender = HangingSender("https://a.test")
+    worker = Worker(dataclasses.replace(rt, sender=sender))
+    try:
+        await worker.tick()
+        await asyncio.wait_for(sender.answered.wait(), timeout=10.0)
+        await wait_for_async(lambda: len(a_sent(sender)) >= 2, timeout_s=10.0)
+        a_deliveries = [d for j in a_jobs for d in await harness.store.deliveries.for_job(j.id)]
+        [b_delivery] = await harness.store.deliveries.for_job(b_job.id)
+        assert 2 == len(a_sent(sender))
+        assert 2 == sum(1 for d in a_deliveries if d.lease_token is not None)
+        assert [] == [d for d in a_deliveries if d.next_run_at == harness.clock() + 1.0]
         assert "delivered" == b_delivery.state
     finally:
         sender.release.set()
