@@ -67,4 +67,5 @@ async def test_a_change_during_a_read_is_not_answered_from_that_read() -> None:
     )
     again = await keys.by_id("cli_a")
     assert 2 == store.reads
-    assert again is not None and "whsec_new" == again.webhook_secret
+    assert again is not None
+    assert "whsec_new" == again.webhook_secret

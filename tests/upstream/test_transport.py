@@ -20,8 +20,8 @@ import pytest
 from httpx_aiohttp import AiohttpTransport
 
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
-from gateway.upstream.client import UpstreamClient
 from gateway.pooled_transport import PooledTransport
+from gateway.upstream.client import UpstreamClient
 from mock_upstream.app import create_app
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import Journal, MockServer, free_port
