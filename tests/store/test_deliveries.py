@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
+
 import msgspec
 
 from gateway.store import Store
+from gateway.store.deliveries import AttemptWrite
 from gateway.store.records import JobRecord
 from tests.backends import latest_event_id
 from tests.store.builders import (
@@ -231,3 +234,66 @@ async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store
     ]
     assert ["dead", "dead"] == [e.data["decision"] for e in events[1:3]]
     assert events[-1].id == await latest_event_id(store)
+
+
+delivered = delivery_change(state="delivered", attempts=1, last_status_code=200)
+
+
+async def test_attempts_recorded_together_are_each_fenced(store: Store) -> None:
+    """Three attempts in one transaction, one of them by a lease that was lost: the other two
+    move their deliveries on; all three are logged (the stale one marked), each with its
+    history row naming its own delivery."""
+    await add_client(store)
+    job = await finished_job(store, count=3)
+    first, second, third = await store.deliveries.for_job(job.id)
+    await store.deliveries.claim(now=T0, limit=10, token="lease_x", lease_until=T0 + 5)
+    await store.deliveries.claim(now=T0 + 6, limit=10, token="lease_y", lease_until=T0 + 40)
+    writes = [
+        AttemptWrite("lease_y", attempt(first.id, 1, at=T0 + 7), delivered, T0 + 7),
+        AttemptWrite("lease_x", attempt(second.id, 1, at=T0 + 7), delivered, T0 + 7),
+        AttemptWrite("lease_y", attempt(third.id, 1, at=T0 + 7), delivered, T0 + 7),
+    ]
+
+    landed = await store.deliveries.record_attempts(writes)
+
+    stored = {d.id: d for d in await store.deliveries.for_job(job.id)}
+    events = await store.history.list_for_job(job.id)
+    attempted = [e.data for e in events if e.kind == "delivery_attempted"]
+    assert [True, False, True] == landed
+    assert ("delivered", "pending", "delivered") == tuple(
+        stored[d.id].state for d in (first, second, third)
+    )
+    assert "lease_y" == stored[second.id].lease_token  # left to the lease's holder
+    assert [False, True, False] == [
+        a.lease_lost for a in await store.deliveries.attempts_for_job(job.id)
+    ]
+    assert [(first.id, False), (second.id, True), (third.id, False)] == [
+        (data["delivery_id"], data["lease_lost"]) for data in attempted
+    ]
+
+
+async def test_a_claim_counts_what_is_in_flight_per_client_and_per_url(store: Store) -> None:
+    """Six due to one URL of client A, two to client B: with a share of 3 (A has 2 in flight)
+    and a cap of 4 per URL (A's URL has 3 in flight), one of A's and two of B's are leased;
+    the rest of A's stay due and unleased."""
+    await add_client(store)
+    await add_client(store, "cli_b")
+    a_job = await add_job(store, "cli_a", callback_url="https://a.test/hook")
+    await add_deliveries(store, a_job, 6)
+    b_job = await add_job(store, "cli_b", callback_url="https://b.test/hook")
+    await add_deliveries(store, b_job, 2)
+
+    claimed = await store.deliveries.claim(
+        now=T0,
+        limit=10,
+        token="lease_c",
+        lease_until=T0 + LEASE_S,
+        per_client=3,
+        client_room={"cli_a": 1},
+        per_url=4,
+        url_room={"https://a.test/hook": 1},
+    )
+
+    a_left = [d for d in await store.deliveries.for_job(a_job.id) if d.lease_token is None]
+    assert {"cli_a": 1, "cli_b": 2} == dict(collections.Counter(d.client_id for d in claimed))
+    assert 5 == len(a_left)

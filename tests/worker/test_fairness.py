@@ -10,13 +10,11 @@ from typing import Any
 import pytest
 
 from gateway.domain.delivery import AttemptResult
-from gateway.domain.upstream import Generation
-from gateway.service.clients import create_client
-from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.worker.ticker import Worker
 from tests.harness import Harness, make_settings
 from tests.waiting import wait_for_async
+from tests.worker.due_webhooks import finished_jobs
 
 COMPLETED_URL = "https://cdn.test/v.mp4"
 
@@ -53,30 +51,6 @@ def settings(database_url: str) -> Settings:
         delivery_per_destination=2,
         tick_interval_s=0.05,
     )
-
-
-async def finished_jobs(harness: Harness, a_urls: list[str]) -> tuple[list[Any], Any]:
-    """Client A's jobs (one per callback URL) and client B's one, all completed with no
-    delivery capacity: their webhooks are left due."""
-    rt = harness.runtime
-    other = await create_client(harness.store, "b", now=harness.clock())
-    b_client = await harness.store.clients.get(other.id)
-    assert b_client is not None
-    a_jobs = [await harness.accept(callback_url=url) for url in a_urls]
-    request = {"prompt": "a horse", "callback_url": "https://b.test/hook"}
-    b_job = (await accept_job(rt, b_client, request)).job
-    harness.upstream.poll_script.extend(
-        [Generation(id="gen_scripted_000000001", status="completed", video_url=COMPLETED_URL)]
-        * (len(a_urls) + 1)
-    )
-    no_deliveries = Worker(
-        dataclasses.replace(rt, settings=rt.settings.with_(delivery_concurrency=0))
-    )
-    await no_deliveries.run_until_idle()
-    harness.clock.advance(15)
-    await no_deliveries.run_until_idle()
-    assert {"completed"} == {(await harness.job(j.id)).status for j in [*a_jobs, b_job]}
-    return a_jobs, b_job
 
 
 async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) -> None:

@@ -1,0 +1,72 @@
+"""A delivery's slot is free as soon as its receiver has answered: the next delivery is sent
+while the attempt before it is still being written."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from gateway.domain.delivery import AttemptResult
+from gateway.settings import Settings
+from gateway.store.deliveries import AttemptWrite
+from gateway.store.write_batch import WriteBatcher
+from gateway.worker.ticker import Worker
+from tests.harness import Harness, make_settings
+from tests.waiting import wait_for_async
+from tests.worker.due_webhooks import finished_jobs
+
+
+class Answering:
+    """Every receiver answers 200 at once."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, url: str, body: bytes, headers: Any) -> AttemptResult:
+        self.sent.append(url)
+        return AttemptResult(status_code=200, latency_ms=1.0, response_excerpt="ok")
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    # One delivery at a time: a second is sent only once the first's slot is free.
+    return make_settings(database_url, delivery_concurrency=1)
+
+
+async def test_the_next_delivery_is_sent_while_the_attempt_before_is_written(
+    harness: Harness,
+) -> None:
+    rt = harness.runtime
+    a_jobs, b_job = await finished_jobs(harness, ["https://a.test/1", "https://a.test/2"])
+    written = asyncio.Event()
+    record = harness.store.deliveries.record_attempts
+
+    async def held(writes: Sequence[AttemptWrite]) -> list[bool]:
+        await written.wait()
+        return await record(writes)
+
+    harness.store.attempt_writes = WriteBatcher(held)
+    sender = Answering()
+    worker = Worker(dataclasses.replace(rt, sender=sender))
+    try:
+        await worker.tick()
+        # With no attempt written yet, all three have been sent, one slot at a time.
+        await wait_for_async(lambda: len(sender.sent) == 3, timeout_s=10.0)
+        assert [] == [
+            a
+            for j in [*a_jobs, b_job]
+            for a in await harness.store.deliveries.attempts_for_job(j.id)
+        ]
+        written.set()
+        await worker.stop(grace_s=5.0)
+        states = [
+            d.state for j in [*a_jobs, b_job] for d in await harness.store.deliveries.for_job(j.id)
+        ]
+        assert ["delivered"] * 3 == states
+    finally:
+        written.set()
+        await worker.stop(grace_s=5.0)
