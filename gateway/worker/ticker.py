@@ -88,10 +88,13 @@ class Worker:
         self._by_destination: collections.Counter[str] = collections.Counter()
         self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
         self._stopping = False
-        # Whether the last claim of each kind found more due than it had room for, and an event
-        # set whenever a task finishes (the ticker waits on it for room to claim again).
+        # Whether the last claim of each kind may have left more due (jobs: it filled its room;
+        # deliveries: it found any, since a share or a cap may have held it back), whether the
+        # deliveries filled every free slot (crowded: jobs make room), and an event set
+        # whenever a task finishes (the ticker waits on it for room to claim again).
         self._jobs_backlog = False
         self._deliveries_backlog = False
+        self._deliveries_crowded = False
         self._task_finished = asyncio.Event()
         # Delivery slots freed so far, and how many had been when deliveries were last claimed.
         self._delivery_slots_freed = 0
@@ -240,12 +243,13 @@ class Worker:
 
     def _jobs_ready(self) -> bool:
         # A claim is worth its query once a quarter of the room jobs may use is free.
-        worth = self._job_claim_min() // 4 if self._deliveries_backlog else self._job_claim_min()
+        worth = self._job_claim_min() // 4 if self._deliveries_crowded else self._job_claim_min()
         return self._jobs_backlog and self._job_room() >= max(1, worth)
 
     def _job_room(self) -> int:
-        """Free job slots; while deliveries wait for theirs, jobs use a quarter of their slots."""
-        if self._deliveries_backlog:
+        """Free job slots; while more deliveries are due than their slots hold, jobs use a quarter
+        of their slots."""
+        if self._deliveries_crowded:
             return min(self._job_slots(), self._job_claim_min() - len(self._job_tasks))
         return self._job_slots()
 
@@ -332,7 +336,7 @@ class Worker:
         rt = self.rt
         delivery_limit = min(self._delivery_slots(), batch)
         if delivery_limit <= 0:
-            self._deliveries_backlog = True  # full: assume more is due
+            self._deliveries_backlog = self._deliveries_crowded = True  # full: more may be due
             return 0
         self._freed_at_claim = self._delivery_slots_freed
         share = rt.settings.delivery_client_share
@@ -377,6 +381,8 @@ class Worker:
         # been held back by a share or a cap (claimed again once a slot frees; the claim that
         # finds nothing ends it).
         self._deliveries_backlog = bool(claimed)
+        # More due than the slots hold (the claim filled every free one): polls make room.
+        self._deliveries_crowded = len(claimed) == delivery_limit
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:

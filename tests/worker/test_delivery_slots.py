@@ -1,5 +1,6 @@
 """A delivery's slot is free as soon as its receiver has answered: the next delivery is sent
-while the attempt before it is still being written."""
+while the attempt before it is still being written. While more deliveries are due than their
+slots hold, polls keep a quarter of their slots."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.upstream import Generation
 from gateway.settings import Settings
 from gateway.store.deliveries import AttemptWrite
 from gateway.store.write_batch import WriteBatcher
@@ -34,7 +36,7 @@ class Answering:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     # One delivery at a time: a second is sent only once the first's slot is free.
-    return make_settings(database_url, delivery_concurrency=1)
+    return make_settings(database_url, delivery_concurrency=1, max_concurrency=8)
 
 
 async def test_the_next_delivery_is_sent_while_the_attempt_before_is_written(
@@ -69,4 +71,52 @@ async def test_the_next_delivery_is_sent_while_the_attempt_before_is_written(
         assert ["delivered"] * 3 == states
     finally:
         written.set()
+        await worker.stop(grace_s=5.0)
+
+
+class Hanging:
+    """Receivers and the upstream's polls that do not answer until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.sent: list[str] = []
+
+    async def send(self, url: str, body: bytes, headers: Any) -> AttemptResult:
+        self.sent.append(url)
+        await self.release.wait()
+        return AttemptResult(status_code=200, latency_ms=1.0, response_excerpt="ok")
+
+
+async def test_polls_keep_a_quarter_of_their_slots_while_deliveries_crowd(
+    harness: Harness,
+) -> None:
+    """Three webhooks due for one delivery slot and eight polls due for eight job slots: one
+    tick starts one delivery and only two polls (a quarter of the job slots)."""
+    rt = harness.runtime
+    await finished_jobs(harness, ["https://a.test/1", "https://a.test/2"])
+    polling = [await harness.accept() for _ in range(8)]
+    no_deliveries = Worker(
+        dataclasses.replace(rt, settings=rt.settings.with_(delivery_concurrency=0))
+    )
+    await no_deliveries.run_until_idle()  # submitted: each waits for its first poll
+    assert {"queued"} == {(await harness.job(j.id)).status for j in polling}
+    harness.clock.advance(60)  # every first poll is due (well inside the deadline)
+    hanging = Hanging()
+    polls_before = len(harness.upstream.polled)
+
+    async def held_fetch(generation_id: str, *, request_id: str) -> Any:
+        harness.upstream.polled.append((generation_id, request_id))
+        await hanging.release.wait()
+        return Generation(id=generation_id, status="generating")
+
+    harness.upstream.fetch = held_fetch  # type: ignore[method-assign]
+    worker = Worker(
+        dataclasses.replace(rt, sender=hanging, settings=rt.settings.with_(tick_interval_s=0.05))
+    )
+    try:
+        await worker.tick()
+        assert 1 == len(hanging.sent)
+        assert 2 == len(harness.upstream.polled) - polls_before
+    finally:
+        hanging.release.set()
         await worker.stop(grace_s=5.0)
