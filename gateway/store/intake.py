@@ -11,8 +11,9 @@ One transaction, whatever the batch's size:
    request is decided in arrival order against those figures, so a batch never exceeds a limit;
    a second request with a key already claimed earlier in the batch replays that job (same body)
    or is refused (another body);
-3. one multi-row statement each for the keys, the jobs (``RETURNING``) and their history rows;
-   the windows' new counts; one ``NOTIFY`` (PostgreSQL).
+3. one multi-row statement each for the keys, the jobs and their history rows; the windows'
+   new counts; one ``NOTIFY`` (PostgreSQL). A created job's record is built from the values
+   inserted (every other column starts at its default), not read back.
 
 The caller answers nobody before the commit returns.
 """
@@ -31,7 +32,7 @@ from gateway.domain.jobs import IN_FLIGHT
 from gateway.store.counters import read_windows, write_windows
 from gateway.store.database import Database
 from gateway.store.history import record_new_jobs
-from gateway.store.records import JobRecord, NewJob, job_from_row, job_to_values
+from gateway.store.records import JobRecord, NewJob, job_from_row, job_to_values, new_job_record
 from gateway.store.schema import idempotency_keys, jobs
 
 
@@ -87,8 +88,27 @@ class IntakeRequest(msgspec.Struct, frozen=True):
     admission: Admission | None = None
 
 
-# Built once (hot path). The job insert returns its rows in the order of the parameters.
-_INSERT_JOBS = sa.insert(jobs).returning(*jobs.c, sort_by_parameter_order=True)
+# Built once (hot path). A new job's row: these columns; the others start at their defaults
+# (NULL, 0), as ``new_job_record`` has them.
+_INSERT_JOBS = sa.insert(jobs)
+_INSERTED_COLUMNS = (
+    "id",
+    "client_id",
+    "status",
+    "request",
+    "model",
+    "resolution",
+    "duration",
+    "body_checked",
+    "callback_url",
+    "metadata",
+    "events",
+    "created_at",
+    "updated_at",
+    "deadline_at",
+    "next_run_at",
+    "traceparent",
+)
 _INSERT_KEYS = sa.insert(idempotency_keys)
 _DELETE_KEY = sa.delete(idempotency_keys).where(
     idempotency_keys.c.client_id == sa.bindparam("match_client_id"),
@@ -264,33 +284,11 @@ async def _store(
         # each other's rows in one order, so one fails (and is retried), none dead-locks.
         keys.sort(key=lambda row: (str(row["client_id"]), str(row["key"])))
         await conn.execute(_INSERT_KEYS, keys)
-    rows = (await conn.execute(_INSERT_JOBS, [_job_values(requests[i]) for i in accepted])).all()
+    created = [new_job_record(requests[i].new, now=requests[i].now) for i in accepted]
+    rows = [{name: getattr(job, name) for name in _INSERTED_COLUMNS} for job in created]
+    await conn.execute(_INSERT_JOBS, [job_to_values(row) for row in rows])
     await record_new_jobs(
-        conn, [(requests[i].new.id, requests[i].now) for i in accepted], JobEventKind.ACCEPTED
+        conn, [(job.id, job.created_at) for job in created], JobEventKind.ACCEPTED
     )
     await db.notify_work(conn)
-    return [job_from_row(row) for row in rows]
-
-
-def _job_values(request: IntakeRequest) -> dict[str, object]:
-    new, now = request.new, request.now
-    return job_to_values(
-        {
-            "id": new.id,
-            "client_id": new.client_id,
-            "status": "accepted",
-            "request": new.request,
-            "model": new.model,
-            "resolution": new.resolution,
-            "duration": new.duration,
-            "body_checked": new.body_checked,
-            "callback_url": new.callback_url,
-            "metadata": new.metadata,
-            "events": new.events,
-            "created_at": now,
-            "updated_at": now,
-            "deadline_at": new.deadline_at,
-            "next_run_at": now,
-            "traceparent": new.traceparent,
-        }
-    )
+    return created

@@ -66,6 +66,24 @@ async def test_a_batch_stores_every_job_with_its_history_in_order(store: Store) 
     )
 
 
+async def test_each_created_job_is_the_row_as_stored(store: Store) -> None:
+    """A created job is built from what was inserted, not read back: it equals the stored row,
+    for jobs with every optional field set and with none."""
+    await add_client(store, "cli_a")
+    full = new_job(
+        body_checked=False,
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        request={"prompt": "ünïcødé ✓", "nested": {"a": [1, 2.5, None, True]}},
+    )
+    bare = new_job(resolution=None, duration=None, callback_url=None, metadata={}, events=[])
+    outcomes = await store.jobs.insert_jobs(
+        [IntakeRequest(new=job, now=T0 + 0.125, admission=ROOMY) for job in (full, bare)]
+    )
+
+    created = [o.job for o in outcomes if isinstance(o, Created)]
+    assert created == [await store.jobs.get_job(job.id) for job in (full, bare)]
+
+
 async def test_the_rate_limit_holds_inside_one_batch(store: Store) -> None:
     """Rate limit 3, with one hit already counted: of four requests in one batch the first two
     pass, in arrival order; every request counts (as one at a time would)."""
