@@ -7,19 +7,21 @@ One transaction, whatever the batch's size:
 
 1. the batch's idempotency keys, looked up in one ``SELECT``: a retry of a job already accepted
    gets that job back (even at the rate limit or the in-flight cap) and spends no rate budget;
-2. each client's rate window read once (and held), its in-flight jobs counted once; then every
-   request is decided in arrival order against those figures, so a batch never exceeds a limit;
-   a second request with a key already claimed earlier in the batch replays that job (same body)
-   or is refused (another body);
-3. one multi-row statement each for the keys, the jobs and their history rows; the windows'
-   new counts; one ``NOTIFY`` (PostgreSQL). A created job's record is built from the values
-   inserted (every other column starts at its default), not read back.
+2. each client's rate window charged once with the batch's requests (and held), its in-flight
+   jobs counted once; then every request is decided in arrival order against those figures, so
+   a batch never exceeds a limit; a second request with a key already claimed earlier in the
+   batch replays that job (same body) or is refused (another body);
+3. one multi-row statement each for the keys, the jobs and their history rows; a window's
+   corrected count, only if a replay in the batch was charged; one ``NOTIFY`` (PostgreSQL).
+   A created job's record is built from the values inserted (every other column starts at
+   its default), not read back.
 
 The caller answers nobody before the commit returns.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.history import JobEventKind
 from gateway.domain.jobs import IN_FLIGHT
-from gateway.store.counters import read_windows, write_windows
+from gateway.store.counters import add_hits, settle_windows
 from gateway.store.database import Database
 from gateway.store.history import record_new_jobs
 from gateway.store.records import JobRecord, NewJob, job_from_row, job_to_values, new_job_record
@@ -166,10 +168,10 @@ async def insert_batch(
             outcomes[index] = _ReplayStored(job_id=seen.job_id)
 
     admitted = [requests[i] for i in undecided if requests[i].admission is not None]
-    # Sorted: two replicas' batches lock the windows they share in the same order (no deadlock).
-    windows_before = await read_windows(
-        conn, sorted({(r.new.client_id, r.admission.window_start) for r in admitted if r.admission})
-    )
+    # Every request still undecided counts in its window (at most: one repeating a key claimed
+    # earlier in the batch replays that job and does not count; settle_windows corrects).
+    hits = Counter((r.new.client_id, r.admission.window_start) for r in admitted if r.admission)
+    windows_before = await add_hits(conn, hits)
     windows = dict(windows_before)
     in_flight = await _in_flight(conn, {r.new.client_id for r in admitted})
 
@@ -204,7 +206,7 @@ async def insert_batch(
                 expired.append(key)
         accepted.append(index)
 
-    await write_windows(conn, windows_before, windows)
+    await settle_windows(conn, windows_before, hits, windows)
     created = await _store(conn, db, requests, accepted, expired)
     for index, job in zip(accepted, created, strict=True):
         outcomes[index] = Created(job=job)

@@ -138,6 +138,24 @@ async def test_a_key_repeated_in_one_batch_replays_or_is_refused(store: Store) -
     assert 1 == await window_count(store, "cli_a", T0)
 
 
+async def test_a_new_window_forgets_the_clients_older_windows(store: Store) -> None:
+    """The first batch counted in a client's new window deletes its older windows (and nobody
+    else's); the new window holds the batch's count."""
+    await add_client(store, "cli_a")
+    await add_client(store, "cli_b")
+    for client_id in ("cli_a", "cli_b"):
+        await store.jobs.insert_job(new_job(client_id), now=T0, admission=ROOMY)
+    next_window = Admission(window_start=T0 + 60, rate_limit=1000, max_in_flight=1000)
+    await store.jobs.insert_jobs(
+        [IntakeRequest(new=new_job("cli_a"), now=T0 + 61, admission=next_window) for _ in "ab"]
+    )
+
+    query = sa.text("SELECT client_id, window_start, count FROM rate_windows")
+    async with store.db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    assert [("cli_a", T0 + 60, 2), ("cli_b", T0, 1)] == sorted(tuple(r) for r in rows)
+
+
 async def test_a_key_whose_first_request_was_refused_is_free_for_the_next(store: Store) -> None:
     """Rate limit 1 already spent: a keyed request is refused and stores no key, so the same key
     in a later batch (a new window) creates the job."""
