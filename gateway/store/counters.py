@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.jobs import IN_FLIGHT
 from gateway.store.database import Database
 from gateway.store.schema import duration_stats, rate_windows
 
@@ -52,11 +53,22 @@ async def count_hit(
 # end of the transaction, so replicas admitting the same client take turns) and returns the new
 # count; the batch decides every request against the count before it, and writes a correction
 # only when fewer requests counted than it added (a key repeated in the batch replays, uncounted).
-_ADD_HITS = sa.text(
+_ADD_HITS_SQL = (
     "INSERT INTO rate_windows (client_id, window_start, count) "
     "VALUES (:client_id, :window_start, :hits) "
     "ON CONFLICT (client_id, window_start) DO UPDATE SET count = rate_windows.count + :hits "
     "RETURNING count"
+)
+_ADD_HITS = sa.text(_ADD_HITS_SQL)
+# SQLite: the same statement also counts the client's jobs in flight (one statement fewer per
+# batch). Not on PostgreSQL: a statement reads from a snapshot taken before it waited for the
+# window's lock, so it could miss jobs another replica committed meanwhile; there the count is
+# a statement of its own, after the lock (``gateway.store.intake``). SQLite has one writer.
+_IN_FLIGHT_STATUSES = ", ".join(f"'{status}'" for status in sorted(IN_FLIGHT))
+_ADD_HITS_COUNTING_IN_FLIGHT = sa.text(
+    # The statuses are the domain's constants, never input: nothing to inject.
+    f"{_ADD_HITS_SQL}, (SELECT count(*) FROM jobs WHERE jobs.client_id = :client_id "  # noqa: S608
+    f"AND jobs.status IN ({_IN_FLIGHT_STATUSES}))"
 )
 _SET_WINDOW = sa.text(
     "UPDATE rate_windows SET count = :count "
@@ -69,15 +81,22 @@ _FORGET_OLDER_WINDOWS = sa.text(
 Window = tuple[str, float]  # (client id, window start)
 
 
-async def add_hits(conn: AsyncConnection, hits: dict[Window, int]) -> dict[Window, int]:
+async def add_hits(
+    conn: AsyncConnection, hits: dict[Window, int], *, count_in_flight: bool = False
+) -> tuple[dict[Window, int], dict[str, int]]:
     """Add ``hits`` to each window (taking its row for this transaction, in sorted order: two
-    replicas' batches never wait on each other in a cycle); returns each count before them."""
-    before = {}
+    replicas' batches never wait on each other in a cycle); returns each count before them and,
+    with ``count_in_flight`` (SQLite only), each client's jobs in flight."""
+    before: dict[Window, int] = {}
+    in_flight: dict[str, int] = {}
+    statement = _ADD_HITS_COUNTING_IN_FLIGHT if count_in_flight else _ADD_HITS
     for (client_id, window_start), added in sorted(hits.items()):
         parameters = {"client_id": client_id, "window_start": window_start, "hits": added}
-        after = int((await conn.execute(_ADD_HITS, parameters)).scalar_one())
-        before[(client_id, window_start)] = after - added
-    return before
+        row = (await conn.execute(statement, parameters)).one()
+        before[(client_id, window_start)] = int(row[0]) - added
+        if count_in_flight:
+            in_flight[client_id] = int(row[1])
+    return before, in_flight
 
 
 async def settle_windows(

@@ -8,9 +8,10 @@ One transaction, whatever the batch's size:
 1. the batch's idempotency keys, looked up in one ``SELECT``: a retry of a job already accepted
    gets that job back (even at the rate limit or the in-flight cap) and spends no rate budget;
 2. each client's rate window charged once with the batch's requests (and held), its in-flight
-   jobs counted once; then every request is decided in arrival order against those figures, so
-   a batch never exceeds a limit; a second request with a key already claimed earlier in the
-   batch replays that job (same body) or is refused (another body);
+   jobs counted once (in the same statement on SQLite); then every request is decided in
+   arrival order against those figures, so a batch never exceeds a limit; a second request
+   with a key already claimed earlier in the batch replays that job (same body) or is refused
+   (another body);
 3. one multi-row statement each for the keys, the jobs and their history rows; a window's
    corrected count, only if a replay in the batch was charged; one ``NOTIFY`` (PostgreSQL).
    A created job's record is built from the values inserted (every other column starts at
@@ -171,9 +172,10 @@ async def insert_batch(
     # Every request still undecided counts in its window (at most: one repeating a key claimed
     # earlier in the batch replays that job and does not count; settle_windows corrects).
     hits = Counter((r.new.client_id, r.admission.window_start) for r in admitted if r.admission)
-    windows_before = await add_hits(conn, hits)
+    windows_before, in_flight = await add_hits(conn, hits, count_in_flight=db.is_sqlite)
     windows = dict(windows_before)
-    in_flight = await _in_flight(conn, {r.new.client_id for r in admitted})
+    if not db.is_sqlite:  # after the windows' locks (see gateway.store.counters)
+        in_flight = await _in_flight(conn, {r.new.client_id for r in admitted})
 
     claimed: dict[_Key, tuple[str, int]] = {}  # keys claimed in this batch: hash, creator
     accepted: list[int] = []

@@ -117,6 +117,26 @@ async def test_the_in_flight_cap_holds_inside_one_batch(store: Store) -> None:
     assert 3 == await store.jobs.count_in_flight("cli_a")
 
 
+async def test_only_the_clients_unfinished_jobs_count_in_flight(store: Store) -> None:
+    """Cap 2: the client's finished job and another client's job in flight do not count; its
+    one job in flight does, so one of two requests is stored."""
+    await add_client(store, "cli_a")
+    await add_client(store, "cli_b")
+    finished = await add_job(store, "cli_a")
+    await add_job(store, "cli_a")
+    await add_job(store, "cli_b")
+    async with store.db.write() as conn:
+        await conn.execute(sa.update(jobs).where(jobs.c.id == finished.id).values(status="failed"))
+    capped = Admission(window_start=T0, rate_limit=1000, max_in_flight=2)
+    outcomes = await store.jobs.insert_jobs(
+        [IntakeRequest(new=new_job("cli_a"), now=T0 + 1, admission=capped) for _ in range(2)]
+    )
+
+    assert [Created, TooManyInFlight(2)] == [
+        o if isinstance(o, TooManyInFlight) else type(o) for o in outcomes
+    ]
+
+
 async def test_a_key_repeated_in_one_batch_replays_or_is_refused(store: Store) -> None:
     """The first request with a key creates the job; a later one in the same batch with the same
     body replays it, with another body is refused naming it. One job row; one hit counted."""
