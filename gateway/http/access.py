@@ -2,7 +2,8 @@
 
 Every request, including those refused before a handler runs (401, 404, 405, 413, 415) and
 those answered by an error handler, is logged as ``http_request`` with its request id, client
-id (once authenticated), method, route template, status and latency, and counted in
+id (once authenticated), the job id (a request that accepted or replayed a job: intake logs no
+line of its own), method, route template, status and latency, and counted in
 ``gateway_http_requests_total{route,method,status}``. Never a header, a key or a body.
 The request id is the caller's ``X-Request-Id`` when it is short and plain, else a new one; it
 is sent back, and bound (structlog contextvars) for every log line the request causes.
@@ -74,10 +75,13 @@ class AccessLog:
                     route=route, method=method, status=str(status)
                 ).inc()
                 self.metrics.http_latency.labels(route=route, method=method).observe(seconds)
+                state = scope.get("state", {})
+                job = {"job_id": state["job_id"]} if "job_id" in state else {}
                 log.info(
                     "http_request",
                     request_id=request_id,
-                    client_id=scope.get("state", {}).get("client_id"),
+                    client_id=state.get("client_id"),
+                    **job,
                     method=method,
                     route=route,
                     status=status,
