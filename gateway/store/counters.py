@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.jobs import IN_FLIGHT
-from gateway.store.database import Database
+from gateway.store.database import Database, Statement
 from gateway.store.schema import duration_stats, rate_windows
 
 
@@ -59,13 +59,13 @@ _ADD_HITS_SQL = (
     "ON CONFLICT (client_id, window_start) DO UPDATE SET count = rate_windows.count + :hits "
     "RETURNING count"
 )
-_ADD_HITS = sa.text(_ADD_HITS_SQL)
+_ADD_HITS = Statement(_ADD_HITS_SQL)
 # SQLite: the same statement also counts the client's jobs in flight (one statement fewer per
 # batch). Not on PostgreSQL: a statement reads from a snapshot taken before it waited for the
 # window's lock, so it could miss jobs another replica committed meanwhile; there the count is
 # a statement of its own, after the lock (``gateway.store.intake``). SQLite has one writer.
 _IN_FLIGHT_STATUSES = ", ".join(f"'{status}'" for status in sorted(IN_FLIGHT))
-_ADD_HITS_COUNTING_IN_FLIGHT = sa.text(
+_ADD_HITS_COUNTING_IN_FLIGHT = Statement(
     # The statuses are the domain's constants, never input: nothing to inject.
     f"{_ADD_HITS_SQL}, (SELECT count(*) FROM jobs WHERE jobs.client_id = :client_id "  # noqa: S608
     f"AND jobs.status IN ({_IN_FLIGHT_STATUSES}))"
@@ -82,19 +82,19 @@ Window = tuple[str, float]  # (client id, window start)
 
 
 async def add_hits(
-    conn: AsyncConnection, hits: dict[Window, int], *, count_in_flight: bool = False
+    conn: AsyncConnection, db: Database, hits: dict[Window, int]
 ) -> tuple[dict[Window, int], dict[str, int]]:
     """Add ``hits`` to each window (taking its row for this transaction, in sorted order: two
     replicas' batches never wait on each other in a cycle); returns each count before them and,
-    with ``count_in_flight`` (SQLite only), each client's jobs in flight."""
+    on SQLite, each client's jobs in flight (PostgreSQL: none, count them after this)."""
     before: dict[Window, int] = {}
     in_flight: dict[str, int] = {}
-    statement = _ADD_HITS_COUNTING_IN_FLIGHT if count_in_flight else _ADD_HITS
+    statement = _ADD_HITS_COUNTING_IN_FLIGHT if db.is_sqlite else _ADD_HITS
     for (client_id, window_start), added in sorted(hits.items()):
         parameters = {"client_id": client_id, "window_start": window_start, "hits": added}
-        row = (await conn.execute(statement, parameters)).one()
+        (row,) = await db.run(conn, statement, parameters)
         before[(client_id, window_start)] = int(row[0]) - added
-        if count_in_flight:
+        if db.is_sqlite:
             in_flight[client_id] = int(row[1])
     return before, in_flight
 

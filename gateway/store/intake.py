@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.domain.history import JobEventKind
 from gateway.domain.jobs import IN_FLIGHT
 from gateway.store.counters import add_hits, settle_windows
-from gateway.store.database import Database
+from gateway.store.database import Database, Statement
 from gateway.store.history import record_new_jobs
 from gateway.store.records import JobRecord, NewJob, job_from_row, job_to_values, new_job_record
 from gateway.store.schema import idempotency_keys, jobs
@@ -93,7 +93,6 @@ class IntakeRequest(msgspec.Struct, frozen=True):
 
 # Built once (hot path). A new job's row: these columns; the others start at their defaults
 # (NULL, 0), as ``new_job_record`` has them.
-_INSERT_JOBS = sa.insert(jobs)
 _INSERTED_COLUMNS = (
     "id",
     "client_id",
@@ -111,6 +110,10 @@ _INSERTED_COLUMNS = (
     "deadline_at",
     "next_run_at",
     "traceparent",
+)
+_INSERT_JOBS = Statement(
+    f"INSERT INTO jobs ({', '.join(_INSERTED_COLUMNS)}) "  # noqa: S608 (column names, constant)
+    f"VALUES ({', '.join(':' + name for name in _INSERTED_COLUMNS)})"
 )
 _INSERT_KEYS = sa.insert(idempotency_keys)
 _DELETE_KEY = sa.delete(idempotency_keys).where(
@@ -172,7 +175,7 @@ async def insert_batch(
     # Every request still undecided counts in its window (at most: one repeating a key claimed
     # earlier in the batch replays that job and does not count; settle_windows corrects).
     hits = Counter((r.new.client_id, r.admission.window_start) for r in admitted if r.admission)
-    windows_before, in_flight = await add_hits(conn, hits, count_in_flight=db.is_sqlite)
+    windows_before, in_flight = await add_hits(conn, db, hits)
     windows = dict(windows_before)
     if not db.is_sqlite:  # after the windows' locks (see gateway.store.counters)
         in_flight = await _in_flight(conn, {r.new.client_id for r in admitted})
@@ -290,9 +293,9 @@ async def _store(
         await conn.execute(_INSERT_KEYS, keys)
     created = [new_job_record(requests[i].new, now=requests[i].now) for i in accepted]
     rows = [{name: getattr(job, name) for name in _INSERTED_COLUMNS} for job in created]
-    await conn.execute(_INSERT_JOBS, [job_to_values(row) for row in rows])
+    await db.run(conn, _INSERT_JOBS, [job_to_values(row) for row in rows])
     await record_new_jobs(
-        conn, [(job.id, job.created_at) for job in created], JobEventKind.ACCEPTED
+        conn, db, [(job.id, job.created_at) for job in created], JobEventKind.ACCEPTED
     )
     await db.notify_work(conn)
     return created

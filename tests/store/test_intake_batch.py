@@ -4,7 +4,9 @@ across batches."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from gateway.store import Store
 from gateway.store.jobs import (
@@ -82,6 +84,25 @@ async def test_each_created_job_is_the_row_as_stored(store: Store) -> None:
 
     created = [o.job for o in outcomes if isinstance(o, Created)]
     assert created == [await store.jobs.get_job(job.id) for job in (full, bare)]
+
+
+async def test_a_refused_batch_stores_nothing_and_raises_sqlalchemys_error(store: Store) -> None:
+    """A job id already stored: the database refuses the batch with SQLAlchemy's
+    ``IntegrityError`` (whichever path ran the statement), and nothing of it stays — not the
+    other job, nor its window's count, nor any history row."""
+    await add_client(store)
+    taken = await add_job(store)
+    fresh, again = new_job(), new_job(job_id=taken.id)
+    with pytest.raises(IntegrityError):
+        await store.jobs.insert_jobs(
+            [IntakeRequest(new=job, now=T0, admission=ROOMY) for job in (fresh, again)]
+        )
+
+    assert await store.jobs.get_job(fresh.id) is None
+    assert 1 == await scalar(store, sa.select(sa.func.count()).select_from(job_events))
+    assert 0 == await scalar(
+        store, sa.select(sa.func.count()).select_from(sa.table("rate_windows"))
+    )
 
 
 async def test_the_rate_limit_holds_inside_one_batch(store: Store) -> None:
