@@ -11,11 +11,14 @@ query per request. The cache keeps each active client found by its key hash for 
   an SQLite database under a running server), when the entry expires: within ``ttl_s``.
 
 Unknown and revoked keys are not cached (each such request reads the database), so the cache
-holds at most one entry per active key in use.
+holds at most one entry per active key in use. Requests that miss the same key at the same time
+(its entry expiring under load) share one read; a request after a change never shares a read
+that began before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -42,6 +45,8 @@ class ClientKeys:
         # Bumped by every forget: a database read that began before a change must not put its
         # (stale) answer in the cache after the change dropped the entry.
         self._generation = 0
+        # Reads under way, by (table, key, generation): a concurrent miss awaits the same one.
+        self._loading: dict[tuple[int, str, int], asyncio.Task[ClientRecord | None]] = {}
         self.reads = 0  # database reads (tests and metrics see the cache work)
 
     async def authenticate(self, api_key: str) -> ClientRecord | None:
@@ -69,9 +74,29 @@ class ClientKeys:
         now = self._clock()
         if entry is not None and entry[1] > now:
             return entry[0]
-        generation = self._generation
+        flight = (id(table), key, self._generation)
+        loading = self._loading.get(flight)
+        if loading is None:
+            # A task of its own: a request that goes away does not cancel the others' read.
+            loading = asyncio.ensure_future(self._load(table, key, load, flight, now))
+            loading.add_done_callback(_observed)
+            self._loading[flight] = loading
+        return await asyncio.shield(loading)
+
+    async def _load(
+        self,
+        table: dict[str, tuple[ClientRecord, float]],
+        key: str,
+        load: Callable[[str], Awaitable[ClientRecord | None]],
+        flight: tuple[int, str, int],
+        now: float,
+    ) -> ClientRecord | None:
+        generation = flight[2]
         self.reads += 1
-        client = await load(key)
+        try:
+            client = await load(key)
+        finally:
+            del self._loading[flight]
         if client is None:
             table.pop(key, None)
         elif generation == self._generation:
@@ -93,3 +118,9 @@ class ClientKeys:
         self._generation += 1
         self._entries.clear()
         self._by_id.clear()
+
+
+def _observed(task: asyncio.Task[ClientRecord | None]) -> None:
+    """Mark a failed read as seen: every request awaiting it may have gone away."""
+    if not task.cancelled():
+        task.exception()
