@@ -64,11 +64,12 @@ _ADD_HITS = Statement(_ADD_HITS_SQL)
 # batch). Not on PostgreSQL: a statement reads from a snapshot taken before it waited for the
 # window's lock, so it could miss jobs another replica committed meanwhile; there the count is
 # a statement of its own, after the lock (``gateway.store.intake``). SQLite has one writer.
-_IN_FLIGHT_STATUSES = ", ".join(f"'{status}'" for status in sorted(IN_FLIGHT))
+# The statuses of a job in flight as an SQL list (the domain's constants, never input).
+IN_FLIGHT_SQL = ", ".join(f"'{status}'" for status in sorted(IN_FLIGHT))
 _ADD_HITS_COUNTING_IN_FLIGHT = Statement(
     # The statuses are the domain's constants, never input: nothing to inject.
     f"{_ADD_HITS_SQL}, (SELECT count(*) FROM jobs WHERE jobs.client_id = :client_id "  # noqa: S608
-    f"AND jobs.status IN ({_IN_FLIGHT_STATUSES}))"
+    f"AND jobs.status IN ({IN_FLIGHT_SQL}))"
 )
 _SET_WINDOW = sa.text(
     "UPDATE rate_windows SET count = :count "

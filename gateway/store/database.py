@@ -50,6 +50,7 @@ _UNAVAILABLE = (
 _BEAT = sa.text("UPDATE replica_heartbeats SET beat_at = :beat_at WHERE replica_id = :replica_id")
 # PostgreSQL's clock at this moment (not the transaction's start, which now() would give).
 _DB_NOW = sa.text("SELECT extract(epoch from clock_timestamp())")
+_NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")  # built once: intake sends one a batch
 _FIRST_BEAT = sa.text(
     "INSERT INTO replica_heartbeats (replica_id, beat_at) VALUES (:replica_id, :beat_at)"
 )
@@ -214,16 +215,13 @@ class Database:
         """PostgreSQL: tell listening workers that work is due now (sent when ``conn``'s
         transaction commits, not before). SQLite has one process: nothing to tell."""
         if not self.is_sqlite:
-            await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WORK_CHANNEL})
+            await conn.execute(_NOTIFY, {"channel": WORK_CHANNEL, "payload": ""})
 
     async def notify_job_ended(self, conn: AsyncConnection, job_id: str) -> None:
         """PostgreSQL: tell every replica that ``job_id`` ended (on commit). SQLite: one
         process, whose waiters are woken directly."""
         if not self.is_sqlite:
-            await conn.execute(
-                sa.text("SELECT pg_notify(:channel, :job_id)"),
-                {"channel": JOB_ENDED_CHANNEL, "job_id": job_id},
-            )
+            await conn.execute(_NOTIFY, {"channel": JOB_ENDED_CHANNEL, "payload": job_id})
 
     async def now(self, local: float) -> float:
         """The time to lease and schedule by: the database's clock when ``clock_from_db`` (one
@@ -238,10 +236,7 @@ class Database:
         """PostgreSQL: tell every replica that ``client_id`` changed (on commit), so that it
         drops the client from its key cache. SQLite: one process, which drops it itself."""
         if not self.is_sqlite:
-            await conn.execute(
-                sa.text("SELECT pg_notify(:channel, :client_id)"),
-                {"channel": CLIENT_CHANGED_CHANNEL, "client_id": client_id},
-            )
+            await conn.execute(_NOTIFY, {"channel": CLIENT_CHANGED_CHANNEL, "payload": client_id})
 
     def driver_url(self) -> str:
         """The URL as a driver (asyncpg) takes it, password included: never log it."""

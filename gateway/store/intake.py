@@ -31,8 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.history import JobEventKind
-from gateway.domain.jobs import IN_FLIGHT
-from gateway.store.counters import add_hits, settle_windows
+from gateway.store.counters import IN_FLIGHT_SQL, add_hits, settle_windows
 from gateway.store.database import Database, Statement
 from gateway.store.history import record_new_jobs
 from gateway.store.records import JobRecord, NewJob, job_from_row, job_to_values, new_job_record
@@ -125,13 +124,13 @@ _KEYS_AMONG = sa.select(idempotency_keys).where(
     idempotency_keys.c.key.in_(sa.bindparam("keys", expanding=True)),
 )
 _JOBS_AMONG = sa.select(jobs).where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
-_IN_FLIGHT_BY_CLIENT = (
-    sa.select(jobs.c.client_id, sa.func.count())
-    .where(
-        jobs.c.client_id.in_(sa.bindparam("client_ids", expanding=True)),
-        jobs.c.status.in_([str(s) for s in IN_FLIGHT]),
-    )
-    .group_by(jobs.c.client_id)
+# PostgreSQL only (SQLite counts in the window's statement, ``gateway.store.counters``): the
+# clients as one array parameter, so the statement's text is the same for every batch (an
+# expanding ``IN`` is rewritten per execution) and asyncpg reuses its prepared statement.
+_IN_FLIGHT_BY_CLIENT = Statement(
+    # The statuses are the domain's constants, never input: nothing to inject.
+    "SELECT client_id, count(*) FROM jobs WHERE client_id = ANY(:client_ids) "  # noqa: S608
+    f"AND status IN ({IN_FLIGHT_SQL}) GROUP BY client_id"
 )
 
 _Key = tuple[str, str]  # (client id, idempotency key)
@@ -178,7 +177,7 @@ async def insert_batch(
     windows_before, in_flight = await add_hits(conn, db, hits)
     windows = dict(windows_before)
     if not db.is_sqlite:  # after the windows' locks (see gateway.store.counters)
-        in_flight = await _in_flight(conn, {r.new.client_id for r in admitted})
+        in_flight = await _in_flight(conn, db, {r.new.client_id for r in admitted})
 
     claimed: dict[_Key, tuple[str, int]] = {}  # keys claimed in this batch: hash, creator
     accepted: list[int] = []
@@ -251,12 +250,13 @@ async def _stored_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> dict[st
     return {row.id: job_from_row(row) for row in rows}
 
 
-async def _in_flight(conn: AsyncConnection, client_ids: set[str]) -> dict[str, int]:
+async def _in_flight(conn: AsyncConnection, db: Database, client_ids: set[str]) -> dict[str, int]:
+    """PostgreSQL: each client's jobs in flight, counted after its window's row was locked."""
     if not client_ids:
         return {}
     counts = dict.fromkeys(client_ids, 0)
-    rows = await conn.execute(_IN_FLIGHT_BY_CLIENT, {"client_ids": sorted(client_ids)})
-    for client_id, count in rows.all():
+    rows = await db.run(conn, _IN_FLIGHT_BY_CLIENT, {"client_ids": sorted(client_ids)})
+    for client_id, count in rows:
         counts[client_id] = int(count)
     return counts
 
