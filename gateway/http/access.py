@@ -2,7 +2,8 @@
 
 Every request, including those refused before a handler runs (401, 404, 405, 413, 415) and
 those answered by an error handler, is logged as ``http_request`` with its request id, client
-id (once authenticated), method, route template, status and latency, and counted in
+id (once authenticated), the job id (a request that accepted or replayed a job: intake logs no
+line of its own), method, route template, status and latency, and counted in
 ``gateway_http_requests_total{route,method,status}``. Never a header, a key or a body.
 The request id is the caller's ``X-Request-Id`` when it is short and plain, else a new one; it
 is sent back, and bound (structlog contextvars) for every log line the request causes.
@@ -42,6 +43,10 @@ class AccessLog:
     def __init__(self, metrics: Metrics, clock: Callable[[], float] = time.perf_counter) -> None:
         self.metrics = metrics
         self.clock = clock
+        # Each labelled series, looked up once (the labels are bounded: routes, methods,
+        # statuses); prometheus_client's ``labels`` checks and locks on every call.
+        self._counts: dict[tuple[str, str, str], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
 
     async def around(
         self, scope: dict[str, Any], send: Send, call: Callable[[Send], Awaitable[None]]
@@ -70,16 +75,31 @@ class AccessLog:
                 method = method if method in _METHODS else "OTHER"
                 route = scope.get("path_template") or UNMATCHED
                 seconds = max(0.0, self.clock() - started)
-                self.metrics.http_requests.labels(
-                    route=route, method=method, status=str(status)
-                ).inc()
-                self.metrics.http_latency.labels(route=route, method=method).observe(seconds)
+                self._count(route, method, str(status)).inc()
+                self._latency(route, method).observe(seconds)
+                state = scope.get("state", {})
+                job = {"job_id": state["job_id"]} if "job_id" in state else {}
                 log.info(
                     "http_request",
                     request_id=request_id,
-                    client_id=scope.get("state", {}).get("client_id"),
+                    client_id=state.get("client_id"),
+                    **job,
                     method=method,
                     route=route,
                     status=status,
                     latency_ms=round(seconds * 1000, 1),
                 )
+
+    def _count(self, route: str, method: str, status: str) -> Any:
+        series = self._counts.get((route, method, status))
+        if series is None:
+            series = self.metrics.http_requests.labels(route=route, method=method, status=status)
+            self._counts[(route, method, status)] = series
+        return series
+
+    def _latency(self, route: str, method: str) -> Any:
+        series = self._latencies.get((route, method))
+        if series is None:
+            series = self.metrics.http_latency.labels(route=route, method=method)
+            self._latencies[(route, method)] = series
+        return series

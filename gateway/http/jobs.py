@@ -189,6 +189,7 @@ async def accept(
         idempotency_key=idempotency_key,
         traceparent=traceparent,
     )
+    request.state.job_id = accepted.job.id  # the access log's line names it (no line of its own)
     if gateway.worker is not None and not accepted.replayed:
         gateway.worker.wake()
     return accepted

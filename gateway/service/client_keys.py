@@ -11,7 +11,9 @@ query per request. The cache keeps each active client found by its key hash for 
   an SQLite database under a running server), when the entry expires: within ``ttl_s``.
 
 Unknown and revoked keys are not cached (each such request reads the database), so the cache
-holds at most one entry per active key in use.
+holds at most one entry per active key in use. Requests that miss the same key at the same time
+(its entry expiring under load) share one read; a request after a change never shares a read
+that began before it.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class ClientKeys:
         # Bumped by every forget: a database read that began before a change must not put its
         # (stale) answer in the cache after the change dropped the entry.
         self._generation = 0
-        self._loading: dict[tuple[int, str], asyncio.Future[ClientRecord | None]] = {}
+        # Reads under way, by (table, key, generation): a concurrent miss awaits the same one.
+        self._loading: dict[tuple[int, str, int], asyncio.Task[ClientRecord | None]] = {}
         self.reads = 0  # database reads (tests and metrics see the cache work)
 
     async def authenticate(self, api_key: str) -> ClientRecord | None:
@@ -71,33 +74,29 @@ class ClientKeys:
         now = self._clock()
         if entry is not None and entry[1] > now:
             return entry[0]
-        # One read per key at a time: when an entry expires under load, the requests (or
-        # webhook attempts) that miss together share the read instead of each making one.
-        # A change (``forget``) drops the reads under way, so no caller after it joins one.
-        slot = (id(table), key)
-        flight = self._loading.get(slot)
-        if flight is None:
-            flight = asyncio.ensure_future(self._load(table, key, load, now))
-            self._loading[slot] = flight
-            flight.add_done_callback(lambda done: self._landed(slot, done))
-        return await asyncio.shield(flight)
-
-    def _landed(self, slot: tuple[int, str], flight: asyncio.Future[ClientRecord | None]) -> None:
-        if self._loading.get(slot) is flight:
-            del self._loading[slot]
-        if not flight.cancelled():
-            flight.exception()  # seen: a failure reaches the callers who awaited it
+        flight = (id(table), key, self._generation)
+        loading = self._loading.get(flight)
+        if loading is None:
+            # A task of its own: a request that goes away does not cancel the others' read.
+            loading = asyncio.ensure_future(self._load(table, key, load, flight, now))
+            loading.add_done_callback(_observed)
+            self._loading[flight] = loading
+        return await asyncio.shield(loading)
 
     async def _load(
         self,
         table: dict[str, tuple[ClientRecord, float]],
         key: str,
         load: Callable[[str], Awaitable[ClientRecord | None]],
+        flight: tuple[int, str, int],
         now: float,
     ) -> ClientRecord | None:
-        generation = self._generation
+        generation = flight[2]
         self.reads += 1
-        client = await load(key)
+        try:
+            client = await load(key)
+        finally:
+            del self._loading[flight]
         if client is None:
             table.pop(key, None)
         elif generation == self._generation:
@@ -107,7 +106,6 @@ class ClientKeys:
     def forget(self, client_id: str) -> None:
         """Drop every entry of ``client_id`` (it changed here or on another replica)."""
         self._generation += 1
-        self._loading.clear()
         self._by_id.pop(client_id, None)
         for key_hash in [h for h, (c, _) in self._entries.items() if c.id == client_id]:
             del self._entries[key_hash]
@@ -118,6 +116,11 @@ class ClientKeys:
 
     def forget_all(self) -> None:
         self._generation += 1
-        self._loading.clear()
         self._entries.clear()
         self._by_id.clear()
+
+
+def _observed(task: asyncio.Task[ClientRecord | None]) -> None:
+    """Mark a failed read as seen: every request awaiting it may have gone away."""
+    if not task.cancelled():
+        task.exception()

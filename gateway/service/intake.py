@@ -141,5 +141,4 @@ async def accept_job(
         return Accepted(outcome.job, replayed=True)
     assert isinstance(outcome, Created)
     rt.metrics.jobs_accepted.inc()
-    rt.log.info("job_accepted", job_id=new.id, client_id=client.id, model=new.model)
     return Accepted(outcome.job, replayed=False)

@@ -6,14 +6,14 @@ across replicas, and what one replica learns about generation times the others u
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.store.database import Database
+from gateway.domain.jobs import IN_FLIGHT
+from gateway.store.database import Database, Statement
 from gateway.store.schema import duration_stats, rate_windows
 
 
@@ -48,15 +48,28 @@ async def count_hit(
     return count
 
 
-# Group commit (``gateway.store.intake``): a batch reads each client's window once, taking its
-# row (created at 0 when new; on PostgreSQL the upsert locks it to the end of the transaction, so
-# replicas admitting the same client take turns), decides every request of the batch, then writes
-# the window's new count once.
-_READ_WINDOW = sa.text(
+# Group commit (``gateway.store.intake``): a batch adds all of its hits to each client's window
+# in one statement that takes the row (created when new; on PostgreSQL the upsert locks it to the
+# end of the transaction, so replicas admitting the same client take turns) and returns the new
+# count; the batch decides every request against the count before it, and writes a correction
+# only when fewer requests counted than it added (a key repeated in the batch replays, uncounted).
+_ADD_HITS_SQL = (
     "INSERT INTO rate_windows (client_id, window_start, count) "
-    "VALUES (:client_id, :window_start, 0) "
-    "ON CONFLICT (client_id, window_start) DO UPDATE SET count = rate_windows.count "
+    "VALUES (:client_id, :window_start, :hits) "
+    "ON CONFLICT (client_id, window_start) DO UPDATE SET count = rate_windows.count + :hits "
     "RETURNING count"
+)
+_ADD_HITS = Statement(_ADD_HITS_SQL)
+# SQLite: the same statement also counts the client's jobs in flight (one statement fewer per
+# batch). Not on PostgreSQL: a statement reads from a snapshot taken before it waited for the
+# window's lock, so it could miss jobs another replica committed meanwhile; there the count is
+# a statement of its own, after the lock (``gateway.store.intake``). SQLite has one writer.
+# The statuses of a job in flight as an SQL list (the domain's constants, never input).
+IN_FLIGHT_SQL = ", ".join(f"'{status}'" for status in sorted(IN_FLIGHT))
+_ADD_HITS_COUNTING_IN_FLIGHT = Statement(
+    # The statuses are the domain's constants, never input: nothing to inject.
+    f"{_ADD_HITS_SQL}, (SELECT count(*) FROM jobs WHERE jobs.client_id = :client_id "  # noqa: S608
+    f"AND jobs.status IN ({IN_FLIGHT_SQL}))"
 )
 _SET_WINDOW = sa.text(
     "UPDATE rate_windows SET count = :count "
@@ -66,35 +79,47 @@ _FORGET_OLDER_WINDOWS = sa.text(
     "DELETE FROM rate_windows WHERE client_id = :client_id AND window_start < :window_start"
 )
 
-
-async def read_windows(
-    conn: AsyncConnection, windows: Iterable[tuple[str, float]]
-) -> dict[tuple[str, float], int]:
-    """The current count of each (client, window) — held for this transaction."""
-    counts = {}
-    for client_id, window_start in windows:
-        parameters = {"client_id": client_id, "window_start": window_start}
-        counts[(client_id, window_start)] = int(
-            (await conn.execute(_READ_WINDOW, parameters)).scalar_one()
-        )
-    return counts
+Window = tuple[str, float]  # (client id, window start)
 
 
-async def write_windows(
+async def add_hits(
+    conn: AsyncConnection, db: Database, hits: dict[Window, int]
+) -> tuple[dict[Window, int], dict[str, int]]:
+    """Add ``hits`` to each window (taking its row for this transaction, in sorted order: two
+    replicas' batches never wait on each other in a cycle); returns each count before them and,
+    on SQLite, each client's jobs in flight (PostgreSQL: none, count them after this)."""
+    before: dict[Window, int] = {}
+    in_flight: dict[str, int] = {}
+    statement = _ADD_HITS_COUNTING_IN_FLIGHT if db.is_sqlite else _ADD_HITS
+    for (client_id, window_start), added in sorted(hits.items()):
+        parameters = {"client_id": client_id, "window_start": window_start, "hits": added}
+        (row,) = await db.run(conn, statement, parameters)
+        before[(client_id, window_start)] = int(row[0]) - added
+        if db.is_sqlite:
+            in_flight[client_id] = int(row[1])
+    return before, in_flight
+
+
+async def settle_windows(
     conn: AsyncConnection,
-    before: dict[tuple[str, float], int],
-    after: dict[tuple[str, float], int],
+    before: dict[Window, int],
+    hits: dict[Window, int],
+    counted: dict[Window, int],
 ) -> None:
-    """Store the windows' new counts (one write per changed window); a window's first hits
-    forget the client's older windows."""
-    changed = [key for key, count in after.items() if count != before[key]]
-    if not changed:
-        return
-    await conn.execute(
-        _SET_WINDOW,
-        [{"client_id": c, "window_start": w, "count": after[(c, w)]} for c, w in changed],
-    )
-    fresh = [{"client_id": c, "window_start": w} for c, w in changed if before[(c, w)] == 0]
+    """Correct the windows whose ``counted`` total is not ``before`` plus the ``hits`` added;
+    a window's first hits forget the client's older windows."""
+    corrections = [
+        {"client_id": c, "window_start": w, "count": counted[(c, w)]}
+        for (c, w), count in before.items()
+        if counted[(c, w)] != count + hits[(c, w)]
+    ]
+    if corrections:
+        await conn.execute(_SET_WINDOW, corrections)
+    fresh = [
+        {"client_id": c, "window_start": w}
+        for (c, w), count in before.items()
+        if count == 0 and counted[(c, w)] != 0
+    ]
     if fresh:
         await conn.execute(_FORGET_OLDER_WINDOWS, fresh)
 

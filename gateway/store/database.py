@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ _UNAVAILABLE = (
 _BEAT = sa.text("UPDATE replica_heartbeats SET beat_at = :beat_at WHERE replica_id = :replica_id")
 # PostgreSQL's clock at this moment (not the transaction's start, which now() would give).
 _DB_NOW = sa.text("SELECT extract(epoch from clock_timestamp())")
+_NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")  # built once: intake sends one a batch
 _FIRST_BEAT = sa.text(
     "INSERT INTO replica_heartbeats (replica_id, beat_at) VALUES (:replica_id, :beat_at)"
 )
@@ -60,6 +62,33 @@ async def _unavailable_as_503() -> AsyncIterator[None]:
         yield
     except _UNAVAILABLE:
         raise StoreUnavailable() from None
+
+
+class Statement:
+    """Plain SQL with ``:name`` parameters that both engines read alike, for the hot path
+    (``Database.run``): built once, ``sql`` as written and its SQLAlchemy ``clause``."""
+
+    __slots__ = ("clause", "sql")
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        self.clause = sa.text(sql)
+
+
+# The driver's errors on the direct path, raised as SQLAlchemy raises them everywhere else (so
+# an outage is still a 503 and a key conflict still an IntegrityError to group commit).
+_AS_SQLALCHEMY_ERROR: tuple[tuple[type[sqlite3.Error], type[exc.DBAPIError]], ...] = (
+    (sqlite3.IntegrityError, exc.IntegrityError),
+    (sqlite3.OperationalError, exc.OperationalError),
+    (sqlite3.Error, exc.DBAPIError),
+)
+
+
+def _sqlalchemy_error(sql: str, error: sqlite3.Error) -> exc.DBAPIError:
+    for driver_class, sqlalchemy_class in _AS_SQLALCHEMY_ERROR:
+        if isinstance(error, driver_class):
+            return sqlalchemy_class(sql, None, error, hide_parameters=True)
+    raise AssertionError("unreachable: sqlite3.Error is the last class")  # pragma: no cover
 
 
 def async_url(url: str) -> str:
@@ -140,6 +169,32 @@ class Database:
         async with _unavailable_as_503(), self.engine.connect() as conn:
             yield conn
 
+    async def run(
+        self,
+        conn: AsyncConnection,
+        statement: Statement,
+        parameters: dict[str, Any] | Sequence[dict[str, Any]],
+    ) -> list[Sequence[Any]]:
+        """Run ``statement`` in ``conn``'s transaction with one set of parameters (returning
+        its rows) or many (returning none).
+
+        SQLite: on the driver's own connection (``driver_connection``, aiosqlite), one trip to
+        its thread per statement; SQLAlchemy's adapter makes three or four (cursor, execute,
+        fetch, close), each waiting for a turn of the event loop — most of a lone request's
+        latency (bench/README.md). Same connection, so the same transaction."""
+        if not self.is_sqlite:
+            result = await conn.execute(statement.clause, parameters)
+            return list(result.all()) if result.returns_rows else []
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver is not None
+        try:
+            if isinstance(parameters, dict):
+                return list(await driver.execute_fetchall(statement.sql, parameters))
+            await driver.executemany(statement.sql, parameters)
+            return []
+        except sqlite3.Error as error:
+            raise _sqlalchemy_error(statement.sql, error) from error
+
     async def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to run from several replicas at once."""
         async with self.write() as conn:
@@ -160,16 +215,13 @@ class Database:
         """PostgreSQL: tell listening workers that work is due now (sent when ``conn``'s
         transaction commits, not before). SQLite has one process: nothing to tell."""
         if not self.is_sqlite:
-            await conn.execute(sa.text("SELECT pg_notify(:channel, '')"), {"channel": WORK_CHANNEL})
+            await conn.execute(_NOTIFY, {"channel": WORK_CHANNEL, "payload": ""})
 
     async def notify_job_ended(self, conn: AsyncConnection, job_id: str) -> None:
         """PostgreSQL: tell every replica that ``job_id`` ended (on commit). SQLite: one
         process, whose waiters are woken directly."""
         if not self.is_sqlite:
-            await conn.execute(
-                sa.text("SELECT pg_notify(:channel, :job_id)"),
-                {"channel": JOB_ENDED_CHANNEL, "job_id": job_id},
-            )
+            await conn.execute(_NOTIFY, {"channel": JOB_ENDED_CHANNEL, "payload": job_id})
 
     async def now(self, local: float) -> float:
         """The time to lease and schedule by: the database's clock when ``clock_from_db`` (one
@@ -184,10 +236,7 @@ class Database:
         """PostgreSQL: tell every replica that ``client_id`` changed (on commit), so that it
         drops the client from its key cache. SQLite: one process, which drops it itself."""
         if not self.is_sqlite:
-            await conn.execute(
-                sa.text("SELECT pg_notify(:channel, :client_id)"),
-                {"channel": CLIENT_CHANGED_CHANNEL, "client_id": client_id},
-            )
+            await conn.execute(_NOTIFY, {"channel": CLIENT_CHANGED_CHANNEL, "payload": client_id})
 
     def driver_url(self) -> str:
         """The URL as a driver (asyncpg) takes it, password included: never log it."""

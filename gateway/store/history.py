@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.history import JobEventKind
-from gateway.store.database import Database
+from gateway.store.database import Database, Statement
 from gateway.store.records import could_be_id
 from gateway.store.schema import job_events, jobs
 
@@ -96,16 +96,25 @@ async def record_job_events(
     )
 
 
+# Intake's (hot path: ``Database.run``): the same, for jobs just inserted, with no details.
+_RECORD_NEW = Statement(
+    "INSERT INTO job_events (job_id, client_id, kind, at, status, upstream_status, polls, data) "
+    "SELECT id, client_id, CAST(:kind AS VARCHAR(40)), CAST(:at AS DOUBLE PRECISION), status, "
+    "upstream_status, poll_count, '{}' FROM jobs WHERE id = :job_id"
+)
+
+
 async def record_new_jobs(
-    conn: AsyncConnection, jobs_at: Sequence[tuple[str, float]], kind: JobEventKind
+    conn: AsyncConnection, db: Database, jobs_at: Sequence[tuple[str, float]], kind: JobEventKind
 ) -> None:
     """The first event of jobs inserted in the caller's transaction, one statement for all.
     No lock is needed: no other transaction can see (let alone change) those rows yet."""
     if not jobs_at:
         return
-    await conn.execute(
-        _RECORD,
-        [{"job_id": job_id, "kind": str(kind), "at": at, "data": "{}"} for job_id, at in jobs_at],
+    await db.run(
+        conn,
+        _RECORD_NEW,
+        [{"job_id": job_id, "kind": str(kind), "at": at} for job_id, at in jobs_at],
     )
 
 

@@ -7,18 +7,22 @@ One transaction, whatever the batch's size:
 
 1. the batch's idempotency keys, looked up in one ``SELECT``: a retry of a job already accepted
    gets that job back (even at the rate limit or the in-flight cap) and spends no rate budget;
-2. each client's rate window read once (and held), its in-flight jobs counted once; then every
-   request is decided in arrival order against those figures, so a batch never exceeds a limit;
-   a second request with a key already claimed earlier in the batch replays that job (same body)
-   or is refused (another body);
-3. one multi-row statement each for the keys, the jobs (``RETURNING``) and their history rows;
-   the windows' new counts; one ``NOTIFY`` (PostgreSQL).
+2. each client's rate window charged once with the batch's requests (and held), its in-flight
+   jobs counted once (in the same statement on SQLite); then every request is decided in
+   arrival order against those figures, so a batch never exceeds a limit; a second request
+   with a key already claimed earlier in the batch replays that job (same body) or is refused
+   (another body);
+3. one multi-row statement each for the keys, the jobs and their history rows; a window's
+   corrected count, only if a replay in the batch was charged; one ``NOTIFY`` (PostgreSQL).
+   A created job's record is built from the values inserted (every other column starts at
+   its default), not read back.
 
 The caller answers nobody before the commit returns.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,11 +31,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.history import JobEventKind
-from gateway.domain.jobs import IN_FLIGHT
-from gateway.store.counters import read_windows, write_windows
-from gateway.store.database import Database
+from gateway.store.counters import IN_FLIGHT_SQL, add_hits, settle_windows
+from gateway.store.database import Database, Statement
 from gateway.store.history import record_new_jobs
-from gateway.store.records import JobRecord, NewJob, job_from_row, job_to_values
+from gateway.store.records import JobRecord, NewJob, job_from_row, job_to_values, new_job_record
 from gateway.store.schema import idempotency_keys, jobs
 
 
@@ -87,8 +90,30 @@ class IntakeRequest(msgspec.Struct, frozen=True):
     admission: Admission | None = None
 
 
-# Built once (hot path). The job insert returns its rows in the order of the parameters.
-_INSERT_JOBS = sa.insert(jobs).returning(*jobs.c, sort_by_parameter_order=True)
+# Built once (hot path). A new job's row: these columns; the others start at their defaults
+# (NULL, 0), as ``new_job_record`` has them.
+_INSERTED_COLUMNS = (
+    "id",
+    "client_id",
+    "status",
+    "request",
+    "model",
+    "resolution",
+    "duration",
+    "body_checked",
+    "callback_url",
+    "metadata",
+    "events",
+    "created_at",
+    "updated_at",
+    "deadline_at",
+    "next_run_at",
+    "traceparent",
+)
+_INSERT_JOBS = Statement(
+    f"INSERT INTO jobs ({', '.join(_INSERTED_COLUMNS)}) "  # noqa: S608 (column names, constant)
+    f"VALUES ({', '.join(':' + name for name in _INSERTED_COLUMNS)})"
+)
 _INSERT_KEYS = sa.insert(idempotency_keys)
 _DELETE_KEY = sa.delete(idempotency_keys).where(
     idempotency_keys.c.client_id == sa.bindparam("match_client_id"),
@@ -99,13 +124,13 @@ _KEYS_AMONG = sa.select(idempotency_keys).where(
     idempotency_keys.c.key.in_(sa.bindparam("keys", expanding=True)),
 )
 _JOBS_AMONG = sa.select(jobs).where(jobs.c.id.in_(sa.bindparam("ids", expanding=True)))
-_IN_FLIGHT_BY_CLIENT = (
-    sa.select(jobs.c.client_id, sa.func.count())
-    .where(
-        jobs.c.client_id.in_(sa.bindparam("client_ids", expanding=True)),
-        jobs.c.status.in_([str(s) for s in IN_FLIGHT]),
-    )
-    .group_by(jobs.c.client_id)
+# PostgreSQL only (SQLite counts in the window's statement, ``gateway.store.counters``): the
+# clients as one array parameter, so the statement's text is the same for every batch (an
+# expanding ``IN`` is rewritten per execution) and asyncpg reuses its prepared statement.
+_IN_FLIGHT_BY_CLIENT = Statement(
+    # The statuses are the domain's constants, never input: nothing to inject.
+    "SELECT client_id, count(*) FROM jobs WHERE client_id = ANY(:client_ids) "  # noqa: S608
+    f"AND status IN ({IN_FLIGHT_SQL}) GROUP BY client_id"
 )
 
 _Key = tuple[str, str]  # (client id, idempotency key)
@@ -146,12 +171,13 @@ async def insert_batch(
             outcomes[index] = _ReplayStored(job_id=seen.job_id)
 
     admitted = [requests[i] for i in undecided if requests[i].admission is not None]
-    # Sorted: two replicas' batches lock the windows they share in the same order (no deadlock).
-    windows_before = await read_windows(
-        conn, sorted({(r.new.client_id, r.admission.window_start) for r in admitted if r.admission})
-    )
+    # Every request still undecided counts in its window (at most: one repeating a key claimed
+    # earlier in the batch replays that job and does not count; settle_windows corrects).
+    hits = Counter((r.new.client_id, r.admission.window_start) for r in admitted if r.admission)
+    windows_before, in_flight = await add_hits(conn, db, hits)
     windows = dict(windows_before)
-    in_flight = await _in_flight(conn, {r.new.client_id for r in admitted})
+    if not db.is_sqlite:  # after the windows' locks (see gateway.store.counters)
+        in_flight = await _in_flight(conn, db, {r.new.client_id for r in admitted})
 
     claimed: dict[_Key, tuple[str, int]] = {}  # keys claimed in this batch: hash, creator
     accepted: list[int] = []
@@ -184,7 +210,7 @@ async def insert_batch(
                 expired.append(key)
         accepted.append(index)
 
-    await write_windows(conn, windows_before, windows)
+    await settle_windows(conn, windows_before, hits, windows)
     created = await _store(conn, db, requests, accepted, expired)
     for index, job in zip(accepted, created, strict=True):
         outcomes[index] = Created(job=job)
@@ -224,12 +250,13 @@ async def _stored_jobs(conn: AsyncConnection, job_ids: Sequence[str]) -> dict[st
     return {row.id: job_from_row(row) for row in rows}
 
 
-async def _in_flight(conn: AsyncConnection, client_ids: set[str]) -> dict[str, int]:
+async def _in_flight(conn: AsyncConnection, db: Database, client_ids: set[str]) -> dict[str, int]:
+    """PostgreSQL: each client's jobs in flight, counted after its window's row was locked."""
     if not client_ids:
         return {}
     counts = dict.fromkeys(client_ids, 0)
-    rows = await conn.execute(_IN_FLIGHT_BY_CLIENT, {"client_ids": sorted(client_ids)})
-    for client_id, count in rows.all():
+    rows = await db.run(conn, _IN_FLIGHT_BY_CLIENT, {"client_ids": sorted(client_ids)})
+    for client_id, count in rows:
         counts[client_id] = int(count)
     return counts
 
@@ -264,33 +291,11 @@ async def _store(
         # each other's rows in one order, so one fails (and is retried), none dead-locks.
         keys.sort(key=lambda row: (str(row["client_id"]), str(row["key"])))
         await conn.execute(_INSERT_KEYS, keys)
-    rows = (await conn.execute(_INSERT_JOBS, [_job_values(requests[i]) for i in accepted])).all()
+    created = [new_job_record(requests[i].new, now=requests[i].now) for i in accepted]
+    rows = [{name: getattr(job, name) for name in _INSERTED_COLUMNS} for job in created]
+    await db.run(conn, _INSERT_JOBS, [job_to_values(row) for row in rows])
     await record_new_jobs(
-        conn, [(requests[i].new.id, requests[i].now) for i in accepted], JobEventKind.ACCEPTED
+        conn, db, [(job.id, job.created_at) for job in created], JobEventKind.ACCEPTED
     )
     await db.notify_work(conn)
-    return [job_from_row(row) for row in rows]
-
-
-def _job_values(request: IntakeRequest) -> dict[str, object]:
-    new, now = request.new, request.now
-    return job_to_values(
-        {
-            "id": new.id,
-            "client_id": new.client_id,
-            "status": "accepted",
-            "request": new.request,
-            "model": new.model,
-            "resolution": new.resolution,
-            "duration": new.duration,
-            "body_checked": new.body_checked,
-            "callback_url": new.callback_url,
-            "metadata": new.metadata,
-            "events": new.events,
-            "created_at": now,
-            "updated_at": now,
-            "deadline_at": new.deadline_at,
-            "next_run_at": now,
-            "traceparent": new.traceparent,
-        }
-    )
+    return created

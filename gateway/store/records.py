@@ -82,6 +82,43 @@ class JobRecord(msgspec.Struct, frozen=True):
     traceparent: str | None = None
 
 
+def new_job_record(new: NewJob, *, now: float) -> JobRecord:
+    """The job as intake stores it: ``accepted`` and due now, nothing else done yet."""
+    return JobRecord(
+        id=new.id,
+        client_id=new.client_id,
+        status=JobStatus.ACCEPTED,
+        request=new.request,
+        model=new.model,
+        resolution=new.resolution,
+        duration=new.duration,
+        callback_url=new.callback_url,
+        metadata=new.metadata,
+        events=new.events,
+        generation_id=None,
+        upstream_status=None,
+        video_url=None,
+        usage=None,
+        error=None,
+        created_at=now,
+        updated_at=now,
+        submitted_at=None,
+        ready_at=None,
+        finished_at=None,
+        deadline_at=new.deadline_at,
+        next_run_at=now,
+        submit_attempts=0,
+        poll_count=0,
+        poll_errors=0,
+        poll_not_found=0,
+        lease_token=None,
+        lease_until=None,
+        takeovers=0,
+        body_checked=new.body_checked,
+        traceparent=new.traceparent,
+    )
+
+
 class JobChange(msgspec.Struct, frozen=True, kw_only=True):
     """The columns a fenced write of a claimed job sets; a field left ``UNSET`` is not written.
 

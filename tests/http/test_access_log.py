@@ -16,7 +16,8 @@ def count(metrics: str, route: str, method: str, status: int) -> float:
 
 async def test_refused_and_accepted_requests_are_logged_and_counted(api: Api) -> None:
     """400, 401, 404 (unrouted), a bad media type (415) and a 202: one ``http_request`` line
-    each with request id, client id once known, method, route template, status and latency;
+    each with request id, client id once known, the accepted job's id (on its line only, and
+    no other line for it), method, route template, status and latency;
     the same in ``gateway_http_requests_total``; the key never appears."""
     with capture_logs() as logs:
         bad_key = await api.http.post("/v1/jobs", json={}, headers=api.auth("gw_wrong_key_123456"))
@@ -47,6 +48,8 @@ async def test_refused_and_accepted_requests_are_logged_and_counted(api: Api) ->
     client_ids = [e["client_id"] for e in access]
     known = "cl_bootstrap"
     assert [None, known, known, None, known, known] == client_ids
+    assert [None, None, None, None, job_id, None] == [e.get("job_id") for e in access]
+    assert [] == [e for e in logs if e["event"] == "job_accepted"]  # one line per request
     assert all(isinstance(e["latency_ms"], float) for e in access)
     assert 1.0 == count(metrics, "/v1/jobs", "POST", 401)
     assert 1.0 == count(metrics, "unmatched", "GET", 404)

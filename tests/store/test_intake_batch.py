@@ -4,7 +4,9 @@ across batches."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
 from gateway.store import Store
 from gateway.store.jobs import (
@@ -66,6 +68,43 @@ async def test_a_batch_stores_every_job_with_its_history_in_order(store: Store) 
     )
 
 
+async def test_each_created_job_is_the_row_as_stored(store: Store) -> None:
+    """A created job is built from what was inserted, not read back: it equals the stored row,
+    for jobs with every optional field set and with none."""
+    await add_client(store, "cli_a")
+    full = new_job(
+        body_checked=False,
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        request={"prompt": "ünïcødé ✓", "nested": {"a": [1, 2.5, None, True]}},
+    )
+    bare = new_job(resolution=None, duration=None, callback_url=None, metadata={}, events=[])
+    outcomes = await store.jobs.insert_jobs(
+        [IntakeRequest(new=job, now=T0 + 0.125, admission=ROOMY) for job in (full, bare)]
+    )
+
+    created = [o.job for o in outcomes if isinstance(o, Created)]
+    assert created == [await store.jobs.get_job(job.id) for job in (full, bare)]
+
+
+async def test_a_refused_batch_stores_nothing_and_raises_sqlalchemys_error(store: Store) -> None:
+    """A job id already stored: the database refuses the batch with SQLAlchemy's
+    ``IntegrityError`` (whichever path ran the statement), and nothing of it stays — not the
+    other job, nor its window's count, nor any history row."""
+    await add_client(store)
+    taken = await add_job(store)
+    fresh, again = new_job(), new_job(job_id=taken.id)
+    with pytest.raises(IntegrityError):
+        await store.jobs.insert_jobs(
+            [IntakeRequest(new=job, now=T0, admission=ROOMY) for job in (fresh, again)]
+        )
+
+    assert await store.jobs.get_job(fresh.id) is None
+    assert 1 == await scalar(store, sa.select(sa.func.count()).select_from(job_events))
+    assert 0 == await scalar(
+        store, sa.select(sa.func.count()).select_from(sa.table("rate_windows"))
+    )
+
+
 async def test_the_rate_limit_holds_inside_one_batch(store: Store) -> None:
     """Rate limit 3, with one hit already counted: of four requests in one batch the first two
     pass, in arrival order; every request counts (as one at a time would)."""
@@ -99,6 +138,26 @@ async def test_the_in_flight_cap_holds_inside_one_batch(store: Store) -> None:
     assert 3 == await store.jobs.count_in_flight("cli_a")
 
 
+async def test_only_the_clients_unfinished_jobs_count_in_flight(store: Store) -> None:
+    """Cap 2: the client's finished job and another client's job in flight do not count; its
+    one job in flight does, so one of two requests is stored."""
+    await add_client(store, "cli_a")
+    await add_client(store, "cli_b")
+    finished = await add_job(store, "cli_a")
+    await add_job(store, "cli_a")
+    await add_job(store, "cli_b")
+    async with store.db.write() as conn:
+        await conn.execute(sa.update(jobs).where(jobs.c.id == finished.id).values(status="failed"))
+    capped = Admission(window_start=T0, rate_limit=1000, max_in_flight=2)
+    outcomes = await store.jobs.insert_jobs(
+        [IntakeRequest(new=new_job("cli_a"), now=T0 + 1, admission=capped) for _ in range(2)]
+    )
+
+    assert [Created, TooManyInFlight(2)] == [
+        o if isinstance(o, TooManyInFlight) else type(o) for o in outcomes
+    ]
+
+
 async def test_a_key_repeated_in_one_batch_replays_or_is_refused(store: Store) -> None:
     """The first request with a key creates the job; a later one in the same batch with the same
     body replays it, with another body is refused naming it. One job row; one hit counted."""
@@ -118,6 +177,24 @@ async def test_a_key_repeated_in_one_batch_replays_or_is_refused(store: Store) -
     assert [Replayed(job=first.job), KeyReused(job_id=first.job.id)] == outcomes[1:]
     assert 1 == await scalar(store, sa.select(sa.func.count()).select_from(jobs))
     assert 1 == await window_count(store, "cli_a", T0)
+
+
+async def test_a_new_window_forgets_the_clients_older_windows(store: Store) -> None:
+    """The first batch counted in a client's new window deletes its older windows (and nobody
+    else's); the new window holds the batch's count."""
+    await add_client(store, "cli_a")
+    await add_client(store, "cli_b")
+    for client_id in ("cli_a", "cli_b"):
+        await store.jobs.insert_job(new_job(client_id), now=T0, admission=ROOMY)
+    next_window = Admission(window_start=T0 + 60, rate_limit=1000, max_in_flight=1000)
+    await store.jobs.insert_jobs(
+        [IntakeRequest(new=new_job("cli_a"), now=T0 + 61, admission=next_window) for _ in "ab"]
+    )
+
+    query = sa.text("SELECT client_id, window_start, count FROM rate_windows")
+    async with store.db.read() as conn:
+        rows = (await conn.execute(query)).all()
+    assert [("cli_a", T0 + 60, 2), ("cli_b", T0, 1)] == sorted(tuple(r) for r in rows)
 
 
 async def test_a_key_whose_first_request_was_refused_is_free_for_the_next(store: Store) -> None:
