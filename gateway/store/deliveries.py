@@ -166,29 +166,37 @@ class DeliveryStore:
             async with self.db.write() as conn:
                 rows = (await conn.execute(statement)).all()
             return [delivery_from_row(row) for row in rows]
-        ranked = (
+        # Each client's first few (by one order: due time, then id), then of those each URL's
+        # first few: nested, so a client's share and a URL's cap both hold without the two
+        # ranks, taken apart, picking mostly different rows.
+        due = (
             sa.select(
                 deliveries.c.id,
                 deliveries.c.client_id,
                 deliveries.c.url,
                 deliveries.c.next_run_at,
-                # One order (ties by id) for both ranks, so that a client's first few and a
-                # URL's first few are the same rows where they overlap.
                 sa.func.row_number()
                 .over(partition_by=deliveries.c.client_id, order_by=_DUE_ORDER)
                 .label("rank"),
-                sa.func.row_number()
-                .over(partition_by=deliveries.c.url, order_by=_DUE_ORDER)
-                .label("url_rank"),
             )
             .where(deliveries.c.next_run_at <= now, unleased(deliveries, now))
             .subquery()
         )
-        chosen = sa.select(ranked.c.id).order_by(ranked.c.next_run_at, ranked.c.id).limit(limit)
+        within_share = sa.select(due.c.id, due.c.url, due.c.next_run_at)
         if per_client is not None:
-            chosen = chosen.where(
-                ranked.c.rank <= _room(ranked.c.client_id, per_client, client_room)
+            within_share = within_share.where(
+                due.c.rank <= _room(due.c.client_id, per_client, client_room)
             )
+        shared = within_share.subquery()
+        ranked = sa.select(
+            shared.c.id,
+            shared.c.url,
+            shared.c.next_run_at,
+            sa.func.row_number()
+            .over(partition_by=shared.c.url, order_by=(shared.c.next_run_at, shared.c.id))
+            .label("url_rank"),
+        ).subquery()
+        chosen = sa.select(ranked.c.id).order_by(ranked.c.next_run_at, ranked.c.id).limit(limit)
         if per_url is not None:
             chosen = chosen.where(ranked.c.url_rank <= _room(ranked.c.url, per_url, url_room))
         claim = (

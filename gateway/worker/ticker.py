@@ -381,8 +381,13 @@ class Worker:
         # been held back by a share or a cap (claimed again once a slot frees; the claim that
         # finds nothing ends it).
         self._deliveries_backlog = bool(claimed)
-        # More due than the slots hold (the claim filled every free one): polls make room.
-        self._deliveries_crowded = len(claimed) == delivery_limit
+        # More due than the slots hold (the claim filled every free one, or a client's share or
+        # a destination's cap is reached, which a claim does not go past): polls make room.
+        self._deliveries_crowded = (
+            len(claimed) == delivery_limit
+            or any(n >= share for n in self._by_client.values())
+            or any(n >= cap for n in self._by_destination.values())
+        )
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:
