@@ -4,7 +4,9 @@ their own, each client a share of it, each destination a cap."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -41,6 +43,22 @@ def a_sent(sender: HangingSender) -> list[str]:
     return [url for url in sender.sent if url.startswith("https://a.test")]
 
 
+@contextlib.asynccontextmanager
+async def one_tick_beside_hanging_a(harness: Harness) -> AsyncIterator[HangingSender]:
+    """One tick with ``a.test``'s receivers hanging, once B's webhook is answered and two of A's
+    are out; A's receivers are released and the worker stopped afterwards."""
+    sender = HangingSender("https://a.test")
+    worker = Worker(dataclasses.replace(harness.runtime, sender=sender))
+    try:
+        await worker.tick()
+        await asyncio.wait_for(sender.answered.wait(), timeout=10.0)
+        await wait_for_async(lambda: len(a_sent(sender)) >= 2, timeout_s=10.0)
+        yield sender
+    finally:
+        sender.release.set()
+        await worker.stop(grace_s=5.0)
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(
@@ -58,15 +76,9 @@ async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) 
     next tick claims and runs B's beside A's. A has at most its share (3) in flight, and of
     those at most 2 (the destination's cap) attempted; one claimed beyond the cap is given
     back, due again, without an attempt."""
-    rt = harness.runtime
     a_jobs, b_job = await finished_jobs(harness, [f"https://a.test/hook/{n}" for n in range(8)])
 
-    sender = HangingSender("https://a.test")
-    worker = Worker(dataclasses.replace(rt, sender=sender))
-    try:
-        await worker.tick()
-        await asyncio.wait_for(sender.answered.wait(), timeout=10.0)
-        await wait_for_async(lambda: len(a_sent(sender)) >= 2, timeout_s=10.0)
+    async with one_tick_beside_hanging_a(harness) as sender:
         deferred = [
             d
             for j in a_jobs
@@ -79,30 +91,18 @@ async def test_another_clients_delivery_runs_on_the_next_tick(harness: Harness) 
         assert deferred
         assert {0} == {d.attempts for d in deferred}
         assert "delivered" == b_delivery.state
-    finally:
-        sender.release.set()
-        await worker.stop(grace_s=5.0)
 
 
 async def test_a_busy_callback_urls_backlog_is_left_in_place(harness: Harness) -> None:
     """Client A's 8 webhooks go to one URL whose receiver hangs: the claim leases only as many
     as the destination's cap (2) allows, so none is leased and given back (no deferral), and
     B's webhook still runs."""
-    rt = harness.runtime
     a_jobs, b_job = await finished_jobs(harness, ["https://a.test/hook"] * 8)
 
-    sender = HangingSender("https://a.test")
-    worker = Worker(dataclasses.replace(rt, sender=sender))
-    try:
-        await worker.tick()
-        await asyncio.wait_for(sender.answered.wait(), timeout=10.0)
-        await wait_for_async(lambda: len(a_sent(sender)) >= 2, timeout_s=10.0)
+    async with one_tick_beside_hanging_a(harness) as sender:
         a_deliveries = [d for j in a_jobs for d in await harness.store.deliveries.for_job(j.id)]
         [b_delivery] = await harness.store.deliveries.for_job(b_job.id)
         assert 2 == len(a_sent(sender))
         assert 2 == sum(1 for d in a_deliveries if d.lease_token is not None)
         assert [] == [d for d in a_deliveries if d.next_run_at == harness.clock() + 1.0]
         assert "delivered" == b_delivery.state
-    finally:
-        sender.release.set()
-        await worker.stop(grace_s=5.0)
