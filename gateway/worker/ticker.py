@@ -12,7 +12,6 @@ work finish within the grace period, cancels what is left and gives its leases b
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from gateway.service.submission import process_submission
 from gateway.settings import Settings
 from gateway.store.records import DeliveryRecord, JobChange, JobRecord
 from gateway.worker.circuits import Circuits
+from gateway.worker.delivery_slots import DeliverySlots
 from gateway.worker.notifications import WorkListener
 
 T = TypeVar("T")
@@ -81,11 +81,12 @@ class Worker:
         self.rt = rt
         self._tasks: dict[asyncio.Task[None], str] = {}  # task → the lease token it works under
         self._job_tasks: set[asyncio.Task[None]] = set()
-        # Deliveries in flight here, by client and by destination (the fairness caps).
-        # (client, destination, URL) of each delivery task.
-        self._delivery_tasks: dict[asyncio.Task[None], tuple[str, str, str]] = {}
-        self._by_client: collections.Counter[str] = collections.Counter()
-        self._by_destination: collections.Counter[str] = collections.Counter()
+        # Deliveries out here, by client, destination and URL (the fairness caps).
+        self.slots = DeliverySlots(
+            capacity=rt.settings.delivery_concurrency,
+            client_share=rt.settings.delivery_client_share,
+            per_destination=rt.settings.delivery_per_destination,
+        )
         self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
         self._stopping = False
         # Whether the last claim of each kind may have left more due (jobs: it filled its room;
@@ -96,9 +97,6 @@ class Worker:
         self._deliveries_backlog = False
         self._deliveries_crowded = False
         self._task_finished = asyncio.Event()
-        # Delivery slots freed so far, and how many had been when deliveries were last claimed.
-        self._delivery_slots_freed = 0
-        self._freed_at_claim = 0
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
         self.listener: WorkListener | None = None
@@ -256,8 +254,8 @@ class Worker:
     def _deliveries_ready(self) -> bool:
         # Held back by a share or a cap, a claim is worth repeating only once one of the
         # deliveries in flight has freed its slot (a busy loop of claims otherwise).
-        freed = self._delivery_slots_freed > self._freed_at_claim
-        return self._deliveries_backlog and self._delivery_slots() > 0 and freed
+        freed = self.slots.freed_since_claim
+        return self._deliveries_backlog and self.slots.free() > 0 and freed
 
     async def _wait_for_capacity(self, until: float) -> bool:
         """Wait (until loop time ``until``) for room worth a claim; False if none came."""
@@ -279,9 +277,6 @@ class Worker:
 
     def _job_slots(self) -> int:
         return self.rt.settings.max_concurrency - len(self._job_tasks)
-
-    def _delivery_slots(self) -> int:
-        return self.rt.settings.delivery_concurrency - len(self._delivery_tasks)
 
     async def _claim(self, limit: int) -> int:
         """One claiming round with at most ``limit`` of each kind; how many were started."""
@@ -334,29 +329,21 @@ class Worker:
         self, batch: int, now: float, token: str, lease_until: float
     ) -> int:
         rt = self.rt
-        delivery_limit = min(self._delivery_slots(), batch)
+        delivery_limit = min(self.slots.free(), batch)
         if delivery_limit <= 0:
             self._deliveries_backlog = self._deliveries_crowded = True  # full: more may be due
             return 0
-        self._freed_at_claim = self._delivery_slots_freed
-        share = rt.settings.delivery_client_share
-        cap = rt.settings.delivery_per_destination
-        # The room left to each client and at each destination with deliveries in flight
-        # (a destination by the URLs sent to it).
-        client_room = {client: max(0, share - n) for client, n in self._by_client.items()}
-        url_room = {
-            url: max(0, cap - self._by_destination[target])
-            for _, target, url in self._delivery_tasks.values()
-        }
+        self.slots.claiming()
+        # The room left to each client and at each destination with deliveries out.
         claimed = await rt.store.deliveries.claim(
             now=now,
             limit=delivery_limit,
             token=token,
             lease_until=lease_until,
-            per_client=share,
-            client_room=client_room,
-            per_url=cap,
-            url_room=url_room,
+            per_client=self.slots.client_share,
+            client_room=self.slots.client_room(),
+            per_url=self.slots.per_destination,
+            url_room=self.slots.url_room(),
         )
         started = 0
         deferrals: list[tuple[str, float]] = []
@@ -372,9 +359,7 @@ class Worker:
                     max(0.0, now - delivery.next_run_at)
                 )
             task = self._spawn(self._run_delivery(delivery, token, target), token)
-            self._delivery_tasks[task] = (delivery.client_id, target, delivery.url)
-            self._by_client[delivery.client_id] += 1
-            self._by_destination[target] += 1
+            self.slots.take(task, delivery.client_id, target, delivery.url)
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
         # More may be due unless the claim found nothing: a claim short of its room may have
@@ -383,18 +368,14 @@ class Worker:
         self._deliveries_backlog = bool(claimed)
         # More due than the slots hold (the claim filled every free one, or a client's share or
         # a destination's cap is reached, which a claim does not go past): polls make room.
-        self._deliveries_crowded = (
-            len(claimed) == delivery_limit
-            or any(n >= share for n in self._by_client.values())
-            or any(n >= cap for n in self._by_destination.values())
-        )
+        self._deliveries_crowded = len(claimed) == delivery_limit or self.slots.any_at_limit()
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:
         """When a delivery to ``target`` claimed now should come back instead of being sent:
         None to send it now. The cap comes first, so a probe is only let out with a slot."""
         deferred = self.rt.metrics.deliveries_deferred
-        if self._by_destination[target] >= self.rt.settings.delivery_per_destination:
+        if self.slots.destination_full(target):
             deferred.labels(reason="destination_busy").inc()
             return now + _DESTINATION_BUSY_DEFER_S
         admission = self.circuits.admit(target, now)
@@ -424,19 +405,10 @@ class Worker:
             self._replan = asyncio.ensure_future(self._replan_soon())
 
     def _free_delivery_slot(self, task: asyncio.Task[None]) -> None:
-        """Give back the delivery slot of ``task`` and its share of its client's and its
-        destination's caps (once: when the answer is in, or when the task ends without one)."""
-        owner = self._delivery_tasks.pop(task, None)
-        if owner is None:
-            return
-        client_id, target, _ = owner
-        self._delivery_slots_freed += 1
-        self._by_client[client_id] -= 1
-        self._by_destination[target] -= 1
-        for counter, key in ((self._by_client, client_id), (self._by_destination, target)):
-            if counter[key] <= 0:
-                del counter[key]
-        self._task_finished.set()
+        """Give back ``task``'s delivery slot (once: when the answer is in, or when the task
+        ends without one) and wake a ticker waiting for room."""
+        if self.slots.give_back(task):
+            self._task_finished.set()
 
     async def _replan_soon(self) -> None:
         await asyncio.sleep(_MIN_TICK_GAP_S)  # gathers the completions of one burst

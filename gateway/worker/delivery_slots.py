@@ -1,0 +1,86 @@
+"""The delivery slots of one worker: which webhook attempts are out, by client, destination and
+callback URL, so that claims respect each client's share and each destination's cap.
+
+A slot is taken when a claimed delivery starts and given back once (when its receiver has
+answered, or when its task ends without an answer). No I/O: the worker asks it how much room
+each client and URL has left, and tells it what started and what freed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class _Out:
+    client_id: str
+    destination: str
+    url: str
+
+
+class DeliverySlots:
+    def __init__(self, *, capacity: int, client_share: int, per_destination: int) -> None:
+        self.capacity = capacity
+        self.client_share = client_share
+        self.per_destination = per_destination
+        self._out: dict[asyncio.Task[None], _Out] = {}
+        self._by_client: collections.Counter[str] = collections.Counter()
+        self._by_destination: collections.Counter[str] = collections.Counter()
+        # Slots freed so far, and how many had been at the last claim.
+        self._freed = 0
+        self._freed_at_claim = 0
+
+    def free(self) -> int:
+        """Slots free now."""
+        return self.capacity - len(self._out)
+
+    def claiming(self) -> None:
+        """A claim is made now (``freed_since_claim`` counts from here)."""
+        self._freed_at_claim = self._freed
+
+    @property
+    def freed_since_claim(self) -> bool:
+        return self._freed > self._freed_at_claim
+
+    def client_room(self) -> dict[str, int]:
+        """How many more each client with deliveries out may have."""
+        return {client: max(0, self.client_share - n) for client, n in self._by_client.items()}
+
+    def url_room(self) -> dict[str, int]:
+        """How many more each callback URL with deliveries out may have (its destination's
+        room: a destination is counted by the URLs sent to it)."""
+        return {
+            out.url: max(0, self.per_destination - self._by_destination[out.destination])
+            for out in self._out.values()
+        }
+
+    def destination_full(self, destination: str) -> bool:
+        return self._by_destination[destination] >= self.per_destination
+
+    def any_at_limit(self) -> bool:
+        """Whether a client has its whole share out or a destination its whole cap."""
+        return any(n >= self.client_share for n in self._by_client.values()) or any(
+            n >= self.per_destination for n in self._by_destination.values()
+        )
+
+    def take(self, task: asyncio.Task[None], client_id: str, destination: str, url: str) -> None:
+        self._out[task] = _Out(client_id, destination, url)
+        self._by_client[client_id] += 1
+        self._by_destination[destination] += 1
+
+    def give_back(self, task: asyncio.Task[None]) -> bool:
+        """Free ``task``'s slot; False if it held none (or gave it back already)."""
+        out = self._out.pop(task, None)
+        if out is None:
+            return False
+        self._freed += 1
+        for counter, key in (
+            (self._by_client, out.client_id),
+            (self._by_destination, out.destination),
+        ):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
+        return True
