@@ -227,20 +227,6 @@ class DeliveryStore:
             result = await conn.execute(_FENCED_UPDATE, params)
         return result.rowcount
 
-    async def record_attempt(
-        self,
-        delivery_id: str,
-        token: str,
-        attempt: AttemptRecord,
-        change: DeliveryChange,
-        *,
-        now: float,
-    ) -> bool:
-        """Log one attempt and move the delivery on (``record_attempts`` with one write)."""
-        assert attempt.delivery_id == delivery_id
-        [landed] = await self.record_attempts([AttemptWrite(token, attempt, change, now)])
-        return landed
-
     async def record_attempts(self, writes: Sequence[AttemptWrite]) -> list[bool]:
         """Log attempts and move their deliveries on, in one transaction (fenced; releases the
         leases); for each, whether its fenced write landed.

@@ -8,7 +8,7 @@ import msgspec
 
 from gateway.store import Store
 from gateway.store.deliveries import AttemptWrite
-from gateway.store.records import JobRecord
+from gateway.store.records import AttemptRecord, DeliveryChange, JobRecord
 from tests.backends import latest_event_id
 from tests.store.builders import (
     LEASE_S,
@@ -19,6 +19,21 @@ from tests.store.builders import (
     attempt,
     delivery_change,
 )
+
+
+async def record_attempt(
+    store: Store,
+    delivery_id: str,
+    token: str,
+    made: AttemptRecord,
+    change: DeliveryChange,
+    *,
+    now: float,
+) -> bool:
+    """One attempt recorded alone (a batch of one); whether its fenced write landed."""
+    assert made.delivery_id == delivery_id
+    [landed] = await store.deliveries.record_attempts([AttemptWrite(token, made, change, now)])
+    return landed
 
 
 async def finished_job(store: Store, client_id: str = "cli_a", count: int = 1) -> JobRecord:
@@ -34,8 +49,8 @@ async def deliver(store: Store, delivery_id: str, *, now: float, state: str) -> 
     )
     assert delivery_id in {d.id for d in claimed}
     values = delivery_change(state=state, attempts=1, next_run_at=None)
-    assert await store.deliveries.record_attempt(
-        delivery_id, "lease_send", attempt(delivery_id, 1, at=now), values, now=now
+    assert await record_attempt(
+        store, delivery_id, "lease_send", attempt(delivery_id, 1, at=now), values, now=now
     )
     await store.work.release_leases(["lease_send"])
 
@@ -74,12 +89,12 @@ async def test_record_attempt_is_fenced_and_logs_the_attempt(store: Store) -> No
     failed = attempt(made.id, 1, at=T0 + 7, status_code=503)
     retry = delivery_change(attempts=1, last_status_code=503, next_run_at=T0 + 12)
 
-    stale = await store.deliveries.record_attempt(made.id, "lease_old", failed, retry, now=T0 + 7)
+    stale = await record_attempt(store, made.id, "lease_old", failed, retry, now=T0 + 7)
     after_stale = (
         await store.deliveries.for_job(job.id),
         await store.deliveries.attempts_for_job(job.id),
     )
-    current = await store.deliveries.record_attempt(made.id, "lease_new", failed, retry, now=T0 + 7)
+    current = await record_attempt(store, made.id, "lease_new", failed, retry, now=T0 + 7)
     [stored] = await store.deliveries.for_job(job.id)
 
     assert False is stale
@@ -111,8 +126,8 @@ async def test_deliveries_and_attempts_are_listed_in_order(store: Store) -> None
         (first.id, attempt(first.id, 1, at=T0 + 2)),
     ]
     for delivery_id, made in recorded:
-        assert await store.deliveries.record_attempt(
-            delivery_id, "lease_x", made, delivery_change(attempts=1), now=made.attempted_at
+        assert await record_attempt(
+            store, delivery_id, "lease_x", made, delivery_change(attempts=1), now=made.attempted_at
         )
     sorted_ids = sorted([first.id, second.id])
 
@@ -128,14 +143,16 @@ async def test_redeliver_makes_finished_deliveries_pending_with_the_same_id(stor
     delivered, dead, pending = await store.deliveries.for_job(job.id)
     await store.deliveries.claim(now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
     for made, state in ((delivered, "delivered"), (dead, "dead")):
-        assert await store.deliveries.record_attempt(
+        assert await record_attempt(
+            store,
             made.id,
             "lease_x",
             attempt(made.id, 8),
             delivery_change(state=state, attempts=8, next_run_at=None),
             now=T0 + 5,
         )
-    assert await store.deliveries.record_attempt(
+    assert await record_attempt(
+        store,
         pending.id,
         "lease_x",
         attempt(pending.id, 1),
@@ -203,16 +220,16 @@ async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store
     await store.deliveries.claim(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
     await store.deliveries.claim(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
     dead = delivery_change(state="dead", attempts=1, next_run_at=None)
-    await store.deliveries.record_attempt(
-        made.id, "lease_old", attempt(made.id, 1, at=T0 + 7), dead, now=T0 + 7
+    await record_attempt(
+        store, made.id, "lease_old", attempt(made.id, 1, at=T0 + 7), dead, now=T0 + 7
     )
-    await store.deliveries.record_attempt(
-        made.id, "lease_new", attempt(made.id, 1, at=T0 + 8), dead, now=T0 + 8
+    await record_attempt(
+        store, made.id, "lease_new", attempt(made.id, 1, at=T0 + 8), dead, now=T0 + 8
     )
     await store.deliveries.redeliver(job.id, now=T0 + 9)
     await store.deliveries.claim(now=T0 + 9, limit=10, token="lease_3", lease_until=T0 + 40)
-    await store.deliveries.record_attempt(
-        made.id, "lease_3", attempt(made.id, 1, at=T0 + 10), dead, now=T0 + 10
+    await record_attempt(
+        store, made.id, "lease_3", attempt(made.id, 1, at=T0 + 10), dead, now=T0 + 10
     )
     replayed = await store.deliveries.replay_dead(
         client_id="cli_a", since=0, until=T0 + 20, now=T0 + 11
