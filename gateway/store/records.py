@@ -83,18 +83,11 @@ class JobRecord(msgspec.Struct, frozen=True):
 
 
 def new_job_record(new: NewJob, *, now: float) -> JobRecord:
-    """The job as intake stores it: ``accepted`` and due now, nothing else done yet."""
+    """The job as intake stores it: the new job's fields, ``accepted`` and due now, nothing
+    else done yet."""
     return JobRecord(
-        id=new.id,
-        client_id=new.client_id,
+        **msgspec.structs.asdict(new),
         status=JobStatus.ACCEPTED,
-        request=new.request,
-        model=new.model,
-        resolution=new.resolution,
-        duration=new.duration,
-        callback_url=new.callback_url,
-        metadata=new.metadata,
-        events=new.events,
         generation_id=None,
         upstream_status=None,
         video_url=None,
@@ -105,7 +98,6 @@ def new_job_record(new: NewJob, *, now: float) -> JobRecord:
         submitted_at=None,
         ready_at=None,
         finished_at=None,
-        deadline_at=new.deadline_at,
         next_run_at=now,
         submit_attempts=0,
         poll_count=0,
@@ -114,8 +106,6 @@ def new_job_record(new: NewJob, *, now: float) -> JobRecord:
         lease_token=None,
         lease_until=None,
         takeovers=0,
-        body_checked=new.body_checked,
-        traceparent=new.traceparent,
     )
 
 
