@@ -3,7 +3,7 @@ recorded with the move it caused (fenced, see ``gateway.store.work_queue``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.delivery import DeliveryState
+from gateway.domain.fair_share import Candidate, Rooms, pick
 from gateway.domain.history import JobEventKind
 from gateway.store.database import Database
 from gateway.store.history import NewJobEvent, record_events, record_job_events
@@ -23,10 +24,64 @@ from gateway.store.records import (
     delivery_from_row,
 )
 from gateway.store.schema import deliveries, delivery_attempts
-from gateway.store.work_queue import claim_due, fenced_update, lease_values, unleased
+from gateway.store.work_queue import (
+    claim_due,
+    counted_takeover,
+    fenced_update,
+    unleased,
+)
 
 _FENCED_UPDATE = fenced_update(deliveries)
 _DUE_ORDER = (deliveries.c.next_run_at, deliveries.c.id)
+# A fair claim's candidates, in due order: of each client's due rows, each URL's first few (one
+# more than could go out, its share or cap, so that a URL with more due shows as held back), then
+# the client's first of those (one URL's worth, which may all wait on a busy destination, plus a
+# whole share), at most twice the claim's limit in all. Enough that a client whose first rows
+# wait on a full destination has others, while one client's backlog cannot crowd out the rest.
+_NOW: sa.BindParameter[float] = sa.bindparam("now")
+_DUE_NOW = sa.and_(deliveries.c.next_run_at <= _NOW, unleased(deliveries, _NOW))
+_BY_URL = (
+    sa.select(
+        deliveries.c.id,
+        deliveries.c.client_id,
+        deliveries.c.url,
+        deliveries.c.next_run_at,
+        sa.func.row_number()
+        .over(partition_by=(deliveries.c.client_id, deliveries.c.url), order_by=_DUE_ORDER)
+        .label("url_rank"),
+    )
+    .where(_DUE_NOW)
+    .subquery()
+)
+_BY_CLIENT = (
+    sa.select(
+        _BY_URL.c.id,
+        _BY_URL.c.client_id,
+        _BY_URL.c.url,
+        _BY_URL.c.next_run_at,
+        sa.func.row_number()
+        .over(partition_by=_BY_URL.c.client_id, order_by=(_BY_URL.c.next_run_at, _BY_URL.c.id))
+        .label("client_rank"),
+    )
+    .where(_BY_URL.c.url_rank <= sa.bindparam("per_url"))
+    .subquery()
+)
+_CANDIDATES = (
+    sa.select(_BY_CLIENT.c.id, _BY_CLIENT.c.client_id, _BY_CLIENT.c.url)
+    .where(_BY_CLIENT.c.client_rank <= sa.bindparam("per_client"))
+    .order_by(_BY_CLIENT.c.next_run_at, _BY_CLIENT.c.id)
+    .limit(sa.bindparam("count"))
+)
+_LEASE_PICKED = (
+    sa.update(deliveries)
+    .where(deliveries.c.id.in_(sa.bindparam("ids", expanding=True)), _DUE_NOW)
+    .values(
+        lease_token=sa.bindparam("new_token"),
+        lease_until=sa.bindparam("new_lease_until"),
+        takeovers=counted_takeover(deliveries),
+    )
+    .returning(*deliveries.c)
+)
 _INSERT_ATTEMPT = sa.insert(delivery_attempts)
 # The rows of a batch of attempts, locked (PostgreSQL; SQLite has one writer) in id order: who
 # holds each lease, and what its history row names.
@@ -42,6 +97,13 @@ _LOCK_TARGETS = (
     .order_by(deliveries.c.id)
     .with_for_update()
 )
+
+
+class DeliveryClaim(msgspec.Struct, frozen=True):
+    """What ``claim_within`` leased, and whether due deliveries were left for lack of room."""
+
+    deliveries: list[DeliveryRecord]
+    held_back: bool
 
 
 class AttemptWrite(msgspec.Struct, frozen=True):
@@ -128,13 +190,6 @@ def _attempted(
     return target.job_id, NewJobEvent(JobEventKind.DELIVERY_ATTEMPTED, data), record.attempted_at
 
 
-def _room(column: Any, default: int, rooms: Mapping[str, int] | None) -> Any:
-    """How many of a partition may be claimed: ``rooms[value]`` where given, else ``default``."""
-    if not rooms:
-        return sa.literal(default)
-    return sa.case(dict(rooms), value=column, else_=default)
-
-
 class DeliveryStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -142,76 +197,53 @@ class DeliveryStore:
     # --- work ---------------------------------------------------------------------------
 
     async def claim(
-        self,
-        *,
-        now: float,
-        limit: int,
-        token: str,
-        lease_until: float,
-        per_client: int | None = None,
-        client_room: Mapping[str, int] | None = None,
-        per_url: int | None = None,
-        url_room: Mapping[str, int] | None = None,
+        self, *, now: float, limit: int, token: str, lease_until: float
     ) -> list[DeliveryRecord]:
-        """Lease up to ``limit`` due deliveries: at most ``per_client`` of any one client (or
-        ``client_room[client]`` for a client with deliveries in flight), so one client's
-        backlog cannot take every slot; and at most ``per_url`` to any one callback URL (or
-        ``url_room[url]``), so a busy destination's backlog is left in place rather than leased
-        and given back. Candidates are chosen without locks; the update re-checks that each is
-        still due and unleased, so two replicas never both lease one row."""
-        if per_client is None and per_url is None:
-            statement = claim_due(
-                deliveries, now=now, limit=limit, token=token, lease_until=lease_until
-            )
-            async with self.db.write() as conn:
-                rows = (await conn.execute(statement)).all()
-            return [delivery_from_row(row) for row in rows]
-        # Each client's first few (by one order: due time, then id), then of those each URL's
-        # first few: nested, so a client's share and a URL's cap both hold without the two
-        # ranks, taken apart, picking mostly different rows.
-        due = (
-            sa.select(
-                deliveries.c.id,
-                deliveries.c.client_id,
-                deliveries.c.url,
-                deliveries.c.next_run_at,
-                sa.func.row_number()
-                .over(partition_by=deliveries.c.client_id, order_by=_DUE_ORDER)
-                .label("rank"),
-            )
-            .where(deliveries.c.next_run_at <= now, unleased(deliveries, now))
-            .subquery()
-        )
-        within_share = sa.select(due.c.id, due.c.url, due.c.next_run_at)
-        if per_client is not None:
-            within_share = within_share.where(
-                due.c.rank <= _room(due.c.client_id, per_client, client_room)
-            )
-        shared = within_share.subquery()
-        ranked = sa.select(
-            shared.c.id,
-            shared.c.url,
-            shared.c.next_run_at,
-            sa.func.row_number()
-            .over(partition_by=shared.c.url, order_by=(shared.c.next_run_at, shared.c.id))
-            .label("url_rank"),
-        ).subquery()
-        chosen = sa.select(ranked.c.id).order_by(ranked.c.next_run_at, ranked.c.id).limit(limit)
-        if per_url is not None:
-            chosen = chosen.where(ranked.c.url_rank <= _room(ranked.c.url, per_url, url_room))
-        claim = (
-            sa.update(deliveries)
-            .where(
-                deliveries.c.id.in_(chosen.scalar_subquery()),
-                deliveries.c.next_run_at <= now,
-                unleased(deliveries, now),
-            )
-            .values(**lease_values(deliveries, token, lease_until))
-            .returning(*deliveries.c)
+        """Lease up to ``limit`` due deliveries, oldest due first, whoever they belong to (the
+        worker claims within rooms: ``claim_within``)."""
+        statement = claim_due(
+            deliveries, now=now, limit=limit, token=token, lease_until=lease_until
         )
         async with self.db.write() as conn:
-            rows = (await conn.execute(claim)).all()
+            rows = (await conn.execute(statement)).all()
         return [delivery_from_row(row) for row in rows]
+
+    async def claim_within(
+        self, *, now: float, limit: int, token: str, lease_until: float, rooms: Rooms
+    ) -> DeliveryClaim:
+        """Lease up to ``limit`` due deliveries in due order, each client within its room and
+        each destination within its room (``gateway.domain.fair_share``), so one client's
+        backlog cannot take every slot and a busy destination's backlog is left in place rather
+        than leased and given back. Candidates are each client's first few due rows, read
+        without locks; the update re-checks that each is still due and unleased, so two
+        replicas never both lease one row."""
+        per_url = max(1, min(rooms.per_client, rooms.per_destination)) + 1
+        bounds = {
+            "now": now,
+            # One more than could go out: a URL with more due than that shows as held back.
+            "per_url": per_url,
+            "per_client": per_url + max(1, rooms.per_client),
+            "count": 2 * limit,
+        }
+        async with self.db.write() as conn:
+            candidates = await conn.execute(_CANDIDATES, bounds)
+            picked = pick((Candidate(*row) for row in candidates), limit, rooms)
+            if not picked.ids:
+                return DeliveryClaim([], picked.held_back)
+            rows = (
+                await conn.execute(
+                    _LEASE_PICKED,
+                    {
+                        "ids": picked.ids,
+                        "now": now,
+                        "new_token": token,
+                        "new_lease_until": lease_until,
+                    },
+                )
+            ).all()
+        order = {delivery_id: n for n, delivery_id in enumerate(picked.ids)}
+        leased = sorted((delivery_from_row(row) for row in rows), key=lambda d: order[d.id])
+        return DeliveryClaim(leased, picked.held_back)
 
     async def defer(self, deferrals: Sequence[tuple[str, float]], token: str, *, now: float) -> int:
         """Give claimed deliveries back, each ``(id, until)`` due at ``until``, without an

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from gateway.store.database import Database
 
 
-def unleased(table: sa.Table, now: float) -> sa.ColumnElement[bool]:
+def unleased(table: sa.Table, now: float | sa.BindParameter[float]) -> sa.ColumnElement[bool]:
     """No live lease holds the row (never leased, released, or expired)."""
     return sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now)
 
@@ -27,11 +27,12 @@ def unleased(table: sa.Table, now: float) -> sa.ColumnElement[bool]:
 def lease_values(table: sa.Table, token: str, lease_until: float) -> dict[str, Any]:
     """The SET clause of a claim: the new lease, and a takeover counted when a row still held
     another token (its holder died or stalled instead of releasing it)."""
-    return {
-        "lease_token": token,
-        "lease_until": lease_until,
-        "takeovers": table.c.takeovers + sa.case((table.c.lease_token.is_not(None), 1), else_=0),
-    }
+    return {"lease_token": token, "lease_until": lease_until, "takeovers": counted_takeover(table)}
+
+
+def counted_takeover(table: sa.Table) -> sa.ColumnElement[int]:
+    """A claim's new ``takeovers``: one more when the row still held another token."""
+    return table.c.takeovers + sa.case((table.c.lease_token.is_not(None), 1), else_=0)
 
 
 def claim_due(table: sa.Table, *, now: float, limit: int, token: str, lease_until: float) -> Any:

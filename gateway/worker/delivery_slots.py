@@ -1,5 +1,5 @@
-"""The delivery slots of one worker: which webhook attempts are out, by client, destination and
-callback URL, so that claims respect each client's share and each destination's cap.
+"""The delivery slots of one worker: which webhook attempts are out, by client and destination,
+so that claims respect each client's share and each destination's cap.
 
 A slot is taken when a claimed delivery starts and given back once (when its receiver has
 answered, or when its task ends without an answer). No I/O: the worker asks it how much room
@@ -12,12 +12,13 @@ import asyncio
 import collections
 from dataclasses import dataclass
 
+from gateway.domain.fair_share import Rooms
+
 
 @dataclass(frozen=True)
 class _Out:
     client_id: str
     destination: str
-    url: str
 
 
 class DeliverySlots:
@@ -44,29 +45,22 @@ class DeliverySlots:
     def freed_since_claim(self) -> bool:
         return self._freed > self._freed_at_claim
 
-    def client_room(self) -> dict[str, int]:
-        """How many more each client with deliveries out may have."""
-        return {client: max(0, self.client_share - n) for client, n in self._by_client.items()}
-
-    def url_room(self) -> dict[str, int]:
-        """How many more each callback URL with deliveries out may have (its destination's
-        room: a destination is counted by the URLs sent to it)."""
-        return {
-            out.url: max(0, self.per_destination - self._by_destination[out.destination])
-            for out in self._out.values()
-        }
+    def rooms(self) -> Rooms:
+        """How many more may go out to each client and each destination."""
+        return Rooms(
+            per_client=self.client_share,
+            per_destination=self.per_destination,
+            client_room={c: max(0, self.client_share - n) for c, n in self._by_client.items()},
+            destination_room={
+                d: max(0, self.per_destination - n) for d, n in self._by_destination.items()
+            },
+        )
 
     def destination_full(self, destination: str) -> bool:
         return self._by_destination[destination] >= self.per_destination
 
-    def any_at_limit(self) -> bool:
-        """Whether a client has its whole share out or a destination its whole cap."""
-        return any(n >= self.client_share for n in self._by_client.values()) or any(
-            n >= self.per_destination for n in self._by_destination.values()
-        )
-
-    def take(self, task: asyncio.Task[None], client_id: str, destination: str, url: str) -> None:
-        self._out[task] = _Out(client_id, destination, url)
+    def take(self, task: asyncio.Task[None], client_id: str, destination: str) -> None:
+        self._out[task] = _Out(client_id, destination)
         self._by_client[client_id] += 1
         self._by_destination[destination] += 1
 

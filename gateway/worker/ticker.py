@@ -16,7 +16,6 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -24,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from gateway.clock import CorrectedClock
 from gateway.domain.circuit import BreakerPolicy
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.fair_share import destination
 from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
 from gateway.service.delivery import process_delivery
@@ -51,13 +51,6 @@ def _step_kind(status: JobStatus) -> str | None:
     if status in (JobStatus.QUEUED, JobStatus.GENERATING):
         return "poll"
     return None
-
-
-def destination(url: str) -> str:
-    """Where a webhook goes, for the per-destination cap: scheme, host and port."""
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 # A delivery whose destination is at its cap is given back, due again this much later.
@@ -334,17 +327,14 @@ class Worker:
             self._deliveries_backlog = self._deliveries_crowded = True  # full: more may be due
             return 0
         self.slots.claiming()
-        # The room left to each client and at each destination with deliveries out.
-        claimed = await rt.store.deliveries.claim(
+        claim = await rt.store.deliveries.claim_within(
             now=now,
             limit=delivery_limit,
             token=token,
             lease_until=lease_until,
-            per_client=self.slots.client_share,
-            client_room=self.slots.client_room(),
-            per_url=self.slots.per_destination,
-            url_room=self.slots.url_room(),
+            rooms=self.slots.rooms(),
         )
+        claimed = claim.deliveries
         started = 0
         deferrals: list[tuple[str, float]] = []
         for delivery in claimed:
@@ -359,16 +349,13 @@ class Worker:
                     max(0.0, now - delivery.next_run_at)
                 )
             task = self._spawn(self._run_delivery(delivery, token, target), token)
-            self.slots.take(task, delivery.client_id, target, delivery.url)
+            self.slots.take(task, delivery.client_id, target)
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
-        # More may be due unless the claim found nothing: a claim short of its room may have
-        # been held back by a share or a cap (claimed again once a slot frees; the claim that
-        # finds nothing ends it).
-        self._deliveries_backlog = bool(claimed)
-        # More due than the slots hold (the claim filled every free one, or a client's share or
-        # a destination's cap is reached, which a claim does not go past): polls make room.
-        self._deliveries_crowded = len(claimed) == delivery_limit or self.slots.any_at_limit()
+        # More is due than the rooms let out (the free slots, a client's share, a destination's
+        # cap): claim again once a slot frees, and polls make room meanwhile. A claim that left
+        # nothing due behind ends both.
+        self._deliveries_backlog = self._deliveries_crowded = claim.held_back
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:

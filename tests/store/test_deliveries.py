@@ -6,6 +6,7 @@ import collections
 
 import msgspec
 
+from gateway.domain.fair_share import Rooms
 from gateway.store import Store
 from gateway.store.deliveries import AttemptWrite
 from gateway.store.records import AttemptRecord, DeliveryChange, JobRecord
@@ -289,10 +290,12 @@ async def test_attempts_recorded_together_are_each_fenced(store: Store) -> None:
     ]
 
 
-async def test_a_claim_counts_what_is_in_flight_per_client_and_per_url(store: Store) -> None:
+async def test_a_claim_counts_what_is_in_flight_per_client_and_per_destination(
+    store: Store,
+) -> None:
     """Six due to one URL of client A, two to client B: with a share of 3 (A has 2 in flight)
-    and a cap of 4 per URL (A's URL has 3 in flight), one of A's and two of B's are leased;
-    the rest of A's stay due and unleased."""
+    and a cap of 4 per destination (A's has 3 in flight), one of A's and two of B's are leased;
+    the rest of A's stay due and unleased, held back."""
     await add_client(store)
     await add_client(store, "cli_b")
     a_job = await add_job(store, "cli_a", callback_url="https://a.test/hook")
@@ -300,17 +303,62 @@ async def test_a_claim_counts_what_is_in_flight_per_client_and_per_url(store: St
     b_job = await add_job(store, "cli_b", callback_url="https://b.test/hook")
     await add_deliveries(store, b_job, 2)
 
-    claimed = await store.deliveries.claim(
+    claim = await store.deliveries.claim_within(
         now=T0,
         limit=10,
         token="lease_c",
         lease_until=T0 + LEASE_S,
-        per_client=3,
-        client_room={"cli_a": 1},
-        per_url=4,
-        url_room={"https://a.test/hook": 1},
+        rooms=Rooms(
+            per_client=3,
+            per_destination=4,
+            client_room={"cli_a": 1},
+            destination_room={"https://a.test:443": 1},
+        ),
     )
 
     a_left = [d for d in await store.deliveries.for_job(a_job.id) if d.lease_token is None]
-    assert {"cli_a": 1, "cli_b": 2} == dict(collections.Counter(d.client_id for d in claimed))
+    assert {"cli_a": 1, "cli_b": 2} == dict(
+        collections.Counter(d.client_id for d in claim.deliveries)
+    )
     assert 5 == len(a_left)
+    assert claim.held_back
+
+
+async def test_a_client_whose_first_deliveries_wait_on_a_full_destination_gets_its_next(
+    store: Store,
+) -> None:
+    """A's first four deliveries go to a destination with no room, its next two elsewhere: the
+    claim takes those two (a share spent on rows the cap then drops would lease nothing)."""
+    await add_client(store)
+    busy = await add_job(store, "cli_a", callback_url="https://busy.test/hook", now=T0 - 2)
+    await add_deliveries(store, busy, 4, now=T0 - 2)
+    free = await add_job(store, "cli_a", callback_url="https://free.test/hook", now=T0 - 1)
+    await add_deliveries(store, free, 2, now=T0 - 1)
+
+    claim = await store.deliveries.claim_within(
+        now=T0,
+        limit=10,
+        token="lease_f",
+        lease_until=T0 + LEASE_S,
+        rooms=Rooms(per_client=2, per_destination=4, destination_room={"https://busy.test:443": 0}),
+    )
+
+    assert ["https://free.test/hook"] * 2 == [d.url for d in claim.deliveries]
+    assert claim.held_back
+
+
+async def test_a_claim_that_takes_everything_due_holds_nothing_back(store: Store) -> None:
+    await add_client(store)
+    job = await add_job(store, "cli_a", callback_url="https://a.test/hook")
+    await add_deliveries(store, job, 3)
+    rooms = Rooms(per_client=8, per_destination=4)
+
+    first = await store.deliveries.claim_within(
+        now=T0, limit=3, token="lease_1", lease_until=T0 + LEASE_S, rooms=rooms
+    )
+    second = await store.deliveries.claim_within(
+        now=T0, limit=3, token="lease_2", lease_until=T0 + LEASE_S, rooms=rooms
+    )
+
+    assert (3, False) == (len(first.deliveries), first.held_back)
+    assert ([], False) == (second.deliveries, second.held_back)

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.fair_share import destination
 from gateway.domain.upstream import Generation
 from gateway.service.clients import create_client
 from gateway.service.intake import accept_job
 from gateway.settings import Settings
-from gateway.worker.ticker import destination
 from tests.harness import Harness, make_settings
 
 A_URL = "https://a.test/hook"
