@@ -7,7 +7,8 @@ has left. Picking in one pass over one order is what keeps the two limits from c
 other rows: a client whose first rows go to a full destination gets its next rows instead.
 
 ``held_back`` says more is due than this claim let out (a share, a cap or the claim's own limit
-stopped it): the worker claims again once a slot frees, and gives polls less room meanwhile.
+stopped it): the worker claims again once a slot frees. ``filled`` says the limit (the free
+slots) stopped it: more slots would have been used, so polls give up some of theirs meanwhile.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Rooms:
 class Picked:
     ids: list[str]
     held_back: bool  # a due candidate was left for lack of room
+    filled: bool = False  # the limit was reached with candidates left
 
 
 def pick(candidates: Iterable[Candidate], limit: int, rooms: Rooms) -> Picked:
@@ -60,7 +62,7 @@ def pick(candidates: Iterable[Candidate], limit: int, rooms: Rooms) -> Picked:
     held_back = False
     for candidate in candidates:
         if len(ids) >= limit:
-            return Picked(ids, held_back=True)
+            return Picked(ids, held_back=True, filled=True)
         target = destination(candidate.url)
         for_client = client_room.get(candidate.client_id, rooms.per_client)
         for_destination = destination_room.get(target, rooms.per_destination)

@@ -100,10 +100,12 @@ _LOCK_TARGETS = (
 
 
 class DeliveryClaim(msgspec.Struct, frozen=True):
-    """What ``claim_within`` leased, and whether due deliveries were left for lack of room."""
+    """What ``claim_within`` leased, whether due deliveries were left for lack of room, and
+    whether the claim's limit was that room (``gateway.domain.fair_share.Picked``)."""
 
     deliveries: list[DeliveryRecord]
     held_back: bool
+    filled: bool = False
 
 
 class AttemptWrite(msgspec.Struct, frozen=True):
@@ -229,7 +231,7 @@ class DeliveryStore:
             candidates = await conn.execute(_CANDIDATES, bounds)
             picked = pick((Candidate(*row) for row in candidates), limit, rooms)
             if not picked.ids:
-                return DeliveryClaim([], picked.held_back)
+                return DeliveryClaim([], picked.held_back, picked.filled)
             rows = (
                 await conn.execute(
                     _LEASE_PICKED,
@@ -243,7 +245,7 @@ class DeliveryStore:
             ).all()
         order = {delivery_id: n for n, delivery_id in enumerate(picked.ids)}
         leased = sorted((delivery_from_row(row) for row in rows), key=lambda d: order[d.id])
-        return DeliveryClaim(leased, picked.held_back)
+        return DeliveryClaim(leased, picked.held_back, picked.filled)
 
     async def defer(self, deferrals: Sequence[tuple[str, float]], token: str, *, now: float) -> int:
         """Give claimed deliveries back, each ``(id, until)`` due at ``until``, without an

@@ -85,13 +85,19 @@ class Worker:
         # Whether the last claim of each kind may have left more due (jobs: it filled its room;
         # deliveries: it found any, since a share or a cap may have held it back), whether the
         # deliveries filled every free slot (crowded: jobs make room), and an event set
-        # whenever a task finishes (the ticker waits on it for room to claim again).
+        # whenever a task finishes or a wake asks for a claim (a running tick waits on it).
         self._jobs_backlog = False
         self._deliveries_backlog = False
         self._deliveries_crowded = False
-        self._task_finished = asyncio.Event()
+        self._claim_signal = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
+        # While a tick runs, a wake cannot bring the next tick forward (the scheduler skips a
+        # job still running): it asks the running tick to claim again at this time (runtime
+        # clock), no sooner than a gap after its last claim.
+        self._ticking = False
+        self._last_claim_at = 0.0
+        self._claim_again_at: float | None = None
         self.listener: WorkListener | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -138,7 +144,14 @@ class Worker:
         self._tick_no_later_than(self.rt.clock())
 
     def _tick_no_later_than(self, at: float) -> None:
-        """Bring the next tick forward to ``at`` (Unix time); never postpone it."""
+        """Bring the next tick forward to ``at`` (Unix time); never postpone it. While a tick
+        runs, that tick claims again at ``at`` instead."""
+        if self._ticking:
+            at = max(at, self._last_claim_at + _MIN_TICK_GAP_S)
+            if self._claim_again_at is None or at < self._claim_again_at:
+                self._claim_again_at = at
+                self._claim_signal.set()  # a tick waiting for room re-plans its wait
+            return
         if isinstance(self.rt.clock, CorrectedClock):  # the scheduler keeps the local time
             at = self.rt.clock.to_local(at)
         planned = self.next_tick_at
@@ -150,7 +163,7 @@ class Worker:
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
         self._stopping = True
-        self._task_finished.set()  # a tick waiting for room to claim gives up at once
+        self._claim_signal.set()  # a tick waiting for room to claim gives up at once
         if self.listener is not None:
             await self.listener.stop()
         if self._replan is not None:
@@ -185,6 +198,7 @@ class Worker:
         loop = asyncio.get_running_loop()
         # Stop claiming before the next tick is due, so ticks do not pile up behind this one.
         until = loop.time() + 0.8 * self.rt.settings.tick_interval_s
+        self._ticking = True
         try:
             jobs, deliveries = True, True
             while not self._stopping:
@@ -194,14 +208,21 @@ class Worker:
                     break
                 # More is due than there was room for: claim again once a claim is worth its
                 # query (a quarter of the job slots free, or a delivery slot), not per finish,
-                # and only the kinds that have that room.
+                # and only the kinds that have that room; or, both kinds, when a wake asked.
                 if not await self._wait_for_capacity(until):
                     break
-                jobs, deliveries = self._jobs_ready(), self._deliveries_ready()
+                woken = self._wake_due()
+                if woken:
+                    self._claim_again_at = None
+                jobs = woken or self._jobs_ready()
+                deliveries = woken or self._deliveries_ready()
+            self._ticking, self._claim_again_at = False, None
             await self._tick_again_when_work_is_due()
         except Exception:
             # A database hiccup must not kill the ticker: the next tick tries again.
             self.rt.log.exception("tick_failed")
+        finally:
+            self._ticking, self._claim_again_at = False, None
         return started
 
     async def _tick_again_when_work_is_due(self) -> None:
@@ -229,8 +250,13 @@ class Worker:
 
     def _capacity_to_claim(self) -> bool:
         """Whether a kind that had more due than room now has room worth a claim: a quarter of
-        the job slots (claiming per finished task cost a query per poll), any delivery slot."""
-        return self._jobs_ready() or self._deliveries_ready()
+        the job slots (claiming per finished task cost a query per poll), any delivery slot;
+        or a wake asked for a claim by now."""
+        return self._wake_due() or self._jobs_ready() or self._deliveries_ready()
+
+    def _wake_due(self) -> bool:
+        """Whether a wake during this tick asked for a claim by now."""
+        return self._claim_again_at is not None and self._claim_again_at <= self.rt.clock()
 
     def _jobs_ready(self) -> bool:
         # A claim is worth its query once a quarter of the room jobs may use is free.
@@ -257,12 +283,12 @@ class Worker:
             remaining = until - loop.time()
             if remaining <= 0 or self._stopping:
                 return False
-            self._task_finished.clear()
-            try:
+            if self._claim_again_at is not None:  # a wake's time comes first
+                remaining = min(remaining, self._claim_again_at - self.rt.clock())
+            self._claim_signal.clear()
+            with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):  # no extra task: wakes with the event
-                    await self._task_finished.wait()
-            except TimeoutError:
-                return False
+                    await self._claim_signal.wait()
         return True
 
     def _job_claim_min(self) -> int:
@@ -289,6 +315,7 @@ class Worker:
         now = await lease_time(rt)
         lease_until = now + rt.settings.lease_s
         token = new_lease_token()
+        self._last_claim_at = rt.clock()
         started = 0
         if deliveries:
             started += await self._claim_deliveries(batch, now, token, lease_until)
@@ -353,9 +380,11 @@ class Worker:
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
         # More is due than the rooms let out (the free slots, a client's share, a destination's
-        # cap): claim again once a slot frees, and polls make room meanwhile. A claim that left
-        # nothing due behind ends both.
-        self._deliveries_backlog = self._deliveries_crowded = claim.held_back
+        # cap): claim again once a slot frees. A claim that left nothing due behind ends it.
+        self._deliveries_backlog = claim.held_back
+        # More is due than the free slots held: polls make room meanwhile. (Held back only by
+        # a share or a cap, more slots would not send more: polls keep theirs.)
+        self._deliveries_crowded = claim.filled
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:
@@ -384,7 +413,7 @@ class Worker:
         self._job_tasks.discard(task)
         self._free_delivery_slot(task)
         self.rt.metrics.worker_busy.set(len(self._tasks))
-        self._task_finished.set()
+        self._claim_signal.set()
         # The finished work wrote its item's next due time (a poll in 15 s, a retry in 5 s):
         # look again, at most once per gap however many tasks finish.
         idle = self._replan is None or self._replan.done()
@@ -395,7 +424,7 @@ class Worker:
         """Give back ``task``'s delivery slot (once: when the answer is in, or when the task
         ends without one) and wake a ticker waiting for room."""
         if self.slots.give_back(task):
-            self._task_finished.set()
+            self._claim_signal.set()
 
     async def _replan_soon(self) -> None:
         await asyncio.sleep(_MIN_TICK_GAP_S)  # gathers the completions of one burst

@@ -21,7 +21,7 @@ def test_picks_in_order_within_the_share_and_the_cap() -> None:
     picked = pick(due, 10, Rooms(per_client=2, per_destination=2))
 
     assert ["d0", "d1", "d4"] == picked.ids
-    assert picked.held_back
+    assert (True, False) == (picked.held_back, picked.filled)  # the rooms, not the limit
 
 
 def test_rooms_of_what_is_out_count_and_others_get_the_defaults() -> None:
@@ -42,9 +42,11 @@ def test_the_limit_holds_back_the_rest_and_taking_all_holds_back_nothing() -> No
     due = candidates(("a", "https://x.test/"), ("b", "https://y.test/"), ("c", "https://z.test/"))
     rooms = Rooms(per_client=1, per_destination=1)
 
-    assert ("d0 d1", True) == (" ".join(pick(due, 2, rooms).ids), pick(due, 2, rooms).held_back)
-    assert (3, False) == (len(pick(due, 3, rooms).ids), pick(due, 3, rooms).held_back)
-    assert ([], False) == (pick([], 3, rooms).ids, pick([], 3, rooms).held_back)
+    two, three, none = pick(due, 2, rooms), pick(due, 3, rooms), pick([], 3, rooms)
+
+    assert (["d0", "d1"], True, True) == (two.ids, two.held_back, two.filled)
+    assert (3, False, False) == (len(three.ids), three.held_back, three.filled)
+    assert ([], False, False) == (none.ids, none.held_back, none.filled)
 
 
 def test_a_destination_is_scheme_host_and_port() -> None:
