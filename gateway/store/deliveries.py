@@ -36,8 +36,9 @@ _DUE_ORDER = (deliveries.c.next_run_at, deliveries.c.id)
 # A fair claim's candidates, in due order: of each client's due rows, each URL's first few (one
 # more than could go out, its share or cap, so that a URL with more due shows as held back), then
 # the client's first of those (one URL's worth, which may all wait on a busy destination, plus a
-# whole share), at most twice the claim's limit in all. Enough that a client whose first rows
-# wait on a full destination has others, while one client's backlog cannot crowd out the rest.
+# whole share). Enough that a client whose first rows wait on a full destination has others,
+# while one client's backlog cannot crowd out the rest. In all, the claim's limit plus what the
+# clients and destinations with deliveries out (those that may have no room) could put first.
 _NOW: sa.BindParameter[float] = sa.bindparam("now")
 _DUE_NOW = sa.and_(deliveries.c.next_run_at <= _NOW, unleased(deliveries, _NOW))
 _BY_URL = (
@@ -220,12 +221,15 @@ class DeliveryStore:
         without locks; the update re-checks that each is still due and unleased, so two
         replicas never both lease one row."""
         per_url = max(1, min(rooms.per_client, rooms.per_destination)) + 1
+        per_client = per_url + max(1, rooms.per_client)
+        busy = len(rooms.client_room) + len(rooms.destination_room)
         bounds = {
             "now": now,
             # One more than could go out: a URL with more due than that shows as held back.
             "per_url": per_url,
-            "per_client": per_url + max(1, rooms.per_client),
-            "count": 2 * limit,
+            "per_client": per_client,
+            # One more than the limit: more due than it shows as held back.
+            "count": limit + 1 + per_client * busy,
         }
         async with self.db.write() as conn:
             candidates = await conn.execute(_CANDIDATES, bounds)

@@ -380,8 +380,10 @@ class Worker:
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
         # More is due than the rooms let out (the free slots, a client's share, a destination's
-        # cap): claim again once a slot frees. A claim that left nothing due behind ends it.
-        self._deliveries_backlog = claim.held_back
+        # cap): claim again once a slot frees. A claim that left nothing due behind, or let
+        # nothing out (every due one waits on a share or a cap), ends it: the tick ends and the
+        # next comes when work is due, so polls falling due meanwhile are not left waiting.
+        self._deliveries_backlog = claim.held_back and bool(claimed)
         # More is due than the free slots held: polls make room meanwhile. (Held back only by
         # a share or a cap, more slots would not send more: polls keep theirs.)
         self._deliveries_crowded = claim.filled

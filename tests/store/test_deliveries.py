@@ -347,6 +347,33 @@ async def test_a_client_whose_first_deliveries_wait_on_a_full_destination_gets_i
     assert claim.held_back
 
 
+async def test_a_claim_of_one_looks_past_clients_without_room(store: Store) -> None:
+    """One slot free, the earliest due belong to clients with no room left: the claim still
+    finds the later delivery of the client whose slot freed."""
+    for client_id in ("cli_a", "cli_b", "cli_c"):
+        await add_client(store, client_id)
+    for client_id in ("cli_b", "cli_c"):
+        full = await add_job(store, client_id, callback_url=f"https://{client_id}.test/hook")
+        await add_deliveries(store, full, 6, now=T0 - 5)
+    freed = await add_job(store, "cli_a", callback_url="https://a.test/hook")
+    await add_deliveries(store, freed, 1, now=T0 - 1)
+
+    claim = await store.deliveries.claim_within(
+        now=T0,
+        limit=1,
+        token="lease_1",
+        lease_until=T0 + LEASE_S,
+        rooms=Rooms(
+            per_client=2,
+            per_destination=4,
+            client_room={"cli_a": 1, "cli_b": 0, "cli_c": 0},
+            destination_room={"https://a.test:443": 3},
+        ),
+    )
+
+    assert ["cli_a"] == [d.client_id for d in claim.deliveries]
+
+
 async def test_a_claim_that_takes_everything_due_holds_nothing_back(store: Store) -> None:
     await add_client(store)
     job = await add_job(store, "cli_a", callback_url="https://a.test/hook")
