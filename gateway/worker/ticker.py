@@ -83,9 +83,9 @@ class Worker:
         self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
         self._stopping = False
         # Whether the last claim of each kind may have left more due (jobs: it filled its room;
-        # deliveries: it found any, since a share or a cap may have held it back), whether the
-        # deliveries filled every free slot (crowded: jobs make room), and an event set
-        # whenever a task finishes or a wake asks for a claim (a running tick waits on it).
+        # deliveries: it let some out and held others back), whether the free delivery slots
+        # held deliveries back (crowded: jobs make room), and an event set whenever a task
+        # finishes or a wake asks for a claim (a running tick waits on it).
         self._jobs_backlog = False
         self._deliveries_backlog = False
         self._deliveries_crowded = False
