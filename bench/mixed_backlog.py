@@ -208,7 +208,7 @@ class Phase:
     sent: list[float]  # seconds from T to each first attempt's POST
     answered: list[float]  # seconds from T to each first attempt's answer (attempted_at)
     attempted: int  # deliveries attempted within the timeout (the others count as infinite)
-    deferred: int  # claimed and given back without an attempt (destination at its cap)
+    deferred: int  # claimed and given back without an attempt (an open circuit)
     polls_per_s: float
     gateway_cores: float
     upstream_cpu_s: float
@@ -359,7 +359,7 @@ def main() -> None:
             "answered max s",
             "p99 vs no polls",
             f"p99 ≤ {GOAL_P99_S:g} s",
-            "deferred (destination busy)",
+            "deferred (given back unsent)",
             "polls/s meanwhile",
             "gateway CPU (cores)",
             "upstream CPU s",

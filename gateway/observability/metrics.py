@@ -75,8 +75,8 @@ class Metrics:
         )
         self.deliveries_deferred = Counter(
             "gateway_deliveries_deferred_total",
-            "Claimed deliveries given back without an attempt, by why (destination_busy: at its"
-            " cap of concurrent attempts; circuit_open: its circuit breaker is open).",
+            "Claimed deliveries given back without an attempt, by why (circuit_open: the"
+            " destination's circuit breaker is open; claims keep to each destination's cap).",
             ["reason"],
             registry=r,
         )

@@ -24,12 +24,7 @@ from gateway.store.records import (
     delivery_from_row,
 )
 from gateway.store.schema import deliveries, delivery_attempts
-from gateway.store.work_queue import (
-    claim_due,
-    counted_takeover,
-    fenced_update,
-    unleased,
-)
+from gateway.store.work_queue import counted_takeover, fenced_update, unleased
 
 _FENCED_UPDATE = fenced_update(deliveries)
 _DUE_ORDER = (deliveries.c.next_run_at, deliveries.c.id)
@@ -101,7 +96,7 @@ _LOCK_TARGETS = (
 
 
 class DeliveryClaim(msgspec.Struct, frozen=True):
-    """What ``claim_within`` leased, whether due deliveries were left for lack of room, and
+    """What ``claim`` leased, whether due deliveries were left for lack of room, and
     whether the claim's limit was that room (``gateway.domain.fair_share.Picked``)."""
 
     deliveries: list[DeliveryRecord]
@@ -200,18 +195,6 @@ class DeliveryStore:
     # --- work ---------------------------------------------------------------------------
 
     async def claim(
-        self, *, now: float, limit: int, token: str, lease_until: float
-    ) -> list[DeliveryRecord]:
-        """Lease up to ``limit`` due deliveries, oldest due first, whoever they belong to (the
-        worker claims within rooms: ``claim_within``)."""
-        statement = claim_due(
-            deliveries, now=now, limit=limit, token=token, lease_until=lease_until
-        )
-        async with self.db.write() as conn:
-            rows = (await conn.execute(statement)).all()
-        return [delivery_from_row(row) for row in rows]
-
-    async def claim_within(
         self, *, now: float, limit: int, token: str, lease_until: float, rooms: Rooms
     ) -> DeliveryClaim:
         """Lease up to ``limit`` due deliveries in due order, each client within its room and

@@ -56,9 +56,6 @@ class DeliverySlots:
             },
         )
 
-    def destination_full(self, destination: str) -> bool:
-        return self._by_destination[destination] >= self.per_destination
-
     def take(self, task: asyncio.Task[None], client_id: str, destination: str) -> None:
         self._out[task] = _Out(client_id, destination)
         self._by_client[client_id] += 1

@@ -53,8 +53,6 @@ def _step_kind(status: JobStatus) -> str | None:
     return None
 
 
-# A delivery whose destination is at its cap is given back, due again this much later.
-_DESTINATION_BUSY_DEFER_S = 1.0
 # The longest a destination's circuit stays open before a probe.
 _MAX_OPEN_S = 3600.0
 
@@ -354,7 +352,7 @@ class Worker:
             self._deliveries_backlog = self._deliveries_crowded = True  # full: more may be due
             return 0
         self.slots.claiming()
-        claim = await rt.store.deliveries.claim_within(
+        claim = await rt.store.deliveries.claim(
             now=now,
             limit=delivery_limit,
             token=token,
@@ -368,7 +366,7 @@ class Worker:
             target = destination(delivery.url)
             deferred_until = self._deferred_until(target, now)
             if deferred_until is not None:
-                # Busy destination or open circuit: give it back without an attempt or a slot.
+                # Open circuit: give it back without an attempt or a slot.
                 deferrals.append((delivery.id, deferred_until))
                 continue
             if delivery.next_run_at is not None:
@@ -390,16 +388,13 @@ class Worker:
         return started
 
     def _deferred_until(self, target: str, now: float) -> float | None:
-        """When a delivery to ``target`` claimed now should come back instead of being sent:
-        None to send it now. The cap comes first, so a probe is only let out with a slot."""
-        deferred = self.rt.metrics.deliveries_deferred
-        if self.slots.destination_full(target):
-            deferred.labels(reason="destination_busy").inc()
-            return now + _DESTINATION_BUSY_DEFER_S
+        """When a delivery to ``target`` claimed now should come back instead of being sent
+        (its circuit is open, or half-open with its probe out): None to send it now. The claim
+        already kept to the destination's cap, so a probe only goes out with a slot."""
         admission = self.circuits.admit(target, now)
         self.rt.metrics.circuits_open.set(self.circuits.open_count())
         if admission.verdict == "defer":
-            deferred.labels(reason="circuit_open").inc()
+            self.rt.metrics.deliveries_deferred.labels(reason="circuit_open").inc()
             return admission.until
         return None
 

@@ -12,6 +12,7 @@ from bench.mixed_backlog import Shape, _make_due, _quantile, _seed
 from gateway.ids import new_lease_token
 from gateway.store import Store
 from gateway.store.schema import jobs
+from tests.store.builders import claim_deliveries
 
 
 async def test_seeded_work_is_due_at_t_and_claimable(tmp_path: Path) -> None:
@@ -23,9 +24,9 @@ async def test_seeded_work_is_due_at_t_and_claimable(tmp_path: Path) -> None:
     store = await Store.open(url)
     try:
         claim = {"token": new_lease_token(), "lease_until": due_at + 60, "limit": 100}
-        assert await store.deliveries.claim(now=due_at - 0.1, **claim) == []
+        assert await claim_deliveries(store, now=due_at - 0.1, **claim) == []
         assert await store.jobs.claim_jobs(now=due_at - 0.1, **claim) == []
-        delivered = await store.deliveries.claim(now=due_at, **claim)
+        delivered = await claim_deliveries(store, now=due_at, **claim)
         assert len(delivered) == 10
         assert {d.url for d in delivered} == set(urls)
         assert len({d.client_id for d in delivered}) == 2

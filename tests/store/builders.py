@@ -8,12 +8,14 @@ from typing import Any
 import msgspec
 
 from gateway.domain.delivery import DeliveryState
+from gateway.domain.fair_share import Rooms
 from gateway.store import Store
 from gateway.store.jobs import Created
 from gateway.store.records import (
     AttemptRecord,
     ClientRecord,
     DeliveryChange,
+    DeliveryRecord,
     JobChange,
     JobRecord,
     NewDelivery,
@@ -137,3 +139,17 @@ def delivery_change(
         last_error=last_error,
         next_run_at=next_run_at,
     )
+
+
+# Rooms no claim reaches: the claim is limited only by its ``limit``.
+NO_LIMITS = Rooms(per_client=10**6, per_destination=10**6)
+
+
+async def claim_deliveries(
+    store: Store, *, now: float, limit: int, token: str, lease_until: float
+) -> list[DeliveryRecord]:
+    """Lease due deliveries through the worker's claim, with rooms that hold nothing back."""
+    claim = await store.deliveries.claim(
+        now=now, limit=limit, token=token, lease_until=lease_until, rooms=NO_LIMITS
+    )
+    return claim.deliveries

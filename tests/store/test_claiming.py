@@ -12,7 +12,15 @@ from gateway.store import Store
 from gateway.store.records import JobChange
 from gateway.store.schema import deliveries
 from tests.backends import OpenStore
-from tests.store.builders import LEASE_S, T0, add_client, add_deliveries, add_job, new_delivery
+from tests.store.builders import (
+    LEASE_S,
+    T0,
+    add_client,
+    add_deliveries,
+    add_job,
+    claim_deliveries,
+    new_delivery,
+)
 
 
 async def claim_ids(store: Store, *, now: float, token: str, limit: int = 100) -> list[str]:
@@ -144,7 +152,7 @@ async def test_concurrent_fair_claims_never_share_a_delivery(
     async def drain(replica: Store, name: str) -> list[str]:
         got: list[str] = []
         for round_ in range(total):
-            claim = await replica.deliveries.claim_within(
+            claim = await replica.deliveries.claim(
                 now=T0,
                 limit=5,
                 token=f"lease_{name}_{round_}",
@@ -266,7 +274,7 @@ async def test_renew_extends_only_the_given_tokens(store: Store) -> None:
         now=T0,
         new_deliveries=[new_delivery(done)],
     )
-    await store.deliveries.claim(now=T0, limit=10, token="lease_mine", lease_until=T0 + 1)
+    await claim_deliveries(store, now=T0, limit=10, token="lease_mine", lease_until=T0 + 1)
 
     renewed = await store.work.renew_leases(["lease_mine", "lease_unknown"], T0 + 100)
 
@@ -292,7 +300,7 @@ async def test_release_makes_work_due_again(store: Store) -> None:
         new_deliveries=[new_delivery(done)],
     )
     assert [job.id] == await claim_ids(store, now=T0, token="lease_stop")
-    await store.deliveries.claim(now=T0, limit=10, token="lease_stop", lease_until=T0 + 30)
+    await claim_deliveries(store, now=T0, limit=10, token="lease_stop", lease_until=T0 + 30)
 
     await store.work.release_leases(["lease_stop"])
     await store.work.release_leases([])
@@ -306,6 +314,6 @@ async def test_release_makes_work_due_again(store: Store) -> None:
     assert [] == leased
     assert [job.id] == await claim_ids(store, now=T0 + 1, token="lease_next")
     assert 1 == len(
-        await store.deliveries.claim(now=T0 + 1, limit=10, token="n", lease_until=T0 + 9)
+        await claim_deliveries(store, now=T0 + 1, limit=10, token="n", lease_until=T0 + 9)
     )
     assert 0 == await store.work.count_takeovers()

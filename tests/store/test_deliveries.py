@@ -18,6 +18,7 @@ from tests.store.builders import (
     add_deliveries,
     add_job,
     attempt,
+    claim_deliveries,
     delivery_change,
 )
 
@@ -45,8 +46,8 @@ async def finished_job(store: Store, client_id: str = "cli_a", count: int = 1) -
 
 async def deliver(store: Store, delivery_id: str, *, now: float, state: str) -> None:
     """Claim every due delivery and record one attempt for ``delivery_id`` ending in ``state``."""
-    claimed = await store.deliveries.claim(
-        now=now, limit=100, token="lease_send", lease_until=now + LEASE_S
+    claimed = await claim_deliveries(
+        store, now=now, limit=100, token="lease_send", lease_until=now + LEASE_S
     )
     assert delivery_id in {d.id for d in claimed}
     values = delivery_change(state=state, attempts=1, next_run_at=None)
@@ -62,11 +63,11 @@ async def test_deliveries_are_claimed_when_due(store: Store) -> None:
     job = await finished_job(store)
     [made] = await store.deliveries.for_job(job.id)
 
-    [claimed] = await store.deliveries.claim(
-        now=T0, limit=10, token="lease_a", lease_until=T0 + LEASE_S
+    [claimed] = await claim_deliveries(
+        store, now=T0, limit=10, token="lease_a", lease_until=T0 + LEASE_S
     )
-    again = await store.deliveries.claim(
-        now=T0 + 1, limit=10, token="lease_b", lease_until=T0 + 1 + LEASE_S
+    again = await claim_deliveries(
+        store, now=T0 + 1, limit=10, token="lease_b", lease_until=T0 + 1 + LEASE_S
     )
 
     assert (made.id, made.payload, "lease_a", T0 + LEASE_S) == (
@@ -85,8 +86,8 @@ async def test_record_attempt_is_fenced_and_logs_the_attempt(store: Store) -> No
     await add_client(store)
     job = await finished_job(store)
     [made] = await store.deliveries.for_job(job.id)
-    await store.deliveries.claim(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
-    await store.deliveries.claim(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
+    await claim_deliveries(store, now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
+    await claim_deliveries(store, now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
     failed = attempt(made.id, 1, at=T0 + 7, status_code=503)
     retry = delivery_change(attempts=1, last_status_code=503, next_run_at=T0 + 12)
 
@@ -120,7 +121,7 @@ async def test_deliveries_and_attempts_are_listed_in_order(store: Store) -> None
     other = await finished_job(store)
     first, second = await store.deliveries.for_job(job.id)
     [elsewhere] = await store.deliveries.for_job(other.id)
-    await store.deliveries.claim(now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
+    await claim_deliveries(store, now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
     recorded = [
         (second.id, attempt(second.id, 1, at=T0 + 1, status_code=500)),
         (elsewhere.id, attempt(elsewhere.id, 1, at=T0 + 1)),
@@ -142,7 +143,7 @@ async def test_redeliver_makes_finished_deliveries_pending_with_the_same_id(stor
     await add_client(store)
     job = await finished_job(store, count=3)
     delivered, dead, pending = await store.deliveries.for_job(job.id)
-    await store.deliveries.claim(now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
+    await claim_deliveries(store, now=T0, limit=10, token="lease_x", lease_until=T0 + 30)
     for made, state in ((delivered, "delivered"), (dead, "dead")):
         assert await record_attempt(
             store,
@@ -173,8 +174,8 @@ async def test_redeliver_makes_finished_deliveries_pending_with_the_same_id(stor
         by_id[pending.id].attempts,
         by_id[pending.id].next_run_at,
     )
-    claimed = await store.deliveries.claim(
-        now=T0 + 10, limit=10, token="lease_y", lease_until=T0 + 40
+    claimed = await claim_deliveries(
+        store, now=T0 + 10, limit=10, token="lease_y", lease_until=T0 + 40
     )
     assert sorted([delivered.id, dead.id]) == sorted(d.id for d in claimed)
 
@@ -204,8 +205,8 @@ async def test_replay_dead_takes_the_window_and_the_client(store: Store) -> None
         client_id="cli_a", since=T0, until=T0 + 100, now=T0 + 300
     )
 
-    claimed = await store.deliveries.claim(
-        now=T0 + 300, limit=10, token="lease_r", lease_until=T0 + 330
+    claimed = await claim_deliveries(
+        store, now=T0 + 300, limit=10, token="lease_r", lease_until=T0 + 330
     )
     assert 2 == replayed
     assert sorted([made["at_since"], made["inside"]]) == sorted(d.id for d in claimed)
@@ -218,8 +219,8 @@ async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store
     await add_client(store)
     job = await finished_job(store)
     [made] = await store.deliveries.for_job(job.id)
-    await store.deliveries.claim(now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
-    await store.deliveries.claim(now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
+    await claim_deliveries(store, now=T0, limit=10, token="lease_old", lease_until=T0 + 5)
+    await claim_deliveries(store, now=T0 + 6, limit=10, token="lease_new", lease_until=T0 + 40)
     dead = delivery_change(state="dead", attempts=1, next_run_at=None)
     await record_attempt(
         store, made.id, "lease_old", attempt(made.id, 1, at=T0 + 7), dead, now=T0 + 7
@@ -228,7 +229,7 @@ async def test_attempts_redeliveries_and_replays_write_history_rows(store: Store
         store, made.id, "lease_new", attempt(made.id, 1, at=T0 + 8), dead, now=T0 + 8
     )
     await store.deliveries.redeliver(job.id, now=T0 + 9)
-    await store.deliveries.claim(now=T0 + 9, limit=10, token="lease_3", lease_until=T0 + 40)
+    await claim_deliveries(store, now=T0 + 9, limit=10, token="lease_3", lease_until=T0 + 40)
     await record_attempt(
         store, made.id, "lease_3", attempt(made.id, 1, at=T0 + 10), dead, now=T0 + 10
     )
@@ -264,8 +265,8 @@ async def test_attempts_recorded_together_are_each_fenced(store: Store) -> None:
     await add_client(store)
     job = await finished_job(store, count=3)
     first, second, third = await store.deliveries.for_job(job.id)
-    await store.deliveries.claim(now=T0, limit=10, token="lease_x", lease_until=T0 + 5)
-    await store.deliveries.claim(now=T0 + 6, limit=10, token="lease_y", lease_until=T0 + 40)
+    await claim_deliveries(store, now=T0, limit=10, token="lease_x", lease_until=T0 + 5)
+    await claim_deliveries(store, now=T0 + 6, limit=10, token="lease_y", lease_until=T0 + 40)
     writes = [
         AttemptWrite("lease_y", attempt(first.id, 1, at=T0 + 7), delivered, T0 + 7),
         AttemptWrite("lease_x", attempt(second.id, 1, at=T0 + 7), delivered, T0 + 7),
@@ -303,7 +304,7 @@ async def test_a_claim_counts_what_is_in_flight_per_client_and_per_destination(
     b_job = await add_job(store, "cli_b", callback_url="https://b.test/hook")
     await add_deliveries(store, b_job, 2)
 
-    claim = await store.deliveries.claim_within(
+    claim = await store.deliveries.claim(
         now=T0,
         limit=10,
         token="lease_c",
@@ -335,7 +336,7 @@ async def test_a_client_whose_first_deliveries_wait_on_a_full_destination_gets_i
     free = await add_job(store, "cli_a", callback_url="https://free.test/hook", now=T0 - 1)
     await add_deliveries(store, free, 2, now=T0 - 1)
 
-    claim = await store.deliveries.claim_within(
+    claim = await store.deliveries.claim(
         now=T0,
         limit=10,
         token="lease_f",
@@ -358,7 +359,7 @@ async def test_a_claim_of_one_looks_past_clients_without_room(store: Store) -> N
     freed = await add_job(store, "cli_a", callback_url="https://a.test/hook")
     await add_deliveries(store, freed, 1, now=T0 - 1)
 
-    claim = await store.deliveries.claim_within(
+    claim = await store.deliveries.claim(
         now=T0,
         limit=1,
         token="lease_1",
@@ -380,10 +381,10 @@ async def test_a_claim_that_takes_everything_due_holds_nothing_back(store: Store
     await add_deliveries(store, job, 3)
     rooms = Rooms(per_client=8, per_destination=4)
 
-    first = await store.deliveries.claim_within(
+    first = await store.deliveries.claim(
         now=T0, limit=3, token="lease_1", lease_until=T0 + LEASE_S, rooms=rooms
     )
-    second = await store.deliveries.claim_within(
+    second = await store.deliveries.claim(
         now=T0, limit=3, token="lease_2", lease_until=T0 + LEASE_S, rooms=rooms
     )
 
