@@ -94,6 +94,8 @@ class Worker:
         # job still running): it asks the running tick to claim again at this time (runtime
         # clock), no sooner than a gap after its last claim.
         self._ticking = False
+        self._tick_ended = asyncio.Event()  # set while no tick runs (stop waits for it)
+        self._tick_ended.set()
         self._last_claim_at = 0.0
         self._claim_again_at: float | None = None
         self.listener: WorkListener | None = None
@@ -171,9 +173,16 @@ class Worker:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         grace = self.rt.settings.shutdown_grace_s if grace_s is None else grace_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # A tick in the middle of a claim has leased rows it has not started yet: let it start
+        # them (it claims no more once stopping), so their leases are waited for or released.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._tick_ended.wait()
         pending = set(self._tasks)
         if pending:
-            _, pending = await asyncio.wait(pending, timeout=grace)
+            _, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
         tokens = {self._tasks[task] for task in pending}
         for task in pending:
             task.cancel()
@@ -197,6 +206,7 @@ class Worker:
         # Stop claiming before the next tick is due, so ticks do not pile up behind this one.
         until = loop.time() + 0.8 * self.rt.settings.tick_interval_s
         self._ticking = True
+        self._tick_ended.clear()
         try:
             jobs, deliveries = True, True
             while not self._stopping:
@@ -221,6 +231,7 @@ class Worker:
             self.rt.log.exception("tick_failed")
         finally:
             self._ticking, self._claim_again_at = False, None
+            self._tick_ended.set()
         return started
 
     async def _tick_again_when_work_is_due(self) -> None:
