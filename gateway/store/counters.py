@@ -59,45 +59,70 @@ _ADD_HITS_SQL = (
     "ON CONFLICT (client_id, window_start) DO UPDATE SET count = rate_windows.count + :hits "
     "RETURNING count"
 )
-_ADD_HITS = Statement(_ADD_HITS_SQL)
-# SQLite: the same statement also counts the client's jobs in flight (one statement fewer per
-# batch). Not on PostgreSQL: a statement reads from a snapshot taken before it waited for the
-# window's lock, so it could miss jobs another replica committed meanwhile; there the count is
-# a statement of its own, after the lock (``gateway.store.intake``). SQLite has one writer.
+ADD_HITS = Statement(_ADD_HITS_SQL)
+# SQLite (``gateway.store.intake_sqlite``): the same statement also counts the client's jobs in
+# flight (one statement fewer per batch). Not on PostgreSQL: a statement reads from a snapshot
+# taken before it waited for the window's lock, so it could miss jobs another replica committed
+# meanwhile; there the count is a statement of its own, after the lock (``gateway.store.intake``).
+# SQLite has one writer.
 # The statuses of a job in flight as an SQL list (the domain's constants, never input).
 IN_FLIGHT_SQL = ", ".join(f"'{status}'" for status in sorted(IN_FLIGHT))
-_ADD_HITS_COUNTING_IN_FLIGHT = Statement(
+ADD_HITS_COUNTING_IN_FLIGHT = Statement(
     # The statuses are the domain's constants, never input: nothing to inject.
     f"{_ADD_HITS_SQL}, (SELECT count(*) FROM jobs WHERE jobs.client_id = :client_id "  # noqa: S608
     f"AND jobs.status IN ({IN_FLIGHT_SQL}))"
 )
-_SET_WINDOW = sa.text(
+SET_WINDOW = Statement(
     "UPDATE rate_windows SET count = :count "
     "WHERE client_id = :client_id AND window_start = :window_start"
 )
-_FORGET_OLDER_WINDOWS = sa.text(
+FORGET_OLDER_WINDOWS = Statement(
     "DELETE FROM rate_windows WHERE client_id = :client_id AND window_start < :window_start"
 )
 
 Window = tuple[str, float]  # (client id, window start)
 
 
+def hit_parameters(hits: dict[Window, int]) -> list[dict[str, Any]]:
+    """One statement's parameters per window, in sorted order: two replicas' batches take the
+    windows' rows in one order, so they never wait on each other in a cycle."""
+    return [
+        {"client_id": client_id, "window_start": window_start, "hits": added}
+        for (client_id, window_start), added in sorted(hits.items())
+    ]
+
+
 async def add_hits(
     conn: AsyncConnection, db: Database, hits: dict[Window, int]
-) -> tuple[dict[Window, int], dict[str, int]]:
-    """Add ``hits`` to each window (taking its row for this transaction, in sorted order: two
-    replicas' batches never wait on each other in a cycle); returns each count before them and,
-    on SQLite, each client's jobs in flight (PostgreSQL: none, count them after this)."""
+) -> dict[Window, int]:
+    """Add ``hits`` to each window, taking its row for this transaction; returns each count
+    before them."""
     before: dict[Window, int] = {}
-    in_flight: dict[str, int] = {}
-    statement = _ADD_HITS_COUNTING_IN_FLIGHT if db.is_sqlite else _ADD_HITS
-    for (client_id, window_start), added in sorted(hits.items()):
-        parameters = {"client_id": client_id, "window_start": window_start, "hits": added}
-        (row,) = await db.run(conn, statement, parameters)
-        before[(client_id, window_start)] = int(row[0]) - added
-        if db.is_sqlite:
-            in_flight[client_id] = int(row[1])
-    return before, in_flight
+    for parameters in hit_parameters(hits):
+        (row,) = await db.run(conn, ADD_HITS, parameters)
+        before[(parameters["client_id"], parameters["window_start"])] = (
+            int(row[0]) - parameters["hits"]
+        )
+    return before
+
+
+def window_corrections(
+    before: dict[Window, int], hits: dict[Window, int], counted: dict[Window, int]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The windows whose ``counted`` total is not ``before`` plus the ``hits`` added (their
+    ``SET_WINDOW`` parameters), and the windows whose first hits these are (their
+    ``FORGET_OLDER_WINDOWS`` parameters: the client's older windows go)."""
+    corrections = [
+        {"client_id": c, "window_start": w, "count": counted[(c, w)]}
+        for (c, w), count in before.items()
+        if counted[(c, w)] != count + hits[(c, w)]
+    ]
+    fresh = [
+        {"client_id": c, "window_start": w}
+        for (c, w), count in before.items()
+        if count == 0 and counted[(c, w)] != 0
+    ]
+    return corrections, fresh
 
 
 async def settle_windows(
@@ -108,20 +133,11 @@ async def settle_windows(
 ) -> None:
     """Correct the windows whose ``counted`` total is not ``before`` plus the ``hits`` added;
     a window's first hits forget the client's older windows."""
-    corrections = [
-        {"client_id": c, "window_start": w, "count": counted[(c, w)]}
-        for (c, w), count in before.items()
-        if counted[(c, w)] != count + hits[(c, w)]
-    ]
+    corrections, fresh = window_corrections(before, hits, counted)
     if corrections:
-        await conn.execute(_SET_WINDOW, corrections)
-    fresh = [
-        {"client_id": c, "window_start": w}
-        for (c, w), count in before.items()
-        if count == 0 and counted[(c, w)] != 0
-    ]
+        await conn.execute(SET_WINDOW.clause, corrections)
     if fresh:
-        await conn.execute(_FORGET_OLDER_WINDOWS, fresh)
+        await conn.execute(FORGET_OLDER_WINDOWS.clause, fresh)
 
 
 class CounterStore:

@@ -13,7 +13,7 @@ import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -22,6 +22,9 @@ from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gateway.errors import StoreUnavailable
+from gateway.store.sqlite_writer import SqliteWork, SqliteWriter
+
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every replica running migrations.
@@ -65,8 +68,9 @@ async def _unavailable_as_503() -> AsyncIterator[None]:
 
 
 class Statement:
-    """Plain SQL with ``:name`` parameters that both engines read alike, for the hot path
-    (``Database.run``): built once, ``sql`` as written and its SQLAlchemy ``clause``."""
+    """Plain SQL with ``:name`` parameters that both engines read alike, for the hot path:
+    built once, ``sql`` as written (for ``sqlite3``, in the writer's thread) and its
+    SQLAlchemy ``clause`` (``Database.run``)."""
 
     __slots__ = ("clause", "sql")
 
@@ -75,8 +79,8 @@ class Statement:
         self.clause = sa.text(sql)
 
 
-# The driver's errors on the direct path, raised as SQLAlchemy raises them everywhere else (so
-# an outage is still a 503 and a key conflict still an IntegrityError to group commit).
+# The driver's errors in the writer's thread, raised as SQLAlchemy raises them everywhere else
+# (so an outage is still a 503 and a key conflict still an IntegrityError to group commit).
 _AS_SQLALCHEMY_ERROR: tuple[tuple[type[sqlite3.Error], type[exc.DBAPIError]], ...] = (
     (sqlite3.IntegrityError, exc.IntegrityError),
     (sqlite3.OperationalError, exc.OperationalError),
@@ -117,9 +121,17 @@ def _sqlite_pragmas(synchronous: str) -> Any:
 class Database:
     """An async engine plus the one rule about how to write to it."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.engine = engine
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # SQLite: whole write transactions in one trip (intake's group commit), on a connection
+        # set up as the engine's are.
+        self._writer = None
+        if self.is_sqlite:
+            pragmas = _sqlite_pragmas(sqlite_synchronous)
+            self._writer = SqliteWriter(
+                str(engine.url.database), on_connect=[lambda conn: pragmas(conn, None)]
+            )
         # Whether lease and due times come from the database's clock (PostgreSQL, set by the
         # runtime: ``gateway.service.runtime.shared_clock``); otherwise the caller's clock.
         self.clock_from_db = False
@@ -142,15 +154,16 @@ class Database:
             engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=0, hide_parameters=True
             )
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(sqlite_synchronous.upper()))
-        else:
-            engine = create_async_engine(
-                url,
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,
-                hide_parameters=True,
-            )
+            synchronous = sqlite_synchronous.upper()
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(synchronous))
+            return cls(engine, sqlite_synchronous=synchronous)
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            hide_parameters=True,
+        )
         return cls(engine)
 
     @contextlib.asynccontextmanager
@@ -164,6 +177,23 @@ class Database:
         async with _unavailable_as_503(), self._write_lock, self.engine.begin() as conn:
             yield conn
 
+    async def write_in_thread(self, work: SqliteWork[T]) -> T:
+        """SQLite only: run ``work`` (a function of a ``sqlite3`` connection) as one write
+        transaction in the writer's thread (``gateway.store.sqlite_writer``), in turn with
+        :meth:`write`'s transactions. The driver's errors are raised as SQLAlchemy's (an
+        outage as :class:`StoreUnavailable`, a constraint as ``IntegrityError``)."""
+        assert self._writer is not None, "SQLite only"
+        assert self._write_lock is not None
+        async with _unavailable_as_503(), self._write_lock:
+            try:
+                return await self._writer.transaction(work)
+            except sqlite3.Error as error:
+                raise _sqlalchemy_error("(intake batch)", error) from error
+
+    @property
+    def sqlite_writer(self) -> SqliteWriter | None:
+        return self._writer
+
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         async with _unavailable_as_503(), self.engine.connect() as conn:
@@ -176,24 +206,9 @@ class Database:
         parameters: dict[str, Any] | Sequence[dict[str, Any]],
     ) -> list[Sequence[Any]]:
         """Run ``statement`` in ``conn``'s transaction with one set of parameters (returning
-        its rows) or many (returning none).
-
-        SQLite: on the driver's own connection (``driver_connection``, aiosqlite), one trip to
-        its thread per statement; SQLAlchemy's adapter makes three or four (cursor, execute,
-        fetch, close), each waiting for a turn of the event loop — most of a lone request's
-        latency (bench/README.md). Same connection, so the same transaction."""
-        if not self.is_sqlite:
-            result = await conn.execute(statement.clause, parameters)
-            return list(result.all()) if result.returns_rows else []
-        driver = (await conn.get_raw_connection()).driver_connection
-        assert driver is not None
-        try:
-            if isinstance(parameters, dict):
-                return list(await driver.execute_fetchall(statement.sql, parameters))
-            await driver.executemany(statement.sql, parameters)
-            return []
-        except sqlite3.Error as error:
-            raise _sqlalchemy_error(statement.sql, error) from error
+        its rows) or many (returning none)."""
+        result = await conn.execute(statement.clause, parameters)
+        return list(result.all()) if result.returns_rows else []
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision; safe to run from several replicas at once."""
@@ -253,6 +268,8 @@ class Database:
                 await conn.execute(_FIRST_BEAT, {"replica_id": replica_id, "beat_at": now})
 
     async def dispose(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
         await self.engine.dispose()
 
 

@@ -97,7 +97,7 @@ async def record_job_events(
 
 
 # Intake's (hot path: ``Database.run``): the same, for jobs just inserted, with no details.
-_RECORD_NEW = Statement(
+RECORD_NEW = Statement(
     "INSERT INTO job_events (job_id, client_id, kind, at, status, upstream_status, polls, data) "
     "SELECT id, client_id, CAST(:kind AS VARCHAR(40)), CAST(:at AS DOUBLE PRECISION), status, "
     "upstream_status, poll_count, '{}' FROM jobs WHERE id = :job_id"
@@ -111,11 +111,14 @@ async def record_new_jobs(
     No lock is needed: no other transaction can see (let alone change) those rows yet."""
     if not jobs_at:
         return
-    await db.run(
-        conn,
-        _RECORD_NEW,
-        [{"job_id": job_id, "kind": str(kind), "at": at} for job_id, at in jobs_at],
-    )
+    await db.run(conn, RECORD_NEW, new_job_events(jobs_at, kind))
+
+
+def new_job_events(
+    jobs_at: Sequence[tuple[str, float]], kind: JobEventKind
+) -> list[dict[str, Any]]:
+    """The parameters of ``RECORD_NEW``: each job's first event (``kind``, at its time)."""
+    return [{"job_id": job_id, "kind": str(kind), "at": at} for job_id, at in jobs_at]
 
 
 def _from_row(row: Any) -> JobEventRecord:

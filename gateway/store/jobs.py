@@ -15,7 +15,8 @@ from gateway.domain.jobs import IN_FLIGHT, TERMINAL
 from gateway.store.database import Database
 from gateway.store.deliveries import insert_deliveries
 from gateway.store.history import NewJobEvent, record_events
-from gateway.store.intake import (
+from gateway.store.intake import insert_batch
+from gateway.store.intake_plan import (
     Admission,
     Created,
     IdempotencyClaim,
@@ -25,8 +26,8 @@ from gateway.store.intake import (
     OverRateLimit,
     Replayed,
     TooManyInFlight,
-    insert_batch,
 )
+from gateway.store.intake_sqlite import insert_batch_sqlite
 from gateway.store.records import (
     JobChange,
     JobRecord,
@@ -127,6 +128,8 @@ class JobStore:
         request, in order, all committed when this returns. Raises ``IntegrityError`` when
         another replica committed one of the batch's idempotency keys meanwhile (nothing of the
         batch is stored then)."""
+        if self.db.is_sqlite:  # the whole batch in one trip to the writer's thread
+            return await self.db.write_in_thread(lambda conn: insert_batch_sqlite(conn, requests))
         async with self.db.write() as conn:
             return await insert_batch(conn, self.db, requests)
 

@@ -232,7 +232,13 @@ _JSON_JOB_COLUMNS = ("request", "metadata", "events", "usage", "error")
 
 
 def job_from_row(row: Any) -> JobRecord:
-    values = _row_dict(row)
+    return job_from_values(_row_dict(row))
+
+
+def job_from_values(values: dict[str, Any]) -> JobRecord:
+    """A job from its columns' values as stored (JSON as text; a boolean may be SQLite's 0/1
+    when read by the driver itself)."""
+    values["body_checked"] = bool(values["body_checked"])
     for name in _JSON_JOB_COLUMNS:
         raw = values[name]
         values[name] = None if raw is None else msgspec.json.decode(raw)

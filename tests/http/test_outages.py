@@ -38,6 +38,10 @@ async def test_a_full_disk_answers_503_and_loses_nothing_accepted(api: Api) -> N
 
     sa.event.listen(db.engine.sync_engine, "connect", tiny_disk)
     await db.engine.dispose()  # new connections, each with the limit
+    writer = db.sqlite_writer  # and intake's own, in the writer's thread
+    assert writer is not None
+    writer.on_connect.append(lambda conn: tiny_disk(conn, None))
+    await writer.close()
     ids = [accepted.json()["id"]]
     for _ in range(200):  # the pages left fill up within a few jobs
         response = await api.submit(prompt="x" * 2000)

@@ -4,6 +4,9 @@ commits — a failed commit fails every request of its batch and leaves no row."
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -65,27 +68,47 @@ async def test_a_batch_cut_at_its_size_limit_commits_in_turns(harness: Harness) 
     assert 10 == await count_jobs(harness.runtime.store)
 
 
-async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(harness: Harness) -> None:
-    """The database fails at COMMIT: every request of the batch gets the outage (a 503), no row
-    exists; the next batch, after the outage, is stored."""
-    store = harness.runtime.store
-    intake = GroupCommit(store.jobs)
-    failures = 0
+@contextlib.contextmanager
+def failing_commits(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Every intake commit fails as a full disk fails it; yields the failures seen. SQLite:
+    the writer thread's COMMIT (intake runs there); PostgreSQL: SQLAlchemy's commit."""
+    failures: list[int] = []
+    writer = store.db.sqlite_writer
+    if writer is not None:
+
+        def fail_in_writer(_conn: sqlite3.Connection) -> None:
+            failures.append(1)
+            raise sqlite3.OperationalError("disk I/O error")
+
+        monkeypatch.setattr(writer, "commit", fail_in_writer)
+        yield failures
+        monkeypatch.undo()
+        return
 
     def fail_commit(_conn: Any) -> None:
-        nonlocal failures
-        failures += 1
+        failures.append(1)
         raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
 
     event.listen(store.db.engine.sync_engine, "commit", fail_commit)
     try:
-        outcomes = await asyncio.gather(
-            *(intake.insert(r) for r in requests(harness, 20)), return_exceptions=True
-        )
+        yield failures
     finally:
         event.remove(store.db.engine.sync_engine, "commit", fail_commit)
 
-    assert failures >= 1
+
+async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails at COMMIT: every request of the batch gets the outage (a 503), no row
+    exists; the next batch, after the outage, is stored."""
+    store = harness.runtime.store
+    intake = GroupCommit(store.jobs)
+    with failing_commits(store, monkeypatch) as failures:
+        outcomes = await asyncio.gather(
+            *(intake.insert(r) for r in requests(harness, 20)), return_exceptions=True
+        )
+
+    assert failures
     assert [StoreUnavailable] * 20 == [type(o) for o in outcomes]
     assert 0 == await count_jobs(store)
     after = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 3)))
