@@ -92,20 +92,6 @@ def hit_parameters(hits: dict[Window, int]) -> list[dict[str, Any]]:
     ]
 
 
-async def add_hits(
-    conn: AsyncConnection, db: Database, hits: dict[Window, int]
-) -> dict[Window, int]:
-    """Add ``hits`` to each window, taking its row for this transaction; returns each count
-    before them."""
-    before: dict[Window, int] = {}
-    for parameters in hit_parameters(hits):
-        (row,) = await db.run(conn, ADD_HITS, parameters)
-        before[(parameters["client_id"], parameters["window_start"])] = (
-            int(row[0]) - parameters["hits"]
-        )
-    return before
-
-
 def window_corrections(
     before: dict[Window, int], hits: dict[Window, int], counted: dict[Window, int]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -123,21 +109,6 @@ def window_corrections(
         if count == 0 and counted[(c, w)] != 0
     ]
     return corrections, fresh
-
-
-async def settle_windows(
-    conn: AsyncConnection,
-    before: dict[Window, int],
-    hits: dict[Window, int],
-    counted: dict[Window, int],
-) -> None:
-    """Correct the windows whose ``counted`` total is not ``before`` plus the ``hits`` added;
-    a window's first hits forget the client's older windows."""
-    corrections, fresh = window_corrections(before, hits, counted)
-    if corrections:
-        await conn.execute(SET_WINDOW.clause, corrections)
-    if fresh:
-        await conn.execute(FORGET_OLDER_WINDOWS.clause, fresh)
 
 
 class CounterStore:

@@ -104,16 +104,6 @@ RECORD_NEW = Statement(
 )
 
 
-async def record_new_jobs(
-    conn: AsyncConnection, db: Database, jobs_at: Sequence[tuple[str, float]], kind: JobEventKind
-) -> None:
-    """The first event of jobs inserted in the caller's transaction, one statement for all.
-    No lock is needed: no other transaction can see (let alone change) those rows yet."""
-    if not jobs_at:
-        return
-    await db.run(conn, RECORD_NEW, new_job_events(jobs_at, kind))
-
-
 def new_job_events(
     jobs_at: Sequence[tuple[str, float]], kind: JobEventKind
 ) -> list[dict[str, Any]]:

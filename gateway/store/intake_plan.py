@@ -143,7 +143,7 @@ class Screened:
             else:
                 self.outcomes[index] = _ReplayStored(job_id=seen.job_id)
         # Every request still undecided counts in its window (at most: one repeating a key
-        # claimed earlier in the batch replays that job and does not count; settle_windows
+        # claimed earlier in the batch replays that job and does not count; the window's correction
         # corrects).
         admitted = (requests[i] for i in self.undecided)
         self.hits: dict[Window, int] = Counter(

@@ -23,7 +23,7 @@ from gateway.store.counters import (
     window_corrections,
 )
 from gateway.store.history import RECORD_NEW, new_job_events
-from gateway.store.intake import INSERT_JOBS
+from gateway.store.intake import DELETE_KEY, INSERT_JOBS, INSERT_KEY
 from gateway.store.intake_plan import (
     Admitted,
     InsertOutcome,
@@ -40,12 +40,6 @@ from gateway.store.intake_plan import (
     wanted_keys,
 )
 from gateway.store.records import JobRecord, job_from_values
-
-_DELETE_KEY = "DELETE FROM idempotency_keys WHERE client_id = :match_client_id AND key = :match_key"
-_INSERT_KEY = (
-    "INSERT INTO idempotency_keys (client_id, key, request_hash, job_id, created_at) "
-    "VALUES (:client_id, :key, :request_hash, :job_id, :created_at)"
-)
 
 
 def insert_batch_sqlite(
@@ -112,10 +106,10 @@ def _store(
     if not admitted.accepted:
         return []
     if admitted.expired:
-        conn.executemany(_DELETE_KEY, expired_key_rows(admitted))
+        conn.executemany(DELETE_KEY.sql, expired_key_rows(admitted))
     keys = key_rows(requests, admitted)
     if keys:
-        conn.executemany(_INSERT_KEY, keys)
+        conn.executemany(INSERT_KEY.sql, keys)
     created = created_jobs(requests, admitted)
     conn.executemany(INSERT_JOBS.sql, job_rows(created))
     events = new_job_events([(job.id, job.created_at) for job in created], JobEventKind.ACCEPTED)

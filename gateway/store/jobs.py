@@ -130,8 +130,8 @@ class JobStore:
         batch is stored then)."""
         if self.db.is_sqlite:  # the whole batch in one trip to the writer's thread
             return await self.db.write_in_thread(lambda conn: insert_batch_sqlite(conn, requests))
-        async with self.db.write() as conn:
-            return await insert_batch(conn, self.db, requests)
+        async with self.db.pg_transaction() as conn:
+            return await insert_batch(conn, requests)
 
     # --- reads --------------------------------------------------------------------------
 

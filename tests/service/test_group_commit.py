@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from gateway.errors import StoreUnavailable
 from gateway.service.group_commit import GroupCommit
@@ -68,32 +67,35 @@ async def test_a_batch_cut_at_its_size_limit_commits_in_turns(harness: Harness) 
     assert 10 == await count_jobs(harness.runtime.store)
 
 
-@contextlib.contextmanager
-def failing_commits(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Every intake commit fails as a full disk fails it; yields the failures seen. SQLite:
-    the writer thread's COMMIT (intake runs there); PostgreSQL: SQLAlchemy's commit."""
-    failures: list[int] = []
+# PostgreSQL: a constraint checked at COMMIT that fails as a disk fails (SQLSTATE 58030).
+_FAIL_AT_COMMIT = (
+    """CREATE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'disk I/O error' USING ERRCODE = '58030'; END $$""",
+    """CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON jobs
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()""",
+)
+
+
+@contextlib.asynccontextmanager
+async def failing_commits(store: Store, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Every intake commit fails as a full disk fails it. SQLite: the writer thread's COMMIT
+    (intake runs there); PostgreSQL: the database refuses the COMMIT itself."""
     writer = store.db.sqlite_writer
     if writer is not None:
 
-        def fail_in_writer(_conn: sqlite3.Connection) -> None:
-            failures.append(1)
+        def full_disk(_conn: sqlite3.Connection) -> None:
             raise sqlite3.OperationalError("disk I/O error")
 
-        monkeypatch.setattr(writer, "commit", fail_in_writer)
-        yield failures
+        monkeypatch.setattr(writer, "commit", full_disk)
+        yield
         monkeypatch.undo()
         return
-
-    def fail_commit(_conn: Any) -> None:
-        failures.append(1)
-        raise sa.exc.OperationalError("COMMIT", {}, Exception("disk I/O error"))
-
-    event.listen(store.db.engine.sync_engine, "commit", fail_commit)
-    try:
-        yield failures
-    finally:
-        event.remove(store.db.engine.sync_engine, "commit", fail_commit)
+    async with store.db.write() as conn:
+        for statement in _FAIL_AT_COMMIT:
+            await conn.execute(sa.text(statement))
+    yield
+    async with store.db.write() as conn:
+        await conn.execute(sa.text("DROP TRIGGER fail_at_commit ON jobs"))
 
 
 async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(
@@ -103,12 +105,11 @@ async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(
     exists; the next batch, after the outage, is stored."""
     store = harness.runtime.store
     intake = GroupCommit(store.jobs)
-    with failing_commits(store, monkeypatch) as failures:
+    async with failing_commits(store, monkeypatch):
         outcomes = await asyncio.gather(
             *(intake.insert(r) for r in requests(harness, 20)), return_exceptions=True
         )
 
-    assert failures
     assert [StoreUnavailable] * 20 == [type(o) for o in outcomes]
     assert 0 == await count_jobs(store)
     after = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 3)))
@@ -157,9 +158,9 @@ async def test_a_key_another_replica_commits_meanwhile_is_answered_from_its_job(
         try:
             await add_client(store_a, "cli_a")
             intake = GroupCommit(store_a.jobs)
-            async with store_b.db.engine.begin() as conn:  # B's transaction, held open
+            async with store_b.db.pg_transaction() as conn:  # B's transaction, held open
                 (by_b,) = await insert_batch(
-                    conn, store_b.db, [IntakeRequest(new=new_job(), now=T0, idempotency=claim)]
+                    conn, [IntakeRequest(new=new_job(), now=T0, idempotency=claim)]
                 )
                 waiting = [
                     asyncio.ensure_future(
