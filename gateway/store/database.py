@@ -77,14 +77,13 @@ _NAMED_PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 class Statement:
     """Plain SQL with ``:name`` parameters, for intake's hot path, built once: ``sql`` as
-    written (``sqlite3`` takes it so), its SQLAlchemy ``clause``, and ``positional``, the same
-    with ``$1``, ``$2`` … for asyncpg, whose values :meth:`arguments` lists in that order."""
+    written (``sqlite3`` takes it so) and ``positional``, the same with ``$1``, ``$2`` … for
+    asyncpg, whose values :meth:`arguments` lists in that order."""
 
-    __slots__ = ("clause", "names", "positional", "sql")
+    __slots__ = ("names", "positional", "sql")
 
     def __init__(self, sql: str) -> None:
         self.sql = sql
-        self.clause = sa.text(sql)
         names: list[str] = []
 
         def number(match: re.Match[str]) -> str:
@@ -127,7 +126,7 @@ def _pg_error(error: Exception) -> exc.DBAPIError:
         return exc.IntegrityError("(intake batch)", None, error, hide_parameters=True)
     if (
         state.startswith(_PG_OUTAGE_CLASSES)
-        or isinstance(error, asyncpg.InterfaceError | OSError)
+        or isinstance(error, asyncpg.InterfaceError)
         or not state
     ):
         return exc.OperationalError("(intake batch)", None, error, hide_parameters=True)
@@ -233,9 +232,9 @@ class Database:
     async def pg_transaction(self) -> AsyncIterator[asyncpg.Connection]:
         """PostgreSQL only: a transaction on a pooled connection's asyncpg connection itself
         (SQLAlchemy's ``driver_connection``), for intake's hot path: each statement one round
-        trip, without the adapter's work around it (about half of a lone request's time in
-        the database, bench/README.md). Committed on exit, rolled back on error; the driver's
-        errors are raised as SQLAlchemy's (an outage as :class:`StoreUnavailable`)."""
+        trip, without the adapter's work around it. Committed on exit, rolled back on error;
+        the driver's errors are raised as SQLAlchemy's (an outage as
+        :class:`StoreUnavailable`)."""
         assert not self.is_sqlite, "PostgreSQL only"
         async with _unavailable_as_503(), self.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection

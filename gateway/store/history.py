@@ -96,7 +96,8 @@ async def record_job_events(
     )
 
 
-# Intake's (hot path: ``Database.run``): the same, for jobs just inserted, with no details.
+# Intake's (both databases' drivers: ``gateway.store.intake``, ``gateway.store.intake_sqlite``):
+# the same, for jobs just inserted, with no details.
 RECORD_NEW = Statement(
     "INSERT INTO job_events (job_id, client_id, kind, at, status, upstream_status, polls, data) "
     "SELECT id, client_id, CAST(:kind AS VARCHAR(40)), CAST(:at AS DOUBLE PRECISION), status, "
