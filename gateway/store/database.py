@@ -116,11 +116,13 @@ def _sqlalchemy_error(sql: str, error: sqlite3.Error) -> exc.DBAPIError:
 
 # asyncpg's errors on the direct path, raised as SQLAlchemy raises them everywhere else, by
 # SQLSTATE class: 23 a constraint (IntegrityError: group commit runs a batch again); 08
-# connection, 53 resources, 57 operator intervention (a restart), 58 system: an outage (503).
-_PG_OUTAGE_CLASSES = ("08", "53", "57", "58")
+# connection, 40 transaction rollback (a deadlock, a serialization failure), 53 resources, 57
+# operator intervention (a restart, a cancelled statement), 58 system: an outage (503, the
+# caller retries); anything else, a bug, stays an error of its own.
+_PG_OUTAGE_CLASSES = ("08", "40", "53", "57", "58")
 
 
-def _pg_error(error: Exception) -> exc.DBAPIError:
+def pg_error_as_sqlalchemy(error: Exception) -> exc.DBAPIError:
     state = str(getattr(error, "sqlstate", "") or "")
     if state.startswith("23"):
         return exc.IntegrityError("(intake batch)", None, error, hide_parameters=True)
@@ -243,7 +245,7 @@ class Database:
                 async with driver.transaction():
                     yield driver
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                raise _pg_error(error) from error
+                raise pg_error_as_sqlalchemy(error) from error
 
     @property
     def sqlite_writer(self) -> SqliteWriter | None:

@@ -93,8 +93,7 @@ class Worker:
         # While a tick runs, a wake cannot bring the next tick forward (the scheduler skips a
         # job still running): it asks the running tick to claim again at this time (runtime
         # clock), no sooner than a gap after its last claim.
-        self._ticking = False
-        self._tick_ended = asyncio.Event()  # set while no tick runs (stop waits for it)
+        self._tick_ended = asyncio.Event()  # set while no tick claims (stop waits for it)
         self._tick_ended.set()
         self._last_claim_at = 0.0
         self._claim_again_at: float | None = None
@@ -143,6 +142,10 @@ class Worker:
         """Tick as soon as possible (new work was accepted here, or another replica said so)."""
         self._tick_no_later_than(self.rt.clock())
 
+    @property
+    def _ticking(self) -> bool:
+        return not self._tick_ended.is_set()
+
     def _tick_no_later_than(self, at: float) -> None:
         """Bring the next tick forward to ``at`` (Unix time); never postpone it. While a tick
         runs, that tick claims again at ``at`` instead."""
@@ -178,7 +181,7 @@ class Worker:
         # A tick in the middle of a claim has leased rows it has not started yet: let it start
         # them (it claims no more once stopping), so their leases are waited for or released.
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
+            async with asyncio.timeout_at(deadline):
                 await self._tick_ended.wait()
         pending = set(self._tasks)
         if pending:
@@ -205,7 +208,6 @@ class Worker:
         loop = asyncio.get_running_loop()
         # Stop claiming before the next tick is due, so ticks do not pile up behind this one.
         until = loop.time() + 0.8 * self.rt.settings.tick_interval_s
-        self._ticking = True
         self._tick_ended.clear()
         try:
             jobs, deliveries = True, True
@@ -224,15 +226,19 @@ class Worker:
                     self._claim_again_at = None
                 jobs = woken or self._jobs_ready()
                 deliveries = woken or self._deliveries_ready()
-            self._ticking, self._claim_again_at = False, None
+            self._end_claiming()
             await self._tick_again_when_work_is_due()
         except Exception:
             # A database hiccup must not kill the ticker: the next tick tries again.
             self.rt.log.exception("tick_failed")
         finally:
-            self._ticking, self._claim_again_at = False, None
-            self._tick_ended.set()
+            self._end_claiming()
         return started
+
+    def _end_claiming(self) -> None:
+        """This tick claims no more: a wake brings the next tick forward again."""
+        self._claim_again_at = None
+        self._tick_ended.set()
 
     async def _tick_again_when_work_is_due(self) -> None:
         """Bring the next tick forward to when the earliest unclaimed item falls due, so a poll
