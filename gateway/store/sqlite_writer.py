@@ -37,11 +37,21 @@ class SqliteWriter:
     async def transaction(self, work: SqliteWork[T]) -> T:
         """Run ``work`` in one ``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back if it raises, or
         if the commit fails) in the writer's thread; its result once committed. Raises the
-        driver's ``sqlite3.Error``."""
+        driver's ``sqlite3.Error``.
+
+        A thread cannot be stopped half-way: cancelled, this returns (cancelled) only once the
+        transaction has ended, so the caller's write lock is held as long as SQLite's is."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run, work)
+        ended = loop.run_in_executor(self._executor, self._run, work)
+        try:
+            return await asyncio.shield(ended)
+        except asyncio.CancelledError:
+            await asyncio.wait({ended})  # never cancels ``ended``; cancelled again, gives up
+            if not ended.cancelled():
+                ended.exception()  # retrieved: nobody is left to be told how it failed
+            raise
 
     async def close(self) -> None:
         """Close the connection and end the thread (a later transaction opens a new one)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -78,4 +80,34 @@ async def test_each_new_connection_is_set_up_and_close_starts_a_new_one(database
         await writer.close()
         assert 0 == await writer.transaction(foreign_keys)  # a new one, set up by both
     finally:
+        await writer.close()
+
+
+async def test_a_cancelled_caller_returns_only_once_its_transaction_has_ended(
+    database: Path,
+) -> None:
+    """The thread's transaction cannot be stopped half-way. Were a cancelled caller to return at
+    once, it would let go of the database's write lock while the writer still held SQLite's, and
+    the next write would wait on SQLite's busy timeout (10 s) instead of the lock."""
+    writer = SqliteWriter(str(database))
+    started, release = threading.Event(), threading.Event()
+
+    def slow_insert(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (n) VALUES (5)")
+        started.set()
+        release.wait(timeout=10)
+
+    try:
+        caller = asyncio.ensure_future(writer.transaction(slow_insert))
+        await asyncio.to_thread(started.wait, 10)
+        caller.cancel()
+        for _ in range(20):  # turns of the loop, not time: a plain await ends in one or two
+            await asyncio.sleep(0)
+        assert not caller.done()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(caller, timeout=10)
+        assert [(5,)] == table_rows(database)  # the transaction ended (committed) before
+    finally:
+        release.set()
         await writer.close()
