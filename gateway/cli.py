@@ -29,6 +29,7 @@ from gateway.settings import Settings, SettingsError, load_settings
 
 
 def serve(settings: Settings) -> int:
+    from gateway.heap import freeze_startup_heap
     from gateway.http.app import create_app
 
     if not settings.aimlapi_key:
@@ -37,7 +38,8 @@ def serve(settings: Settings) -> int:
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
-    app = create_app(settings, run_worker=settings.worker)
+    # Once started, the heap built so far is frozen: full garbage collections skip it.
+    app = create_app(settings, run_worker=settings.worker, on_startup=[freeze_startup_heap])
     uvicorn.run(
         app,
         host=settings.host,

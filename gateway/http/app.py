@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import httpx
@@ -123,7 +123,9 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     extra_route_handlers: Sequence[Any] = (),
     console: Console | None = None,
+    on_startup: Sequence[Callable[[], object]] = (),
 ) -> GatewayApp:
+    """The app; ``on_startup`` functions run once it has started (its runtime open)."""
     the_metrics = metrics or Metrics()
     rulebook = Rulebook(load_catalogue())  # every model's rules, compiled once
 
@@ -187,6 +189,7 @@ def create_app(
         ],
         template_config=template_config(),
         lifespan=[lifespan],
+        on_startup=list(on_startup),  # Litestar runs these after the lifespan has entered
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(version=__version__),
         request_max_body_size=settings.max_body_bytes,
