@@ -1,8 +1,9 @@
-"""The intake ladder's server: the gateway exactly as ``gateway serve`` builds it (access log,
-metrics, tracing, the client-key dependency, the exception handlers), plus POST routes that stop
-intake part of the way and answer 202 with a fixed body, so the cost of each step of
-``POST /v1/jobs`` can be read from the difference between two rungs. Used by
-``bench.intake_ladder``; ``python -m bench.intake_ladder_app`` with the gateway's environment.
+"""The intake ladder's server: the gateway exactly as ``gateway serve`` builds it
+(``serving_app``: access log, metrics, tracing, the client-key dependency, the exception
+handlers, the frozen start-up heap), plus POST routes that stop intake part of the way and
+answer 202 with a fixed body, so the cost of each step of ``POST /v1/jobs`` can be read from the
+difference between two rungs. Used by ``bench.intake_ladder``;
+``python -m bench.intake_ladder_app`` with the gateway's environment.
 
 - ``/bench/answer``: authenticate (the same dependency as ``/v1/jobs``) and answer.
 - ``/bench/parse``: also read the body and parse it as ``/v1/jobs`` does.
@@ -19,7 +20,7 @@ from litestar.di import NamedDependency, Provide
 
 from gateway.domain.generation import CheckedJob, check_job
 from gateway.errors import InvalidRequest
-from gateway.http.app import create_app
+from gateway.http.app import serving_app
 from gateway.http.auth import current_client
 from gateway.http.parsing import parse_job_request
 from gateway.http.state import gateway_of
@@ -70,7 +71,7 @@ def main() -> None:
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
-    app = create_app(settings, run_worker=False, extra_route_handlers=[answer, parse, check])
+    app = serving_app(settings, extra_route_handlers=[answer, parse, check])
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

@@ -29,8 +29,7 @@ from gateway.settings import Settings, SettingsError, load_settings
 
 
 def serve(settings: Settings) -> int:
-    from gateway.heap import freeze_startup_heap
-    from gateway.http.app import create_app
+    from gateway.http.app import serving_app
 
     if not settings.aimlapi_key:
         print("gateway serve: set AIMLAPI_KEY (the AI/ML API key) first", file=sys.stderr)
@@ -38,8 +37,7 @@ def serve(settings: Settings) -> int:
     configure_logging(
         log_format=settings.log_format, level=settings.log_level, secrets=settings.secret_values()
     )
-    # Once started, the heap built so far is frozen: full garbage collections skip it.
-    app = create_app(settings, run_worker=settings.worker, on_startup=[freeze_startup_heap])
+    app = serving_app(settings)
     uvicorn.run(
         app,
         host=settings.host,

@@ -24,6 +24,7 @@ from gateway.console.render import template_config
 from gateway.console.routes import console_routes
 from gateway.console.session import Console
 from gateway.domain.model_rules import Rulebook
+from gateway.heap import freeze_startup_heap
 from gateway.http.access import AccessLog
 from gateway.http.account import me
 from gateway.http.admin import AdminController
@@ -198,3 +199,14 @@ def create_app(
     )
     app.access_log = AccessLog(the_metrics)
     return app
+
+
+def serving_app(settings: Settings, *, extra_route_handlers: Sequence[Any] = ()) -> GatewayApp:
+    """The app as ``gateway serve`` runs it: the worker as the settings say, and once started,
+    the heap built so far frozen (``gateway.heap``: full collections skip it)."""
+    return create_app(
+        settings,
+        run_worker=settings.worker,
+        extra_route_handlers=extra_route_handlers,
+        on_startup=[freeze_startup_heap],
+    )
