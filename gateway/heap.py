@@ -5,7 +5,7 @@ OpenAPI models, every model's compiled rules, SQLAlchemy's tables). Each of Pyth
 collections scans them all (~80 ms here), and under load full collections come often: requests
 in flight when a young collection runs are promoted, counting towards the next full one. Each is
 a pause of the event loop for every request, poll and delivery in flight: intake's p99 at 64
-connections was 120-133 ms, and is 35-38 ms with the heap frozen (bench/README.md).
+connections was 119-140 ms, and is 27-54 ms with the heap frozen (bench/README.md).
 
 ``gc.freeze()`` (the standard library's remedy for exactly this) moves every object tracked so
 far to a permanent generation that collections skip. Frozen objects are still freed by reference
