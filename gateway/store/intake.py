@@ -10,8 +10,9 @@ in one trip to its writer thread. One transaction, whatever the batch's size:
 1. the batch's idempotency keys, looked up in one ``SELECT``;
 2. each client's rate window charged once with the batch's requests (and held), its in-flight
    jobs counted once (in the same statement on SQLite); then every request is decided;
-3. one multi-row statement each for the keys, the jobs and their history rows; a window's
-   corrected count, only if a replay in the batch was charged; one ``NOTIFY`` (PostgreSQL).
+3. one statement run for many rows (``executemany``) each for the keys, the jobs and their
+   history rows; a window's corrected count, only if a replay in the batch was charged; one
+   ``NOTIFY`` (PostgreSQL).
    A created job's record is built from the values inserted (every other column starts at
    its default), not read back.
 
