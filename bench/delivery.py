@@ -25,13 +25,12 @@ import httpx
 import sqlalchemy as sa
 
 from bench.common import PgDatabase, Process, free_port, print_table
+from gateway.app import Gateway, create_app
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
 from gateway.domain.events import event_body, new_event_id
 from gateway.domain.signing import webhook_headers
-from gateway.http.app import create_app
-from gateway.http.state import Gateway
 from gateway.ids import new_job_id
 from gateway.observability.logging import configure_logging
 from gateway.service.clients import create_client

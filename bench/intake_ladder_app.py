@@ -18,14 +18,14 @@ import uvicorn
 from litestar import Request, post
 from litestar.di import NamedDependency, Provide
 
+from gateway.app import serving_app
 from gateway.domain.generation import CheckedJob, check_job
 from gateway.errors import InvalidRequest
-from gateway.http.app import serving_app
 from gateway.http.auth import current_client
 from gateway.http.parsing import parse_job_request
-from gateway.http.state import gateway_of
 from gateway.observability.logging import configure_logging
 from gateway.service.intake import check_destination
+from gateway.service.runtime import Runtime
 from gateway.settings import load_settings
 from gateway.store.records import ClientRecord
 
@@ -34,9 +34,8 @@ _AUTHENTICATED = {"client": Provide(current_client)}
 Client = NamedDependency[ClientRecord]  # authenticated, unused: the rung measures the lookup
 
 
-def _parsed(request: Request[Any, Any, Any], body: bytes) -> dict[str, Any]:
-    rulebook = gateway_of(request).runtime.rulebook
-    return parse_job_request(request.headers.get("content-type", ""), body, rulebook)
+def _parsed(request: Request[Any, Any, Any], runtime: Runtime, body: bytes) -> dict[str, Any]:
+    return parse_job_request(request.headers.get("content-type", ""), body, runtime.rulebook)
 
 
 @post("/bench/answer", status_code=202, dependencies=_AUTHENTICATED, include_in_schema=False)
@@ -45,17 +44,20 @@ async def answer(client: Client) -> dict[str, str]:
 
 
 @post("/bench/parse", status_code=202, dependencies=_AUTHENTICATED, include_in_schema=False)
-async def parse(request: Request[Any, Any, Any], client: Client) -> dict[str, str]:
-    _parsed(request, await request.body())
+async def parse(
+    request: Request[Any, Any, Any], client: Client, runtime: NamedDependency[Runtime]
+) -> dict[str, str]:
+    _parsed(request, runtime, await request.body())
     return ANSWER
 
 
 @post("/bench/check", status_code=202, dependencies=_AUTHENTICATED, include_in_schema=False)
-async def check(request: Request[Any, Any, Any], client: Client) -> dict[str, str]:
-    runtime = gateway_of(request).runtime
+async def check(
+    request: Request[Any, Any, Any], client: Client, runtime: NamedDependency[Runtime]
+) -> dict[str, str]:
     checked = check_job(
         runtime.rulebook,
-        _parsed(request, await request.body()),
+        _parsed(request, runtime, await request.body()),
         metadata_max_bytes=runtime.settings.metadata_max_bytes,
         allow_unlisted=runtime.settings.allow_unlisted_models,
     )

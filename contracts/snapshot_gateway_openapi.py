@@ -14,7 +14,7 @@ TARGET = Path(__file__).parent / "gateway.openapi.json"
 
 
 def document() -> dict[str, Any]:
-    from gateway.http.app import create_app
+    from gateway.app import create_app
     from gateway.settings import Settings
 
     app = create_app(Settings(), run_worker=False)  # the schema needs no running dependencies

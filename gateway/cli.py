@@ -29,7 +29,7 @@ from gateway.settings import Settings, SettingsError, load_settings
 
 
 def serve(settings: Settings) -> int:
-    from gateway.http.app import serving_app
+    from gateway.app import serving_app
 
     if not settings.aimlapi_key:
         print("gateway serve: set AIMLAPI_KEY (the AI/ML API key) first", file=sys.stderr)

@@ -169,11 +169,11 @@ def banner(settings: Settings, *, sign_in_token: str) -> str:
 
 
 async def _serve_all(settings: Settings, mock_port: int) -> None:
-    from gateway.http.app import create_app
+    from gateway.app import create_app
     from mock_upstream.app import create_app as create_mock
     from mock_upstream.config import MockConfig
 
-    console = Console(settings.console_secret)
+    console = Console(settings.console_secret, admin_key=settings.admin_key)
     token = console.issue_link("client", hash_api_key(settings.client_api_key), now=time.time())
     gateway_app = create_app(
         settings,

@@ -73,7 +73,7 @@ class Settings:
     poll_window_polls: int = 7  # adaptive: polls around the expected time (more: less lag)
     job_deadline_s: float = 1800.0
 
-    # Models: an id missing from the catalogue is refused unless this is on (only the checks
+    # ModelCatalogue: an id missing from the catalogue is refused unless this is on (only the checks
     # common to every model then apply; the job records that its body was not checked).
     allow_unlisted_models: bool = False
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.bootstrap import open_runtime
+from gateway.app import open_runtime
 from gateway.service.clients import create_client
 from gateway.service.intake import accept_job
 from gateway.service.runtime import Runtime

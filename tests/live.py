@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from gateway.http.app import create_app
+from gateway.app import create_app
 from gateway.settings import Settings
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig

@@ -13,8 +13,8 @@ import uvicorn
 from litestar.testing import AsyncTestClient
 
 from gateway import cli
+from gateway.app import create_app
 from gateway.heap import freeze_startup_heap
-from gateway.http.app import create_app
 from tests.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
 from tests.http.conftest import api_settings
 

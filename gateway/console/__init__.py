@@ -1,1 +1,7 @@
-"""The console: server-rendered pages over the same use cases as the JSON API."""
+"""The console: server-rendered pages over the same services as the JSON API."""
+
+from gateway.console.render import template_config
+from gateway.console.routes import console_routes
+from gateway.console.session import Console
+
+__all__ = ["Console", "console_routes", "template_config"]

@@ -7,15 +7,17 @@ may pick one. Every action (a POST) must carry the session's CSRF token.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 
 from gateway.console.session import COOKIE_NAME, SESSION_TTL_S, Console, Kind, Session
-from gateway.http.state import Gateway, gateway_of
 from gateway.ids import hash_api_key
+from gateway.service.clients import Clients, ClientView
 from gateway.store.records import ClientRecord
 
 CSRF_FIELD = "csrf_token"
@@ -34,6 +36,7 @@ class CsrfRefused(Exception):
 class Viewer:
     session: Session
     client: ClientRecord | None  # None: the operator, signed in with the admin key
+    clients: Sequence[ClientView] = ()  # the operator's: every client, to pick one from
 
     @property
     def is_admin(self) -> bool:
@@ -50,52 +53,42 @@ class Viewer:
         return picked or None
 
 
-def console_of(request: Request[Any, Any, Any]) -> tuple[Gateway, Console]:
-    gateway = gateway_of(request)
-    assert gateway.console is not None, "create_app always sets up the console"
-    return gateway, gateway.console
+def current_session(request: Request[Any, Any, Any], console: Console) -> Session | None:
+    return console.open(request.cookies.get(COOKIE_NAME), now=console.clock())
 
 
-def current_session(request: Request[Any, Any, Any]) -> Session | None:
-    gateway, console = console_of(request)
-    return console.open(request.cookies.get(COOKIE_NAME), now=gateway.runtime.clock())
-
-
-def _is_admin_key_hash(gateway: Gateway, key_hash: str) -> bool:
-    admin_key = gateway.runtime.settings.admin_key
-    return bool(admin_key) and hmac.compare_digest(hash_api_key(admin_key), key_hash)
-
-
-async def resolve(gateway: Gateway, session: Session | None) -> Viewer | None:
+async def resolve(console: Console, clients: Clients, session: Session | None) -> Viewer | None:
     """The viewer a session stands for, if its key is still valid (not revoked or rotated)."""
     if session is None:
         return None
-    if session.kind == "admin" and _is_admin_key_hash(gateway, session.key_hash):
-        return Viewer(session=session, client=None)
+    if session.kind == "admin" and console.is_admin_key(session.key_hash):
+        return Viewer(session=session, client=None, clients=await clients.listing())
     if session.kind == "client":
-        # Read from the database, not the API's key cache: the console is light traffic, and a
-        # session ends the moment its key is revoked or replaced, from any process.
-        client = await gateway.runtime.store.clients.by_key_hash(session.key_hash)
+        client = await clients.holder_of(session.key_hash)
         if client is not None:
             return Viewer(session=session, client=client)
     return None
 
 
-async def signed_in_kind(gateway: Gateway, key: str) -> tuple[Kind, str] | None:
+async def signed_in_kind(console: Console, clients: Clients, key: str) -> tuple[Kind, str] | None:
     """(kind, key hash) for a key typed into the sign-in form, if it is valid."""
     if not key:
         return None
     key_hash = hash_api_key(key)
-    if _is_admin_key_hash(gateway, key_hash):
+    if console.is_admin_key(key_hash):
         return "admin", key_hash
-    if await gateway.runtime.store.clients.by_key_hash(key_hash) is not None:
+    if await clients.holder_of(key_hash) is not None:
         return "client", key_hash
     return None
 
 
-async def current_viewer(request: Request[Any, Any, Any]) -> Viewer:
+async def current_viewer(
+    request: Request[Any, Any, Any],
+    console: NamedDependency[Console],
+    clients: NamedDependency[Clients],
+) -> Viewer:
     """Litestar dependency: the signed-in viewer; else the sign-in page."""
-    viewer = await resolve(gateway_of(request), current_session(request))
+    viewer = await resolve(console, clients, current_session(request, console))
     if viewer is None:
         raise NotSignedIn
     return viewer
@@ -106,10 +99,14 @@ def check_csrf(session: Session | None, given: str | None) -> None:
         raise CsrfRefused
 
 
-async def acting_viewer(request: Request[Any, Any, Any]) -> Viewer:
+async def acting_viewer(
+    request: Request[Any, Any, Any],
+    console: NamedDependency[Console],
+    clients: NamedDependency[Clients],
+) -> Viewer:
     """Litestar dependency for actions: the signed-in viewer, with the session's CSRF token in
     the form (or the ``X-CSRF-Token`` header); else 403."""
-    viewer = await current_viewer(request)
+    viewer = await current_viewer(request, console, clients)
     form = await request.form()
     given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     check_csrf(viewer.session, given if isinstance(given, str) else None)
@@ -130,8 +127,7 @@ def session_cookie(request: Request[Any, Any, Any], value: str, *, max_age: floa
 
 
 def with_session(
-    request: Request[Any, Any, Any], response: Response[Any], session: Session
+    request: Request[Any, Any, Any], console: Console, response: Response[Any], session: Session
 ) -> Response[Any]:
-    _, console = console_of(request)
     response.set_cookie(session_cookie(request, console.seal(session), max_age=SESSION_TTL_S))
     return response

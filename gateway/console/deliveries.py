@@ -14,9 +14,7 @@ from litestar.response import Redirect, Template
 from gateway.console.auth import Viewer, acting_viewer, current_viewer
 from gateway.console.render import page
 from gateway.errors import InvalidRequest
-from gateway.http.state import gateway_of
-from gateway.service.redelivery import replay_dead
-from gateway.service.views import delivery_view
+from gateway.service.jobs import Jobs
 
 DEAD_SHOWN = 100
 Text = Annotated[str, QueryParameter(max_length=100)]
@@ -52,23 +50,23 @@ class DeliveriesController(Controller):
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
+        jobs: NamedDependency[Jobs],
         client: Text = "",
         since: Text = "",
         until: Text = "",
         replayed: Annotated[int | None, QueryParameter(ge=0)] = None,
     ) -> Template:
-        store = gateway_of(request).runtime.store
         scope = viewer.scope(client)
-        dead = await store.browse.dead_deliveries(client_id=scope, limit=DEAD_SHOWN)
+        dead = await jobs.dead_letters(client_id=scope, limit=DEAD_SHOWN)
         preview = None
         if since and until:
             start, end = _window(since, until)
-            preview = await store.browse.count_dead(client_id=scope, since=start, until=end)
+            preview = await jobs.count_dead(client_id=scope, since=start, until=end)
         return await page(
             request,
             viewer,
             "deliveries.html",
-            dead=[(d, delivery_view(d)) for d in dead],
+            dead=dead,
             since=since,
             until=until,
             preview=preview,
@@ -81,16 +79,14 @@ class DeliveriesController(Controller):
         dependencies={"viewer": Provide(acting_viewer)},
     )
     async def replay(
-        self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]
+        self,
+        request: Request[Any, Any, Any],
+        viewer: NamedDependency[Viewer],
+        jobs: NamedDependency[Jobs],
     ) -> Response[Any]:
-        gateway = gateway_of(request)
         form = await request.form()
         since, until, client = (str(form.get(name) or "") for name in ("since", "until", "client"))
         start, end = _window(since, until)
-        count = await replay_dead(
-            gateway.runtime, client_id=viewer.scope(client), since=start, until=end
-        )
-        if count:
-            gateway.wake()
+        count = await jobs.replay(client_id=viewer.scope(client), since=start, until=end)
         query = {"replayed": count} | ({"client": client} if viewer.is_admin and client else {})
         return Redirect(f"/console/deliveries?{urlencode(query)}", status_code=303)

@@ -13,12 +13,9 @@ from litestar.response import Redirect, Template
 
 from gateway.console.auth import Viewer, acting_viewer, current_viewer
 from gateway.console.render import page
-from gateway.console.timeline import job_timeline
 from gateway.domain.jobs import IN_FLIGHT, JobStatus
 from gateway.errors import InvalidRequest, NotFound
-from gateway.http.state import gateway_of
-from gateway.service.redelivery import redeliver_job
-from gateway.service.views import delivery_view, job_view
+from gateway.service.jobs import Jobs
 from gateway.store.browse import JobFilter
 from gateway.store.records import JobRecord
 
@@ -27,9 +24,7 @@ STATUSES = [status.value for status in JobStatus]
 Text = Annotated[str, QueryParameter(max_length=300)]
 
 
-def _filter(
-    viewer: NamedDependency[Viewer], client: str, status: str, model: str, q: str
-) -> JobFilter:
+def _filter(viewer: Viewer, client: str, status: str, model: str, q: str) -> JobFilter:
     if status and status not in STATUSES:
         raise InvalidRequest(f"Unknown status {status!r}")
     return JobFilter(
@@ -41,63 +36,42 @@ def _filter(
 
 
 async def _jobs_context(
-    request: Request[Any, Any, Any], viewer: Viewer, where: JobFilter, before: str
+    jobs: Jobs, viewer: Viewer, where: JobFilter, before: str
 ) -> dict[str, Any]:
-    browse = gateway_of(request).runtime.store.browse
-    cursor = None
-    if before:
-        created, _, job_id = before.partition("|")
-        try:
-            cursor = (float(created), job_id)
-        except ValueError:
-            raise InvalidRequest("Not a page of this list") from None
-    jobs = await browse.search_jobs(where, limit=PAGE_SIZE + 1, before=cursor)
-    shown = jobs[:PAGE_SIZE]
-    older = f"{shown[-1].created_at!r}|{shown[-1].id}" if len(jobs) > PAGE_SIZE else None
+    found = await jobs.search(where, limit=PAGE_SIZE, cursor=before or None)
     filters = {
         "client": where.client_id if viewer.is_admin and where.client_id else "",
         "status": where.status or "",
         "model": where.model or "",
         "q": where.text or "",
     }
-    models = sorted({c.model for c in await browse.model_counts(client_id=where.client_id)})
     return {
-        "jobs": shown,
-        "older": older,
+        "jobs": found.data,
+        "older": found.next_cursor,
         "where": where,
         "before": before,
-        "models": models,
+        "models": await jobs.models_seen(client_id=where.client_id),
         "statuses": STATUSES,
-        "live": any(job.status in IN_FLIGHT for job in shown),
+        "live": any(job.status in IN_FLIGHT for job in found.data),
         "base_query": urlencode(filters),
         "query": urlencode(filters | {"before": before}),
     }
 
 
-async def _owned_job(
-    request: Request[Any, Any, Any], viewer: NamedDependency[Viewer], job_id: FromPath[str]
+async def owned_job(
+    job_id: FromPath[str], viewer: NamedDependency[Viewer], jobs: NamedDependency[Jobs]
 ) -> JobRecord:
-    store = gateway_of(request).runtime.store
-    client_id = viewer.client.id if viewer.client is not None else None
-    job = await store.jobs.get_job(job_id, client_id=client_id)
-    if job is None:
-        raise NotFound("No such job")
-    return job
-
-
-async def _job_context(request: Request[Any, Any, Any], job: JobRecord) -> dict[str, Any]:
-    store = gateway_of(request).runtime.store
-    deliveries = await store.deliveries.for_job(job.id)
-    return {
-        "job": job_view(job, deliveries=deliveries),
-        "timeline": await job_timeline(store, job),
-        "deliveries": [delivery_view(d) for d in deliveries],
-        "live": job.status in IN_FLIGHT or any(d.state == "pending" for d in deliveries),
-    }
+    """Litestar dependency: the path's job, if the viewer may see it (the operator sees every
+    client's); else 404, without repeating the id."""
+    try:
+        return await jobs.owned(job_id, client_id=viewer.client.id if viewer.client else None)
+    except NotFound:
+        raise NotFound("No such job") from None
 
 
 async def _jobs_page(
     request: Request[Any, Any, Any],
+    jobs: Jobs,
     viewer: Viewer,
     template: str,
     filters: tuple[str, str, str, str],
@@ -105,20 +79,21 @@ async def _jobs_page(
 ) -> Template:
     """The jobs page, or its live rows: the same filters (client, status, model, text)."""
     where = _filter(viewer, *filters)
-    context = await _jobs_context(request, viewer, where, before)
+    context = await _jobs_context(jobs, viewer, where, before)
     return await page(request, viewer, template, **context)
 
 
 class JobsController(Controller):
     path = "/console/jobs"
     include_in_schema = False
-    dependencies = {"viewer": Provide(current_viewer)}
+    dependencies = {"viewer": Provide(current_viewer), "job": Provide(owned_job)}
 
     @get("/", name="console_jobs")
-    async def jobs(
+    async def jobs_list(
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
+        jobs: NamedDependency[Jobs],
         client: Text = "",
         status: Text = "",
         model: Text = "",
@@ -126,13 +101,14 @@ class JobsController(Controller):
         before: Text = "",
     ) -> Template:
         filters = (client, status, model, q)
-        return await _jobs_page(request, viewer, "jobs.html", filters, before)
+        return await _jobs_page(request, jobs, viewer, "jobs.html", filters, before)
 
     @get("/rows", name="console_job_rows")
     async def rows(
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
+        jobs: NamedDependency[Jobs],
         client: Text = "",
         status: Text = "",
         model: Text = "",
@@ -141,31 +117,34 @@ class JobsController(Controller):
     ) -> Template:
         """The live part of the jobs page (htmx polls it while jobs are in flight)."""
         filters = (client, status, model, q)
-        return await _jobs_page(request, viewer, "_job_rows.html", filters, before)
+        return await _jobs_page(request, jobs, viewer, "_job_rows.html", filters, before)
 
     @get("/{job_id:str}", name="console_job")
-    async def job(
+    async def job_page(
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
+        jobs: NamedDependency[Jobs],
+        job: NamedDependency[JobRecord],
         job_id: FromPath[str],
     ) -> Template:
-        job = await _owned_job(request, viewer, job_id)
         done = request.query_params.get("done")
         notice = "Redelivery requested: the events are being sent again." if done else None
-        context = await _job_context(request, job)
-        return await page(request, viewer, "job.html", notice=notice, **context)
+        view = await jobs.page_view(job)
+        return await page(request, viewer, "job.html", notice=notice, **_as_context(view))
 
     @get("/{job_id:str}/live", name="console_job_live")
     async def live(
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
+        jobs: NamedDependency[Jobs],
+        job: NamedDependency[JobRecord],
         job_id: FromPath[str],
     ) -> Template:
         """The live part of a job's page: status, video, timeline, deliveries."""
-        job = await _owned_job(request, viewer, job_id)
-        return await page(request, viewer, "_job_live.html", **await _job_context(request, job))
+        view = await jobs.page_view(job)
+        return await page(request, viewer, "_job_live.html", **_as_context(view))
 
     @post(
         "/{job_id:str}/redeliver",
@@ -174,12 +153,18 @@ class JobsController(Controller):
     )
     async def redeliver(
         self,
-        request: Request[Any, Any, Any],
-        viewer: NamedDependency[Viewer],
+        jobs: NamedDependency[Jobs],
+        job: NamedDependency[JobRecord],
         job_id: FromPath[str],
     ) -> Response[Any]:
-        gateway = gateway_of(request)
-        job = await _owned_job(request, viewer, job_id)
-        await redeliver_job(gateway.runtime, job)
-        gateway.wake()
+        await jobs.redeliver(job)
         return Redirect(f"/console/jobs/{job.id}?done=redelivered", status_code=303)
+
+
+def _as_context(view: Any) -> dict[str, Any]:
+    return {
+        "job": view.job,
+        "timeline": view.timeline,
+        "deliveries": view.deliveries,
+        "live": view.live,
+    }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
@@ -12,60 +11,7 @@ from litestar.response import Template
 
 from gateway.console.auth import Viewer, current_viewer
 from gateway.console.render import page
-from gateway.domain.polling import DurationStats
-from gateway.http.state import gateway_of
-from gateway.store.browse import ModelCount
-
-
-class LearnedTime(msgspec.Struct, frozen=True):
-    resolution: str
-    duration: str
-    samples: int
-    p50_s: float
-    p95_s: float
-
-
-class ModelFigures(msgspec.Struct, frozen=True):
-    model: str
-    jobs: int
-    completed: int
-    failed: int
-    learned: list[LearnedTime]
-
-    @property
-    def success_rate(self) -> float | None:
-        finished = self.completed + self.failed
-        return None if finished == 0 else self.completed / finished
-
-
-def model_figures(
-    counts: list[ModelCount], durations: dict[str, tuple[int, float, float]]
-) -> list[ModelFigures]:
-    learned: dict[str, list[LearnedTime]] = {}
-    for key, (count, mean, m2) in sorted(durations.items()):
-        model, _, rest = key.partition("|")
-        resolution, _, duration = rest.partition("|")
-        estimate = DurationStats(count=count, mean_s=mean, m2=m2).estimate()
-        learned.setdefault(model, []).append(
-            LearnedTime(
-                resolution=resolution,
-                duration=duration,
-                samples=count,
-                p50_s=estimate.quantile(0.5),
-                p95_s=estimate.quantile(0.95),
-            )
-        )
-    models = sorted({c.model for c in counts} | set(learned))
-    return [
-        ModelFigures(
-            model=model,
-            jobs=sum(c.jobs for c in counts if c.model == model),
-            completed=sum(c.jobs for c in counts if c.model == model and c.status == "completed"),
-            failed=sum(c.jobs for c in counts if c.model == model and c.status == "failed"),
-            learned=learned.get(model, []),
-        )
-        for model in models
-    ]
+from gateway.service.models import ModelCatalogue
 
 
 class ModelsController(Controller):
@@ -74,16 +20,13 @@ class ModelsController(Controller):
     dependencies = {"viewer": Provide(current_viewer)}
 
     @get("/", name="console_models")
-    async def models(
+    async def models_page(
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
+        catalogue: NamedDependency[ModelCatalogue],
         client: Annotated[str, QueryParameter(max_length=100)] = "",
     ) -> Template:
-        store = gateway_of(request).runtime.store
-        figures = model_figures(
-            await store.browse.model_counts(client_id=viewer.scope(client)),
-            await store.counters.durations(),
-        )
+        figures = await catalogue.figures(client_id=viewer.scope(client))
         longest = max((t.p95_s for f in figures for t in f.learned), default=0.0)
         return await page(request, viewer, "models.html", figures=figures, longest=longest)

@@ -16,7 +16,6 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from gateway.console.auth import Viewer
-from gateway.http.state import gateway_of
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -45,11 +44,15 @@ SECURITY_HEADERS = {
 }
 
 
-def when(ts: float | None) -> str:
-    """Unix seconds as a readable UTC time."""
-    if ts is None:
+def when(moment: float | str | None) -> str:
+    """Unix seconds, or an ISO 8601 time from a view, as a readable UTC time."""
+    if moment is None:
         return "—"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    if isinstance(moment, str):
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    else:
+        parsed = datetime.fromtimestamp(moment, UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def pretty_json(value: Any) -> str:
@@ -94,9 +97,7 @@ async def page(
 ) -> Template:
     """A full page or a fragment, with what the layout needs (who is signed in, the operator's
     client picker)."""
-    clients = []
-    if viewer is not None and viewer.is_admin:
-        clients = await gateway_of(request).runtime.store.clients.list()
+    clients = viewer.clients if viewer is not None else ()
     picked = request.query_params.get("client") if viewer is not None and viewer.is_admin else None
     base = {
         "viewer": viewer,

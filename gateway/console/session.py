@@ -20,6 +20,9 @@ from typing import Literal
 
 import msgspec
 
+from gateway.clock import Clock, system_clock
+from gateway.ids import hash_api_key
+
 COOKIE_NAME = "gateway_console"
 SESSION_TTL_S = 12 * 3600.0
 LINK_TTL_S = 300.0
@@ -52,15 +55,19 @@ def _unb64(text: str) -> bytes:
 
 @dataclass
 class Console:
-    """The console's keys and one-time links, created once per app.
+    """The console's keys, clock and one-time links, created once per process.
 
     ``secret`` signs cookies; replicas behind one address must share it
     (``GATEWAY_CONSOLE_SECRET``). Without one, a random key is made: sessions then last as long
-    as the process.
+    as the process. ``admin_key`` is the operator's key (``GATEWAY_ADMIN_KEY``), known here only
+    by its hash.
     """
 
-    secret: str = ""
+    secret: str = field(default="", repr=False)
+    admin_key: str = field(default="", repr=False)
+    clock: Clock = system_clock
     _key: bytes = field(init=False, repr=False)
+    _admin_key_hash: str = field(init=False, repr=False)
     _links: dict[str, tuple[Kind, str, float]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -69,6 +76,11 @@ class Console:
             if self.secret
             else secrets.token_bytes(32)
         )
+        self._admin_key_hash = hash_api_key(self.admin_key) if self.admin_key else ""
+
+    def is_admin_key(self, key_hash: str) -> bool:
+        """Whether ``key_hash`` is the hash of the configured admin key (none: never)."""
+        return bool(self._admin_key_hash) and hmac.compare_digest(self._admin_key_hash, key_hash)
 
     def _mac(self, payload: str) -> str:
         return _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery
@@ -14,7 +15,6 @@ from gateway.console.auth import (
     Viewer,
     acting_viewer,
     check_csrf,
-    console_of,
     current_session,
     resolve,
     session_cookie,
@@ -22,21 +22,27 @@ from gateway.console.auth import (
     with_session,
 )
 from gateway.console.render import page
-from gateway.console.session import new_session
+from gateway.console.session import Console, new_session
+from gateway.service.clients import Clients
+
+log = structlog.get_logger("gateway.console")
 
 
 async def signin_page(
-    request: Request[Any, Any, Any], *, status_code: int = 200, error: str | None = None
+    request: Request[Any, Any, Any],
+    console: Console,
+    *,
+    status_code: int = 200,
+    error: str | None = None,
 ) -> Response[Any]:
     """The sign-in form, under an anonymous session that carries its CSRF token."""
-    gateway, _ = console_of(request)
-    session = current_session(request)
+    session = current_session(request, console)
     if session is None or session.signed_in:
-        session = new_session("", "", now=gateway.runtime.clock())
+        session = new_session("", "", now=console.clock())
     form = await page(
         request, None, "signin.html", status_code=status_code, csrf=session.csrf, error=error
     )
-    return with_session(request, form, session)
+    return with_session(request, console, form, session)
 
 
 class SignInController(Controller):
@@ -48,46 +54,60 @@ class SignInController(Controller):
         return Redirect("/console/jobs", status_code=303)
 
     @get("/signin", name="console_signin")
-    async def signin_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        gateway, _ = console_of(request)
-        session = current_session(request)
-        if await resolve(gateway, session) is not None:
+    async def signin_form(
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        clients: NamedDependency[Clients],
+    ) -> Response[Any]:
+        if await resolve(console, clients, current_session(request, console)) is not None:
             return Redirect("/console/jobs", status_code=303)
-        return await signin_page(request)
+        return await signin_page(request, console)
 
     @post("/signin", status_code=303)
-    async def signin(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        gateway, _ = console_of(request)
-        session = current_session(request)
+    async def signin(
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        clients: NamedDependency[Clients],
+    ) -> Response[Any]:
+        session = current_session(request, console)
         form = await request.form()
         given = form.get(CSRF_FIELD)
         check_csrf(session, given if isinstance(given, str) else None)
         key = form.get("key")
-        found = await signed_in_kind(gateway, key.strip() if isinstance(key, str) else "")
+        found = await signed_in_kind(console, clients, key.strip() if isinstance(key, str) else "")
         if found is None:
-            gateway.runtime.log.info("console_sign_in_refused")
+            log.info("console_sign_in_refused")
             return await signin_page(
-                request, status_code=401, error="That key is not valid (unknown or revoked)."
+                request,
+                console,
+                status_code=401,
+                error="That key is not valid (unknown or revoked).",
             )
         kind, key_hash = found
         # A fresh session (and CSRF token) on every sign-in: nothing carries over.
-        signed = new_session(kind, key_hash, now=gateway.runtime.clock())
-        gateway.runtime.log.info("console_signed_in", kind=kind)
-        return with_session(request, Redirect("/console/jobs", status_code=303), signed)
+        signed = new_session(kind, key_hash, now=console.clock())
+        log.info("console_signed_in", kind=kind)
+        return with_session(request, console, Redirect("/console/jobs", status_code=303), signed)
 
     @get("/signin/link", name="console_signin_link")
     async def signin_link(
-        self, request: Request[Any, Any, Any], token: FromQuery[str] = ""
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        clients: NamedDependency[Clients],
+        token: FromQuery[str] = "",
     ) -> Response[Any]:
-        gateway, console = console_of(request)
-        session = console.redeem_link(token, now=gateway.runtime.clock())
-        if session is None or await resolve(gateway, session) is None:
+        session = console.redeem_link(token, now=console.clock())
+        if session is None or await resolve(console, clients, session) is None:
             return await signin_page(
                 request,
+                console,
                 status_code=400,
                 error="That sign-in link was used already or has expired. Sign in with a key.",
             )
-        return with_session(request, Redirect("/console/jobs", status_code=303), session)
+        return with_session(request, console, Redirect("/console/jobs", status_code=303), session)
 
     @post(
         "/signout",

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency, Provide
+from litestar import Controller, Router, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from gateway.errors import InvalidRequest, NotFound, Unauthorized
-from gateway.http.auth import ADMIN_SECURITY, require_admin
+from gateway.http.auth import ADMIN_SECURITY, admin_guard
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
-from gateway.http.state import gateway_of
-from gateway.service.clients import (
-    ClientView,
-    NewClientCredentials,
-    RotatedSecret,
-    client_view,
-    create_client,
-    revoke_client,
-    rotate_secret,
-)
+from gateway.service.clients import Clients, ClientView, NewClientCredentials, RotatedSecret
 
 
 class NewClient(msgspec.Struct, frozen=True):
@@ -33,7 +24,6 @@ class AdminController(Controller):
     path = "/v1/admin/clients"
     tags = ["admin"]
     security = ADMIN_SECURITY
-    dependencies = {"admin": Provide(require_admin)}
 
     @post(
         "/",
@@ -44,13 +34,9 @@ class AdminController(Controller):
         responses=documented_errors(InvalidRequest, Unauthorized),
     )
     async def create(
-        self,
-        request: Request[Any, Any, Any],
-        admin: NamedDependency[None],
-        data: JSONBody[NewClient],
+        self, clients: NamedDependency[Clients], data: JSONBody[NewClient]
     ) -> NewClientCredentials:
-        rt = gateway_of(request).runtime
-        return await create_client(rt.store, data.name, now=rt.clock())
+        return await clients.create(data.name)
 
     @get(
         "/",
@@ -58,12 +44,8 @@ class AdminController(Controller):
         operation_id="listClients",
         responses=documented_errors(Unauthorized),
     )
-    async def list_clients(
-        self, request: Request[Any, Any, Any], admin: NamedDependency[None]
-    ) -> list[ClientView]:
-        rt = gateway_of(request).runtime
-        now = rt.clock()
-        return [client_view(c, now=now) for c in await rt.store.clients.list()]
+    async def list_clients(self, clients: NamedDependency[Clients]) -> list[ClientView]:
+        return await clients.listing()
 
     @post(
         "/{client_id:str}/revoke",
@@ -74,16 +56,9 @@ class AdminController(Controller):
         responses=documented_errors(Unauthorized, NotFound),
     )
     async def revoke(
-        self,
-        request: Request[Any, Any, Any],
-        admin: NamedDependency[None],
-        client_id: FromPath[str],
+        self, clients: NamedDependency[Clients], client_id: FromPath[str]
     ) -> ClientView:
-        rt = gateway_of(request).runtime
-        client = await revoke_client(rt.store, client_id, now=rt.clock(), keys=rt.client_keys)
-        if client is None:
-            raise NotFound(f"No client {client_id!r}")
-        return client_view(client, now=rt.clock())
+        return await clients.revoke(client_id)
 
     @post(
         "/{client_id:str}/rotate-secret",
@@ -94,19 +69,11 @@ class AdminController(Controller):
         responses=documented_errors(Unauthorized, NotFound),
     )
     async def rotate(
-        self,
-        request: Request[Any, Any, Any],
-        admin: NamedDependency[None],
-        client_id: FromPath[str],
+        self, clients: NamedDependency[Clients], client_id: FromPath[str]
     ) -> RotatedSecret:
-        rt = gateway_of(request).runtime
-        rotated = await rotate_secret(
-            rt.store,
-            client_id,
-            now=rt.clock(),
-            grace_s=rt.settings.secret_rotation_grace_s,
-            keys=rt.client_keys,
-        )
-        if rotated is None:
-            raise NotFound(f"No active client {client_id!r}")
-        return rotated
+        return await clients.rotate_secret(client_id)
+
+
+def admin_routes(admin_key: str) -> Router:
+    """The operator's routes, each behind the admin key."""
+    return Router(path="/", route_handlers=[AdminController], guards=[admin_guard(admin_key)])

@@ -14,16 +14,20 @@ from typing import Any
 
 import structlog
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
 
 from gateway.errors import Unauthorized
-from gateway.http.state import gateway_of
+from gateway.service.client_keys import ClientKeys
 from gateway.store.records import ClientRecord
 
 CLIENT_SECURITY: list[dict[str, list[str]]] = [{"ClientKey": []}, {"ClientBasic": []}]
 ADMIN_SECURITY: list[dict[str, list[str]]] = [{"AdminKey": []}]
 
 
-def bearer(request: Request[Any, Any, Any]) -> str:
+def bearer(request: ASGIConnection[Any, Any, Any, Any]) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
@@ -50,7 +54,9 @@ def client_key(request: Request[Any, Any, Any]) -> str:
     return bearer(request) or basic_user(request)
 
 
-async def current_client(request: Request[Any, Any, Any]) -> ClientRecord:
+async def current_client(
+    request: Request[Any, Any, Any], client_keys: NamedDependency[ClientKeys]
+) -> ClientRecord:
     """Litestar dependency: the authenticated, not revoked client; else 401. Served from the
     in-memory key cache (``gateway.service.client_keys``): a revocation holds at once here."""
     key = client_key(request)
@@ -59,7 +65,7 @@ async def current_client(request: Request[Any, Any, Any]) -> ClientRecord:
             "Send your API key as 'Authorization: Bearer <key>' "
             "(or HTTP Basic with the key as the user name)"
         )
-    client = await gateway_of(request).runtime.client_keys.authenticate(key)
+    client = await client_keys.authenticate(key)
     if client is None:
         raise Unauthorized("The API key is not valid (unknown or revoked)")
     request.state.client_id = client.id  # for the access log
@@ -67,9 +73,17 @@ async def current_client(request: Request[Any, Any, Any]) -> ClientRecord:
     return client
 
 
-async def require_admin(request: Request[Any, Any, Any]) -> None:
-    """Litestar dependency: the operator's admin key; refused when none is configured."""
-    expected = gateway_of(request).runtime.settings.admin_key
-    given = bearer(request)
-    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Unauthorized("This endpoint needs the admin key (GATEWAY_ADMIN_KEY)")
+def admin_guard(admin_key: str) -> Guard:
+    """A Litestar guard for the operator's routes: the admin key (GATEWAY_ADMIN_KEY) as a
+    bearer token; every request is refused when none is configured."""
+
+    def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        given = bearer(connection)
+        if (
+            not admin_key
+            or not given
+            or not hmac.compare_digest(given.encode(), admin_key.encode())
+        ):
+            raise Unauthorized("This endpoint needs the admin key (GATEWAY_ADMIN_KEY)")
+
+    return require_admin

@@ -29,8 +29,8 @@ from gateway.http.errors import documented_errors, upstream_echo
 from gateway.http.jobs import IdempotencyKey, accept
 from gateway.http.openapi import GatewayOperation, job_request_schema
 from gateway.http.parsing import convert_job_request, read_fields
-from gateway.http.state import gateway_of
 from gateway.service.intake import INTAKE_ERRORS
+from gateway.service.jobs import Jobs
 from gateway.service.views import GenerationView, generation_view
 from gateway.store.records import ClientRecord
 
@@ -81,6 +81,7 @@ class DropInController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        jobs: NamedDependency[Jobs],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[GenerationView]:
         fields = read_fields(request.headers.get("content-type", ""), await request.body())
@@ -89,7 +90,7 @@ class DropInController(Controller):
                 "model is required", details=[{"field": "model", "message": "is required"}]
             )
         accepted = await accept(
-            request, client, convert_job_request(fields), idempotency_key=idempotency_key
+            request, jobs, client, convert_job_request(fields), idempotency_key=idempotency_key
         )
         headers = {"x-inference-id": accepted.job.id, **upstream_echo(request)}
         if accepted.replayed:
@@ -110,6 +111,7 @@ class DropInController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        jobs: NamedDependency[Jobs],
         # Documented as required (as upstream); checked here to name it in a 400 the upstream's way.
         generation_id: Annotated[str | None, QueryParameter(required=True)] = None,
     ) -> Response[GenerationView]:
@@ -118,11 +120,7 @@ class DropInController(Controller):
                 "generation_id is required",
                 details=[{"field": "generation_id", "message": "is required"}],
             )
-        job = await gateway_of(request).runtime.store.jobs.get_job(
-            generation_id, client_id=client.id
-        )
-        if job is None:
-            raise NotFound(f"No generation {generation_id!r}")
+        job = await jobs.owned(generation_id, client_id=client.id)
         return Response(
             generation_view(job), headers={"x-inference-id": job.id, **upstream_echo(request)}
         )

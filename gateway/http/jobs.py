@@ -6,9 +6,6 @@ jobs; another client's job id answers 404, exactly like an unknown id.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import functools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -35,34 +32,16 @@ from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
 from gateway.http.prefer import applied_wait
-from gateway.http.state import Gateway, gateway_of
 from gateway.observability.tracing import normalize_traceparent
-from gateway.service.event_stream import BATCH as STREAM_BATCH
-from gateway.service.event_stream import Frame, job_event_frames
-from gateway.service.intake import INTAKE_ERRORS, Accepted, accept_job
-from gateway.service.redelivery import redeliver_job, replay_dead
+from gateway.service.event_stream import Frame
+from gateway.service.intake import INTAKE_ERRORS, Accepted
+from gateway.service.jobs import DeliveryLog, JobPage, Jobs
 from gateway.service.views import (
-    AttemptView,
     DeliveryView,
     JobView,
-    attempt_view,
-    delivery_view,
     job_view,
 )
-from gateway.service.waiting import hold_until_ended
-from gateway.store import Store
-from gateway.store.history import JobEventRecord
-from gateway.store.records import ClientRecord, JobRecord, could_be_id
-
-
-class JobPage(msgspec.Struct, frozen=True):
-    data: list[JobView]
-    next_cursor: str | None = None
-
-
-class DeliveryLog(msgspec.Struct, frozen=True):
-    events: list[DeliveryView]
-    attempts: list[AttemptView]
+from gateway.store.records import ClientRecord, JobRecord
 
 
 class Redelivery(msgspec.Struct, frozen=True):
@@ -83,10 +62,6 @@ class ReplayResult(msgspec.Struct, frozen=True):
     replayed: int
 
 
-def _encode_cursor(created_at: float, job_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at!r}|{job_id}".encode()).decode().rstrip("=")
-
-
 def _unix_time(moment: datetime, field: str) -> float:
     """A time as Unix seconds; times near year 1 or 9999 with an offset overflow: a 400."""
     try:
@@ -96,20 +71,6 @@ def _unix_time(moment: datetime, field: str) -> float:
     except (ValueError, OverflowError, OSError):
         raise InvalidRequest(
             f"{field} is out of range", details=[{"field": field, "message": "out of range"}]
-        ) from None
-
-
-def _decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, job_id = raw.split("|", 1)
-        if not could_be_id(job_id):
-            raise ValueError("not a job id")
-        return float(created_at), job_id
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidRequest(
-            "cursor is not one this API returned",
-            details=[{"field": "cursor", "message": "not a valid cursor"}],
         ) from None
 
 
@@ -126,17 +87,13 @@ PreferHeader = Annotated[
 ]
 
 
-async def _held(
-    gateway: Gateway, job: JobRecord, prefer: str | None
-) -> tuple[JobRecord, dict[str, str]]:
+async def _held(jobs: Jobs, job: JobRecord, prefer: str | None) -> tuple[JobRecord, dict[str, str]]:
     """``Prefer: wait=N``: the job once it ended or N seconds passed, with the header saying
     the wait was applied; without a wait preference, the job as it is."""
-    wait = applied_wait(prefer, gateway.runtime.settings.prefer_wait_max_s)
+    wait = applied_wait(prefer, jobs.wait_cap_s)
     if wait is None:
         return job, {}
-    runtime = gateway.runtime
-    job = await hold_until_ended(runtime.job_waiters, runtime.store.jobs, job, wait)
-    return job, {"Preference-Applied": f"wait={wait}"}
+    return await jobs.held(job, wait), {"Preference-Applied": f"wait={wait}"}
 
 
 def _last_event_id(raw: str | None) -> int:
@@ -154,15 +111,6 @@ def _last_event_id(raw: str | None) -> int:
     return value
 
 
-async def _history_after(store: Store, job_id: str, after_id: int) -> list[JobEventRecord]:
-    return await store.history.list_for_job(job_id, after_id=after_id, limit=STREAM_BATCH)
-
-
-async def _has_ended(store: Store, job_id: str) -> bool:
-    job = await store.jobs.get_job(job_id)
-    return job is None or job.status.is_terminal
-
-
 async def _sse_messages(frames: AsyncIterator[Frame]) -> AsyncIterator[ServerSentEventMessage]:
     yield ServerSentEventMessage(data=None, retry=2000, comment="job events")
     async for frame in frames:
@@ -174,25 +122,26 @@ async def _sse_messages(frames: AsyncIterator[Frame]) -> AsyncIterator[ServerSen
 
 async def accept(
     request: Request[Any, Any, Any],
+    jobs: Jobs,
     client: ClientRecord,
     job_request: dict[str, Any],
     *,
     idempotency_key: str | None,
     traceparent: str | None = None,
 ) -> Accepted:
-    """Intake for both surfaces (``/v1/jobs``, the drop-in ``/v2``): store, then wake the worker."""
-    gateway = gateway_of(request)
-    accepted = await accept_job(
-        gateway.runtime,
-        client,
-        job_request,
-        idempotency_key=idempotency_key,
-        traceparent=traceparent,
+    """Intake for both surfaces (``/v1/jobs``, the drop-in ``/v2``)."""
+    accepted = await jobs.accept(
+        client, job_request, idempotency_key=idempotency_key, traceparent=traceparent
     )
     request.state.job_id = accepted.job.id  # the access log's line names it (no line of its own)
-    if gateway.worker is not None and not accepted.replayed:
-        gateway.worker.wake()
     return accepted
+
+
+async def owned_job(
+    job_id: FromPath[str], client: NamedDependency[ClientRecord], jobs: NamedDependency[Jobs]
+) -> JobRecord:
+    """Litestar dependency: the path's job, if it is the calling client's; else 404."""
+    return await jobs.owned(job_id, client_id=client.id)
 
 
 IdempotencyKey = Annotated[
@@ -204,7 +153,7 @@ class JobController(Controller):
     path = "/v1/jobs"
     tags = ["jobs"]
     security = CLIENT_SECURITY
-    dependencies = {"client": Provide(current_client)}
+    dependencies = {"client": Provide(current_client), "job": Provide(owned_job)}
 
     @post(
         "/",
@@ -237,6 +186,7 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        jobs: NamedDependency[Jobs],
         idempotency_key: IdempotencyKey = None,
         traceparent: Annotated[
             str | None,
@@ -252,14 +202,12 @@ class JobController(Controller):
         ] = None,
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        gateway = gateway_of(request)
         job_request = parse_job_request(
-            request.headers.get("content-type", ""),
-            await request.body(),
-            gateway.runtime.rulebook,
+            request.headers.get("content-type", ""), await request.body(), jobs.rulebook
         )
         accepted = await accept(
             request,
+            jobs,
             client,
             job_request,
             idempotency_key=idempotency_key,
@@ -268,11 +216,11 @@ class JobController(Controller):
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        job, applied = await _held(gateway, accepted.job, prefer)
+        job, applied = await _held(jobs, accepted.job, prefer)
         headers |= applied
         if job.status.is_terminal and applied:
-            deliveries = await gateway.runtime.store.deliveries.for_job(job.id)
-            return Response(job_view(job, deliveries=deliveries), status_code=200, headers=headers)
+            view = await jobs.view(job, expected=False)
+            return Response(view, status_code=200, headers=headers)
         return Response(job_view(job), status_code=202, headers=headers)
 
     @get(
@@ -286,21 +234,17 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        jobs: NamedDependency[Jobs],
         status: FromQuery[JobStatus | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> JobPage:
-        store = gateway_of(request).runtime.store
-        before = _decode_cursor(cursor) if cursor else None
-        jobs = await store.jobs.list_jobs(
+        return await jobs.page(
             client_id=client.id,
             status=status.value if status else None,
-            limit=limit + 1,
-            before=before,
+            limit=limit,
+            cursor=cursor,
         )
-        page, more = jobs[:limit], len(jobs) > limit
-        next_cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
-        return JobPage(data=[job_view(job) for job in page], next_cursor=next_cursor)
 
     @get(
         "/{job_id:str}",
@@ -314,21 +258,12 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        job_id: FromPath[str],
+        jobs: NamedDependency[Jobs],
+        job: NamedDependency[JobRecord],
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        gateway = gateway_of(request)
-        runtime = gateway.runtime
-        job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
-        if job is None:
-            raise NotFound(f"No job {job_id!r}")
-        job, headers = await _held(gateway, job, prefer)
-        view = job_view(
-            job,
-            deliveries=await runtime.store.deliveries.for_job(job.id),
-            expected=runtime.durations.expected(job.model, job.resolution, job.duration),
-        )
-        return Response(view, status_code=200, headers=headers)
+        job, headers = await _held(jobs, job, prefer)
+        return Response(await jobs.view(job), status_code=200, headers=headers)
 
     @get(
         "/{job_id:str}/deliveries",
@@ -341,18 +276,10 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        job_id: FromPath[str],
+        jobs: NamedDependency[Jobs],
+        job: NamedDependency[JobRecord],
     ) -> DeliveryLog:
-        store = gateway_of(request).runtime.store
-        job = await store.jobs.get_job(job_id, client_id=client.id)
-        if job is None:
-            raise NotFound(f"No job {job_id!r}")
-        events = await store.deliveries.for_job(job.id)
-        attempts = await store.deliveries.attempts_for_job(job.id)
-        return DeliveryLog(
-            events=[delivery_view(d) for d in events],
-            attempts=[attempt_view(a) for a in attempts],
-        )
+        return await jobs.delivery_log(job)
 
     @get(
         "/{job_id:str}/events",
@@ -373,23 +300,13 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        job_id: FromPath[str],
+        jobs: NamedDependency[Jobs],
+        job: NamedDependency[JobRecord],
         last_event_id: Annotated[
             str | None, HeaderParameter(name="Last-Event-ID", required=False)
         ] = None,
     ) -> ServerSentEvent:
-        runtime = gateway_of(request).runtime
-        job = await runtime.store.jobs.get_job(job_id, client_id=client.id)
-        if job is None:
-            raise NotFound(f"No job {job_id!r}")
-        frames = job_event_frames(
-            job.id,
-            after_id=_last_event_id(last_event_id),
-            fetch=functools.partial(_history_after, runtime.store, job.id),
-            has_ended=functools.partial(_has_ended, runtime.store, job.id),
-            waiters=runtime.job_waiters,
-            poll_s=runtime.settings.event_stream_poll_s,
-        )
+        frames = jobs.events(job, after_id=_last_event_id(last_event_id))
         return ServerSentEvent(_sse_messages(frames), headers={"Cache-Control": "no-store"})
 
     @post(
@@ -404,16 +321,10 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        job_id: FromPath[str],
+        jobs: NamedDependency[Jobs],
+        job: NamedDependency[JobRecord],
     ) -> Redelivery:
-        gateway = gateway_of(request)
-        store = gateway.runtime.store
-        job = await store.jobs.get_job(job_id, client_id=client.id)
-        if job is None:
-            raise NotFound(f"No job {job_id!r}")
-        events = await redeliver_job(gateway.runtime, job)
-        gateway.wake()
-        return Redelivery(events=[delivery_view(d) for d in events])
+        return Redelivery(events=await jobs.redeliver(job))
 
 
 class DeliveryController(Controller):
@@ -434,20 +345,19 @@ class DeliveryController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        jobs: NamedDependency[Jobs],
         data: JSONBody[ReplayWindow],
     ) -> ReplayResult:
-        gateway = gateway_of(request)
         # Litestar converts leniently (a number becomes a time); this API wants RFC 3339 strings.
         try:
             data = msgspec.json.decode(await request.body(), type=ReplayWindow)
         except msgspec.ValidationError as exc:
             raise InvalidRequest(f"Invalid replay window: {exc}") from None
         since = _unix_time(data.since, "since")
-        until = _unix_time(data.until, "until") if data.until else gateway.runtime.clock() + 1
-        count = await replay_dead(gateway.runtime, client_id=client.id, since=since, until=until)
-        if count:
-            gateway.wake()
-        return ReplayResult(replayed=count)
+        until = _unix_time(data.until, "until") if data.until else None
+        return ReplayResult(
+            replayed=await jobs.replay(client_id=client.id, since=since, until=until)
+        )
 
 
 __all__ = ["DeliveryController", "JobController"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
@@ -12,8 +12,7 @@ from gateway.errors import NotFound, Unauthorized
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
-from gateway.http.state import gateway_of
-from gateway.service.models import ModelList, ModelView, model_list, model_view
+from gateway.service.models import ModelCatalogue, ModelList, ModelView
 from gateway.store.records import ClientRecord
 
 
@@ -31,13 +30,13 @@ class ModelController(Controller):
     )
     async def list_models(
         self,
-        request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        catalogue: NamedDependency[ModelCatalogue],
         vendor: Annotated[
             str | None, QueryParameter(description="only this vendor's models")
         ] = None,
     ) -> ModelList:
-        return model_list(gateway_of(request).runtime.rulebook, vendor)
+        return catalogue.listing(vendor)
 
     @get(
         "/{model_id:path}",
@@ -47,15 +46,8 @@ class ModelController(Controller):
     )
     async def get_model(
         self,
-        request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        catalogue: NamedDependency[ModelCatalogue],
         model_id: FromPath[str],
     ) -> ModelView:
-        rulebook = gateway_of(request).runtime.rulebook
-        wanted = model_id.lstrip("/")
-        rules = rulebook.for_model(wanted)
-        if rules is None:
-            close = rulebook.closest(wanted)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise NotFound(f"No model {wanted!r}{hint}")
-        return model_view(rules.spec)
+        return catalogue.get(model_id.lstrip("/"))

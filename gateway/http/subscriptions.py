@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from gateway.clock import iso
 from gateway.errors import (
     CallbackRejected,
     InvalidRequest,
@@ -24,37 +22,13 @@ from gateway.errors import (
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
-from gateway.http.state import gateway_of
-from gateway.service.subscriptions import NewSubscription, sample_events, subscribe
-from gateway.store.records import ClientRecord, SubscriptionRecord
-
-
-class SubscriptionView(msgspec.Struct, frozen=True):
-    id: str
-    target_url: str
-    events: list[str]
-    models: list[str] | None
-    active: bool  # false once its target answered 410 Gone
-    created_at: str | None
-    deactivated_at: str | None = None
-    deactivated_reason: str | None = None
-
-
-class SubscriptionList(msgspec.Struct, frozen=True):
-    data: list[SubscriptionView]
-
-
-def subscription_view(sub: SubscriptionRecord) -> SubscriptionView:
-    return SubscriptionView(
-        id=sub.id,
-        target_url=sub.target_url,
-        events=sub.events,
-        models=sub.models,
-        active=sub.active,
-        created_at=iso(sub.created_at),
-        deactivated_at=iso(sub.deactivated_at),
-        deactivated_reason=sub.deactivated_reason,
-    )
+from gateway.service.subscriptions import (
+    NewSubscription,
+    SubscriptionList,
+    Subscriptions,
+    SubscriptionView,
+)
+from gateway.store.records import ClientRecord
 
 
 def _names(raw: str | None) -> list[str] | None:
@@ -83,17 +57,12 @@ class SubscriptionController(Controller):
     )
     async def create(
         self,
-        request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        subscriptions: NamedDependency[Subscriptions],
         data: JSONBody[NewSubscription],
     ) -> Response[SubscriptionView]:
-        gateway = gateway_of(request)
-        record = await subscribe(gateway.runtime, client, data)
-        return Response(
-            subscription_view(record),
-            status_code=201,
-            headers={"Location": f"/v1/subscriptions/{record.id}"},
-        )
+        view = await subscriptions.create(client, data)
+        return Response(view, status_code=201, headers={"Location": f"/v1/subscriptions/{view.id}"})
 
     @get(
         "/",
@@ -103,11 +72,11 @@ class SubscriptionController(Controller):
         responses=documented_errors(Unauthorized),
     )
     async def list_subscriptions(
-        self, request: Request[Any, Any, Any], client: NamedDependency[ClientRecord]
+        self,
+        client: NamedDependency[ClientRecord],
+        subscriptions: NamedDependency[Subscriptions],
     ) -> SubscriptionList:
-        store = gateway_of(request).runtime.store
-        subs = await store.subscriptions.list_for_client(client.id)
-        return SubscriptionList(data=[subscription_view(s) for s in subs])
+        return await subscriptions.listing(client.id)
 
     @delete(
         "/{subscription_id:str}",
@@ -119,16 +88,11 @@ class SubscriptionController(Controller):
     )
     async def remove(
         self,
-        request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        subscriptions: NamedDependency[Subscriptions],
         subscription_id: FromPath[str],
     ) -> None:
-        store = gateway_of(request).runtime.store
-        if not await store.subscriptions.delete(subscription_id, client_id=client.id):
-            raise NotFound(f"No subscription {subscription_id!r}")
-        gateway_of(request).runtime.log.info(
-            "subscription_deleted", subscription_id=subscription_id, client_id=client.id
-        )
+        await subscriptions.delete(subscription_id, client_id=client.id)
 
     @get(
         "/sample",
@@ -143,11 +107,9 @@ class SubscriptionController(Controller):
     )
     async def sample(
         self,
-        request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
+        subscriptions: NamedDependency[Subscriptions],
         events: Annotated[str | None, QueryParameter(max_length=200)] = None,
         models: Annotated[str | None, QueryParameter(max_length=2000)] = None,
     ) -> list[dict[str, Any]]:
-        return await sample_events(
-            gateway_of(request).runtime, client, events=_names(events), models=_names(models)
-        )
+        return await subscriptions.sample(client, events=_names(events), models=_names(models))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
+from litestar.di import NamedDependency
 
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import PublicOperation
-from gateway.http.state import gateway_of
+from gateway.service.readiness import ReadinessProbe
+from gateway.service.runtime import Runtime
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -35,8 +35,8 @@ async def healthz() -> Health:
     operation_class=PublicOperation,
     responses=documented_errors(),
 )
-async def readyz(request: Request[Any, Any, Any]) -> Health:
-    await gateway_of(request).readiness.check()
+async def readyz(readiness: NamedDependency[ReadinessProbe]) -> Health:
+    await readiness.check()
     return Health(status="ready")
 
 
@@ -48,8 +48,8 @@ async def readyz(request: Request[Any, Any, Any]) -> Health:
     operation_class=PublicOperation,
     media_type="text/plain; version=0.0.4; charset=utf-8",
 )
-async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    rt = gateway_of(request).runtime
+async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
+    rt = runtime
     try:
         await rt.metrics.refresh(rt.store, now=rt.clock())
     except Exception:

@@ -6,7 +6,7 @@ query per request. The cache keeps each active client found by its key hash for 
 
 - on the replica that made the change, at once (the change's caller calls :meth:`forget`);
 - on every other PostgreSQL replica, when the change's ``NOTIFY`` on ``gateway_client_changed``
-  arrives (``gateway.http.app`` listens), within milliseconds;
+  arrives (``gateway.app`` listens), within milliseconds;
 - everywhere else (a notification missed while a listener reconnects, the command line changing
   an SQLite database under a running server), when the entry expires: within ``ttl_s``.
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 import msgspec
 
 from gateway.domain.signing import format_secret
+from gateway.errors import NotFound
 from gateway.ids import hash_api_key, new_api_key, new_client_id
 from gateway.service.client_keys import ClientKeys
 from gateway.settings import Settings
@@ -118,3 +120,42 @@ async def revoke_client(
     if keys is not None:
         keys.forget(client_id)
     return client
+
+
+class Clients:
+    """The operator's client management (the admin API), over the use cases above."""
+
+    def __init__(
+        self, store: Store, keys: ClientKeys, *, clock: Callable[[], float], grace_s: float
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._clock = clock
+        self._grace_s = grace_s
+
+    async def create(self, name: str) -> NewClientCredentials:
+        return await create_client(self._store, name, now=self._clock())
+
+    async def listing(self) -> list[ClientView]:
+        now = self._clock()
+        return [client_view(c, now=now) for c in await self._store.clients.list()]
+
+    async def holder_of(self, key_hash: str) -> ClientRecord | None:
+        """The active client whose key hashes to ``key_hash``, read from the database rather
+        than the API's key cache: a console session ends the moment its key is revoked or
+        replaced, from any process."""
+        return await self._store.clients.by_key_hash(key_hash)
+
+    async def revoke(self, client_id: str) -> ClientView:
+        client = await revoke_client(self._store, client_id, now=self._clock(), keys=self._keys)
+        if client is None:
+            raise NotFound(f"No client {client_id!r}")
+        return client_view(client, now=self._clock())
+
+    async def rotate_secret(self, client_id: str) -> RotatedSecret:
+        rotated = await rotate_secret(
+            self._store, client_id, now=self._clock(), grace_s=self._grace_s, keys=self._keys
+        )
+        if rotated is None:
+            raise NotFound(f"No active client {client_id!r}")
+        return rotated

@@ -1,4 +1,5 @@
-"""The catalogue as callers see it: ``GET /v1/models`` and ``gateway models``."""
+"""The catalogue as callers see it (``GET /v1/models``, ``gateway models``), and per model what
+the gateway has seen of it (the console's models page)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from typing import Any
 import msgspec
 
 from gateway.domain.catalogue import FieldSpec, ModelSpec
-from gateway.domain.model_rules import Rulebook
+from gateway.domain.model_rules import ModelRules, Rulebook
+from gateway.domain.polling import DurationStats
+from gateway.errors import NotFound
+from gateway.store import Store
+from gateway.store.browse import ModelCount
 
 
 class ModelView(msgspec.Struct, frozen=True):
@@ -30,6 +35,85 @@ def model_view(spec: ModelSpec) -> ModelView:
         required=list(spec.required),
         fields=dict(sorted(spec.properties.items())),
     )
+
+
+class LearnedTime(msgspec.Struct, frozen=True):
+    resolution: str
+    duration: str
+    samples: int
+    p50_s: float
+    p95_s: float
+
+
+class ModelFigures(msgspec.Struct, frozen=True):
+    model: str
+    jobs: int
+    completed: int
+    failed: int
+    learned: list[LearnedTime]
+
+    @property
+    def success_rate(self) -> float | None:
+        finished = self.completed + self.failed
+        return None if finished == 0 else self.completed / finished
+
+
+class ModelCatalogue:
+    """The models service: the catalogue's rules, and what jobs have shown of each model."""
+
+    def __init__(self, rulebook: Rulebook, store: Store) -> None:
+        self.rulebook = rulebook
+        self._store = store
+
+    def listing(self, vendor: str | None = None) -> ModelList:
+        return model_list(self.rulebook, vendor)
+
+    def rules(self, model_id: str) -> ModelRules:
+        """One model's compiled rules; a 404 suggesting the closest ids when there is none."""
+        rules = self.rulebook.for_model(model_id)
+        if rules is None:
+            close = self.rulebook.closest(model_id)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise NotFound(f"No model {model_id!r}{hint}")
+        return rules
+
+    def get(self, model_id: str) -> ModelView:
+        return model_view(self.rules(model_id).spec)
+
+    async def figures(self, *, client_id: str | None) -> list[ModelFigures]:
+        """Per model: jobs run (by a client, or by everyone: None) and the learned times."""
+        counts = await self._store.browse.model_counts(client_id=client_id)
+        return model_figures(counts, await self._store.counters.durations())
+
+
+def model_figures(
+    counts: list[ModelCount], durations: dict[str, tuple[int, float, float]]
+) -> list[ModelFigures]:
+    learned: dict[str, list[LearnedTime]] = {}
+    for key, (count, mean, m2) in sorted(durations.items()):
+        model, _, rest = key.partition("|")
+        resolution, _, duration = rest.partition("|")
+        estimate = DurationStats(count=count, mean_s=mean, m2=m2).estimate()
+        learned.setdefault(model, []).append(
+            LearnedTime(
+                resolution=resolution,
+                duration=duration,
+                samples=count,
+                p50_s=estimate.quantile(0.5),
+                p95_s=estimate.quantile(0.95),
+            )
+        )
+    models = sorted({c.model for c in counts} | set(learned))
+    return [
+        ModelFigures(
+            model=model,
+            jobs=sum(c.jobs for c in counts if c.model == model),
+            completed=sum(c.jobs for c in counts if c.model == model and c.status == "completed"),
+            failed=sum(c.jobs for c in counts if c.model == model and c.status == "failed"),
+            learned=learned.get(model, []),
+        )
+        for model in models
+    ]
 
 
 def model_list(rulebook: Rulebook, vendor: str | None = None) -> ModelList:

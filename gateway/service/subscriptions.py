@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 import msgspec
 
+from gateway.clock import iso
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
 from gateway.domain.jobs import JobStatus
 from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
-from gateway.errors import InvalidRequest, TooManySubscriptions
+from gateway.errors import InvalidRequest, NotFound, TooManySubscriptions
 from gateway.ids import new_subscription_id
 from gateway.service.destinations import event_payload
 from gateway.service.intake import check_destination
@@ -32,6 +33,61 @@ class NewSubscription(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     target_url: CallbackUrl
     events: list[str] | None = None  # short names or full types; default completed + failed
     models: Annotated[list[ModelName], msgspec.Meta(max_length=MAX_MODELS)] | None = None
+
+
+class SubscriptionView(msgspec.Struct, frozen=True):
+    id: str
+    target_url: str
+    events: list[str]
+    models: list[str] | None
+    active: bool  # false once its target answered 410 Gone
+    created_at: str | None
+    deactivated_at: str | None = None
+    deactivated_reason: str | None = None
+
+
+class SubscriptionList(msgspec.Struct, frozen=True):
+    data: list[SubscriptionView]
+
+
+def subscription_view(sub: SubscriptionRecord) -> SubscriptionView:
+    return SubscriptionView(
+        id=sub.id,
+        target_url=sub.target_url,
+        events=sub.events,
+        models=sub.models,
+        active=sub.active,
+        created_at=iso(sub.created_at),
+        deactivated_at=iso(sub.deactivated_at),
+        deactivated_reason=sub.deactivated_reason,
+    )
+
+
+class Subscriptions:
+    """The subscriptions service (the API's REST hooks), over the use cases below."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    async def create(self, client: ClientRecord, request: NewSubscription) -> SubscriptionView:
+        return subscription_view(await subscribe(self._rt, client, request))
+
+    async def listing(self, client_id: str) -> SubscriptionList:
+        subs = await self._rt.store.subscriptions.list_for_client(client_id)
+        return SubscriptionList(data=[subscription_view(s) for s in subs])
+
+    async def delete(self, subscription_id: str, *, client_id: str) -> None:
+        """Unsubscribe; another client's subscription is a 404 like an unknown one."""
+        if not await self._rt.store.subscriptions.delete(subscription_id, client_id=client_id):
+            raise NotFound(f"No subscription {subscription_id!r}")
+        self._rt.log.info(
+            "subscription_deleted", subscription_id=subscription_id, client_id=client_id
+        )
+
+    async def sample(
+        self, client: ClientRecord, *, events: list[str] | None, models: list[str] | None
+    ) -> list[dict[str, Any]]:
+        return await sample_events(self._rt, client, events=events, models=models)
 
 
 async def subscribe(

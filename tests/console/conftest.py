@@ -12,8 +12,8 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from gateway.app import Gateway
 from gateway.domain.upstream import Generation
-from gateway.http.state import Gateway
 from gateway.store import Store
 from tests.fakes import Clock, RecordingSender, ScriptedUpstream
 from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_KEY, api_settings, gateway_app

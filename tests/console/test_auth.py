@@ -7,6 +7,7 @@ from http.cookies import SimpleCookie
 import httpx
 
 from gateway.console.session import COOKIE_NAME, LINK_TTL_S, SESSION_TTL_S
+from gateway.console.session import Console as SessionKeys
 from gateway.ids import hash_api_key
 from gateway.service.clients import BOOTSTRAP_CLIENT_ID
 from gateway.store.records import ClientRecord
@@ -171,11 +172,19 @@ async def test_rotating_the_key_ends_its_sessions(console: Console) -> None:
 
 
 async def test_changing_the_admin_key_ends_operator_sessions(console: Console) -> None:
-    """An operator session is tied to the admin key it was made with."""
+    """An operator session is tied to the admin key it was made with: after a restart with
+    another GATEWAY_ADMIN_KEY (same console secret) its cookie signs nobody in, while a restart
+    with the same key keeps it."""
+
+    def restarted(admin_key: str) -> SessionKeys:
+        return SessionKeys("console-secret", admin_key=admin_key, clock=console.clock)
+
+    console.gateway.console = restarted(ADMIN_KEY)
     await console.sign_in(ADMIN_KEY)
     assert await is_signed_in(console)
-    runtime = console.gateway.runtime
-    runtime.settings = runtime.settings.with_(admin_key="a-new-admin-key-0123456789")
+    console.gateway.console = restarted(ADMIN_KEY)
+    assert await is_signed_in(console)
+    console.gateway.console = restarted("a-new-admin-key-0123456789")
     assert not await is_signed_in(console)
 
 

@@ -12,12 +12,12 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway.console.models import model_figures
+from gateway.app import create_app
 from gateway.console.render import CONTENT_SECURITY_POLICY
-from gateway.console.timeline import entries_from_history
 from gateway.dev import inbox_routes
 from gateway.domain.polling import DurationStats
-from gateway.http.app import create_app
+from gateway.service.models import model_figures
+from gateway.service.timeline import entries_from_history
 from gateway.store import Store
 from gateway.store.browse import ModelCount
 from tests.console.conftest import Console, csrf_of

@@ -9,9 +9,9 @@ from typing import Any, get_args
 
 import pytest
 
+from gateway.app import create_app
 from gateway.domain.events import EVENT_TYPES, EventType
 from gateway.domain.jobs import JobStatus
-from gateway.http.app import create_app
 from gateway.settings import Settings
 
 ERROR_REF = "#/components/schemas/ErrorResponse"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.http.app import create_app
+from gateway.app import create_app
 from gateway.settings import Settings
 from tests.live import KEY, live_gateway
 from tests.waiting import wait_for

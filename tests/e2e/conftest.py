@@ -13,10 +13,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from gateway.app import create_app
 from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
-from gateway.http.app import create_app
 from gateway.settings import Settings
 from gateway.upstream.client import UpstreamClient
 from gateway.worker.ticker import Worker

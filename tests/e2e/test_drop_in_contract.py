@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
-from gateway.http.app import create_app
+from gateway.app import create_app
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from tests.fakes import AllowAllGuard, RecordingSender

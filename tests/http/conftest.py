@@ -11,8 +11,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from gateway.http.app import create_app
-from gateway.http.state import Gateway
+from gateway.app import Gateway, create_app
 from gateway.settings import Settings
 from gateway.store import Store
 from tests.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from gateway.http.state import Gateway
+from gateway.app import Gateway
 from tests.http.conftest import ADMIN_KEY, Api, api_settings, gateway_app
 from tests.pg import fresh_database, require_pg
 from tests.waiting import wait_for_async

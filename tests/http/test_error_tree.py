@@ -14,8 +14,8 @@ from litestar import get
 from litestar.testing import AsyncTestClient
 
 from gateway import errors
+from gateway.app import create_app
 from gateway.errors import NOT_PER_OPERATION, GatewayError, error_classes, for_status
-from gateway.http.app import create_app
 from gateway.http.errors import documented_errors
 from gateway.settings import Settings
 from tests.http.conftest import api_settings, gateway_app

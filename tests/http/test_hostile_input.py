@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from gateway.http.app import create_app
+from gateway.app import create_app
 from tests.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
 from tests.http.conftest import ADMIN_KEY, Api, api_settings
 from tests.http.test_api import assert_error_shape

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
+from gateway.app import create_app
 from gateway.catalogue import load_catalogue
 from gateway.cli import main
-from gateway.http.app import create_app
 from tests.fakes import AllowAllGuard
 from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings
 from tests.http.test_api import assert_error_shape

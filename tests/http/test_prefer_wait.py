@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from gateway.http.app import create_app
+from gateway.app import create_app
 from gateway.http.prefer import applied_wait, requested_wait
 from gateway.store import Store
 from gateway.store.schema import jobs

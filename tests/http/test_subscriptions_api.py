@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
+from gateway.app import create_app
 from gateway.domain.upstream import Generation
-from gateway.http.app import create_app
 from gateway.settings import Settings
 from gateway.store import Store
 from tests.fakes import Clock, RecordingSender, ScriptedUpstream

@@ -14,7 +14,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
-from gateway.http.app import create_app
+from gateway.app import create_app
 from tests.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
 from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_KEY, api_settings
 

@@ -1,0 +1,334 @@
+"""The composition root: where the process is assembled, once, from its settings.
+
+``open_runtime`` builds what the use cases run on (the store, the upstream client, the webhook
+sender, the SSRF guard, the policies, metrics and tracer); ``open_gateway`` adds what a running
+process has around it (the services the HTTP API and the console call, the worker, readiness,
+the PostgreSQL listeners); ``create_app`` serves that as one Litestar app, handing each handler
+the services it names through dependency injection. This is the only module that knows every
+part: ``gateway.http`` and ``gateway.console`` are siblings over ``gateway.service`` and import
+neither each other nor the worker.
+
+Every part can be passed in instead of built (``Parts``: tests pass fakes, in-process
+transports, a fake clock or a seeded random source); what is passed in is the caller's to close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
+
+import httpx
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from opentelemetry.trace import TracerProvider
+
+from gateway import __version__
+from gateway.catalogue import load_catalogue
+from gateway.clock import Clock, system_clock
+from gateway.console import console_routes, template_config
+from gateway.console.session import Console
+from gateway.delivery.guard import AddressGuard
+from gateway.delivery.sender import WebhookSender
+from gateway.domain.addresses import Allowlist
+from gateway.domain.model_rules import Rulebook
+from gateway.domain.polling import make_poll_policy
+from gateway.domain.retry import DeliveryPolicy
+from gateway.heap import freeze_startup_heap
+from gateway.http import GatewayApp, api_routes, openapi_config
+from gateway.http.errors import EXCEPTION_HANDLERS
+from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import otlp_tracer_provider, tracer_from
+from gateway.service.clients import Clients, ensure_bootstrap_client
+from gateway.service.jobs import Jobs
+from gateway.service.models import ModelCatalogue
+from gateway.service.ports import CallbackGuard, Sender, Upstream
+from gateway.service.readiness import ReadinessProbe
+from gateway.service.runtime import Runtime, shared_clock
+from gateway.service.subscriptions import Subscriptions
+from gateway.settings import Settings
+from gateway.store import Store
+from gateway.store.database import CLIENT_CHANGED_CHANNEL
+from gateway.upstream.client import UpstreamClient
+from gateway.worker.notifications import ChannelListener, JobEndListener
+from gateway.worker.ticker import Worker
+
+CLIENT_LISTENER_NAME = "gateway-client-listener"  # its connection in pg_stat_activity
+
+
+class Parts(TypedDict, total=False):
+    """What tests and tools may pass in instead of having it built from the settings.
+
+    ``upstream_transport`` and ``webhook_transport`` keep the real upstream client and webhook
+    sender but route their requests elsewhere (an in-process app); ``guard`` checks the URLs
+    callers hand in (the webhook sender always connects through an ``AddressGuard``)."""
+
+    store: Store
+    upstream: Upstream
+    upstream_transport: httpx.AsyncBaseTransport
+    sender: Sender
+    webhook_transport: httpx.AsyncBaseTransport
+    guard: CallbackGuard
+    clock: Clock
+    rng: Callable[[], float]
+    metrics: Metrics
+    tracer_provider: TracerProvider
+    rulebook: Rulebook
+    console: Console
+
+
+def address_guard(settings: Settings) -> AddressGuard:
+    """The SSRF guard for destination URLs, with the operator's allowlist."""
+    return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncIterator[Runtime]:
+    """The runtime for ``settings``; parts not passed in are built here and closed on exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        store = parts.get("store")
+        if store is None:
+            store = await Store.open(
+                settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
+            )
+            stack.push_async_callback(store.close)
+        clock = parts.get("clock", system_clock)
+        if clock is system_clock:
+            # PostgreSQL: leases and due times follow the database's clock. A clock passed in
+            # (tests) is kept as it is: the test drives time itself.
+            clock = await shared_clock(store, settings, clock)
+        tracer_provider = parts.get("tracer_provider")
+        if tracer_provider is None:
+            exporting = otlp_tracer_provider(settings)
+            if exporting is not None:
+                stack.callback(exporting.shutdown)  # flushes the last spans
+            tracer_provider = exporting
+        guard = parts.get("guard") or address_guard(settings)
+        upstream = parts.get("upstream")
+        if upstream is None:
+            client = UpstreamClient(
+                settings.upstream_url,
+                settings.aimlapi_key,
+                timeout_s=settings.upstream_timeout_s,
+                connect_timeout_s=settings.upstream_connect_timeout_s,
+                max_connections=settings.max_concurrency,
+                # Names the replica in the upstream's logs (and in the mock's journal).
+                user_agent=f"video-webhook-gateway/{__version__} ({settings.replica_id})",
+                transport=parts.get("upstream_transport"),
+            )
+            stack.push_async_callback(client.aclose)
+            upstream = client
+        sender = parts.get("sender")
+        if sender is None:
+            webhook_sender = WebhookSender(
+                guard if isinstance(guard, AddressGuard) else address_guard(settings),
+                timeout_s=settings.delivery_timeout_s,
+                connect_timeout_s=settings.delivery_connect_timeout_s,
+                max_response_bytes=settings.delivery_max_response_bytes,
+                max_connections=settings.max_concurrency,
+                transport=parts.get("webhook_transport"),
+            )
+            stack.push_async_callback(webhook_sender.aclose)
+            sender = webhook_sender
+        runtime = Runtime(
+            settings=settings,
+            store=store,
+            upstream=upstream,
+            sender=sender,
+            guard=guard,
+            poll_policy=make_poll_policy(
+                settings.poll_policy,
+                interval_s=settings.poll_interval_s,
+                floor_s=settings.poll_floor_s,
+                ceiling_s=settings.poll_ceiling_s,
+                window_polls=settings.poll_window_polls,
+            ),
+            delivery_policy=DeliveryPolicy(
+                schedule=settings.delivery_schedule, jitter=settings.delivery_jitter
+            ),
+            metrics=parts.get("metrics") or Metrics(),
+            clock=clock,
+            rng=parts.get("rng") or random.Random().random,
+            rulebook=parts.get("rulebook") or Rulebook(load_catalogue()),
+            tracer=tracer_from(tracer_provider),
+        )
+        # Intake's last batches commit and are answered before the store closes (the stack
+        # unwinds backwards).
+        stack.push_async_callback(runtime.intake.close)
+        yield runtime
+
+
+@dataclass
+class Gateway:
+    """A running gateway process: the runtime, the services handlers are given, the worker."""
+
+    runtime: Runtime
+    readiness: ReadinessProbe
+    jobs: Jobs
+    subscriptions: Subscriptions
+    clients: Clients
+    catalogue: ModelCatalogue
+    console: Console
+    worker: Worker  # not started on an API-only replica (GATEWAY_WORKER=false)
+    # PostgreSQL: the ear for other replicas' client revocations (None on SQLite).
+    client_listener: ChannelListener | None = None
+
+
+@contextlib.asynccontextmanager
+async def open_gateway(
+    settings: Settings, *, run_worker: bool = True, **parts: Unpack[Parts]
+) -> AsyncIterator[Gateway]:
+    """The whole process around one runtime: services, worker, readiness and listeners."""
+    console = parts.pop("console", None)
+    async with contextlib.AsyncExitStack() as stack:
+        runtime = await stack.enter_async_context(open_runtime(settings, **parts))
+        await ensure_bootstrap_client(runtime.store, settings, now=runtime.clock())
+        worker = Worker(runtime)  # started only if this replica works (GATEWAY_WORKER)
+        gateway = Gateway(
+            runtime=runtime,
+            readiness=ReadinessProbe(
+                runtime.store.db,
+                settings.replica_id,
+                interval_s=settings.readiness_probe_interval_s,
+                clock=runtime.clock,
+            ),
+            jobs=Jobs(runtime, wake=worker.wake),
+            subscriptions=Subscriptions(runtime),
+            clients=Clients(
+                runtime.store,
+                runtime.client_keys,
+                clock=runtime.clock,
+                grace_s=settings.secret_rotation_grace_s,
+            ),
+            catalogue=ModelCatalogue(runtime.rulebook, runtime.store),
+            console=console
+            or Console(settings.console_secret, admin_key=settings.admin_key, clock=runtime.clock),
+            worker=worker,
+        )
+        if run_worker:
+            worker.start()
+            stack.push_async_callback(worker.stop)
+        await stack.enter_async_context(job_end_watch(runtime))
+        gateway.client_listener = await stack.enter_async_context(client_key_watch(runtime))
+        yield gateway
+
+
+@contextlib.asynccontextmanager
+async def job_end_watch(runtime: Runtime) -> AsyncIterator[None]:
+    """What wakes ``Prefer: wait`` requests besides this process's own work: the periodic
+    batched check, and on PostgreSQL the job-end notifications of every replica."""
+    waiters = runtime.job_waiters
+    checks = asyncio.ensure_future(
+        waiters.run_checks(runtime.store.jobs, runtime.settings.wait_check_interval_s)
+    )
+    listener = None
+    if not runtime.store.db.is_sqlite:
+        listener = JobEndListener(runtime.store.db.driver_url(), waiters.job_ended)
+        listener.start()
+    try:
+        yield
+    finally:
+        waiters.release_all()  # shutting down: waiting requests answer with what they have
+        checks.cancel()
+        await asyncio.gather(checks, return_exceptions=True)
+        if listener is not None:
+            await listener.stop()
+
+
+@contextlib.asynccontextmanager
+async def client_key_watch(runtime: Runtime) -> AsyncIterator[ChannelListener | None]:
+    """PostgreSQL: drop a client from this replica's key cache as soon as another replica
+    revokes or changes it (its ``NOTIFY``). A notification missed while the listener reconnects
+    is covered by the cache's TTL (1 s). SQLite has one process: nothing to listen to."""
+    if runtime.store.db.is_sqlite:
+        yield None
+        return
+    listener = ChannelListener(
+        runtime.store.db.driver_url(),
+        CLIENT_CHANGED_CHANNEL,
+        runtime.client_keys.forget,
+        application_name=CLIENT_LISTENER_NAME,
+    )
+    listener.start()
+    try:
+        yield listener
+    finally:
+        await listener.stop()
+
+
+# What handlers may ask for by name, each read from the running gateway.
+_SERVICES = ("jobs", "subscriptions", "clients", "catalogue", "readiness", "console")
+
+
+def _provider(name: str) -> Provide:
+    def provide(state: State) -> Any:
+        return getattr(state.gateway, name)
+
+    return Provide(provide, sync_to_thread=False)
+
+
+def _dependencies() -> dict[str, Provide]:
+    provided = {name: _provider(name) for name in _SERVICES}
+
+    def runtime(state: State) -> Runtime:
+        gateway: Gateway = state.gateway
+        return gateway.runtime
+
+    def client_keys(state: State) -> Any:
+        gateway: Gateway = state.gateway
+        return gateway.runtime.client_keys
+
+    provided["runtime"] = Provide(runtime, sync_to_thread=False)
+    provided["client_keys"] = Provide(client_keys, sync_to_thread=False)
+    return provided
+
+
+def create_app(
+    settings: Settings,
+    *,
+    run_worker: bool = True,
+    extra_route_handlers: Sequence[Any] = (),
+    on_startup: Sequence[Callable[[], object]] = (),
+    **parts: Unpack[Parts],
+) -> GatewayApp:
+    """The app: its lifespan opens the gateway (``open_gateway``); ``on_startup`` functions
+    run once it has started."""
+    metrics = parts["metrics"] = parts.get("metrics") or Metrics()
+    # Every model's rules, compiled once, when the app is made (not at each start).
+    parts["rulebook"] = parts.get("rulebook") or Rulebook(load_catalogue())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with open_gateway(settings, run_worker=run_worker, **parts) as gateway:
+            app.state.gateway = gateway
+            yield
+
+    app = GatewayApp(
+        route_handlers=[*api_routes(settings), *console_routes(), *extra_route_handlers],
+        dependencies=_dependencies(),
+        template_config=template_config(),
+        lifespan=[lifespan],
+        on_startup=list(on_startup),  # Litestar runs these after the lifespan has entered
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=openapi_config(version=__version__),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+        logging_config=None,  # the process's logging is configured once, by the CLI
+    )
+    app.use_access_log(metrics)
+    return app
+
+
+def serving_app(settings: Settings, *, extra_route_handlers: Sequence[Any] = ()) -> GatewayApp:
+    """The app as ``gateway serve`` runs it: the worker as the settings say, and once started,
+    the heap built so far frozen (``gateway.heap``: full collections skip it)."""
+    return create_app(
+        settings,
+        run_worker=settings.worker,
+        extra_route_handlers=extra_route_handlers,
+        on_startup=[freeze_startup_heap],
+    )
