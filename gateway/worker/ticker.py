@@ -1,10 +1,11 @@
-"""The ticker: an APScheduler interval job that claims due work in batches and runs it.
+"""The ticker: an APScheduler interval job that claims due work in batches and starts it.
 
-Each tick claims as many due items (submissions, polls, webhook deliveries) as there are free
-slots, under a lease, and starts one task per item; while more is due than there is room for, it
-claims again each time a quarter of the job slots (or a delivery slot) has freed up, for at most
-about one tick interval, then returns (``max_instances=1``, coalescing). On PostgreSQL the time
-it claims and leases by is the database's (``gateway.service.runtime.lease_time``).
+Each tick claims as much due work (webhook deliveries, submissions, polls) as there is room
+for, under a lease, and starts one task per item (``gateway.worker.work_items``); while more is
+due than there is room for, it claims again as room frees up, for at most about one tick
+interval, then returns (``max_instances=1``, coalescing). How much to claim and when another
+claim is worth its query is the pure claim plan (``gateway.domain.claiming``). On PostgreSQL
+the time it claims and leases by is the database's (``gateway.service.runtime.lease_time``).
 A second job renews the leases of work still running. ``stop()`` stops claiming, lets in-flight
 work finish within the grace period, cancels what is left and gives its leases back.
 """
@@ -13,80 +14,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+import contextvars
 from datetime import UTC, datetime
-from typing import TypeVar
 
-import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from gateway.clock import CorrectedClock
-from gateway.domain.circuit import BreakerPolicy
-from gateway.domain.delivery import AttemptResult
+from gateway.domain import claiming
+from gateway.domain.claiming import Capacity
 from gateway.domain.fair_share import destination
-from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
-from gateway.service.delivery import process_delivery
-from gateway.service.polling import process_poll
 from gateway.service.runtime import Runtime, lease_time
-from gateway.service.submission import process_submission
-from gateway.settings import Settings
-from gateway.store.records import DeliveryRecord, JobChange, JobRecord
-from gateway.worker.circuits import Circuits
-from gateway.worker.delivery_slots import DeliverySlots
 from gateway.worker.notifications import WorkListener
-
-T = TypeVar("T")
+from gateway.worker.work_items import WorkItems, step_kind
 
 _TICK_JOB = "tick"
-# The ticker wakes early for work due before its next regular tick, but never sooner than this
-# after a tick: 10,000 polls spread over 15 s would otherwise claim one row per query.
-_MIN_TICK_GAP_S = 0.05
-
-
-def _step_kind(status: JobStatus) -> str | None:
-    """What a claimed job's next step is: ``submit``, ``poll``, or None (it has ended)."""
-    if status in (JobStatus.ACCEPTED, JobStatus.SUBMITTING):
-        return "submit"
-    if status in (JobStatus.QUEUED, JobStatus.GENERATING):
-        return "poll"
-    return None
-
-
-# The longest a destination's circuit stays open before a probe.
-_MAX_OPEN_S = 3600.0
-
-
-def breaker_policy(schedule: tuple[float, ...], settings: Settings) -> BreakerPolicy:
-    """Circuits stay open on the delivery retry schedule (after its first attempt), at most an
-    hour at a time, so a destination that recovers is tried again within the hour."""
-    steps = tuple(min(step, _MAX_OPEN_S) for step in schedule[1:] if step > 0)
-    return BreakerPolicy(
-        failures_to_open=settings.delivery_breaker_failures,
-        open_for_s=steps or BreakerPolicy().open_for_s,
-    )
 
 
 class Worker:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._tasks: dict[asyncio.Task[None], str] = {}  # task → the lease token it works under
-        self._job_tasks: set[asyncio.Task[None]] = set()
-        # Deliveries out here, by client, destination and URL (the fairness caps).
-        self.slots = DeliverySlots(
-            capacity=rt.settings.delivery_concurrency,
-            client_share=rt.settings.delivery_client_share,
-            per_destination=rt.settings.delivery_per_destination,
-        )
-        self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
+        self.work = WorkItems(rt, on_room=self._room_freed, on_finished=self._item_finished)
         self._stopping = False
-        # Whether the last claim of each kind may have left more due (jobs: it filled its room;
-        # deliveries: it let some out and held others back), whether the free delivery slots
-        # held deliveries back (crowded: jobs make room), and an event set whenever a task
-        # finishes or a wake asks for a claim (a running tick waits on it).
-        self._jobs_backlog = False
-        self._deliveries_backlog = False
-        self._deliveries_crowded = False
+        # What the last claims said is still due (the claim plan's input).
+        self._backlog = claiming.NO_BACKLOG
+        # Set whenever room frees up or a wake asks for a claim (a running tick waits on it).
         self._claim_signal = asyncio.Event()
         self._scheduler: AsyncIOScheduler | None = None
         self._replan: asyncio.Task[None] | None = None
@@ -150,9 +102,11 @@ class Worker:
         """Bring the next tick forward to ``at`` (Unix time); never postpone it. While a tick
         runs, that tick claims again at ``at`` instead."""
         if self._ticking:
-            at = max(at, self._last_claim_at + _MIN_TICK_GAP_S)
-            if self._claim_again_at is None or at < self._claim_again_at:
-                self._claim_again_at = at
+            again = claiming.claim_again_at(
+                at, last_claim_at=self._last_claim_at, planned=self._claim_again_at
+            )
+            if again != self._claim_again_at:
+                self._claim_again_at = again
                 self._claim_signal.set()  # a tick waiting for room re-plans its wait
             return
         if isinstance(self.rt.clock, CorrectedClock):  # the scheduler keeps the local time
@@ -161,7 +115,13 @@ class Worker:
         if self._stopping or self._scheduler is None or (planned is not None and planned <= at):
             return
         with contextlib.suppress(Exception):  # the scheduler may be shutting down
-            self._scheduler.modify_job(_TICK_JOB, next_run_time=datetime.fromtimestamp(at, UTC))
+            # In a fresh context: the scheduler's timer keeps the context it was set in, and a
+            # wake comes from inside a request (its request id must not follow the tick).
+            contextvars.Context().run(
+                self._scheduler.modify_job,
+                _TICK_JOB,
+                next_run_time=datetime.fromtimestamp(at, UTC),
+            )
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop claiming; give running work ``grace_s`` to finish; release the rest's leases."""
@@ -183,10 +143,10 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
                 await self._tick_ended.wait()
-        pending = set(self._tasks)
+        pending = set(self.work.tasks)
         if pending:
             _, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
-        tokens = {self._tasks[task] for task in pending}
+        tokens = {self.work.tasks[task] for task in pending}
         for task in pending:
             task.cancel()
         if pending:
@@ -212,20 +172,19 @@ class Worker:
         try:
             jobs, deliveries = True, True
             while not self._stopping:
-                claimed, filled = await self._claim_round(jobs=jobs, deliveries=deliveries)
-                started += claimed
-                if not filled or loop.time() >= until:
+                started += await self._claim_round(jobs=jobs, deliveries=deliveries)
+                if not self._backlog.any or loop.time() >= until:
                     break
                 # More is due than there was room for: claim again once a claim is worth its
-                # query (a quarter of the job slots free, or a delivery slot), not per finish,
-                # and only the kinds that have that room; or, both kinds, when a wake asked.
+                # query, only the kinds that have that room; or both, when a wake asked.
                 if not await self._wait_for_capacity(until):
                     break
                 woken = self._wake_due()
                 if woken:
                     self._claim_again_at = None
-                jobs = woken or self._jobs_ready()
-                deliveries = woken or self._deliveries_ready()
+                capacity = self._capacity()
+                jobs = woken or claiming.jobs_worth_claiming(capacity, self._backlog)
+                deliveries = woken or claiming.deliveries_worth_claiming(capacity, self._backlog)
             self._end_claiming()
             await self._tick_again_when_work_is_due()
         except Exception:
@@ -249,52 +208,44 @@ class Worker:
         interval = self.rt.settings.tick_interval_s
         due = await self.rt.store.work.earliest_due(now=now, until=now + interval)
         if due is not None:
-            self._tick_no_later_than(max(due, now + _MIN_TICK_GAP_S))
+            self._tick_no_later_than(max(due, now + claiming.MIN_CLAIM_GAP_S))
 
     async def run_until_idle(self, *, max_rounds: int = 1000) -> int:
         """Tests and tools: claim and finish everything due now (by the runtime's clock)."""
         total = 0
         for _ in range(max_rounds):
-            started = await self._claim(self.rt.settings.claim_batch)
-            if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            started = await self._claim_round(self.rt.settings.claim_batch)
+            if self.work.tasks:
+                await asyncio.gather(*list(self.work.tasks), return_exceptions=True)
             total += started
             if started == 0:
                 return total
         raise RuntimeError("work kept becoming due; is the clock standing still at a retry?")
 
-    def _capacity_to_claim(self) -> bool:
-        """Whether a kind that had more due than room now has room worth a claim: a quarter of
-        the job slots (claiming per finished task cost a query per poll), any delivery slot;
-        or a wake asked for a claim by now."""
-        return self._wake_due() or self._jobs_ready() or self._deliveries_ready()
+    def _capacity(self) -> Capacity:
+        return Capacity(
+            job_slots=self.rt.settings.max_concurrency,
+            jobs_running=self.work.jobs_running,
+            delivery_free=self.work.slots.free(),
+            delivery_freed=self.work.slots.freed_since_claim,
+        )
 
     def _wake_due(self) -> bool:
         """Whether a wake during this tick asked for a claim by now."""
         return self._claim_again_at is not None and self._claim_again_at <= self.rt.clock()
 
-    def _jobs_ready(self) -> bool:
-        # A claim is worth its query once a quarter of the room jobs may use is free.
-        worth = self._job_claim_min() // 4 if self._deliveries_crowded else self._job_claim_min()
-        return self._jobs_backlog and self._job_room() >= max(1, worth)
-
-    def _job_room(self) -> int:
-        """Free job slots; while more deliveries are due than their slots hold, jobs use a quarter
-        of their slots."""
-        if self._deliveries_crowded:
-            return min(self._job_slots(), self._job_claim_min() - len(self._job_tasks))
-        return self._job_slots()
-
-    def _deliveries_ready(self) -> bool:
-        # Held back by a share or a cap, a claim is worth repeating only once one of the
-        # deliveries in flight has freed its slot (a busy loop of claims otherwise).
-        freed = self.slots.freed_since_claim
-        return self._deliveries_backlog and self.slots.free() > 0 and freed
+    def _worth_claiming(self) -> bool:
+        capacity = self._capacity()
+        return (
+            self._wake_due()
+            or claiming.jobs_worth_claiming(capacity, self._backlog)
+            or claiming.deliveries_worth_claiming(capacity, self._backlog)
+        )
 
     async def _wait_for_capacity(self, until: float) -> bool:
         """Wait (until loop time ``until``) for room worth a claim; False if none came."""
         loop = asyncio.get_running_loop()
-        while not self._capacity_to_claim():
+        while not self._worth_claiming():
             remaining = until - loop.time()
             if remaining <= 0 or self._stopping:
                 return False
@@ -306,26 +257,15 @@ class Worker:
                     await self._claim_signal.wait()
         return True
 
-    def _job_claim_min(self) -> int:
-        return max(1, self.rt.settings.max_concurrency // 4)
-
-    def _job_slots(self) -> int:
-        return self.rt.settings.max_concurrency - len(self._job_tasks)
-
-    async def _claim(self, limit: int) -> int:
-        """One claiming round with at most ``limit`` of each kind; how many were started."""
-        claimed, _ = await self._claim_round(limit)
-        return claimed
-
     async def _claim_round(
-        self, limit: int | None = None, *, jobs: bool = True, deliveries: bool = True
-    ) -> tuple[int, bool]:
+        self, batch: int | None = None, *, jobs: bool = True, deliveries: bool = True
+    ) -> int:
         """Claim deliveries into their slots (first: a webhook late is what a user waits for),
-        each client at most its share, and submissions and polls into theirs (one kind never
+        each client at most its share, then submissions and polls into theirs (one kind never
         waits for the other); ``jobs``/``deliveries`` False skips that kind's query. Returns
-        how many were started and whether a kind filled its batch (more may be due)."""
+        how many were started; the backlog says whether more may be due."""
         rt = self.rt
-        batch = rt.settings.claim_batch if limit is None else limit
+        batch = rt.settings.claim_batch if batch is None else batch
         # The database's time on PostgreSQL (skewed replicas agree on leases and due times).
         now = await lease_time(rt)
         lease_until = now + rt.settings.lease_s
@@ -336,97 +276,77 @@ class Worker:
             started += await self._claim_deliveries(batch, now, token, lease_until)
         if jobs:
             started += await self._claim_jobs(batch, now, token, lease_until)
-        return started, self._jobs_backlog or self._deliveries_backlog
+        return started
 
     async def _claim_jobs(self, batch: int, now: float, token: str, lease_until: float) -> int:
-        # As many as there are free slots (up to claim_batch): all of this tick's due work that
-        # fits, in one query. While more deliveries are due than their slots hold, jobs keep
-        # only a quarter of their slots: a poll a second late costs a GET, a webhook a second
-        # late is what a user waits for (and both share one event loop and, on SQLite, one
-        # writer). Claimed after the deliveries, so this round's delivery claim decides.
-        job_limit = min(self._job_room(), batch)
-        if job_limit <= 0:
-            self._jobs_backlog = True  # full: assume more is due
-            return 0
-        claimed = await self.rt.store.jobs.claim_jobs(
-            now=now, limit=job_limit, token=token, lease_until=lease_until
-        )
+        # Claimed after the deliveries, so this round's delivery claim decides the room.
+        limit = claiming.limits(self._capacity(), self._backlog, batch=batch, deliveries=False)
+        claimed = []
+        if limit.jobs > 0:
+            claimed = await self.rt.store.jobs.claim_jobs(
+                now=now, limit=limit.jobs, token=token, lease_until=lease_until
+            )
         lateness = self.rt.metrics.work_lateness
         for job in claimed:
-            kind = _step_kind(job.status)
+            kind = step_kind(job.status)
             if job.next_run_at is not None and kind is not None:
                 lateness.labels(kind=kind).observe(max(0.0, now - job.next_run_at))
-            self._job_tasks.add(self._spawn(self._run_job(job, token), token))
-        self._jobs_backlog = len(claimed) == job_limit
+            self.work.start_job(job, token)
+        self._backlog = claiming.after_job_claim(
+            self._backlog, limit=limit.jobs, claimed=len(claimed)
+        )
         return len(claimed)
 
     async def _claim_deliveries(
         self, batch: int, now: float, token: str, lease_until: float
     ) -> int:
         rt = self.rt
-        delivery_limit = min(self.slots.free(), batch)
-        if delivery_limit <= 0:
-            self._deliveries_backlog = self._deliveries_crowded = True  # full: more may be due
+        slots = self.work.slots
+        limit = claiming.limits(self._capacity(), self._backlog, batch=batch, jobs=False)
+        if limit.deliveries <= 0:
+            self._backlog = claiming.after_delivery_claim(
+                self._backlog, limit=0, let_out=0, held_back=True, filled=True
+            )
             return 0
-        self.slots.claiming()
+        slots.claiming()
         claim = await rt.store.deliveries.claim(
             now=now,
-            limit=delivery_limit,
+            limit=limit.deliveries,
             token=token,
             lease_until=lease_until,
-            rooms=self.slots.rooms(),
+            rooms=slots.rooms(),
         )
-        claimed = claim.deliveries
         started = 0
         deferrals: list[tuple[str, float]] = []
-        for delivery in claimed:
+        for delivery in claim.deliveries:
             target = destination(delivery.url)
-            deferred_until = self._deferred_until(target, now)
+            deferred_until = self.work.deferred_until(target, now)
             if deferred_until is not None:
                 # Open circuit: give it back without an attempt or a slot.
                 deferrals.append((delivery.id, deferred_until))
                 continue
             if delivery.next_run_at is not None:
-                self.rt.metrics.work_lateness.labels(kind="delivery").observe(
+                rt.metrics.work_lateness.labels(kind="delivery").observe(
                     max(0.0, now - delivery.next_run_at)
                 )
-            task = self._spawn(self._run_delivery(delivery, token, target), token)
-            self.slots.take(task, delivery.client_id, target)
+            self.work.start_delivery(delivery, token, target)
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
-        # More is due than the rooms let out (the free slots, a client's share, a destination's
-        # cap): claim again once a slot frees. A claim that left nothing due behind, or let
-        # nothing out (every due one waits on a share or a cap), ends it: the tick ends and the
-        # next comes when work is due, so polls falling due meanwhile are not left waiting.
-        self._deliveries_backlog = claim.held_back and bool(claimed)
-        # More is due than the free slots held: polls make room meanwhile. (Held back only by
-        # a share or a cap, more slots would not send more: polls keep theirs.)
-        self._deliveries_crowded = claim.filled
+        self._backlog = claiming.after_delivery_claim(
+            self._backlog,
+            limit=limit.deliveries,
+            let_out=len(claim.deliveries),
+            held_back=claim.held_back,
+            filled=claim.filled,
+        )
         return started
 
-    def _deferred_until(self, target: str, now: float) -> float | None:
-        """When a delivery to ``target`` claimed now should come back instead of being sent
-        (its circuit is open, or half-open with its probe out): None to send it now. The claim
-        already kept to the destination's cap, so a probe only goes out with a slot."""
-        admission = self.circuits.admit(target, now)
-        self.rt.metrics.circuits_open.set(self.circuits.open_count())
-        if admission.verdict == "defer":
-            self.rt.metrics.deliveries_deferred.labels(reason="circuit_open").inc()
-            return admission.until
-        return None
+    # --- room freeing up ----------------------------------------------------------------
 
-    def _spawn(self, work: Awaitable[None], token: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
-        self._tasks[task] = token
-        self.rt.metrics.worker_busy.set(len(self._tasks))
-        task.add_done_callback(self._finished)
-        return task
+    def _room_freed(self) -> None:
+        self._claim_signal.set()
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.pop(task, None)
-        self._job_tasks.discard(task)
-        self._free_delivery_slot(task)
-        self.rt.metrics.worker_busy.set(len(self._tasks))
+    def _item_finished(self) -> None:
         self._claim_signal.set()
         # The finished work wrote its item's next due time (a poll in 15 s, a retry in 5 s):
         # look again, at most once per gap however many tasks finish.
@@ -434,74 +354,17 @@ class Worker:
         if self._scheduler is not None and not self._stopping and idle:
             self._replan = asyncio.ensure_future(self._replan_soon())
 
-    def _free_delivery_slot(self, task: asyncio.Task[None]) -> None:
-        """Give back ``task``'s delivery slot (once: when the answer is in, or when the task
-        ends without one) and wake a ticker waiting for room."""
-        if self.slots.give_back(task):
-            self._claim_signal.set()
-
     async def _replan_soon(self) -> None:
-        await asyncio.sleep(_MIN_TICK_GAP_S)  # gathers the completions of one burst
+        await asyncio.sleep(claiming.MIN_CLAIM_GAP_S)  # gathers the completions of one burst
         try:
             await self._tick_again_when_work_is_due()
         except Exception as exc:  # the regular tick still comes; say why, briefly
             self.rt.log.warning("replan_failed", error=type(exc).__name__)
 
-    async def _run_job(self, job: JobRecord, token: str) -> None:
-        # Every log line of this work item names its job and client (each task has its own
-        # copy of the context, so the binding ends with the task).
-        structlog.contextvars.bind_contextvars(job_id=job.id, client_id=job.client_id)
-        kind = _step_kind(job.status)
-        step: Callable[[Runtime, JobRecord, str], Awaitable[None]]
-        if kind == "submit":
-            step = process_submission
-        elif kind == "poll":
-            step = process_poll
-        else:  # a terminal job with a stray due time: clear it
-            await self.rt.store.jobs.update_job(
-                job.id, token, JobChange(next_run_at=None), now=self.rt.clock()
-            )
-            return
-        await self._guarded(step(self.rt, job, token))
-
-    async def _run_delivery(self, delivery: DeliveryRecord, token: str, target: str) -> None:
-        structlog.contextvars.bind_contextvars(
-            job_id=delivery.job_id, client_id=delivery.client_id, event_id=delivery.id
-        )
-        task = asyncio.current_task()
-        answered = False
-
-        def on_answer(result: AttemptResult) -> None:
-            # The destination is done with us: its circuit learns the answer, and the slot is
-            # free for the next delivery while this one's attempt is written.
-            nonlocal answered
-            answered = True
-            self.circuits.record(target, result, self.rt.clock())
-            self.rt.metrics.circuits_open.set(self.circuits.open_count())
-            if task is not None:
-                self._free_delivery_slot(task)
-
-        try:
-            await self._guarded(process_delivery(self.rt, delivery, token, on_answer=on_answer))
-        finally:
-            if not answered:
-                self.circuits.abandon(target)
-                self.rt.metrics.circuits_open.set(self.circuits.open_count())
-
-    async def _guarded(self, work: Awaitable[T]) -> T | None:
-        try:
-            return await work
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # The row keeps its lease until it expires, then any replica retries it.
-            self.rt.log.exception("work_failed")
-            return None
-
     # --- housekeeping -------------------------------------------------------------------
 
     async def renew_leases(self) -> None:
-        tokens = sorted(set(self._tasks.values()))
+        tokens = self.work.tokens()
         if tokens:
             until = await lease_time(self.rt) + self.rt.settings.lease_s
             await self.rt.store.work.renew_leases(tokens, until)
