@@ -156,9 +156,6 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
             rulebook=parts.get("rulebook") or Rulebook(load_catalogue()),
             tracer=tracer_from(tracer_provider),
         )
-        # Intake's last batches commit and are answered before the store closes (the stack
-        # unwinds backwards).
-        stack.push_async_callback(runtime.intake.close)
         yield runtime
 
 

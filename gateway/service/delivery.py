@@ -74,7 +74,7 @@ async def process_delivery(
         replica_id=rt.settings.replica_id,
     )
     # Committed with the attempts of other deliveries finishing meanwhile (one transaction).
-    landed = await rt.store.attempt_writes.write(AttemptWrite(token, record, change, now))
+    landed = await rt.store.attempt_writes.submit(AttemptWrite(token, record, change, now))
     rt.metrics.deliveries.labels(outcome=decision.kind).inc()
     rt.metrics.delivery_latency.observe(result.latency_ms / 1000.0)
     if not landed:

@@ -1,5 +1,5 @@
 """Accepting a job: check it, limit it, store it. A 202 is sent only after the commit (of the
-group of concurrent requests it joined: ``gateway.service.group_commit``)."""
+group of concurrent requests it joined: ``gateway.store.group_commit``)."""
 
 from __future__ import annotations
 
@@ -119,7 +119,7 @@ async def accept_job(
         max_in_flight=settings.max_in_flight_per_client,
     )
     # Committed with the other requests of its batch before this returns (group commit).
-    outcome = await rt.intake.insert(
+    outcome = await rt.store.intake.submit(
         IntakeRequest(new=new, now=now, idempotency=claim, admission=admission)
     )
     if isinstance(outcome, OverRateLimit):

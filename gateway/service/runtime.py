@@ -22,7 +22,6 @@ from gateway.domain.polling import (
 from gateway.domain.retry import DeliveryPolicy
 from gateway.observability.metrics import Metrics
 from gateway.service.client_keys import ClientKeys
-from gateway.service.group_commit import GroupCommit
 from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
@@ -65,12 +64,10 @@ class Runtime:
     # Every catalogue model's rules, compiled once at start-up.
     rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
     tracer: Tracer = field(default_factory=NoOpTracer)
-    # Intake's group commit (close it before the store) and the in-memory client-key cache.
-    intake: GroupCommit = field(init=False)
+    # The in-memory client-key cache.
     client_keys: ClientKeys = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake = GroupCommit(self.store.jobs)
         self.client_keys = ClientKeys(self.store.clients)
 
 

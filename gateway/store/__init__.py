@@ -7,12 +7,12 @@ from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
 from gateway.store.deliveries import AttemptWrite, DeliveryStore
+from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
 from gateway.store.schema import deliveries, jobs
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
-from gateway.store.write_batch import JobWriteBatcher, WriteBatcher
 
 
 class Store:
@@ -21,11 +21,12 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.jobs = JobStore(db)
-        # The worker's routine fenced job writes, committed together (group commit).
-        self.job_writes = JobWriteBatcher(self.jobs)
+        # Group commits (gateway.store.group_commit): intake's jobs, the worker's routine fenced
+        # job writes, and webhook attempts with their deliveries' moves.
+        self.intake = intake_commit(self.jobs)
+        self.job_writes = JobWrites(self.jobs)
         self.deliveries = DeliveryStore(db)
-        # Webhook attempts and their deliveries' moves, committed together likewise.
-        self.attempt_writes: WriteBatcher[AttemptWrite] = WriteBatcher(
+        self.attempt_writes: GroupCommit[AttemptWrite, bool] = GroupCommit(
             self.deliveries.record_attempts
         )
         self.work = WorkQueues(db, (jobs, deliveries))  # lease housekeeping of both
@@ -43,6 +44,8 @@ class Store:
         return cls(db)
 
     async def close(self) -> None:
+        # Intake's last batches commit and are answered before the engine closes.
+        await self.intake.close()
         await self.job_writes.close()
         await self.attempt_writes.close()
         await self.db.dispose()
@@ -54,9 +57,10 @@ __all__ = [
     "CounterStore",
     "Database",
     "DeliveryStore",
+    "GroupCommit",
     "History",
     "JobStore",
-    "JobWriteBatcher",
+    "JobWrites",
     "Store",
     "SubscriptionStore",
     "WorkQueues",

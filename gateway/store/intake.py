@@ -2,7 +2,7 @@
 
 Every accepted job goes through ``JobStore.insert_jobs``, whether it came alone
 (``JobStore.insert_job``, a batch of one) or with the other requests that arrived while the
-previous batch committed (``gateway.service.group_commit``). The decisions are pure
+previous batch committed (``gateway.store.group_commit``). The decisions are pure
 (``gateway.store.intake_plan``); this module runs their statements on PostgreSQL, on asyncpg's
 connection itself (``Database.pg_transaction``), and ``gateway.store.intake_sqlite`` on SQLite,
 in one trip to its writer thread. One transaction, whatever the batch's size:

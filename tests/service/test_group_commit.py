@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.errors import StoreUnavailable
-from gateway.service.group_commit import GroupCommit
 from gateway.store import Store
+from gateway.store.group_commit import intake_commit
 from gateway.store.intake import insert_batch
 from gateway.store.jobs import Admission, Created, IdempotencyClaim, IntakeRequest, Replayed
 from gateway.store.schema import jobs
@@ -41,8 +41,8 @@ def requests(harness: Harness, n: int, **changes: Any) -> list[IntakeRequest]:
 
 async def test_concurrent_requests_share_a_transaction(harness: Harness) -> None:
     """Forty requests at once: all stored, in far fewer transactions than requests."""
-    intake = GroupCommit(harness.runtime.store.jobs)
-    outcomes = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 40)))
+    intake = intake_commit(harness.runtime.store.jobs)
+    outcomes = await asyncio.gather(*(intake.submit(r) for r in requests(harness, 40)))
 
     assert all(isinstance(o, Created) for o in outcomes)
     assert 40 == await count_jobs(harness.runtime.store)
@@ -51,17 +51,17 @@ async def test_concurrent_requests_share_a_transaction(harness: Harness) -> None
 
 async def test_a_lone_request_is_committed_at_once(harness: Harness) -> None:
     """No timer: one request is a batch of one, committed and answered on its own."""
-    intake = GroupCommit(harness.runtime.store.jobs)
+    intake = intake_commit(harness.runtime.store.jobs)
     (request,) = requests(harness, 1)
-    outcome = await asyncio.wait_for(intake.insert(request), timeout=10)
+    outcome = await asyncio.wait_for(intake.submit(request), timeout=10)
     assert isinstance(outcome, Created)
     assert (1, 1) == (intake.batches, await count_jobs(harness.runtime.store))
 
 
 async def test_a_batch_cut_at_its_size_limit_commits_in_turns(harness: Harness) -> None:
     """Batches hold at most ``max_batch`` requests; the rest follow in the next transaction."""
-    intake = GroupCommit(harness.runtime.store.jobs, max_batch=4)
-    outcomes = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 10)))
+    intake = intake_commit(harness.runtime.store.jobs, max_batch=4)
+    outcomes = await asyncio.gather(*(intake.submit(r) for r in requests(harness, 10)))
     assert all(isinstance(o, Created) for o in outcomes)
     assert 3 <= intake.batches
     assert 10 == await count_jobs(harness.runtime.store)
@@ -104,15 +104,15 @@ async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(
     """The database fails at COMMIT: every request of the batch gets the outage (a 503), no row
     exists; the next batch, after the outage, is stored."""
     store = harness.runtime.store
-    intake = GroupCommit(store.jobs)
+    intake = intake_commit(store.jobs)
     async with failing_commits(store, monkeypatch):
         outcomes = await asyncio.gather(
-            *(intake.insert(r) for r in requests(harness, 20)), return_exceptions=True
+            *(intake.submit(r) for r in requests(harness, 20)), return_exceptions=True
         )
 
     assert [StoreUnavailable] * 20 == [type(o) for o in outcomes]
     assert 0 == await count_jobs(store)
-    after = await asyncio.gather(*(intake.insert(r) for r in requests(harness, 3)))
+    after = await asyncio.gather(*(intake.submit(r) for r in requests(harness, 3)))
     assert all(isinstance(o, Created) for o in after)
     assert 3 == await count_jobs(store)
 
@@ -120,8 +120,8 @@ async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(
 async def test_close_answers_the_queued_requests_then_refuses(harness: Harness) -> None:
     """Shutdown: requests already queued are committed and answered; later ones get a 503."""
     store = harness.runtime.store
-    intake = GroupCommit(store.jobs, max_batch=3)
-    queued = [asyncio.ensure_future(intake.insert(r)) for r in requests(harness, 8)]
+    intake = intake_commit(store.jobs, max_batch=3)
+    queued = [asyncio.ensure_future(intake.submit(r)) for r in requests(harness, 8)]
     await asyncio.sleep(0)  # let every request task enqueue (one loop turn, no waiting on time)
     await intake.close()
 
@@ -129,15 +129,15 @@ async def test_close_answers_the_queued_requests_then_refuses(harness: Harness) 
     assert 8 == await count_jobs(store)
     (late,) = requests(harness, 1)
     with pytest.raises(StoreUnavailable):
-        await intake.insert(late)
+        await intake.submit(late)
 
 
 async def test_a_repeated_key_in_one_group_gets_the_same_job(harness: Harness) -> None:
     """Ten simultaneous requests with one key land in one batch: one job, nine replays of it."""
     claim = IdempotencyClaim("key-race", "r" * 64, 3600.0)
-    intake = GroupCommit(harness.runtime.store.jobs)
+    intake = intake_commit(harness.runtime.store.jobs)
     outcomes = await asyncio.gather(
-        *(intake.insert(r) for r in requests(harness, 10, idempotency=claim))
+        *(intake.submit(r) for r in requests(harness, 10, idempotency=claim))
     )
     created = [o for o in outcomes if isinstance(o, Created)]
     assert 1 == len(created)
@@ -157,16 +157,16 @@ async def test_a_key_another_replica_commits_meanwhile_is_answered_from_its_job(
         store_a, store_b = await Store.open(url), await Store.open(url)
         try:
             await add_client(store_a, "cli_a")
-            intake = GroupCommit(store_a.jobs)
+            intake = intake_commit(store_a.jobs)
             async with store_b.db.pg_transaction() as conn:  # B's transaction, held open
                 (by_b,) = await insert_batch(
                     conn, [IntakeRequest(new=new_job(), now=T0, idempotency=claim)]
                 )
                 waiting = [
                     asyncio.ensure_future(
-                        intake.insert(IntakeRequest(new=new_job(), now=T0, idempotency=claim))
+                        intake.submit(IntakeRequest(new=new_job(), now=T0, idempotency=claim))
                     ),
-                    asyncio.ensure_future(intake.insert(IntakeRequest(new=new_job(), now=T0))),
+                    asyncio.ensure_future(intake.submit(IntakeRequest(new=new_job(), now=T0))),
                 ]
                 await wait_until(
                     lambda: lock_waits(store_a), timeout_s=10.0, what="A's batch waiting on B's key"
@@ -190,11 +190,11 @@ async def lock_waits(store: Store) -> bool:
 async def test_a_request_the_database_refuses_fails_alone(harness: Harness) -> None:
     """One job of the batch names a client that does not exist (a foreign-key violation): the
     batch's transaction fails, each request runs again alone, and only that one fails."""
-    intake = GroupCommit(harness.runtime.store.jobs)
+    intake = intake_commit(harness.runtime.store.jobs)
     good = requests(harness, 3)
     bad = IntakeRequest(new=new_job("cli_nobody"), now=T0)
     outcomes = await asyncio.gather(
-        *(intake.insert(r) for r in [good[0], bad, good[1], good[2]]), return_exceptions=True
+        *(intake.submit(r) for r in [good[0], bad, good[1], good[2]]), return_exceptions=True
     )
     assert [Created, sa.exc.IntegrityError, Created, Created] == [type(o) for o in outcomes]
     assert 3 == await count_jobs(harness.runtime.store)

@@ -15,7 +15,7 @@ from gateway.domain.delivery import AttemptResult
 from gateway.domain.upstream import Generation
 from gateway.settings import Settings
 from gateway.store.deliveries import AttemptWrite
-from gateway.store.write_batch import WriteBatcher
+from gateway.store.group_commit import GroupCommit
 from gateway.worker.ticker import Worker
 from tests.harness import Harness, make_settings
 from tests.waiting import wait_for_async
@@ -51,7 +51,7 @@ async def test_the_next_delivery_is_sent_while_the_attempt_before_is_written(
         await written.wait()
         return await record(writes)
 
-    harness.store.attempt_writes = WriteBatcher(held)
+    harness.store.attempt_writes = GroupCommit(held)
     sender = Answering()
     worker = Worker(dataclasses.replace(rt, sender=sender))
     try:
