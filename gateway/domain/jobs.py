@@ -132,3 +132,9 @@ def status_after_report(current: JobStatus, reported: str) -> JobStatus:
     backwards, so a report of an earlier stage keeps the current status."""
     target = UPSTREAM_STATUS_TO_JOB.get(reported, JobStatus.GENERATING)
     return target if can_transition(current, target) else current
+
+
+def deadline_message(upstream_status: str | None) -> str:
+    """Why a job failed with ``deadline_exceeded``, naming the upstream's last word if any."""
+    last = f" (last upstream status: {upstream_status})." if upstream_status else "."
+    return "The generation did not finish before the job's deadline" + last

@@ -22,6 +22,8 @@ from typing import Protocol
 
 import msgspec
 
+from gateway.domain.retry import poll_error_backoff
+
 
 class DurationEstimate(msgspec.Struct, frozen=True):
     count: int
@@ -132,9 +134,9 @@ class PollPolicy(Protocol):
 
 def _finish(ctx: PollContext, delay: float, *, floor_s: float, ceiling_s: float) -> float:
     """Shared rules: error backoff, Retry-After, a floor, and never past the deadline."""
-    if ctx.consecutive_errors > 0:
-        backoff = min(ceiling_s * 4, floor_s * 2.0**ctx.consecutive_errors)
-        delay = max(delay, backoff)
+    delay = max(
+        delay, poll_error_backoff(ctx.consecutive_errors, floor_s=floor_s, ceiling_s=ceiling_s)
+    )
     if ctx.retry_after_s is not None:
         delay = max(delay, ctx.retry_after_s)
     delay = max(delay, floor_s)

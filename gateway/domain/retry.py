@@ -1,8 +1,19 @@
-"""Retry decisions: what happens after a webhook attempt, and backoff for upstream calls.
+"""Every retry decision of the gateway, in one place: webhook deliveries, upstream submissions,
+and polls that failed.
 
-Pure: the attempt's result, its number, the time and a random number in [0, 1) go in; a decision
-comes out. Status handling follows Standard Webhooks: 2xx succeeds; 410 Gone means the receiver
-wants no more; a redirect is a failure (never followed); ``Retry-After`` is honoured.
+Pure: the attempt's result or number, the time and a random number in [0, 1) go in; a decision
+or a time comes out.
+
+- **Deliveries** (``DeliveryPolicy``, ``decide``): Standard Webhooks' status handling: 2xx
+  succeeds; 410 Gone means the receiver wants no more; a redirect is a failure (never
+  followed); ``Retry-After`` is honoured; Svix's schedule by default.
+- **Submissions** (``SubmissionBackoff``): a refusal that surely started nothing (429, 502,
+  503, connection refused) is tried again with exponential backoff, ``Retry-After`` honoured up
+  to an hour, never past the job's deadline. (Whether to retry at all — an unknown outcome is
+  never resubmitted by default — is the submission's decision.)
+- **Polls** (``poll_error_backoff``): after upstream errors the next poll waits longer, doubling
+  from the poll floor. (When to poll a healthy generation is the poll policy's:
+  ``gateway.domain.polling``.)
 """
 
 from __future__ import annotations
@@ -88,6 +99,38 @@ def backoff(base_s: float, attempt: int, cap_s: float, rng: float) -> float:
     """Exponential backoff with ±50 % jitter: ``base·2^(attempt-1)``, capped at ``cap_s``."""
     delay = min(cap_s, base_s * (2.0 ** max(0, attempt - 1)))
     return min(cap_s, jittered(delay, 0.5, rng))
+
+
+class SubmissionBackoff(msgspec.Struct, frozen=True):
+    """When a refused submission is tried again: ``base_s·2^(attempt-1)`` with ±50 % jitter,
+    at most ``cap_s``; a longer ``Retry-After`` wins, up to ``max_retry_after_s``."""
+
+    base_s: float = 2.0
+    cap_s: float = 300.0
+    max_retry_after_s: float = 3600.0
+
+    def next_at(
+        self,
+        attempt: int,
+        *,
+        now: float,
+        rng: float,
+        retry_after_s: float | None,
+        deadline_at: float,
+    ) -> float:
+        """The time of the next submission after refused attempt number ``attempt``."""
+        delay = backoff(self.base_s, attempt, self.cap_s, rng)
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, self.max_retry_after_s))
+        return min(now + delay, deadline_at)
+
+
+def poll_error_backoff(consecutive_errors: int, *, floor_s: float, ceiling_s: float) -> float:
+    """The least wait before the next poll after ``consecutive_errors`` failed polls in a row:
+    doubling from the poll floor, at most four times the ceiling (0 without errors)."""
+    if consecutive_errors <= 0:
+        return 0.0
+    return min(ceiling_s * 4, floor_s * 2.0**consecutive_errors)
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -6,7 +6,13 @@ from typing import Any
 
 import msgspec
 
-from gateway.domain.jobs import ErrorCode, JobStatus, status_after_report, status_label
+from gateway.domain.jobs import (
+    ErrorCode,
+    JobStatus,
+    deadline_message,
+    status_after_report,
+    status_label,
+)
 from gateway.domain.polling import PollContext, learning_keys
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
 from gateway.observability.tracing import job_span
@@ -40,8 +46,7 @@ async def process_poll(rt: Runtime, job: JobRecord, token: str) -> None:
             job,
             token,
             ErrorCode.DEADLINE_EXCEEDED,
-            "The generation did not finish before the job's deadline"
-            + (f" (last upstream status: {job.upstream_status})." if job.upstream_status else "."),
+            deadline_message(job.upstream_status),
             now=now,
         )
         return

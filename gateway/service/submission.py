@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import msgspec
 
-from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus
+from gateway.domain.jobs import UPSTREAM_STATUS_TO_JOB, ErrorCode, JobStatus, deadline_message
 from gateway.domain.polling import PollContext
-from gateway.domain.retry import backoff
+from gateway.domain.retry import SubmissionBackoff
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure, UpstreamResult
 from gateway.observability.tracing import job_span
 from gateway.service.polling import apply_generation
@@ -42,7 +42,8 @@ async def process_submission(rt: Runtime, job: JobRecord, token: str) -> None:
         rt.metrics.submissions.labels(outcome=FailureKind.UNKNOWN.value).inc()
         return
     if now >= job.deadline_at:
-        await fail(rt, job, token, ErrorCode.DEADLINE_EXCEEDED, _deadline_message(job), now=now)
+        message = deadline_message(job.upstream_status)
+        await fail(rt, job, token, ErrorCode.DEADLINE_EXCEEDED, message, now=now)
         return
 
     attempt = job.submit_attempts + 1
@@ -158,14 +159,11 @@ async def _refused(
             upstream=upstream,
         )
         return
-    delay = backoff(2.0, attempt, 300.0, rt.rng())
-    if failure.retry_after_s is not None:
-        delay = max(delay, min(failure.retry_after_s, 3600.0))
-    next_at = min(now + delay, job.deadline_at)
-    await move(rt, job, token, JobStatus.ACCEPTED, JobChange(next_run_at=next_at), now=now)
-
-
-def _deadline_message(job: JobRecord) -> str:
-    return "The generation did not finish before the job's deadline" + (
-        f" (last upstream status: {job.upstream_status})." if job.upstream_status else "."
+    next_at = SubmissionBackoff().next_at(
+        attempt,
+        now=now,
+        rng=rt.rng(),
+        retry_after_s=failure.retry_after_s,
+        deadline_at=job.deadline_at,
     )
+    await move(rt, job, token, JobStatus.ACCEPTED, JobChange(next_run_at=next_at), now=now)

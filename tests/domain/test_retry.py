@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from gateway.domain.delivery import AttemptResult
-from gateway.domain.retry import DeliveryPolicy, backoff, decide, jittered, parse_retry_after
+from gateway.domain.retry import (
+    DeliveryPolicy,
+    SubmissionBackoff,
+    backoff,
+    decide,
+    jittered,
+    parse_retry_after,
+    poll_error_backoff,
+)
 
 POLICY = DeliveryPolicy(schedule=(0, 5, 300, 1800), jitter=0.2)
 NOW = 1000.0
@@ -74,3 +82,26 @@ def test_backoff_grows_and_is_capped() -> None:
 def test_retry_after(value: str | None, expected: float | None) -> None:
     """Seconds or an HTTP date; anything else is ignored."""
     assert expected == parse_retry_after(value, 1445412380.0)  # 100 s before that date
+
+
+def test_a_refused_submission_backs_off_and_honours_retry_after_within_the_deadline() -> None:
+    """Doubling from 2 s (the middle of the jitter), at most 5 minutes; a longer Retry-After
+    wins up to an hour; never past the job's deadline."""
+    policy = SubmissionBackoff()
+    far = 10_000.0
+
+    def at(attempt: int, retry_after_s: float | None = None, deadline_at: float = far) -> float:
+        return policy.next_at(
+            attempt, now=0.0, rng=0.5, retry_after_s=retry_after_s, deadline_at=deadline_at
+        )
+
+    assert [2.0, 4.0, 8.0, 300.0] == [at(1), at(2), at(3), at(20)]
+    assert 120.0 == at(1, retry_after_s=120.0)
+    assert 3600.0 == at(1, retry_after_s=86_400.0, deadline_at=far * 10)
+    assert 50.0 == at(1, retry_after_s=120.0, deadline_at=50.0)
+
+
+def test_polls_after_errors_wait_longer_up_to_four_ceilings() -> None:
+    assert [0.0, 4.0, 8.0, 16.0, 120.0] == [
+        poll_error_backoff(n, floor_s=2.0, ceiling_s=30.0) for n in (0, 1, 2, 3, 10)
+    ]
