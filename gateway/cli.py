@@ -8,7 +8,7 @@
 ``gateway submit``  submit a job to a gateway, optionally waiting with a progress display
 ``gateway jobs``    list | show ID | watch ID | redeliver ID, as a caller (``--json`` for scripts)
 
-``submit`` and ``jobs`` call a gateway as a client does (see ``gateway.caller_cli``); they need
+``submit`` and ``jobs`` call a gateway as a client does (see ``gateway.caller``); they need
 none of the server's settings.
 """
 
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import msgspec
 import uvicorn
 
-from gateway import caller_cli
+from gateway import caller
 from gateway.observability.logging import configure_logging
 from gateway.settings import Settings, SettingsError, load_settings
 
@@ -100,7 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("revoke", "rotate-secret"):
         action = actions.add_parser(name)
         action.add_argument("client_id")
-    caller_cli.add_commands(commands)
+    caller.add_commands(commands)
     return parser
 
 
@@ -132,8 +132,8 @@ def _json(value: object) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in caller_cli.COMMANDS:
-        return caller_cli.run(args)
+    if args.command in caller.COMMANDS:
+        return caller.run(args)
     if args.command == "models":
         return _models(args)
     try:

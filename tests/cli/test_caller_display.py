@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from gateway.caller_display import follow, outcome
+from gateway.caller.display import follow, outcome
 from gateway_client import Job
 
 

@@ -1,5 +1,5 @@
 """The caller commands behind ``gateway submit`` and ``gateway jobs`` (their arguments are in
-:mod:`gateway.caller_cli`): each one calls the gateway through ``gateway_client`` and prints for
+:mod:`gateway.caller.cli`): each one calls the gateway through ``gateway_client`` and prints for
 people or, with ``--json``, for scripts."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.console import Console
 
-from gateway.caller_display import follow, job_details, jobs_table, outcome
+from gateway.caller.display import follow, job_details, jobs_table, outcome
 from gateway.settings import load_caller_settings
 from gateway_client import Client, GatewayError, Job, Unauthorized
 

@@ -85,6 +85,6 @@ def add_commands(commands: Subcommands) -> None:
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:
     """Run one caller command (imported only now: ``gateway serve`` never loads rich)."""
-    from gateway.caller_commands import run_command
+    from gateway.caller.commands import run_command
 
     return run_command(args, console)
