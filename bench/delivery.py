@@ -35,6 +35,7 @@ from gateway.ids import new_job_id
 from gateway.observability.logging import configure_logging
 from gateway.service.clients import create_client
 from gateway.settings import Settings
+from gateway.store import Store
 from gateway.store.records import NewJob
 from gateway.store.schema import deliveries
 
@@ -116,11 +117,10 @@ async def gateway_pipeline(
         callback_allowlist=("127.0.0.1/32",),
         replica_id="bench",
     )
-    app = create_app(settings, run_worker=False)
+    store = await Store.open(database_url)  # the bench seeds and counts rows through it
+    app = create_app(settings, run_worker=False, store=store)
     async with app.lifespan():
         gateway: Gateway = app.state.gateway
-        assert gateway.worker is not None
-        store = gateway.runtime.store
         now = time.time()
         client = await create_client(store, "bench", now=now)
         job = NewJob(
@@ -165,6 +165,7 @@ async def gateway_pipeline(
                     sa.select(sa.func.count()).where(deliveries.c.state == "delivered")
                 )
             ).scalar_one()
+    await store.close()
     return elapsed, int(delivered)
 
 

@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import PublicOperation
+from gateway.service.gauges import refresh_gauges
 from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime
 
@@ -51,7 +52,7 @@ async def readyz(readiness: NamedDependency[ReadinessProbe]) -> Health:
 async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
     rt = runtime
     try:
-        await rt.metrics.refresh(rt.store, now=rt.clock())
+        await refresh_gauges(rt.metrics, rt.store, now=rt.clock())
     except Exception:
         rt.log.warning("metrics_refresh_failed")
     return Response(rt.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,18 +1,10 @@
 """Prometheus metrics. Counters are bumped where things happen; gauges that describe the whole
-database (jobs by state, the backlog) are read from the store when ``/metrics`` is scraped, so
-every replica reports the same, shared figures for them."""
+database (jobs by state, the backlog) are read from the store when ``/metrics`` is scraped
+(``gateway.service.gauges``), so every replica reports the same, shared figures for them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-
-from gateway.domain.delivery import DeliveryState
-from gateway.domain.jobs import JobStatus
-
-if TYPE_CHECKING:
-    from gateway.store import Store
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -117,19 +109,6 @@ class Metrics:
             "How long the oldest due, unclaimed item has been waiting (0 when none).",
             registry=r,
         )
-
-    async def refresh(self, store: Store, *, now: float) -> None:
-        """Set the shared gauges from the store: every label, zeros included, so a status that
-        emptied reads 0 instead of its last count."""
-        jobs = await store.jobs.count_jobs_by_status()
-        for status in JobStatus:
-            self.jobs_by_status.labels(status=status.value).set(jobs.get(status.value, 0))
-        events = await store.deliveries.count_by_state()
-        for state in DeliveryState:
-            self.events_by_state.labels(state=state.value).set(events.get(state.value, 0))
-        self.leases_taken_over.set(await store.work.count_takeovers())
-        oldest = await store.work.earliest_due(now=now, until=now)
-        self.backlog_age.set(0.0 if oldest is None else max(0.0, now - oldest))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

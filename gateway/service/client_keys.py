@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from gateway.ids import hash_api_key
-from gateway.store.clients import ClientStore
+from gateway.service.ports import ClientRows
 from gateway.store.records import ClientRecord
 
 DEFAULT_TTL_S = 1.0
@@ -32,7 +32,7 @@ DEFAULT_TTL_S = 1.0
 class ClientKeys:
     def __init__(
         self,
-        clients: ClientStore,
+        clients: ClientRows,
         *,
         ttl_s: float = DEFAULT_TTL_S,
         clock: Callable[[], float] = time.monotonic,

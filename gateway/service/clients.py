@@ -11,8 +11,8 @@ from gateway.domain.signing import format_secret
 from gateway.errors import NotFound
 from gateway.ids import hash_api_key, new_api_key, new_client_id
 from gateway.service.client_keys import ClientKeys
+from gateway.service.ports import StorePort
 from gateway.settings import Settings
-from gateway.store import Store
 from gateway.store.records import ClientRecord
 
 BOOTSTRAP_CLIENT_ID = "cl_bootstrap"
@@ -57,7 +57,7 @@ def client_view(client: ClientRecord, *, now: float) -> ClientView:
     )
 
 
-async def create_client(store: Store, name: str, *, now: float) -> NewClientCredentials:
+async def create_client(store: StorePort, name: str, *, now: float) -> NewClientCredentials:
     api_key = new_api_key()
     secret = new_webhook_secret()
     client = ClientRecord(
@@ -72,7 +72,7 @@ async def create_client(store: Store, name: str, *, now: float) -> NewClientCred
 
 
 async def rotate_secret(
-    store: Store,
+    store: StorePort,
     client_id: str,
     *,
     now: float,
@@ -92,7 +92,7 @@ async def rotate_secret(
     )
 
 
-async def ensure_bootstrap_client(store: Store, settings: Settings, *, now: float) -> None:
+async def ensure_bootstrap_client(store: StorePort, settings: Settings, *, now: float) -> None:
     """The client configured by settings keeps working beside the managed ones."""
     if not settings.client_api_key:
         return
@@ -112,7 +112,7 @@ async def ensure_bootstrap_client(store: Store, settings: Settings, *, now: floa
 
 
 async def revoke_client(
-    store: Store, client_id: str, *, now: float, keys: ClientKeys | None = None
+    store: StorePort, client_id: str, *, now: float, keys: ClientKeys | None = None
 ) -> ClientRecord | None:
     """Revoke the client's key: refused at once by ``keys`` (this replica's cache), by the
     other replicas when the change's notification arrives, by every cache within its TTL."""
@@ -126,7 +126,7 @@ class Clients:
     """The operator's client management (the admin API), over the use cases above."""
 
     def __init__(
-        self, store: Store, keys: ClientKeys, *, clock: Callable[[], float], grace_s: float
+        self, store: StorePort, keys: ClientKeys, *, clock: Callable[[], float], grace_s: float
     ) -> None:
         self._store = store
         self._keys = keys

@@ -11,7 +11,7 @@ from gateway.domain.catalogue import FieldSpec, ModelSpec
 from gateway.domain.model_rules import ModelRules, Rulebook
 from gateway.domain.polling import DurationStats
 from gateway.errors import NotFound
-from gateway.store import Store
+from gateway.service.ports import StorePort
 from gateway.store.browse import ModelCount
 
 
@@ -61,7 +61,7 @@ class ModelFigures(msgspec.Struct, frozen=True):
 class ModelCatalogue:
     """The models service: the catalogue's rules, and what jobs have shown of each model."""
 
-    def __init__(self, rulebook: Rulebook, store: Store) -> None:
+    def __init__(self, rulebook: Rulebook, store: StorePort) -> None:
         self.rulebook = rulebook
         self._store = store
 

@@ -1,16 +1,34 @@
 """The service layer's ports: what the use cases need from the outside world, as Protocols.
 
 The adapters (``gateway.upstream``, ``gateway.delivery``, ``gateway.store``) satisfy them without
-importing them; tests pass fakes that do the same.
+importing them; tests pass fakes that do the same. The use cases depend on these interfaces, and
+the composition root (``gateway.app``) hands them the adapters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.fair_share import Rooms
 from gateway.domain.upstream import UpstreamResult
+from gateway.store.browse import JobFilter, ModelCount
+from gateway.store.deliveries import AttemptWrite, DeliveryClaim
+from gateway.store.history import JobEventRecord, NewJobEvent
+from gateway.store.jobs import FencedJobWrite, InsertOutcome, IntakeRequest
+from gateway.store.records import (
+    AttemptRecord,
+    ClientRecord,
+    DeliveryRecord,
+    JobChange,
+    JobRecord,
+    NewDelivery,
+    SubscriptionRecord,
+)
+
+W = TypeVar("W", contravariant=True)
+O_co = TypeVar("O_co", covariant=True)
 
 
 class Upstream(Protocol):
@@ -52,3 +70,162 @@ class HistoryRow(Protocol):
     def polls(self) -> int: ...
     @property
     def data(self) -> dict[str, Any]: ...
+
+
+# --- the store ---------------------------------------------------------------------------
+# What the use cases (and the worker above them) use of the store (``gateway.store.Store``
+# satisfies it, without importing it); the records it answers in are the store's own types.
+
+
+class JobRows(Protocol):
+    async def get_job(self, job_id: str, *, client_id: str | None = None) -> JobRecord | None: ...
+    async def list_jobs(
+        self,
+        *,
+        client_id: str,
+        status: str | None = None,
+        limit: int = 50,
+        before: tuple[float, str] | None = None,
+    ) -> list[JobRecord]: ...
+    async def recent_finished(
+        self, *, client_id: str, statuses: Sequence[str], models: Sequence[str] | None, limit: int
+    ) -> list[JobRecord]: ...
+    async def claim_jobs(
+        self, *, now: float, limit: int, token: str, lease_until: float
+    ) -> list[JobRecord]: ...
+    async def update_job(
+        self,
+        job_id: str,
+        token: str,
+        change: JobChange,
+        *,
+        now: float,
+        release: bool = True,
+        new_deliveries: Sequence[NewDelivery] = (),
+        history: Sequence[NewJobEvent] = (),
+    ) -> bool: ...
+    async def count_jobs_by_status(self) -> dict[str, int]: ...
+    async def ended_among(self, job_ids: Sequence[str]) -> list[str]: ...
+
+
+class DeliveryRows(Protocol):
+    async def claim(
+        self, *, now: float, limit: int, token: str, lease_until: float, rooms: Rooms
+    ) -> DeliveryClaim: ...
+    async def defer(
+        self, deferrals: Sequence[tuple[str, float]], token: str, *, now: float
+    ) -> int: ...
+    async def for_job(self, job_id: str) -> list[DeliveryRecord]: ...
+    async def attempts_for_job(self, job_id: str) -> list[AttemptRecord]: ...
+    async def count_by_state(self) -> dict[str, int]: ...
+    async def redeliver(self, job_id: str, *, now: float) -> list[DeliveryRecord]: ...
+    async def replay_dead(
+        self, *, client_id: str, since: float, until: float, now: float
+    ) -> int: ...
+
+
+class ClientRows(Protocol):
+    async def create(self, client: ClientRecord) -> None: ...
+    async def ensure(self, client: ClientRecord) -> ClientRecord: ...
+    async def get(self, client_id: str) -> ClientRecord | None: ...
+    async def by_key_hash(self, api_key_hash: str) -> ClientRecord | None: ...
+    async def list(self) -> list[ClientRecord]: ...
+    async def revoke(self, client_id: str, *, now: float) -> ClientRecord | None: ...
+    async def rotate_secret(
+        self, client_id: str, *, new_secret: str, previous_until: float
+    ) -> ClientRecord | None: ...
+
+
+class Counters(Protocol):
+    async def record_duration(self, key: str, seconds: float, *, now: float) -> None: ...
+    async def durations(self) -> dict[str, tuple[int, float, float]]: ...
+
+
+class SubscriptionRows(Protocol):
+    async def create(self, subscription: SubscriptionRecord) -> None: ...
+    async def list_for_client(self, client_id: str) -> list[SubscriptionRecord]: ...
+    async def active_for_client(self, client_id: str) -> list[SubscriptionRecord]: ...
+    async def count_active(self, client_id: str) -> int: ...
+    async def delete(self, subscription_id: str, *, client_id: str) -> bool: ...
+    async def deactivate(self, subscription_id: str, *, now: float, reason: str) -> bool: ...
+
+
+class HistoryRows(Protocol):
+    async def list_for_job(
+        self, job_id: str, *, after_id: int = 0, limit: int = 1000
+    ) -> list[JobEventRecord]: ...
+
+
+class Browsing(Protocol):
+    """Read-only queries for people browsing (the console)."""
+
+    async def search_jobs(
+        self, where: JobFilter, *, limit: int, before: tuple[float, str] | None = None
+    ) -> list[JobRecord]: ...
+    async def dead_deliveries(
+        self, *, client_id: str | None, limit: int
+    ) -> list[DeliveryRecord]: ...
+    async def count_dead(self, *, client_id: str | None, since: float, until: float) -> int: ...
+    async def model_counts(self, *, client_id: str | None) -> list[ModelCount]: ...
+
+
+class Leases(Protocol):
+    """Lease housekeeping across every work table."""
+
+    async def renew_leases(self, tokens: Sequence[str], lease_until: float) -> int: ...
+    async def release_leases(self, tokens: Sequence[str]) -> None: ...
+    async def earliest_due(self, *, now: float, until: float) -> float | None: ...
+    async def count_takeovers(self) -> int: ...
+
+
+class GroupWrites(Protocol[W, O_co]):
+    """A group commit (``gateway.store.group_commit``): answered after its batch commits."""
+
+    async def submit(self, item: W) -> O_co: ...
+
+
+class JobWrites(GroupWrites[FencedJobWrite, bool], Protocol):
+    async def update(
+        self, job_id: str, token: str, change: JobChange, *, now: float, release: bool = True
+    ) -> bool: ...
+
+
+class DatabaseFacts(Protocol):
+    """What the use cases need to know of the database itself."""
+
+    clock_from_db: bool  # leases and due times follow the database's clock (PostgreSQL)
+
+    @property
+    def is_sqlite(self) -> bool: ...
+    def driver_url(self) -> str: ...
+    async def now(self, local: float) -> float: ...
+    async def prove_commit(self, replica_id: str, *, now: float) -> None: ...
+
+
+class StorePort(Protocol):
+    """Everything the gateway keeps, as the use cases see it."""
+
+    @property
+    def db(self) -> DatabaseFacts: ...
+    @property
+    def jobs(self) -> JobRows: ...
+    @property
+    def deliveries(self) -> DeliveryRows: ...
+    @property
+    def clients(self) -> ClientRows: ...
+    @property
+    def counters(self) -> Counters: ...
+    @property
+    def subscriptions(self) -> SubscriptionRows: ...
+    @property
+    def history(self) -> HistoryRows: ...
+    @property
+    def browse(self) -> Browsing: ...
+    @property
+    def work(self) -> Leases: ...
+    @property
+    def intake(self) -> GroupWrites[IntakeRequest, InsertOutcome]: ...
+    @property
+    def job_writes(self) -> JobWrites: ...
+    @property
+    def attempt_writes(self) -> GroupWrites[AttemptWrite, bool]: ...

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from gateway.clock import Clock
 from gateway.errors import StoreUnavailable
-from gateway.store.database import Database
+from gateway.service.ports import DatabaseFacts
 
 
 class ReadinessProbe:
-    def __init__(self, db: Database, replica_id: str, *, interval_s: float, clock: Clock) -> None:
+    def __init__(
+        self, db: DatabaseFacts, replica_id: str, *, interval_s: float, clock: Clock
+    ) -> None:
         self.db = db
         self.replica_id = replica_id
         self.interval_s = interval_s

@@ -22,10 +22,9 @@ from gateway.domain.polling import (
 from gateway.domain.retry import DeliveryPolicy
 from gateway.observability.metrics import Metrics
 from gateway.service.client_keys import ClientKeys
-from gateway.service.ports import CallbackGuard, Sender, Upstream
+from gateway.service.ports import CallbackGuard, Sender, StorePort, Upstream
 from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
-from gateway.store import Store
 
 
 @dataclass
@@ -49,7 +48,7 @@ class DurationBook:
 @dataclass
 class Runtime:
     settings: Settings
-    store: Store
+    store: StorePort
     upstream: Upstream
     sender: Sender
     guard: CallbackGuard  # checks every destination URL a caller hands in (SSRF)
@@ -71,7 +70,7 @@ class Runtime:
         self.client_keys = ClientKeys(self.store.clients)
 
 
-async def shared_clock(store: Store, settings: Settings, local: Clock) -> Clock:
+async def shared_clock(store: StorePort, settings: Settings, local: Clock) -> Clock:
     """The runtime's clock. On PostgreSQL (``GATEWAY_LEASE_CLOCK=database``, the default) it is
     ``local`` corrected to the database's clock, which all replicas share: claims and lease
     renewals read the database's time itself (``Database.now``) and the work a claim starts

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from gateway.store import Store
+from gateway.service.ports import StorePort
 from gateway.store.records import JobRecord
 
 HISTORY_SHOWN = 1000  # a job's page shows at most this many changes
@@ -127,14 +127,14 @@ def entries_from_history(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
     return entries
 
 
-async def job_timeline(store: Store, job: JobRecord) -> list[TimelineEntry]:
+async def job_timeline(store: StorePort, job: JobRecord) -> list[TimelineEntry]:
     events = await store.history.list_for_job(job.id, limit=HISTORY_SHOWN)
     if events:
         return entries_from_history(events)
     return await _timeline_from_rows(store, job)
 
 
-async def _timeline_from_rows(store: Store, job: JobRecord) -> list[TimelineEntry]:
+async def _timeline_from_rows(store: StorePort, job: JobRecord) -> list[TimelineEntry]:
     entries = [TimelineEntry(at=job.created_at, kind="accepted", title="Accepted")]
     if job.submitted_at is not None:
         entries.append(

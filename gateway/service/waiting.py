@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gateway.store.jobs import JobStore
+    from gateway.service.ports import JobRows
     from gateway.store.records import JobRecord
 
 CHECK_BATCH = 500  # ids per query of the periodic check
@@ -56,7 +56,7 @@ class JobWaiters:
     def waiting(self) -> list[str]:
         return list(self._events)
 
-    async def check(self, jobs: JobStore) -> int:
+    async def check(self, jobs: JobRows) -> int:
         """Wake the waiters of every waited-on job that has ended; returns how many jobs."""
         ids = self.waiting
         woken = 0
@@ -66,7 +66,7 @@ class JobWaiters:
                 woken += 1
         return woken
 
-    async def run_checks(self, jobs: JobStore, interval_s: float) -> None:
+    async def run_checks(self, jobs: JobRows, interval_s: float) -> None:
         """The periodic fallback: runs until cancelled; a query only when someone waits."""
         while True:
             await asyncio.sleep(interval_s)
@@ -78,7 +78,7 @@ class JobWaiters:
 
 
 async def hold_until_ended(
-    waiters: JobWaiters, jobs: JobStore, job: JobRecord, timeout_s: float
+    waiters: JobWaiters, jobs: JobRows, job: JobRecord, timeout_s: float
 ) -> JobRecord:
     """The job once it has ended, or as it is after ``timeout_s``: whichever comes first."""
     if job.status.is_terminal or timeout_s <= 0:

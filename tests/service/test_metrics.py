@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.domain.upstream import FailureKind, Generation
+from gateway.service.gauges import refresh_gauges
 from gateway.store.records import JobChange
 from tests.fakes import failure
 from tests.harness import Harness
@@ -28,11 +29,11 @@ async def test_gauges_follow_the_store_including_zeros(harness: Harness) -> None
         Generation(id="gen_scripted_000000001", status="completed", video_url="https://v.test/v")
     )
     await harness.accept()
-    await metrics.refresh(store, now=harness.clock())
+    await refresh_gauges(metrics, store, now=harness.clock())
     before = samples(harness, "gateway_jobs")
     await harness.run()
     await harness.run(advance_s=15)
-    await metrics.refresh(store, now=harness.clock())
+    await refresh_gauges(metrics, store, now=harness.clock())
     after = samples(harness, "gateway_jobs")
     events = samples(harness, "gateway_webhook_events")
 
