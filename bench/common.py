@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from gateway.testing import GatewayProcess
 from mock_upstream.testing import free_port
 
 __all__ = ["Inbox", "Process", "free_port", "machine", "print_table", "serve_gateway", "wrk"]
@@ -111,16 +112,12 @@ class Process:
                 self.popen.wait(timeout=10)
 
 
-def serve_gateway(env: dict[str, str], *, log: Path) -> Process:
-    """``gateway serve`` on a free loopback port, quiet, with ``env`` on top."""
-    port = free_port()
-    base = {
-        "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_PORT": str(port),
-        "AIMLAPI_KEY": "bench-upstream-key",
-        "GATEWAY_LOG_LEVEL": "WARNING",
-    }
-    return Process(["-m", "gateway.cli", "serve"], port=port, log=log, env={**base, **env})
+def serve_gateway(env: dict[str, str], *, log: Path) -> GatewayProcess:
+    """``gateway serve`` on a free loopback port, quiet, with ``env`` on top (started)."""
+    base = {"AIMLAPI_KEY": "bench-upstream-key", "GATEWAY_LOG_LEVEL": "WARNING"}
+    gateway = GatewayProcess({**base, **env}, log_path=log)
+    gateway.start(ready_timeout_s=60)
+    return gateway
 
 
 class WrkResult:

@@ -28,6 +28,7 @@ from bench.common import (
     serve_gateway,
     wrk,
 )
+from gateway.testing import GatewayProcess
 
 API_KEY = "gw_bench_intake_key_0123456789abcdef"
 # An IP literal: the SSRF check needs no DNS (none here), and nothing is ever sent to it.
@@ -69,7 +70,9 @@ class Measured:
         self.cpu_cores = cpu_cores  # server CPU during the --connections run
 
 
-def _measure(server: Process, folder: Path, options: argparse.Namespace) -> Measured:
+def _measure(
+    server: Process | GatewayProcess, folder: Path, options: argparse.Namespace
+) -> Measured:
     """Load ``server`` with wrk at one connection, then at ``--connections``; then stop it."""
     try:
         one = wrk(

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from gateway import cli
 from gateway.app import create_app
 from gateway.heap import freeze_startup_heap
-from tests.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
+from gateway.testing.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
 from tests.http.conftest import api_settings
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.console.stack import CLIENT_KEY, running_stack
+from gateway.testing import CLIENT_KEY, live_stack
 
 HERE = Path(__file__).parent
 PROMPTS = [
@@ -24,7 +24,12 @@ PROMPTS = [
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp) / "shots.db") as stack:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        live_stack(
+            Path(tmp) / "shots.db", delivery_schedule=(0.0, 0.2), delivery_jitter=0.0
+        ) as stack,
+    ):
         ids = [stack.submit(prompt=p, metadata=m) for p, m in PROMPTS[1:]]
         for job_id in ids[:3]:
             stack.wait_for_delivery(job_id, "delivered", timeout_s=60)

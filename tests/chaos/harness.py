@@ -16,12 +16,12 @@ from pathlib import Path
 
 import httpx
 
+from gateway.testing.processes import GatewayProcess
+from gateway.testing.receiver import Receiver
+from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
-from tests.e2e.receiver import Receiver
-from tests.processes import GatewayProcess
-from tests.waiting import wait_for
 
 KEY = "gw_chaos_key_0123456789abcdef"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -88,7 +88,7 @@ def run_chaos(tmp_path: Path, *, jobs: int, kills: int, seed: int) -> ChaosRepor
     rng = random.Random(seed)
     receiver = Receiver()
     # Some receiver failures too, so kills also land mid-delivery and between retries.
-    receiver.statuses.extend(rng.choice([200, 200, 200, 500]) for _ in range(jobs * 2))
+    receiver.answers.extend(rng.choice([200, 200, 200, 500]) for _ in range(jobs * 2))
     mock_app = create_mock(MockConfig.fast(queued_s=0.3, generating_s=1.0, spread_s=0.3, seed=seed))
     mock_state = mock_app.state.mock
     with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks, ExitStack() as stack:

@@ -19,10 +19,10 @@ import asyncpg
 import httpx
 import pytest
 
+from gateway.testing.processes import GatewayProcess
 from mock_upstream.testing import free_port
 from tests.chaos.harness import KEY, gateway_env
 from tests.pg import fresh_database_sync, require_pg
-from tests.processes import GatewayProcess
 
 pytestmark = pytest.mark.slow
 

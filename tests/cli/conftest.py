@@ -8,15 +8,15 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from tests.live import LiveGateway, live_gateway
+from gateway.testing import LiveStack, live_stack
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGateway]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
     saved = structlog.get_config()
     structlog.configure(logger_factory=structlog.WriteLoggerFactory(file=io.StringIO()))
     try:
-        with live_gateway(tmp_path_factory.mktemp("live")) as gateway:
+        with live_stack(tmp_path_factory.mktemp("live") / "live.db") as gateway:
             yield gateway
     finally:
         structlog.configure(**saved)

@@ -13,7 +13,7 @@ import pytest
 from gateway.cli import main
 from gateway.dev import dev_settings
 from gateway.settings import Settings
-from tests.live import LiveGateway
+from gateway.testing import LiveStack
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +37,7 @@ def as_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
 
 
 def test_submit_wait_show_list_for_people(
-    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+    live: LiveStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """submit --wait ends with the video URL; show and list name the job and its webhook."""
     auth = ["--url", live.url, "--key", live.key]
@@ -70,7 +70,7 @@ def test_submit_wait_show_list_for_people(
     assert (0, True) == (code, job_id in out)
 
 
-def test_json_for_scripts(live: LiveGateway, capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_for_scripts(live: LiveStack, capsys: pytest.CaptureFixture[str]) -> None:
     """Every command's --json: the job, the watched states (one per line), the list, the
     detail with deliveries, the redelivered events."""
     auth = ["--url", live.url, "--key", live.key]
@@ -115,7 +115,7 @@ def test_json_for_scripts(live: LiveGateway, capsys: pytest.CaptureFixture[str])
 
 
 def test_url_and_key_come_from_the_caller_environment(
-    live: LiveGateway, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    live: LiveStack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GATEWAY_URL", live.url)
     monkeypatch.setenv("GATEWAY_KEY", live.key)
@@ -123,7 +123,7 @@ def test_url_and_key_come_from_the_caller_environment(
 
 
 def test_the_dev_key_is_found_for_the_dev_url_only(
-    live: LiveGateway, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    live: LiveStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """With no key given, the key gateway dev stored for its URL is used for that URL alone."""
     port = int(live.url.rsplit(":", 1)[1])
@@ -142,7 +142,7 @@ def test_the_dev_key_is_found_for_the_dev_url_only(
 
 
 def test_failures_are_one_line_and_a_status(
-    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+    live: LiveStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A refused job (400), an unknown job (404), a bad --param (2) and a failed job (1)."""
     auth = ["--url", live.url, "--key", live.key]
@@ -159,9 +159,7 @@ def test_failures_are_one_line_and_a_status(
     assert (2, True) == (code, "ASCII" in err)
 
 
-def test_watch_gives_up_at_its_timeout(
-    live: LiveGateway, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_watch_gives_up_at_its_timeout(live: LiveStack, capsys: pytest.CaptureFixture[str]) -> None:
     """A job that never ends: watch stops at --timeout with status 1; the job runs on."""
     auth = ["--url", live.url, "--key", live.key]
     job = as_json(capsys, "submit", *auth, "--prompt", "[mock:stuck_generating] forever")

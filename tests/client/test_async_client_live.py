@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.testing import LiveStack
 from gateway_client import AsyncClient, NotFound, WaitTimeout
-from tests.live import LiveGateway
 
 
-async def test_create_wait_list_and_deliveries(live: LiveGateway) -> None:
+async def test_create_wait_list_and_deliveries(live: LiveStack) -> None:
     """create → watch until the end → the job in the listing → its delivered webhook."""
     async with AsyncClient(live.url, live.key) as client:
         job = await client.create_job(
@@ -28,7 +28,7 @@ async def test_create_wait_list_and_deliveries(live: LiveGateway) -> None:
             await client.deliveries("job_doesnotexist")
 
 
-async def test_wait_times_out(live: LiveGateway) -> None:
+async def test_wait_times_out(live: LiveStack) -> None:
     async with AsyncClient(live.url, live.key) as client:
         job = await client.create_job(prompt="[mock:stuck_generating] forever")
         with pytest.raises(WaitTimeout):

@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from gateway.testing import LiveStack
+from gateway.testing.waiting import wait_for
 from gateway_client import (
     Client,
     InvalidRequest,
@@ -15,13 +17,11 @@ from gateway_client import (
     WaitTimeout,
     verify_webhook,
 )
-from tests.live import LiveGateway
-from tests.waiting import wait_for
 
 MODEL = "alibaba/happyhorse-1-0"
 
 
-def test_a_job_from_create_to_a_verified_webhook_and_its_redelivery(live: LiveGateway) -> None:
+def test_a_job_from_create_to_a_verified_webhook_and_its_redelivery(live: LiveStack) -> None:
     """create → wait → deliveries → the received webhook verifies → redeliver sends it again."""
     with Client(live.url, live.key) as client:
         created = client.create_job(
@@ -76,7 +76,7 @@ def test_a_job_from_create_to_a_verified_webhook_and_its_redelivery(live: LiveGa
         assert event.id == verify_webhook(live.secret, resent[0].body, resent[0].headers).id
 
 
-def test_a_tampered_webhook_does_not_verify(live: LiveGateway) -> None:
+def test_a_tampered_webhook_does_not_verify(live: LiveStack) -> None:
     """A changed body, a wrong secret or missing headers raise InvalidWebhook."""
     with Client(live.url, live.key) as client:
         job = client.create_job(prompt="tamper with me", callback_url=live.hook_url)
@@ -96,7 +96,7 @@ def test_a_tampered_webhook_does_not_verify(live: LiveGateway) -> None:
         verify_webhook(live.secret, received.body, {})
 
 
-def test_listing_walks_every_page_newest_first(live: LiveGateway) -> None:
+def test_listing_walks_every_page_newest_first(live: LiveStack) -> None:
     """list_jobs gives one page and a cursor; iter_jobs follows the cursors to the end."""
     with Client(live.url, live.key) as client:
         ids = [client.create_job(prompt=f"page test {n}").id for n in range(5)]
@@ -107,7 +107,7 @@ def test_listing_walks_every_page_newest_first(live: LiveGateway) -> None:
         assert len(walked) == len(set(walked))
 
 
-def test_the_same_idempotency_key_makes_one_job(live: LiveGateway) -> None:
+def test_the_same_idempotency_key_makes_one_job(live: LiveStack) -> None:
     """A create sent twice with one key returns the first job."""
     with Client(live.url, live.key) as client:
         first = client.create_job(prompt="once", idempotency_key="order-42-attempt")
@@ -115,7 +115,7 @@ def test_the_same_idempotency_key_makes_one_job(live: LiveGateway) -> None:
     assert first.id == second.id
 
 
-def test_errors_carry_the_gateway_error_code(live: LiveGateway) -> None:
+def test_errors_carry_the_gateway_error_code(live: LiveStack) -> None:
     """404, 400 (with details), 401 and a refused redelivery are exceptions with our codes."""
     with Client(live.url, live.key) as client:
         with pytest.raises(NotFound) as missing:
@@ -135,7 +135,7 @@ def test_errors_carry_the_gateway_error_code(live: LiveGateway) -> None:
     assert "unauthorized" == denied.value.code
 
 
-def test_wait_gives_up_at_its_timeout_with_the_last_state(live: LiveGateway) -> None:
+def test_wait_gives_up_at_its_timeout_with_the_last_state(live: LiveStack) -> None:
     """A job that never ends raises WaitTimeout carrying the job as last seen."""
     with Client(live.url, live.key) as client:
         job = client.create_job(prompt="[mock:stuck_generating] forever")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import LiveGateway
-from tests.waiting import wait_for
+from gateway.testing import LiveStack
+from gateway.testing.waiting import wait_for
 
 ROOT = Path(__file__).parents[2]
 
@@ -20,7 +20,7 @@ def python_blocks(path: Path) -> list[str]:
     return [block for block in blocks if "gateway_client" in block]
 
 
-def a_received_webhook(live: LiveGateway) -> tuple[bytes, dict[str, str]]:
+def a_received_webhook(live: LiveStack) -> tuple[bytes, dict[str, str]]:
     from gateway_client import Client
 
     with Client(live.url, live.key) as client:
@@ -35,7 +35,7 @@ def a_received_webhook(live: LiveGateway) -> tuple[bytes, dict[str, str]]:
 
 @pytest.mark.parametrize("readme", ["README.md", "clients/python/README.md"])
 def test_the_first_client_example_runs(
-    readme: str, live: LiveGateway, capsys: pytest.CaptureFixture[str]
+    readme: str, live: LiveStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The ten-line example creates a job, waits for it and prints a completed video."""
     body, headers = a_received_webhook(live)
@@ -55,7 +55,7 @@ def test_the_first_client_example_runs(
 
 
 def test_the_webhook_receiver_example_accepts_a_real_webhook_and_refuses_a_forgery(
-    live: LiveGateway, capsys: pytest.CaptureFixture[str]
+    live: LiveStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     body, headers = a_received_webhook(live)
     example = python_blocks(ROOT / "clients/python/README.md")[1]

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from gateway.app import Gateway
 from gateway.domain.upstream import Generation
 from gateway.store import Store
-from tests.fakes import Clock, RecordingSender, ScriptedUpstream
+from gateway.testing.fakes import Clock, RecordingSender, ScriptedUpstream
 from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_KEY, api_settings, gateway_app
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.console.stack import ADMIN_KEY, CLIENT_KEY, Stack, running_stack
+from gateway.testing import ADMIN_KEY, CLIENT_KEY, live_stack
+from gateway.testing import LiveStack as Stack
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -42,9 +43,18 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+# Two attempts per webhook (two 500s make a dead letter), no jitter, quiet logs.
+BROWSER_SETTINGS = {
+    "poll_interval_s": 0.4,
+    "delivery_schedule": (0.0, 0.2),
+    "delivery_jitter": 0.0,
+    "log_level": "WARNING",
+}
+
+
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    with running_stack(tmp_path / "browser.db") as running:
+    with live_stack(tmp_path / "browser.db", **BROWSER_SETTINGS) as running:
         yield running
 
 

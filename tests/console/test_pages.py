@@ -20,8 +20,8 @@ from gateway.service.models import model_figures
 from gateway.service.timeline import entries_from_history
 from gateway.store import Store
 from gateway.store.browse import ModelCount
+from gateway.testing.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
 from tests.console.conftest import Console, csrf_of
-from tests.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
 from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_SECRET, api_settings
 
 PAGES = ("/console/jobs", "/console/deliveries", "/console/models")

@@ -16,8 +16,9 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.live import KEY, live_gateway
-from tests.waiting import wait_for
+from gateway.testing import CLIENT_KEY as KEY
+from gateway.testing import live_stack
+from gateway.testing.waiting import wait_for
 
 PACKAGE = "generated_gateway_client"
 
@@ -58,7 +59,7 @@ def _generate(settings: Settings, target: Path) -> Any:
 
 
 def test_a_generated_client_creates_fetches_lists_and_reads_deliveries(tmp_path: Path) -> None:
-    with live_gateway(tmp_path) as live:
+    with live_stack(tmp_path / "live.db") as live:
         client_pkg = _generate(live.settings, tmp_path / "generated")
         create_job = importlib.import_module(f"{PACKAGE}.api.jobs.create_job")
         get_job = importlib.import_module(f"{PACKAGE}.api.jobs.get_job")

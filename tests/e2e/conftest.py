@@ -18,13 +18,13 @@ from gateway.delivery.guard import AddressGuard
 from gateway.delivery.sender import WebhookSender
 from gateway.domain.addresses import Allowlist
 from gateway.settings import Settings
+from gateway.testing.fakes import AllowAllGuard
+from gateway.testing.receiver import Receiver
 from gateway.upstream.client import UpstreamClient
 from gateway.worker.ticker import Worker
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import FakeClock, Journal
-from tests.e2e.receiver import Receiver
-from tests.fakes import AllowAllGuard
 
 KEY = "gw_e2e_client_key_0123456789"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

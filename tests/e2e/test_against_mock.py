@@ -62,7 +62,7 @@ async def test_receiver_500_twice_then_200_is_delivered_on_the_third_attempt(
     world: World,
 ) -> None:
     """Same event id on all three attempts; each signed afresh; the log shows 500, 500, 200."""
-    world.receiver.statuses.extend([500, 500])
+    world.receiver.answers.extend([500, 500])
     job_id = await world.submit()
     await world.worker.run_until_idle()
     await world.settle(12)

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from gateway.app import create_app
+from gateway.testing.fakes import AllowAllGuard, RecordingSender
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
-from tests.fakes import AllowAllGuard, RecordingSender
 from tests.http.conftest import BOOTSTRAP_KEY, api_settings
 
 CONTRACT = Path(__file__).parents[2] / "contracts" / "upstream" / "openapi.patched.json"

@@ -11,12 +11,12 @@ import httpx
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.testing.receiver import Receiver
+from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
-from tests.e2e.receiver import Receiver
 from tests.sse import read_events
-from tests.waiting import wait_for
 
 KEY = "gw_stream_key_0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -9,14 +9,15 @@ from pathlib import Path
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from gateway.testing import CLIENT_KEY as KEY
+from gateway.testing import SECRET, live_stack
+from gateway.testing.waiting import wait_for
 from mock_upstream.testing import Journal
-from tests.live import KEY, SECRET, live_gateway
-from tests.waiting import wait_for
 
 
 def test_a_job_becomes_a_verified_webhook_over_real_sockets(tmp_path: Path) -> None:
     """POST /v1/jobs over TCP → the ticker submits and polls the mock → a signed POST arrives."""
-    with live_gateway(tmp_path) as live:
+    with live_stack(tmp_path / "live.db") as live:
         response = httpx.post(
             f"{live.url}/v1/jobs",
             json={"prompt": "a horse", "duration": "5", "callback_url": live.hook_url},

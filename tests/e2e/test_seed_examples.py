@@ -17,10 +17,10 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import FakeClock, Journal, MockServer
-from tests.waiting import wait_for
 
 KEY = "gw_seed_examples_key_0123456789ab"
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.observability.tracing import normalize_traceparent, otlp_tracer_provider
 from gateway.settings import load_settings
-from tests.live import live_gateway
-from tests.waiting import wait_for
+from gateway.testing import live_stack
+from gateway.testing.waiting import wait_for
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
@@ -30,7 +30,7 @@ def _recording() -> tuple[TracerProvider, InMemorySpanExporter]:
 
 def test_the_trace_runs_from_the_request_to_the_webhook_traceparent(tmp_path: Path) -> None:
     provider, exporter = _recording()
-    with live_gateway(tmp_path, tracer_provider=provider) as live:
+    with live_stack(tmp_path / "live.db", tracer_provider=provider) as live:
         response = httpx.post(
             f"{live.url}/v1/jobs",
             json={"prompt": "a horse", "duration": 5, "callback_url": live.hook_url},
@@ -72,7 +72,7 @@ def test_the_trace_runs_from_the_request_to_the_webhook_traceparent(tmp_path: Pa
 def test_without_a_traceparent_the_webhook_starts_a_trace_of_its_own(tmp_path: Path) -> None:
     """No caller context: the job's spans still form one trace each, and nothing breaks."""
     provider, exporter = _recording()
-    with live_gateway(tmp_path, tracer_provider=provider) as live:
+    with live_stack(tmp_path / "live.db", tracer_provider=provider) as live:
         response = httpx.post(
             f"{live.url}/v1/jobs",
             json={"prompt": "a horse", "callback_url": live.hook_url},

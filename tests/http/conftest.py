@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from gateway.app import Gateway, create_app
 from gateway.settings import Settings
 from gateway.store import Store
-from tests.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
+from gateway.testing.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
 
 ADMIN_KEY = "admin-key-for-tests-0123456789"
 BOOTSTRAP_KEY = "gw_bootstrap_key_for_tests_0123456789"

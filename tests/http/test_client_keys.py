@@ -9,9 +9,9 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from gateway.app import Gateway
+from gateway.testing.waiting import wait_for_async
 from tests.http.conftest import ADMIN_KEY, Api, api_settings, gateway_app
 from tests.pg import fresh_database, require_pg
-from tests.waiting import wait_for_async
 
 
 def bearer(key: str) -> dict[str, str]:

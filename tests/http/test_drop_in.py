@@ -16,7 +16,7 @@ from gateway.domain.jobs import ErrorCode
 from gateway.domain.upstream import FailureKind, Generation
 from gateway.errors import GatewayError
 from gateway.http.errors import UPSTREAM_MESSAGES
-from tests.fakes import failure
+from gateway.testing.fakes import failure
 from tests.http.conftest import Api, api_settings, gateway_app
 
 PATH = "/v2/video/generations"

@@ -7,7 +7,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from gateway.app import create_app
-from tests.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
+from gateway.testing.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
 from tests.http.conftest import ADMIN_KEY, Api, api_settings
 from tests.http.test_api import assert_error_shape
 from tests.pg import fresh_database, require_pg

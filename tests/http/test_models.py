@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 from gateway.app import create_app
 from gateway.catalogue import load_catalogue
 from gateway.cli import main
-from tests.fakes import AllowAllGuard
+from gateway.testing.fakes import AllowAllGuard
 from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings
 from tests.http.test_api import assert_error_shape
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from gateway.store import Database, Store
-from tests.fakes import Clock, RecordingSender, ScriptedUpstream
+from gateway.testing.fakes import Clock, RecordingSender, ScriptedUpstream
 from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings, gateway_app
 from tests.http.test_api import assert_error_shape
 

@@ -17,11 +17,11 @@ from gateway.app import create_app
 from gateway.http.prefer import applied_wait, requested_wait
 from gateway.store import Store
 from gateway.store.schema import jobs
+from gateway.testing.waiting import wait_for_async
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
 from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings
-from tests.waiting import wait_for_async
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from gateway.app import create_app
 from gateway.domain.upstream import Generation
 from gateway.settings import Settings
 from gateway.store import Store
-from tests.fakes import Clock, RecordingSender, ScriptedUpstream
+from gateway.testing.fakes import Clock, RecordingSender, ScriptedUpstream
 from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings
 from tests.http.test_api import assert_error_shape
 

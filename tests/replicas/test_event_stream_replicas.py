@@ -11,15 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.testing.processes import api_and_worker
+from gateway.testing.receiver import Receiver
+from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
 from tests.chaos.harness import KEY, gateway_env
-from tests.e2e.receiver import Receiver
 from tests.pg import fresh_database_sync, require_pg
-from tests.processes import api_and_worker
 from tests.sse import read_events
-from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.testing.processes import api_and_worker
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
 from tests.chaos.harness import KEY, gateway_env
 from tests.pg import fresh_database_sync, require_pg
-from tests.processes import api_and_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -21,14 +21,14 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.testing.processes import GatewayProcess
+from gateway.testing.receiver import Receiver
+from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
 from tests.chaos.harness import TERMINAL, gateway_env, submit
-from tests.e2e.receiver import Receiver
 from tests.pg import fresh_database_sync, require_pg
-from tests.processes import GatewayProcess
-from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 _REPLICA = re.compile(r"\((r\d+)\)")

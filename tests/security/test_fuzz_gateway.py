@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from gateway.app import create_app
-from tests.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
+from gateway.testing.fakes import AllowAllGuard, RecordingSender, ScriptedUpstream
 from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_KEY, api_settings
 
 CONTRACT = Path(__file__).parents[2] / "contracts" / "gateway.openapi.json"

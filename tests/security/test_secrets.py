@@ -18,9 +18,9 @@ from litestar.testing import AsyncTestClient
 from gateway.domain.upstream import FailureKind, Generation
 from gateway.observability.logging import configure_logging
 from gateway.store import Store
+from gateway.testing.fakes import Clock, RecordingSender, ScriptedUpstream, failure
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
-from tests.fakes import Clock, RecordingSender, ScriptedUpstream, failure
 from tests.http.conftest import (
     ADMIN_KEY,
     BOOTSTRAP_KEY,

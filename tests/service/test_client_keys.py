@@ -13,8 +13,8 @@ from gateway.errors import StoreUnavailable
 from gateway.service.client_keys import ClientKeys
 from gateway.store.clients import ClientStore
 from gateway.store.records import ClientRecord
+from gateway.testing.waiting import wait_for_async
 from tests.store.builders import client_record
-from tests.waiting import wait_for_async
 
 
 class HeldClients:

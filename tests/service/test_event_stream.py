@@ -14,7 +14,7 @@ import pytest
 from gateway.service import event_stream
 from gateway.service.event_stream import Frame, HistoryRow, job_event_frames
 from gateway.service.waiting import JobWaiters
-from tests.waiting import wait_for_async
+from gateway.testing.waiting import wait_for_async
 
 
 class Row(msgspec.Struct, frozen=True):

@@ -18,10 +18,10 @@ from gateway.store.group_commit import intake_commit
 from gateway.store.intake import insert_batch
 from gateway.store.jobs import Admission, Created, IdempotencyClaim, IntakeRequest, Replayed
 from gateway.store.schema import jobs
+from gateway.testing.waiting import wait_until
 from tests.harness import Harness
 from tests.pg import fresh_database, require_pg
 from tests.store.builders import add_client, new_job
-from tests.waiting import wait_until
 
 T0 = 1_800_000_000.0
 

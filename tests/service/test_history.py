@@ -5,8 +5,8 @@ from __future__ import annotations
 from gateway.domain.history import JobEventKind as K
 from gateway.domain.jobs import ErrorCode
 from gateway.domain.upstream import FailureKind, Generation
+from gateway.testing.fakes import failure
 from tests.backends import latest_event_id
-from tests.fakes import failure
 from tests.harness import Harness
 
 GEN = "gen_scripted_000000001"

@@ -13,7 +13,7 @@ from gateway.domain.jobs import ErrorCode, JobStatus
 from gateway.domain.upstream import FailureKind, Generation
 from gateway.service.clients import rotate_secret
 from gateway.store.records import JobChange
-from tests.fakes import failure
+from gateway.testing.fakes import failure
 from tests.harness import Harness
 from tests.webhooks import verify_at_its_timestamp
 

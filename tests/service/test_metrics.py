@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.domain.upstream import FailureKind, Generation
 from gateway.service.gauges import refresh_gauges
 from gateway.store.records import JobChange
-from tests.fakes import failure
+from gateway.testing.fakes import failure
 from tests.harness import Harness
 
 

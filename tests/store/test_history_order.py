@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from gateway.domain.history import JobEventKind
 from gateway.store import Store
 from gateway.store.history import NewJobEvent, record_events
+from gateway.testing.waiting import wait_until
 from tests.store.builders import T0, add_client, add_job
-from tests.waiting import wait_until
 
 ATTEMPT = NewJobEvent(JobEventKind.DELIVERY_ATTEMPTED)
 

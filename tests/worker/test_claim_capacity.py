@@ -10,10 +10,10 @@ import pytest
 
 from gateway.domain.upstream import UpstreamResult
 from gateway.settings import Settings
+from gateway.testing.fakes import ScriptedUpstream
+from gateway.testing.waiting import wait_for_async
 from gateway.worker.ticker import Worker
-from tests.fakes import ScriptedUpstream
 from tests.harness import Harness, make_settings
-from tests.waiting import wait_for_async
 
 SLOTS = 8
 

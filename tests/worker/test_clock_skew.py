@@ -18,8 +18,8 @@ from gateway.service.intake import accept_job
 from gateway.service.runtime import Runtime, shared_clock
 from gateway.store import Store
 from gateway.store.records import JobRecord
+from gateway.testing.fakes import ScriptedUpstream
 from gateway.worker.ticker import Worker
-from tests.fakes import ScriptedUpstream
 from tests.harness import Harness
 
 SKEW_S = 600.0

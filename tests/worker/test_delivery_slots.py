@@ -16,9 +16,9 @@ from gateway.domain.upstream import Generation
 from gateway.settings import Settings
 from gateway.store.deliveries import AttemptWrite
 from gateway.store.group_commit import GroupCommit
+from gateway.testing.waiting import wait_for_async
 from gateway.worker.ticker import Worker
 from tests.harness import Harness, make_settings
-from tests.waiting import wait_for_async
 from tests.worker.due_webhooks import finished_jobs
 
 

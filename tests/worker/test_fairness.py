@@ -13,9 +13,9 @@ import pytest
 
 from gateway.domain.delivery import AttemptResult
 from gateway.settings import Settings
+from gateway.testing.waiting import wait_for_async
 from gateway.worker.ticker import Worker
 from tests.harness import Harness, make_settings
-from tests.waiting import wait_for_async
 from tests.worker.due_webhooks import finished_jobs
 
 COMPLETED_URL = "https://cdn.test/v.mp4"

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from gateway.testing.waiting import wait_for_async
 from gateway.worker.notifications import WorkListener
-from tests.waiting import wait_for_async
 
 
 class FakeConnection:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 
 from gateway.domain.upstream import FailureKind, Generation
-from tests.fakes import failure
+from gateway.testing.fakes import failure
 from tests.harness import Harness
 
 

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from gateway.service.intake import accept_job
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.testing.waiting import wait_for_async
 from gateway.worker.notifications import APPLICATION_NAME, WorkListener
 from gateway.worker.ticker import Worker
 from tests.harness import Harness, make_settings
 from tests.pg import fresh_database, require_pg
-from tests.waiting import wait_for_async
 
 pytestmark = pytest.mark.postgres
 

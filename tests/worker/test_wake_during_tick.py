@@ -10,9 +10,9 @@ import dataclasses
 import pytest
 
 from gateway.settings import Settings
+from gateway.testing.waiting import wait_for_async, wait_until
 from gateway.worker.ticker import Worker
 from tests.harness import Harness, make_settings
-from tests.waiting import wait_for_async, wait_until
 from tests.worker.due_webhooks import finished_jobs
 from tests.worker.test_fairness import HangingSender
 

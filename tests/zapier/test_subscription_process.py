@@ -11,13 +11,13 @@ import httpx
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from gateway.testing.processes import GatewayProcess
+from gateway.testing.receiver import Receiver
+from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
 from tests.chaos.harness import KEY, SECRET, gateway_env
-from tests.e2e.receiver import Receiver
-from tests.processes import GatewayProcess
-from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -40,7 +40,7 @@ def run_job(url: str, index: int) -> str:
 
 def test_a_subscription_receives_events_and_a_410_deactivates_it(tmp_path: Path) -> None:
     receiver = Receiver()
-    receiver.statuses.extend([200, 410])
+    receiver.answers.extend([200, 410])
     mock_app = create_mock(MockConfig.fast(queued_s=0.2, generating_s=0.5, spread_s=0.1))
     with MockServer(mock_app) as mock, MockServer(receiver.app()) as hooks:
         gateway = GatewayProcess(

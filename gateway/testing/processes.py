@@ -1,4 +1,5 @@
-"""Real gateway processes for crash, shutdown and replica tests (loopback only, bounded)."""
+"""Real gateway processes for crash, shutdown and replica tests and for the benchmarks
+(loopback only, bounded)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from gateway.testing.waiting import wait_for
 from mock_upstream.testing import free_port
-from tests.waiting import wait_for
 
 
 class GatewayProcess:
@@ -78,6 +79,20 @@ class GatewayProcess:
                 self.process.wait(timeout=10)
                 raise
         return self.process.returncode
+
+    def cpu_seconds(self) -> float:
+        """CPU time the process has used so far (user and system), from /proc."""
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        """The process's peak resident memory so far (VmHWM), in MB."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
 
     @property
     def alive(self) -> bool:

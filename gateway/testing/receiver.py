@@ -1,4 +1,4 @@
-"""A webhook receiver for tests: records every request, answers from a script (200 by default)."""
+"""A webhook receiver on loopback for tests: records every request, answers from a script."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from litestar import Litestar, Request, Response, post
 @dataclass
 class Received:
     body: bytes
-    headers: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
 
 
 @dataclass
 class Receiver:
-    statuses: deque[int] = field(default_factory=deque)
+    """Serves ``POST /hook``. Each webhook is answered from ``answers`` — a status code, or a
+    (status, body) pair — and with 200 "ok" once the script runs out."""
+
+    answers: deque[int | tuple[int, str]] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -30,11 +33,13 @@ class Receiver:
                 self.received.append(
                     Received(body, {k.lower(): v for k, v in request.headers.items()})
                 )
-                status = self.statuses.popleft() if self.statuses else 200
-            return Response(b"ok", status_code=status, media_type="text/plain")
+                answer = self.answers.popleft() if self.answers else 200
+            status, text = answer if isinstance(answer, tuple) else (answer, "ok")
+            return Response(text.encode(), status_code=status, media_type="text/html")
 
         return Litestar(route_handlers=[hook], logging_config=None, openapi_config=None)
 
     def ids(self) -> list[str]:
+        """The ``webhook-id`` of every request received, in order."""
         with self.lock:
             return [r.headers["webhook-id"] for r in self.received]
