@@ -32,8 +32,7 @@ from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, system_clock
 from gateway.console import console_routes, template_config
 from gateway.console.session import Console
-from gateway.delivery.guard import AddressGuard
-from gateway.delivery.sender import WebhookSender
+from gateway.delivery import AddressGuard, WebhookSender
 from gateway.domain.addresses import Allowlist
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
@@ -41,21 +40,25 @@ from gateway.domain.retry import DeliveryPolicy
 from gateway.heap import freeze_startup_heap
 from gateway.http import GatewayApp, api_routes, openapi_config
 from gateway.http.errors import EXCEPTION_HANDLERS
-from gateway.observability.metrics import Metrics
+from gateway.observability import Metrics
 from gateway.observability.tracing import otlp_tracer_provider, tracer_from
-from gateway.service.clients import Clients, ensure_bootstrap_client
-from gateway.service.jobs import Jobs
-from gateway.service.models import ModelCatalogue
+from gateway.service import (
+    Clients,
+    Jobs,
+    ModelCatalogue,
+    ReadinessProbe,
+    Runtime,
+    Subscriptions,
+)
+from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.ports import CallbackGuard, Sender, Upstream
-from gateway.service.readiness import ReadinessProbe
-from gateway.service.runtime import Runtime, shared_clock
-from gateway.service.subscriptions import Subscriptions
+from gateway.service.runtime import shared_clock
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.database import CLIENT_CHANGED_CHANNEL
-from gateway.upstream.client import UpstreamClient
+from gateway.upstream import UpstreamClient
+from gateway.worker import Worker
 from gateway.worker.notifications import ChannelListener, JobEndListener
-from gateway.worker.ticker import Worker
 
 CLIENT_LISTENER_NAME = "gateway-client-listener"  # its connection in pg_stat_activity
 

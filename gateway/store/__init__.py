@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gateway.store import schema
 from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.counters import CounterStore
@@ -10,7 +11,6 @@ from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
-from gateway.store.schema import deliveries, jobs
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
 
@@ -29,7 +29,7 @@ class Store:
         self.attempt_writes: GroupCommit[AttemptWrite, bool] = GroupCommit(
             self.deliveries.record_attempts
         )
-        self.work = WorkQueues(db, (jobs, deliveries))  # lease housekeeping of both
+        self.work = WorkQueues(db, (schema.jobs, schema.deliveries))  # lease housekeeping of both
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
@@ -52,6 +52,7 @@ class Store:
 
 
 __all__ = [
+    "AttemptWrite",
     "BrowseStore",
     "ClientStore",
     "CounterStore",
@@ -64,4 +65,5 @@ __all__ = [
     "Store",
     "SubscriptionStore",
     "WorkQueues",
+    "intake_commit",
 ]
