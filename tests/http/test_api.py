@@ -242,7 +242,7 @@ async def test_list_paginates_with_a_cursor(api: Api) -> None:
 async def test_status_filter(api: Api) -> None:
     """?status=failed lists only failed jobs."""
     from gateway.domain.upstream import FailureKind
-    from tests.fakes import failure
+    from gateway.testing.fakes import failure
 
     api.upstream.submit_script.append(failure(FailureKind.REJECTED, 400))
     failed = (await api.submit()).json()["id"]
