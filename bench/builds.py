@@ -1,0 +1,105 @@
+"""Intake of this build against another checkout's, in the same run: what a change cost or bought.
+
+Both gateways run as ``gateway serve`` does (API-only: ``GATEWAY_WORKER=false``), each on a
+fresh SQLite file (WAL, synchronous=NORMAL) or a fresh PostgreSQL database, with the same body,
+key and wrk load as ``bench.intake``; the other build is the checkout at ``--base`` (its
+``gateway`` package put first on ``PYTHONPATH``; the dependencies are this environment's).
+Rounds alternate the builds, so slow spells of a shared machine fall on both; the table gives
+each round and the median ratio of this build to the base.
+
+``uv run python -m bench.builds --base /path/to/earlier/checkout [--rounds 3] [--seconds 8]
+[--postgres]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+from pathlib import Path
+
+from bench.common import PgDatabase, print_table, serve_gateway
+from bench.intake import Measured, _gateway_env, _measure
+
+
+def _one_round(
+    label: str, tree: Path | None, folder: Path, options: argparse.Namespace, n: int
+) -> Measured:
+    pg = PgDatabase()
+    if options.postgres:
+        pg.name = f"{pg.name}_{label}_{n}"
+        pg.url = pg.admin_url.rsplit("/", 1)[0] + f"/{pg.name}"
+        url = asyncio.run(pg.create())
+    else:
+        url = f"sqlite:///{folder / f'{label}-{n}.db'}"
+    # Never the working directory first on sys.path (it may hold this build's package).
+    env = _gateway_env(url) | {"PYTHONSAFEPATH": "1"}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    try:
+        gateway = serve_gateway(env, log=folder / f"{label}.log")
+        return _measure(gateway, folder, options)
+    finally:
+        if options.postgres:
+            asyncio.run(pg.drop())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", type=Path, required=True, help="a checkout of the other build")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--one-seconds", type=int, default=3, help="the one-connection run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
+    options = parser.parse_args()
+    if not (options.base / "gateway" / "__init__.py").exists():
+        raise SystemExit(f"{options.base} holds no gateway package")
+    rows: list[list[object]] = []
+    ratios: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="bench-builds-") as tmp:
+        folder = Path(tmp)
+        for n in range(options.rounds):
+            order = [("base", options.base), ("head", None)]
+            if n % 2:
+                order.reverse()
+            measured = {label: _one_round(label, tree, folder, options, n) for label, tree in order}
+            base, head = measured["base"], measured["head"]
+            ratio = head.many.requests_per_s / base.many.requests_per_s
+            ratios.append(ratio)
+            for label in ("base", "head"):
+                m = measured[label]
+                rows.append(
+                    [
+                        n + 1,
+                        label,
+                        m.many.requests_per_s,
+                        m.many.p50_ms,
+                        m.many.p99_ms,
+                        m.one.p50_ms,
+                        m.many.errors + m.one.errors,
+                        ratio if label == "head" else "",
+                    ]
+                )
+    database = "PostgreSQL" if options.postgres else "SQLite NORMAL"
+    print_table(
+        f"Intake, this build against {options.base} ({database}); "
+        f"{options.connections} connections for {options.seconds} s, rounds alternated; "
+        f"median ratio head/base {statistics.median(ratios):.2f}",
+        [
+            "round",
+            "build",
+            f"req/s @{options.connections}",
+            f"p50 ms @{options.connections}",
+            f"p99 ms @{options.connections}",
+            "p50 ms @1",
+            "errors",
+            "head/base req/s",
+        ],
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()
