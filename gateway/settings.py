@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
 
+from gateway.domain.fair_share import HostLimits, InvalidHostLimit
+
 DEFAULT_UPSTREAM_URL = "https://api.aimlapi.com"
 DEFAULT_DATABASE_URL = "sqlite:///./gateway.db"
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"  # where ``gateway submit`` and ``gateway jobs`` call
@@ -107,9 +109,18 @@ class Settings:
     delivery_concurrency: int = 32
     delivery_client_share: int = 8
     delivery_per_destination: int = 4
-    # A destination's circuit opens after this many failed attempts in a row (no answer, 5xx,
-    # 429): its deliveries are then deferred on the retry schedule without an attempt.
+    # Destinations shared by many clients get caps of their own ("host[:port]=N", comma-
+    # separated; e.g. hooks.zapier.com=64), and one client holds at most this many attempts at
+    # one destination: 0, one less than the destination's cap (so another client always finds
+    # room there).
+    delivery_host_limits: tuple[str, ...] = ()
+    delivery_client_host_limit: int = 0
+    # A client's circuit to a destination opens after this many failed attempts in a row (no
+    # answer, 5xx, 429): that client's deliveries there are then deferred on the retry schedule
+    # without an attempt. When this many clients' circuits to one destination are open at once,
+    # the destination is down for everyone.
     delivery_breaker_failures: int = 5
+    delivery_breaker_clients: int = 3
     # /readyz proves the database can commit with a small write at most this often.
     readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)
@@ -225,6 +236,15 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_LEASE_CLOCK must be 'database' or 'local'")
     if settings.max_concurrency < 1 or settings.claim_batch < 1:
         raise SettingsError("GATEWAY_MAX_CONCURRENCY and GATEWAY_CLAIM_BATCH must be >= 1")
+    try:
+        HostLimits.parse(settings.delivery_host_limits)
+    except InvalidHostLimit as exc:
+        raise SettingsError(f"GATEWAY_DELIVERY_HOST_LIMITS: {exc}") from None
+    if settings.delivery_client_host_limit < 0 or settings.delivery_breaker_clients < 1:
+        raise SettingsError(
+            "GATEWAY_DELIVERY_CLIENT_HOST_LIMIT must be >= 0 and "
+            "GATEWAY_DELIVERY_BREAKER_CLIENTS >= 1"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,17 @@
-"""A circuit breaker per callback destination (scheme, host and port).
+"""A circuit breaker per client and callback destination (scheme, host and port).
 
-After ``failures_to_open`` failed attempts in a row to one destination, its circuit opens: the
-deliveries claimed for it are given back, due when the circuit may close again, without an
-attempt and without holding a worker slot. The open time follows the delivery retry schedule
-(5 s, 5 min, 30 min, …, capped), one step further each time the circuit opens again. When it
-has passed, one delivery is let through as a probe (half-open); the others wait for its answer.
-A probe that succeeds closes the circuit; one that fails opens it for the next step.
+After ``failures_to_open`` failed attempts in a row of one client to one destination, that
+circuit opens: the client's deliveries claimed for the destination are given back, due when
+the circuit may close again, without an attempt and without holding a worker slot. Another
+client's deliveries to the same destination are not held back by it: many clients share a
+receiver host (every Zapier hook is on one), and one tenant's failing receivers say nothing of
+another's. Only when ``clients_to_open`` clients' circuits to one destination are open at once
+is the destination taken to be down for every client (``host_down_until``).
+
+The open time follows the delivery retry schedule (5 s, 5 min, 30 min, …, capped), one step
+further each time the circuit opens again. When it has passed, one delivery is let through as a
+probe (half-open); the others wait for its answer. A probe that succeeds closes the circuit;
+one that fails opens it for the next step.
 
 What counts as a failure is what says the destination itself is unwell: no answer (connect
 error, timeout, reset), a 5xx, or 429. Any other answer (2xx, 4xx, a redirect) is the receiver
@@ -22,6 +28,7 @@ caller (one per worker process, so each replica learns on its own).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import msgspec
@@ -31,6 +38,8 @@ from gateway.domain.delivery import AttemptResult
 
 class BreakerPolicy(msgspec.Struct, frozen=True):
     failures_to_open: int = 5
+    # How many clients' circuits to one destination, open at once, make it down for everyone.
+    clients_to_open: int = 3
     # How long an open circuit stays open, by how many times it opened in a row (the last
     # entry repeats): the delivery retry schedule after its immediate first attempt.
     open_for_s: tuple[float, ...] = (5.0, 300.0, 1800.0, 3600.0)
@@ -86,3 +95,14 @@ def probe_abandoned(circuit: Circuit) -> Circuit:
     """The probe ended without an answer of the destination's (its work failed, or was given
     back): the next claimed delivery may probe instead."""
     return msgspec.structs.replace(circuit, probing=False)
+
+
+def host_down_until(policy: BreakerPolicy, circuits: Iterable[Circuit], now: float) -> float | None:
+    """Until when a destination is down for every client, given its clients' circuits: when
+    ``clients_to_open`` of them are open (or half-open) at once, until the first of them may
+    probe it again (a half-open one: a probe's wait); else None."""
+    opened = [c for c in circuits if c.open_until is not None]
+    if len(opened) < policy.clients_to_open:
+        return None
+    waiting = [c.open_until for c in opened if c.open_until is not None and c.open_until > now]
+    return min(waiting) if len(waiting) == len(opened) else now + policy.probe_wait_s

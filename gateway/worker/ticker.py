@@ -320,7 +320,7 @@ class Worker:
         deferrals: list[tuple[str, float]] = []
         for delivery in claim.deliveries:
             target = destination(delivery.url)
-            deferred_until = self.work.deferred_until(target, now)
+            deferred_until = self.work.deferred_until(delivery, target, now)
             if deferred_until is not None:
                 # Open circuit: give it back without an attempt or a slot.
                 deferrals.append((delivery.id, deferred_until))

@@ -19,6 +19,7 @@ import structlog
 
 from gateway.domain.circuit import BreakerPolicy
 from gateway.domain.delivery import AttemptResult
+from gateway.domain.fair_share import HostLimits
 from gateway.domain.jobs import JobStatus
 from gateway.service.delivery import process_delivery
 from gateway.service.polling import process_poll
@@ -50,6 +51,7 @@ def breaker_policy(schedule: tuple[float, ...], settings: Settings) -> BreakerPo
     steps = tuple(min(step, _MAX_OPEN_S) for step in schedule[1:] if step > 0)
     return BreakerPolicy(
         failures_to_open=settings.delivery_breaker_failures,
+        clients_to_open=settings.delivery_breaker_clients,
         open_for_s=steps or BreakerPolicy().open_for_s,
     )
 
@@ -73,6 +75,8 @@ class WorkItems:
             capacity=rt.settings.delivery_concurrency,
             client_share=rt.settings.delivery_client_share,
             per_destination=rt.settings.delivery_per_destination,
+            host_limits=HostLimits.parse(rt.settings.delivery_host_limits),
+            per_client_destination=rt.settings.delivery_client_host_limit,
         )
         self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
 
@@ -93,11 +97,12 @@ class WorkItems:
         task = self._spawn(self._run_delivery(delivery, token, target), token)
         self.slots.take(task, delivery.client_id, target)
 
-    def deferred_until(self, target: str, now: float) -> float | None:
+    def deferred_until(self, delivery: DeliveryRecord, target: str, now: float) -> float | None:
         """When a delivery to ``target`` claimed now should come back instead of being sent
-        (its circuit is open, or half-open with its probe out): None to send it now. The claim
-        already kept to the destination's cap, so a probe only goes out with a slot."""
-        admission = self.circuits.admit(target, now)
+        (its client's circuit there is open, or half-open with its probe out, or the
+        destination is down for every client): None to send it now. The claim already kept to
+        the destination's cap, so a probe only goes out with a slot."""
+        admission = self.circuits.admit(delivery.client_id, target, now)
         self.rt.metrics.circuits_open.set(self.circuits.open_count())
         if admission.verdict == "defer":
             self.rt.metrics.deliveries_deferred.labels(reason="circuit_open").inc()
@@ -148,7 +153,7 @@ class WorkItems:
             # free for the next delivery while this one's attempt is written.
             nonlocal answered
             answered = True
-            self.circuits.record(target, result, self.rt.clock())
+            self.circuits.record(delivery.client_id, target, result, self.rt.clock())
             self.rt.metrics.circuits_open.set(self.circuits.open_count())
             if task is not None and self.slots.give_back(task):
                 self._on_room()
@@ -157,7 +162,7 @@ class WorkItems:
             await self._guarded(process_delivery(self.rt, delivery, token, on_answer=on_answer))
         finally:
             if not answered:
-                self.circuits.abandon(target)
+                self.circuits.abandon(delivery.client_id, target)
                 self.rt.metrics.circuits_open.set(self.circuits.open_count())
 
     async def _guarded(self, work: Awaitable[T]) -> T | None:

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from gateway.domain.fair_share import Candidate, Rooms, destination, pick
+import pytest
+
+from gateway.domain.fair_share import (
+    Candidate,
+    HostLimits,
+    InvalidHostLimit,
+    Rooms,
+    destination,
+    pick,
+)
 
 
 def candidates(*rows: tuple[str, str]) -> list[Candidate]:
@@ -53,3 +62,74 @@ def test_a_destination_is_scheme_host_and_port() -> None:
     assert "https://a.test:443" == destination("https://A.test/hook?x=1")
     assert "http://a.test:8080" == destination("http://a.test:8080/")
     assert "http://a.test:80" == destination("http://a.test/")
+
+
+def test_a_destinations_room_goes_to_the_client_with_the_fewest_out_there() -> None:
+    """Two slots free at a shared host where B already has 2 out and A none: both go to A,
+    although B's are due first; with A's taken, B gets the rest."""
+    due = candidates(
+        ("b", "https://hooks.test/b/1"),
+        ("b", "https://hooks.test/b/2"),
+        ("a", "https://hooks.test/a/1"),
+        ("a", "https://hooks.test/a/2"),
+        ("a", "https://hooks.test/a/3"),
+    )
+    target = destination("https://hooks.test/")
+    rooms = Rooms(
+        per_client=8,
+        per_destination=4,
+        destination_room={target: 2},
+        client_destination_room={("b", target): 2},
+    )
+
+    assert ["d2", "d3"] == pick(due, 10, rooms).ids
+    # Out: B 2, A 0 → A, then A 1 vs B 2 → A, then A 2 vs B 2: the earliest due, B.
+    wider = Rooms(
+        per_client=8,
+        per_destination=8,
+        destination_room={target: 3},
+        client_destination_room={("b", target): 6},
+    )
+    assert ["d2", "d3", "d0"] == pick(due, 10, wider).ids
+
+
+def test_a_client_keeps_one_slot_free_for_others_at_a_destination() -> None:
+    """With a client's cap at one less than the destination's, a lone client takes 3 of 4, and
+    a cap of 1 still lets one go."""
+    due = candidates(*[("a", f"https://hooks.test/{n}") for n in range(6)])
+    reserved = Rooms(per_client=8, per_destination=4, per_client_destination=0)
+    assert 3 == len(pick(due, 10, reserved).ids)
+    assert 1 == len(
+        pick(due, 10, Rooms(per_client=8, per_destination=1, per_client_destination=0)).ids
+    )
+    assert 2 == len(
+        pick(due, 10, Rooms(per_client=8, per_destination=4, per_client_destination=2)).ids
+    )
+    assert 4 == len(pick(due, 10, Rooms(per_client=8, per_destination=4)).ids)
+
+
+def test_a_host_configured_apart_has_its_own_cap() -> None:
+    """hooks.zapier.com=64: 64 at once there (every port), while another host keeps the default;
+    host:port entries win over host entries."""
+    limits = HostLimits.parse(["hooks.zapier.com=64", "api.test:8443=16", "API.test=2"])
+    due = candidates(
+        *[("a", f"https://hooks.zapier.com/{n}") for n in range(70)],
+        *[("b", f"https://other.test/{n}") for n in range(10)],
+    )
+    picked = pick(due, 100, Rooms(per_client=100, per_destination=4, host_limits=limits))
+    assert (64, 4) == (
+        sum(1 for i in picked.ids if int(i[1:]) < 70),
+        sum(1 for i in picked.ids if int(i[1:]) >= 70),
+    )
+    assert (16, 2, 2, None) == (
+        limits.get("https://api.test:8443"),
+        limits.get("https://api.test:443"),
+        limits.get("http://api.test:80"),
+        limits.get("https://zapier.com:443"),
+    )
+
+
+def test_host_limits_refuse_what_is_not_host_equals_a_number() -> None:
+    for entry in ("hooks.zapier.com", "=4", "a.test=0", "a.test=x", "https://a.test=4"):
+        with pytest.raises(InvalidHostLimit):
+            HostLimits.parse([entry])

@@ -114,7 +114,14 @@ async def test_polls_keep_a_quarter_of_their_slots_while_deliveries_crowd(
         dataclasses.replace(rt, sender=hanging, settings=rt.settings.with_(tick_interval_s=0.05))
     )
     try:
-        await worker.tick()
+        assert 3 == await worker.tick()  # one delivery and two polls started
+        # The tick has started its tasks; let them reach the receiver and the upstream (no
+        # other tick runs: the worker's scheduler was never started), then count exactly.
+        await wait_for_async(
+            lambda: hanging.sent and len(harness.upstream.polled) - polls_before >= 2,
+            timeout_s=10.0,
+            what="the started delivery and polls to call out",
+        )
         assert 1 == len(hanging.sent)
         assert 2 == len(harness.upstream.polled) - polls_before
     finally:

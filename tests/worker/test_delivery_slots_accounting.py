@@ -25,6 +25,10 @@ async def test_room_follows_what_is_out_and_each_slot_is_given_back_once() -> No
             per_destination=2,
             client_room={"cli_a": 0, "cli_b": 1},
             destination_room={"https://a.test:443": 0, "https://b.test:443": 1},
+            client_destination_room={
+                ("cli_a", "https://a.test:443"): 0,
+                ("cli_b", "https://b.test:443"): 1,
+            },
         )
         == slots.rooms()
     )
@@ -37,3 +41,7 @@ async def test_room_follows_what_is_out_and_each_slot_is_given_back_once() -> No
     assert slots.freed_since_claim
     assert {"cli_a": 1, "cli_b": 1} == slots.rooms().client_room
     assert {"https://a.test:443": 1, "https://b.test:443": 1} == slots.rooms().destination_room
+    assert {
+        ("cli_a", "https://a.test:443"): 1,
+        ("cli_b", "https://b.test:443"): 1,
+    } == slots.rooms().client_destination_room
