@@ -97,6 +97,11 @@ class Rooms:
         configured = self.host_limits.get(target)
         return self.per_destination if configured is None else configured
 
+    @property
+    def largest_cap(self) -> int:
+        """The largest cap of any destination (how many of one URL's rows a claim may use)."""
+        return max([self.per_destination, *self.host_limits.by_host.values()])
+
     def client_cap(self, target: str) -> int:
         """The most attempts out to ``target`` at once for one client."""
         cap = self.cap(target)

@@ -203,7 +203,7 @@ class DeliveryStore:
         than leased and given back. Candidates are each client's first few due rows, read
         without locks; the update re-checks that each is still due and unleased, so two
         replicas never both lease one row."""
-        per_url = max(1, min(rooms.per_client, rooms.per_destination)) + 1
+        per_url = max(1, min(rooms.per_client, rooms.largest_cap)) + 1
         per_client = per_url + max(1, rooms.per_client)
         busy = len(rooms.client_room) + len(rooms.destination_room)
         bounds = {
