@@ -1,12 +1,15 @@
-"""One client's hanging receivers against another client's job-to-webhook time.
+"""One client's troubled receivers against another client's job-to-webhook time.
 
 A real ``gateway serve`` process (SQLite, or PostgreSQL with ``--postgres``), the mock upstream
-(fast timings) and two receivers on loopback. Client B submits jobs paced a quarter of a second
-apart; each job's time is from its 202 to its webhook's arrival at B's receiver. Measured twice,
-each on a fresh database: B alone, then B beside client A, whose jobs call back 100 receivers
-that accept the connection and never answer (each attempt holds a delivery slot until the
-gateway's delivery timeout). The baseline is B alone in the same run. A third phase turns the
-per-client share off (one client may take all 32 delivery slots), to show what it protects.
+(fast timings) and receivers on loopback. Client B submits jobs paced a quarter of a second
+apart; each job's time is from its 202 to its webhook's arrival at B's receiver. Each phase on
+a fresh database; the baseline is B alone in the same run:
+
+- B beside client A, whose jobs call back 100 *distinct* receivers that accept the connection
+  and never answer (each attempt holds a delivery slot until the gateway's delivery timeout);
+  the same without the per-client share (one client may take all 32 delivery slots);
+- B's receiver on a host it shares with A (one port, as every Zapier hook is on one host), A's
+  receivers there answering 500 at once, answering 200 after 3 s, or never answering.
 
 ``uv run python -m bench.fairness [--jobs 20] [--hanging 100] [--postgres]``
 """
@@ -15,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -79,6 +84,32 @@ class HangingReceivers:
             await server.wait_closed()
 
 
+class SharedHost(Inbox):
+    """One loopback host for every client: ``/ok/…`` is B's receiver (as ``Inbox``), ``/err/…``
+    answers 500 at once, ``/slow/…`` 200 after 3 s, ``/hang/…`` never (until stopped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stopped = asyncio.Event()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path.startswith("/ok/"):
+            await super().__call__(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if path.startswith("/hang/"):
+            await self.stopped.wait()
+            return
+        if path.startswith("/slow/"):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopped.wait(), timeout=3.0)
+        status = 500 if path.startswith("/err/") else 200
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
 def _env(database_url: str, upstream_url: str, a_key: str, fair: bool) -> dict[str, str]:
     # Without the per-client share, one client may take every delivery slot.
     share = {} if fair else {"GATEWAY_DELIVERY_CLIENT_SHARE": "32"}
@@ -110,12 +141,12 @@ def run_phase(
     inbox_url: str,
     inbox: Inbox,
     jobs: int,
-    hanging: HangingReceivers | None,
+    a_callbacks: list[str],
     log: Path,
     *,
     fair: bool = True,
 ) -> list[float]:
-    """B's job-to-webhook seconds, with A's jobs to the hanging receivers first if given."""
+    """B's job-to-webhook seconds, with A's jobs to ``a_callbacks`` submitted first."""
     a_key = "bench-client-a-key"
     gateway = serve_gateway(_env(database_url, upstream_url, a_key, fair), log=log)
     try:
@@ -127,9 +158,8 @@ def run_phase(
             )
             made.raise_for_status()
             b_key = made.json()["api_key"]
-            if hanging is not None:
-                for i, port in enumerate(hanging.ports):
-                    _submit(http, a_key, f"http://127.0.0.1:{port}/hook", f"a {i}")
+            for i, callback in enumerate(a_callbacks):
+                _submit(http, a_key, callback, f"a {i}")
             accepted: dict[str, float] = {}
             for i in range(jobs):
                 job_id = _submit(http, b_key, inbox_url, f"b {i}")
@@ -151,63 +181,73 @@ def run_phase(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=20, help="client B's jobs per phase")
-    parser.add_argument("--hanging", type=int, default=100, help="client A's hanging receivers")
+    parser.add_argument("--hanging", type=int, default=100, help="client A's troubled receivers")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     options = parser.parse_args()
     rows: list[list[object]] = []
+    n = options.hanging
     with tempfile.TemporaryDirectory(prefix="bench-fair-") as tmp:
-        inbox = Inbox()
+        shared = SharedHost()
         mock = create_mock(MockConfig.fast())
-        with MockServer(mock) as upstream, MockServer(inbox) as receiver:
-            inbox_url = f"{receiver.url}/hooks"
-            phases = (
-                ("B alone", 0, True),
-                (f"B beside {options.hanging} hanging", 1, True),
-                (f"B beside {options.hanging} hanging, no per-client share", 2, False),
-            )
-            for label, count, fair in phases:
+        with MockServer(mock) as upstream, MockServer(shared) as host:
+            phases: list[tuple[str, str, bool, bool]] = [
+                ("B alone", "", True, False),
+                (f"B beside {n} hanging hosts", "hosts", True, False),
+                (f"B beside {n} hanging hosts, no per-client share", "hosts", False, False),
+                (f"B beside {n} failing (500) on B's host", "err", True, True),
+                (f"B beside {n} slow (200 after 3 s) on B's host", "slow", True, True),
+                (f"B beside {n} hanging on B's host", "hang", True, True),
+            ]
+            for number, (label, trouble, fair, on_b_host) in enumerate(phases):
                 pg = PgDatabase() if options.postgres else None
                 database_url = (
                     asyncio.run(pg.create())
                     if pg is not None
-                    else f"sqlite:///{Path(tmp) / f'fair-{count}.db'}"
+                    else f"sqlite:///{Path(tmp) / f'fair-{number}.db'}"
                 )
+                shared.arrivals.clear()
                 try:
-                    hanging = HangingReceivers(options.hanging if count else 0)
+                    hanging = HangingReceivers(n if trouble == "hosts" else 0)
                     with hanging:
+                        if trouble == "hosts":
+                            a_callbacks = [f"http://127.0.0.1:{p}/hook" for p in hanging.ports]
+                        else:
+                            a_callbacks = [f"{host.url}/{trouble}/{i}" for i in range(n)]
                         times = run_phase(
                             database_url,
                             upstream.url,
-                            inbox_url,
-                            inbox,
+                            f"{host.url}/ok/b",
+                            shared,
                             options.jobs,
-                            hanging if count else None,
-                            Path(tmp) / f"phase-{count}.log",
+                            a_callbacks if trouble else [],
+                            Path(tmp) / f"phase-{number}.log",
                             fair=fair,
                         )
-                    held = hanging.connections
                 finally:
                     if pg is not None:
                         asyncio.run(pg.drop())
                 median = statistics.median(times)
                 p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
-                rows.append([label, len(times), median, p95, times[-1], held])
-    base_median, base_p95 = float(rows[0][2]), float(rows[0][3])  # type: ignore[arg-type]
+                rows.append(
+                    [label, "yes" if on_b_host else "no", len(times), median, p95, times[-1]]
+                )
+            shared.stopped.set()
+    base_median, base_p95 = float(rows[0][3]), float(rows[0][4])  # type: ignore[arg-type]
     for row in rows:
-        row.insert(4, float(row[2]) / base_median)  # type: ignore[arg-type]
-        row.insert(5, float(row[3]) / base_p95)  # type: ignore[arg-type]
+        row.insert(5, float(row[3]) / base_median)  # type: ignore[arg-type]
+        row.insert(6, float(row[4]) / base_p95)  # type: ignore[arg-type]
     print_table(
-        "Fairness: client B's job-to-webhook time, alone and beside client A's hanging "
+        "Fairness: client B's job-to-webhook time, alone and beside client A's troubled "
         f"receivers ({'PostgreSQL' if options.postgres else 'SQLite'})",
         [
             "phase",
+            "A on B's host",
             "B jobs",
             "median s",
             "p95 s",
             "median ratio",
             "p95 ratio",
             "max s",
-            "connections A's receivers held",
         ],
         rows,
     )
