@@ -233,14 +233,14 @@ class CallerSettings:
 
     ``GATEWAY_URL`` and ``GATEWAY_KEY`` are a client's URL and key. They configure no server,
     which is why they are not :class:`Settings` fields (and not in the server's env example).
+    ``url`` is None when ``GATEWAY_URL`` is unset: the caller then looks further (the URL
+    ``gateway dev`` saved, else :data:`DEFAULT_GATEWAY_URL`).
     """
 
-    url: str = DEFAULT_GATEWAY_URL
+    url: str | None = None
     key: str = field(default="", repr=False)
 
 
 def load_caller_settings(environ: Mapping[str, str] | None = None) -> CallerSettings:
     env = os.environ if environ is None else environ
-    return CallerSettings(
-        url=env.get("GATEWAY_URL") or DEFAULT_GATEWAY_URL, key=env.get("GATEWAY_KEY", "")
-    )
+    return CallerSettings(url=env.get("GATEWAY_URL") or None, key=env.get("GATEWAY_KEY", ""))
