@@ -22,7 +22,7 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.http.auth import CLIENT_SECURITY, current_client
-from gateway.http.errors import documented_errors
+from gateway.http.errors import documented_errors, keep_body
 from gateway.http.openapi import GatewayOperation
 from gateway.http.state import gateway_of
 from gateway.service.subscriptions import NewSubscription, sample_events, subscribe
@@ -73,6 +73,7 @@ class SubscriptionController(Controller):
         status_code=201,
         summary="Subscribe a target URL to your jobs' events (a REST hook)",
         operation_id="createSubscription",
+        before_request=keep_body,
         operation_class=GatewayOperation,
         responses=documented_errors(
             InvalidRequest,

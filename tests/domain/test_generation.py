@@ -97,8 +97,10 @@ def test_end_frame_names_differ_by_model_and_the_error_says_so() -> None:
         model=model, image_url="https://x.test/a.png", **{wrong: "https://x.test/b.png"}
     )
     assert isinstance(result, list)
-    assert [wrong] == [b.field for b in result]
-    assert "this model calls it" in result[0].message
+    right = "last_image_url" if wrong == "tail_image_url" else "tail_image_url"
+    assert [(wrong, f"is not a field of this model; did you mean {right}?")] == [
+        (b.field, b.message) for b in result
+    ]
 
 
 def test_audio_setting_needs_a_video() -> None:
