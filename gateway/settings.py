@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
@@ -133,6 +134,13 @@ class Settings:
 
     # Traces: exported over OTLP/HTTP when set (read from OTEL_EXPORTER_OTLP_ENDPOINT, no prefix).
     otel_exporter_otlp_endpoint: str = ""
+    # The OpenTelemetry standard variables, unprefixed too: the service's name (empty: the
+    # ``service.name`` of the resource attributes, else video-webhook-gateway); more resource
+    # attributes and the export's headers, each ``key=value,…`` with values percent-encoded.
+    # The headers carry a collector's credentials: a secret.
+    otel_service_name: str = ""
+    otel_resource_attributes: str = ""
+    otel_exporter_otlp_headers: str = field(default="", repr=False)
     # Which fields the environment set (filled in by ``load_settings``; not a setting itself).
     given: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
@@ -148,6 +156,9 @@ class Settings:
             self.client_webhook_secret,
             self.admin_key,
             self.console_secret,
+            self.otel_exporter_otlp_headers,
+            # Each header's value alone too (a token may be logged without its name).
+            *key_value_pairs(self.otel_exporter_otlp_headers, "").values(),
         ]
 
     def explicitly_set(self) -> frozenset[str]:
@@ -161,7 +172,30 @@ def setting_fields() -> list[Any]:
 
 
 # Standard names other tools share: read as they are, without the GATEWAY_ prefix.
-_UNPREFIXED = frozenset({"aimlapi_key", "otel_exporter_otlp_endpoint"})
+_UNPREFIXED = frozenset(
+    {
+        "aimlapi_key",
+        "otel_exporter_otlp_endpoint",
+        "otel_service_name",
+        "otel_resource_attributes",
+        "otel_exporter_otlp_headers",
+    }
+)
+
+
+def key_value_pairs(raw: str, name: str) -> dict[str, str]:
+    """``key=value,key=value`` as OpenTelemetry's variables write them (W3C Baggage style:
+    values percent-encoded, blanks around the separators ignored). A malformed list raises
+    ``SettingsError`` naming the variable ``name``, never the value (it may hold a secret)."""
+    pairs: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{name} must be key=value pairs separated by commas")
+        pairs[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(value.strip())
+    return pairs
 
 
 def env_name(field_name: str) -> str:
@@ -205,6 +239,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _check(settings: Settings) -> None:
+    for name in ("otel_resource_attributes", "otel_exporter_otlp_headers"):
+        key_value_pairs(getattr(settings, name), env_name(name))
     if settings.poll_policy not in {"adaptive", "fixed"}:
         raise SettingsError("GATEWAY_POLL_POLICY must be 'adaptive' or 'fixed'")
     if settings.sqlite_synchronous.upper() not in {"NORMAL", "FULL"}:
