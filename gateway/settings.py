@@ -1,7 +1,9 @@
 """Settings: the only module that reads the environment.
 
 Every variable is listed with its default in ``deploy/gateway.env.example``; a test keeps the
-two in step. Everything else in the gateway receives a :class:`Settings` instance.
+two in step. Any of them may instead be given as ``NAME_FILE=/path`` (read from that file: how
+Docker and Kubernetes hand out secrets). Everything else in the gateway receives a
+:class:`Settings` instance.
 """
 
 from __future__ import annotations
@@ -228,7 +230,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in setting_fields():
-        raw = env.get(env_name(f.name))
+        raw = _raw_value(env, env_name(f.name))
         if raw == "" and f.default_factory is not MISSING:
             continue  # an empty computed setting (GATEWAY_REPLICA_ID=) means "compute it"
         if raw is not None:
@@ -236,6 +238,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = Settings(**values, given=frozenset(values))
     _check(settings)
     return settings
+
+
+def _raw_value(env: Mapping[str, str], name: str) -> str | None:
+    """``NAME``, or the contents of the file ``NAME_FILE`` names (the convention of Docker and
+    Kubernetes secrets: a secret mounted as a file, never in the environment); the file's
+    trailing newline is dropped. Both set is an error; an empty ``NAME_FILE`` is not given."""
+    path = env.get(f"{name}_FILE") or None
+    if path is None:
+        return env.get(name)
+    if env.get(name):
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().rstrip("\r\n")
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{name}_FILE: {path} is not UTF-8 text") from None
 
 
 def _check(settings: Settings) -> None:

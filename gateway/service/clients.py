@@ -41,6 +41,28 @@ class RotatedSecret(msgspec.Struct, frozen=True):
     previous_secret_valid_until: float
 
 
+class SigningSecrets(msgspec.Struct, frozen=True):
+    """A client's signing secrets, for its operator (``gateway clients show-secret``): the one
+    signing now, and during a rotation the previous one and until when it still signs."""
+
+    id: str
+    name: str
+    webhook_secret: str
+    previous_webhook_secret: str | None
+    previous_secret_valid_until: float | None
+
+
+def signing_secrets(client: ClientRecord, *, now: float) -> SigningSecrets:
+    rotating = len(client.signing_secrets(now)) > 1
+    return SigningSecrets(
+        id=client.id,
+        name=client.name,
+        webhook_secret=client.webhook_secret,
+        previous_webhook_secret=client.previous_webhook_secret if rotating else None,
+        previous_secret_valid_until=client.previous_secret_until if rotating else None,
+    )
+
+
 def new_webhook_secret() -> str:
     return format_secret(secrets.token_bytes(32))
 
@@ -90,22 +112,27 @@ async def rotate_secret(
     )
 
 
-async def ensure_bootstrap_client(store: Store, settings: Settings, *, now: float) -> None:
-    """The client configured by settings keeps working beside the managed ones."""
+async def ensure_bootstrap_client(
+    store: Store, settings: Settings, *, now: float
+) -> ClientRecord | None:
+    """The client configured by settings keeps working beside the managed ones; the stored
+    record (None when no key is configured).
+
+    With no ``GATEWAY_CLIENT_WEBHOOK_SECRET`` the secret is generated once, by whichever
+    replica stores the client first, and kept at every later start (receivers keep
+    verifying); the operator reads it with ``gateway clients show-secret cl_bootstrap``."""
     if not settings.client_api_key:
-        return
-    secret = settings.client_webhook_secret
-    if not secret:  # keep the one generated at an earlier start, so receivers keep verifying
-        existing = await store.clients.get(BOOTSTRAP_CLIENT_ID)
-        secret = existing.webhook_secret if existing else new_webhook_secret()
-    await store.clients.ensure(
+        return None
+    configured = settings.client_webhook_secret
+    return await store.clients.ensure(
         ClientRecord(
             id=BOOTSTRAP_CLIENT_ID,
             name="bootstrap",
             api_key_hash=hash_api_key(settings.client_api_key),
-            webhook_secret=secret,
+            webhook_secret=configured or new_webhook_secret(),
             created_at=now,
-        )
+        ),
+        keep_secret=not configured,
     )
 
 
