@@ -6,6 +6,7 @@ import secrets
 
 import msgspec
 
+from gateway.clock import iso
 from gateway.domain.signing import format_secret
 from gateway.ids import hash_api_key, new_api_key, new_client_id
 from gateway.service.client_keys import ClientKeys
@@ -21,7 +22,7 @@ class ClientView(msgspec.Struct, frozen=True):
 
     id: str
     name: str
-    created_at: float
+    created_at: str  # ISO 8601 in UTC, as every time the API answers
     revoked: bool
     rotating_secret: bool
 
@@ -38,7 +39,7 @@ class NewClientCredentials(msgspec.Struct, frozen=True):
 class RotatedSecret(msgspec.Struct, frozen=True):
     id: str
     webhook_secret: str
-    previous_secret_valid_until: float
+    previous_secret_valid_until: str  # ISO 8601 in UTC
 
 
 class SigningSecrets(msgspec.Struct, frozen=True):
@@ -49,7 +50,7 @@ class SigningSecrets(msgspec.Struct, frozen=True):
     name: str
     webhook_secret: str
     previous_webhook_secret: str | None
-    previous_secret_valid_until: float | None
+    previous_secret_valid_until: str | None  # ISO 8601 in UTC
 
 
 def signing_secrets(client: ClientRecord, *, now: float) -> SigningSecrets:
@@ -59,8 +60,12 @@ def signing_secrets(client: ClientRecord, *, now: float) -> SigningSecrets:
         name=client.name,
         webhook_secret=client.webhook_secret,
         previous_webhook_secret=client.previous_webhook_secret if rotating else None,
-        previous_secret_valid_until=client.previous_secret_until if rotating else None,
+        previous_secret_valid_until=iso(client.previous_secret_until) if rotating else None,
     )
+
+
+def _iso(ts: float) -> str:
+    return iso(ts) or ""  # never empty: ``ts`` is a time
 
 
 def new_webhook_secret() -> str:
@@ -71,7 +76,7 @@ def client_view(client: ClientRecord, *, now: float) -> ClientView:
     return ClientView(
         id=client.id,
         name=client.name,
-        created_at=client.created_at,
+        created_at=_iso(client.created_at),
         revoked=client.revoked_at is not None,
         rotating_secret=len(client.signing_secrets(now)) > 1,
     )
@@ -108,7 +113,7 @@ async def rotate_secret(
     if updated is None:
         return None
     return RotatedSecret(
-        id=client_id, webhook_secret=secret, previous_secret_valid_until=now + grace_s
+        id=client_id, webhook_secret=secret, previous_secret_valid_until=_iso(now + grace_s)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,3 +136,19 @@ async def _stored_secret(db: Path, client_id: str) -> str | None:
         return None if client is None else client.webhook_secret
     finally:
         await store.close()
+
+
+def test_times_are_printed_as_the_api_writes_them(tmp_path: Path, gateway_clients: Any) -> None:
+    """ISO 8601 in UTC, as the API answers (not Unix seconds)."""
+    db = tmp_path / "gateway.db"
+    created = ok(gateway_clients(db, "create", "--name", "times"))
+    listed = ok(gateway_clients(db, "list"))
+    rotated = ok(gateway_clients(db, "rotate-secret", created["id"]))
+    shown = ok(gateway_clients(db, "show-secret", created["id"]))
+    iso = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+    times = [
+        listed[0]["created_at"],
+        rotated["previous_secret_valid_until"],
+        shown["previous_secret_valid_until"],
+    ]
+    assert [True, True, True] == [isinstance(t, str) and bool(iso.match(t)) for t in times], times
