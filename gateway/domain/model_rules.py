@@ -47,6 +47,17 @@ _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _ALIASES = {"tail_image_url": "last_image_url", "last_image_url": "tail_image_url"}
 # Rules the documents state in prose only.
 _NEEDS: dict[str, dict[str, str]] = {"alibaba/happyhorse-1-0": {"audio_setting": "video_url"}}
+# Names the upstream's own documentation sends, in its examples, for a field its schema names
+# otherwise: taken for the schema's field (checked by its rules, reported under the name sent)
+# and sent upstream under the schema's name, on every model that declares the schema's name and
+# not this one. Happy Horse's video-to-video example #2 sends ``reference_image_url`` (an array)
+# in JavaScript, ``reference_image_urls`` in Python; its schema, the catalogue and every other
+# model taking references say ``reference_image_urls``. The real API evidently takes what its
+# examples send (as ``"duration": "7"``), and so does the bundled mock, lenient by default
+# (noting the deviation in its journal); the strict mock is the schema to the letter, and the
+# gateway never sends it anything else. (``beeble/switchx-video-to-video`` declares a
+# ``reference_image_url`` of its own, a single URL: untouched.)
+_DOCUMENTED_AS = {"reference_image_url": "reference_image_urls"}
 
 
 def _child(path: str, name: str) -> str:
@@ -321,12 +332,28 @@ class ModelRules:
         prompt = spec.properties.get("prompt")
         self._prompt_max = (prompt.max_length if prompt else None) or PROMPT_MAX
         self._needs = _NEEDS.get(spec.id, {})
+        self._documented_as = {
+            sent: schema
+            for sent, schema in _DOCUMENTED_AS.items()
+            if schema in spec.properties and sent not in spec.properties
+        }
 
     def check(self, body: dict[str, Any], broken: Broken) -> dict[str, Any]:
         fields = {k: v for k, v in body.items() if k != "model"}
+        renamed: dict[str, Any] = {}
+        for sent, schema in self._documented_as.items():
+            if sent not in fields:
+                continue
+            value = fields.pop(sent)
+            if schema in fields:
+                broken.append(RuleBroken(sent, f"is another name for {schema}: send one of them"))
+            else:  # checked by the schema's rule, reported under the name the caller sent
+                renamed[schema] = self._fields[schema](value, sent, broken)
+        required = tuple(name for name in self._required if name not in renamed)
         out = {
             "model": self.spec.id,
-            **_check_members(fields, self._fields, self._required, "", broken),
+            **_check_members(fields, self._fields, required, "", broken),
+            **renamed,
         }
         check_prompt(out.get("prompt"), broken, max_length=self._prompt_max)
         for name, needed in self._needs.items():
