@@ -2,7 +2,7 @@
 
 ``gateway serve``   production server from the environment (AIMLAPI_KEY required)
 ``gateway dev``     the gateway + the mock upstream + a webhook inbox, on 127.0.0.1
-``gateway clients`` create | list | revoke ID | rotate-secret ID, printing JSON
+``gateway clients`` create | list | revoke ID | rotate-secret ID | show-secret ID, printing JSON
 ``gateway migrate`` bring the database schema up to date and exit
 ``gateway models``  every upstream video model, or one model's fields (``gateway models ID``)
 ``gateway submit``  submit a job to a gateway, optionally waiting with a progress display
@@ -50,7 +50,12 @@ def serve(settings: Settings) -> int:
 
 
 async def _clients(settings: Settings, args: argparse.Namespace) -> object:
-    from gateway.service.clients import client_view, create_client, rotate_secret
+    from gateway.service.clients import (
+        client_view,
+        create_client,
+        rotate_secret,
+        signing_secrets,
+    )
     from gateway.store import Store
 
     store = await Store.open(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
@@ -63,6 +68,12 @@ async def _clients(settings: Settings, args: argparse.Namespace) -> object:
         if args.action == "revoke":
             client = await store.clients.revoke(args.client_id, now=now)
             return None if client is None else client_view(client, now=now)
+        if args.action == "show-secret":
+            # Read from the database (whoever runs this can read the secrets table anyway):
+            # no API shows a secret after creation or rotation (see deploy/README.md).
+            client = await store.clients.get(args.client_id)
+            active = client is not None and client.revoked_at is None
+            return signing_secrets(client, now=now) if client is not None and active else None
         return await rotate_secret(
             store, args.client_id, now=now, grace_s=settings.secret_rotation_grace_s
         )
@@ -97,8 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     create = actions.add_parser("create", help="create a client; prints its key and secret once")
     create.add_argument("--name", required=True)
     actions.add_parser("list", help="list clients")
-    for name in ("revoke", "rotate-secret"):
-        action = actions.add_parser(name)
+    for name, description in (
+        ("revoke", "revoke a client's key at once"),
+        ("rotate-secret", "a new signing secret; the old one signs too for a grace period"),
+        ("show-secret", "print a client's signing secret(s) without changing them"),
+    ):
+        action = actions.add_parser(name, help=description)
         action.add_argument("client_id")
     caller.add_commands(commands)
     return parser

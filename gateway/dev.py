@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import secrets
+import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +171,34 @@ def banner(settings: Settings, *, sign_in_token: str) -> str:
     )
 
 
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to ``gateway dev``.
+
+    Each ``uvicorn.Server.serve`` captures SIGINT and SIGTERM for itself and, once stopped,
+    restores the handler it found and raises the signal again. With two servers in one loop the
+    second one's handler hides the first's, and whichever stops first hands Ctrl-C back to
+    ``asyncio.run``, which cancels everything still shutting down (the gateway closing its
+    database: a ``CancelledError`` traceback). Dev owns the signals instead and stops both."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _stop_on_signals(servers: list[uvicorn.Server]) -> None:
+    """SIGINT/SIGTERM ask every server to stop gracefully; a second one forces them."""
+
+    def stop() -> None:
+        for server in servers:
+            if server.should_exit:
+                server.force_exit = True
+            server.should_exit = True
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+
+
 async def _serve_all(settings: Settings, mock_port: int) -> None:
     from gateway.app import create_app
     from mock_upstream.app import create_app as create_mock
@@ -182,8 +213,8 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
     )
     # A fresh seed per start: the mock forgets its jobs on restart, so its ids must not repeat.
     mock_app = create_mock(MockConfig.fast(seed=time.time_ns()))
-    servers = [
-        uvicorn.Server(
+    servers: list[uvicorn.Server] = [
+        _Server(
             uvicorn.Config(
                 gateway_app,
                 host=settings.host,
@@ -192,17 +223,18 @@ async def _serve_all(settings: Settings, mock_port: int) -> None:
                 access_log=False,
             )
         ),
-        uvicorn.Server(
+        _Server(
             uvicorn.Config(
                 mock_app, host=settings.host, port=mock_port, log_config=None, access_log=False
             )
         ),
     ]
+    _stop_on_signals(servers)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     await asyncio.sleep(0)  # let both bind before the banner
     print(banner(settings, sign_in_token=token), flush=True)
     await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for server in servers:  # Ctrl-C reaches one server; stop the other too
+    for server in servers:  # one stopped (a signal, or it failed to start): stop the other
         server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -225,7 +257,9 @@ def run_dev(settings: Settings, *, port: int | None, mock_port: int | None, data
     dev = dev_settings(settings, port=port, mock_port=mock_port, data_dir=directory)
     # The dev key and secret are printed on purpose (banner), but never logged.
     configure_logging(log_format=dev.log_format, level=dev.log_level, secrets=dev.secret_values())
-    asyncio.run(_serve_all(dev, mock_port))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C before dev's handlers were set
+        asyncio.run(_serve_all(dev, mock_port))
+    print("gateway dev: stopped", file=sys.stderr)
     return 0
 
 

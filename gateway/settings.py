@@ -1,13 +1,16 @@
 """Settings: the only module that reads the environment.
 
 Every variable is listed with its default in ``deploy/gateway.env.example``; a test keeps the
-two in step. Everything else in the gateway receives a :class:`Settings` instance.
+two in step. Any of them may instead be given as ``NAME_FILE=/path`` (read from that file: how
+Docker and Kubernetes hand out secrets). Everything else in the gateway receives a
+:class:`Settings` instance.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any
@@ -144,6 +147,13 @@ class Settings:
 
     # Traces: exported over OTLP/HTTP when set (read from OTEL_EXPORTER_OTLP_ENDPOINT, no prefix).
     otel_exporter_otlp_endpoint: str = ""
+    # The OpenTelemetry standard variables, unprefixed too: the service's name (empty: the
+    # ``service.name`` of the resource attributes, else video-webhook-gateway); more resource
+    # attributes and the export's headers, each ``key=value,…`` with values percent-encoded.
+    # The headers carry a collector's credentials: a secret.
+    otel_service_name: str = ""
+    otel_resource_attributes: str = ""
+    otel_exporter_otlp_headers: str = field(default="", repr=False)
     # Which fields the environment set (filled in by ``load_settings``; not a setting itself).
     given: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
@@ -159,6 +169,9 @@ class Settings:
             self.client_webhook_secret,
             self.admin_key,
             self.console_secret,
+            self.otel_exporter_otlp_headers,
+            # Each header's value alone too (a token may be logged without its name).
+            *key_value_pairs(self.otel_exporter_otlp_headers, "").values(),
         ]
 
     def explicitly_set(self) -> frozenset[str]:
@@ -172,7 +185,30 @@ def setting_fields() -> list[Any]:
 
 
 # Standard names other tools share: read as they are, without the GATEWAY_ prefix.
-_UNPREFIXED = frozenset({"aimlapi_key", "otel_exporter_otlp_endpoint"})
+_UNPREFIXED = frozenset(
+    {
+        "aimlapi_key",
+        "otel_exporter_otlp_endpoint",
+        "otel_service_name",
+        "otel_resource_attributes",
+        "otel_exporter_otlp_headers",
+    }
+)
+
+
+def key_value_pairs(raw: str, name: str) -> dict[str, str]:
+    """``key=value,key=value`` as OpenTelemetry's variables write them (W3C Baggage style:
+    values percent-encoded, blanks around the separators ignored). A malformed list raises
+    ``SettingsError`` naming the variable ``name``, never the value (it may hold a secret)."""
+    pairs: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SettingsError(f"{name} must be key=value pairs separated by commas")
+        pairs[urllib.parse.unquote(key.strip())] = urllib.parse.unquote(value.strip())
+    return pairs
 
 
 def env_name(field_name: str) -> str:
@@ -205,7 +241,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in setting_fields():
-        raw = env.get(env_name(f.name))
+        raw = _raw_value(env, env_name(f.name))
         if raw == "" and f.default_factory is not MISSING:
             continue  # an empty computed setting (GATEWAY_REPLICA_ID=) means "compute it"
         if raw is not None:
@@ -215,7 +251,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+def _raw_value(env: Mapping[str, str], name: str) -> str | None:
+    """``NAME``, or the contents of the file ``NAME_FILE`` names (the convention of Docker and
+    Kubernetes secrets: a secret mounted as a file, never in the environment); the file's
+    trailing newline is dropped. Both set is an error; an empty ``NAME_FILE`` is not given."""
+    path = env.get(f"{name}_FILE") or None
+    if path is None:
+        return env.get(name)
+    if env.get(name):
+        raise SettingsError(f"set {name} or {name}_FILE, not both")
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().rstrip("\r\n")
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{name}_FILE: {path} is not UTF-8 text") from None
+
+
 def _check(settings: Settings) -> None:
+    for name in ("otel_resource_attributes", "otel_exporter_otlp_headers"):
+        key_value_pairs(getattr(settings, name), env_name(name))
     if settings.poll_policy not in {"adaptive", "fixed"}:
         raise SettingsError("GATEWAY_POLL_POLICY must be 'adaptive' or 'fixed'")
     if settings.sqlite_synchronous.upper() not in {"NORMAL", "FULL"}:
@@ -253,14 +309,14 @@ class CallerSettings:
 
     ``GATEWAY_URL`` and ``GATEWAY_KEY`` are a client's URL and key. They configure no server,
     which is why they are not :class:`Settings` fields (and not in the server's env example).
+    ``url`` is None when ``GATEWAY_URL`` is unset: the caller then looks further (the URL
+    ``gateway dev`` saved, else :data:`DEFAULT_GATEWAY_URL`).
     """
 
-    url: str = DEFAULT_GATEWAY_URL
+    url: str | None = None
     key: str = field(default="", repr=False)
 
 
 def load_caller_settings(environ: Mapping[str, str] | None = None) -> CallerSettings:
     env = os.environ if environ is None else environ
-    return CallerSettings(
-        url=env.get("GATEWAY_URL") or DEFAULT_GATEWAY_URL, key=env.get("GATEWAY_KEY", "")
-    )
+    return CallerSettings(url=env.get("GATEWAY_URL") or None, key=env.get("GATEWAY_KEY", ""))

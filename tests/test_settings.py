@@ -1,5 +1,7 @@
 """Settings are read from the environment in one place, with checked values."""
 
+from pathlib import Path
+
 import pytest
 
 from gateway.settings import Settings, SettingsError, load_settings
@@ -52,3 +54,37 @@ def test_secrets_are_not_in_repr() -> None:
     text = repr(load_settings({"AIMLAPI_KEY": "sk-upstream", "GATEWAY_ADMIN_KEY": "adm"}))
     assert "sk-upstream" not in text
     assert "adm'" not in text
+
+
+def test_any_setting_may_come_from_a_file(tmp_path: Path) -> None:
+    """``NAME_FILE=path`` reads NAME from a file (Docker and Kubernetes secrets, the compose
+    demo's generated ones); the file's last newline is not part of the value."""
+    (tmp_path / "admin").write_text("generated-admin-key\n")
+    (tmp_path / "url").write_text("postgresql://gateway:pw@postgres:5432/gateway")
+    settings = load_settings(
+        {
+            "GATEWAY_ADMIN_KEY_FILE": str(tmp_path / "admin"),
+            "GATEWAY_DATABASE_URL_FILE": str(tmp_path / "url"),
+            "GATEWAY_PORT_FILE": "",  # empty: not given
+        }
+    )
+    assert ("generated-admin-key", "postgresql://gateway:pw@postgres:5432/gateway") == (
+        settings.admin_key,
+        settings.database_url,
+    )
+    assert {"admin_key", "database_url"} == settings.explicitly_set()
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"GATEWAY_ADMIN_KEY_FILE": "/nonexistent/admin"},
+        {"GATEWAY_ADMIN_KEY": "k", "GATEWAY_ADMIN_KEY_FILE": "/nonexistent/admin"},
+    ],
+)
+def test_a_file_that_cannot_be_read_or_a_value_given_twice_is_refused(
+    environ: dict[str, str],
+) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(environ)
+    assert "GATEWAY_ADMIN_KEY" in str(raised.value)

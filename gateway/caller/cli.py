@@ -3,12 +3,13 @@
 These commands are a caller of a gateway (any gateway, local or remote), not the server: they
 read ``--url``/``GATEWAY_URL`` and ``--key``/``GATEWAY_KEY`` (through
 :func:`gateway.settings.load_caller_settings`), never the server's settings. Against
-``gateway dev`` no key is needed: dev keeps its client key in ``gateway-dev/credentials.json``
-with its URL, and the key is taken from there when the URL is the same.
+``gateway dev`` neither is needed: dev keeps its URL and client key in
+``gateway-dev/credentials.json``; the URL is used when none is given, and the key when the URL
+is the same.
 
 Human output by default (a live progress display while waiting); ``--json`` for scripts.
-Exit status: 0 done (a waited-for job completed), 1 the job failed or the gateway refused,
-2 bad arguments.
+Exit status: 0 done (a waited-for job completed), 1 the job failed, the gateway refused or
+nothing answered, 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ DEV_DIR = "gateway-dev"  # ``gateway dev --data-dir``'s default
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--url", help="the gateway (default: $GATEWAY_URL, else http://127.0.0.1:8000)"
+        "--url",
+        help="the gateway (default: $GATEWAY_URL, else gateway dev's, else http://127.0.0.1:8000)",
     )
     common.add_argument(
         "--key", help="your client key (default: $GATEWAY_KEY, else gateway dev's own key)"

@@ -8,15 +8,18 @@ import argparse
 import itertools
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 
 from gateway.caller.display import follow, job_details, jobs_table, outcome
-from gateway.settings import load_caller_settings
-from gateway_client import Client, GatewayError, Job, Unauthorized
+from gateway.settings import DEFAULT_GATEWAY_URL, CallerSettings, load_caller_settings
+from gateway_client import Client, ConnectionFailed, GatewayError, Job, RetryPolicy, Unauthorized
 
 
 class UsageError(Exception):
@@ -39,25 +42,84 @@ def _pairs(items: list[str], *, as_json: bool) -> dict[str, Any]:
     return pairs
 
 
-def dev_key(url: str, dev_dir: Path) -> str | None:
-    """``gateway dev``'s client key, if ``url`` is the gateway dev serves from ``dev_dir``."""
+def dev_credentials(dev_dir: Path) -> tuple[str, str | None] | None:
+    """The URL ``gateway dev`` serves from ``dev_dir`` and its client key, if it left them."""
     path = dev_dir / "credentials.json"
     try:
         stored = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(stored, dict) or stored.get("url", "").rstrip("/") != url.rstrip("/"):
+    url = stored.get("url") if isinstance(stored, dict) else None
+    if not isinstance(url, str) or not url:
         return None
     key = stored.get("client_api_key")
-    return key if isinstance(key, str) and key else None
+    return url, key if isinstance(key, str) and key else None
 
 
-def connect(args: argparse.Namespace) -> Client:
+def dev_key(url: str, dev_dir: Path) -> str | None:
+    """``gateway dev``'s client key, if ``url`` is the gateway dev serves from ``dev_dir``."""
+    saved = dev_credentials(dev_dir)
+    if saved is None or saved[0].rstrip("/") != url.rstrip("/"):
+        return None
+    return saved[1]
+
+
+def gateway_url(args: argparse.Namespace, caller: CallerSettings) -> tuple[str, str]:
+    """The gateway to call and where that choice came from: ``--url``, else ``GATEWAY_URL``,
+    else the URL ``gateway dev`` saved in ``--dev-dir`` (it may serve on any port), else the
+    default."""
+    if args.url:
+        return args.url, "--url"
+    if caller.url:
+        return caller.url, "GATEWAY_URL"
+    saved = dev_credentials(Path(args.dev_dir))
+    if saved is not None:
+        return saved[0], f"gateway dev's, from {Path(args.dev_dir) / 'credentials.json'}"
+    return DEFAULT_GATEWAY_URL, "the default"
+
+
+@dataclass(frozen=True)
+class _RetriesOnceAnswered(RetryPolicy):
+    """The client's retries, except that a refused connection is final until the gateway has
+    answered once: a person learns at once that nothing listens at the URL (not after the
+    backoff), and a watch still outlives the gateway restarting."""
+
+    answered: threading.Event = field(default_factory=threading.Event)
+
+    def after_response(self, response: httpx.Response, attempt: int) -> float | None:
+        self.answered.set()
+        return super().after_response(response, attempt)
+
+    def after_error(
+        self, error: httpx.TransportError, attempt: int, *, idempotent: bool
+    ) -> float | None:
+        if isinstance(error, httpx.ConnectError) and not self.answered.is_set():
+            return None
+        return super().after_error(error, attempt, idempotent=idempotent)
+
+
+def caller_retries() -> _RetriesOnceAnswered:
+    """The retry policy of the CLI's client (see ``_RetriesOnceAnswered``)."""
+    return _RetriesOnceAnswered()
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The client, the URL it calls, where that URL came from, and its retries."""
+
+    client: Client
+    url: str
+    source: str
+    retries: _RetriesOnceAnswered
+
+
+def connect(args: argparse.Namespace) -> Connection:
     caller = load_caller_settings()
-    url = args.url or caller.url
+    url, source = gateway_url(args, caller)
     key = args.key or caller.key or dev_key(url, Path(args.dev_dir))
+    retries = caller_retries()
     try:
-        return Client(url, key or None)
+        return Connection(Client(url, key or None, retries=retries), url, source, retries)
     except ValueError as exc:  # a key or URL no request can carry
         raise UsageError(str(exc)) from None
 
@@ -155,8 +217,20 @@ def run_command(args: argparse.Namespace, console: Console | None = None) -> int
     """Run one caller command; errors become one line on stderr and a non-zero status."""
     out = _Output(console or Console(), as_json=args.json)
     try:
-        with connect(args) as client:
+        connection = connect(args)
+        with connection.client as client:
             return _action(args)(client, out, args)
+    except ConnectionFailed as exc:
+        if connection.retries.answered.is_set():  # it answered before: the error says what broke
+            print(f"gateway {args.command}: {exc}", file=sys.stderr)
+        else:
+            print(
+                f"gateway {args.command}: nothing answers at {connection.url} "
+                f"({connection.source}): {exc}; choose another with --url URL or GATEWAY_URL "
+                "(is the gateway running?)",
+                file=sys.stderr,
+            )
+        return 1
     except KeyboardInterrupt:  # only the watching stops: the job runs on in the gateway
         print(f"\ngateway {args.command}: stopped watching", file=sys.stderr)
         return 130

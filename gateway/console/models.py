@@ -28,5 +28,8 @@ class ModelsController(Controller):
         client: Annotated[str, QueryParameter(max_length=100)] = "",
     ) -> Template:
         figures = await catalogue.figures(client_id=viewer.scope(client))
-        longest = max((t.p95_s for f in figures for t in f.learned), default=0.0)
+        longest = max(
+            (t.p95_s for f in figures for t in [*f.learned, *([f.overall] if f.overall else [])]),
+            default=0.0,
+        )
         return await page(request, viewer, "models.html", figures=figures, longest=longest)

@@ -10,11 +10,11 @@ it will be sent upstream, and the gateway's fields — or the list of rules it b
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Annotated, Any, Literal
 
 import msgspec
 
+from gateway.domain import wording
 from gateway.domain.model_rules import Rulebook, RuleBroken, check_unlisted
 
 DEFAULT_MODEL = "alibaba/happyhorse-1-0"
@@ -64,18 +64,11 @@ class CheckedJob(msgspec.Struct, frozen=True):
         return hashlib.sha256(canonical).hexdigest()
 
 
-_AT_PATH = re.compile(r" - at `\$\.?(?P<path>[^`]*)`")
-
-
 def _gateway_fields(data: dict[str, Any], broken: list[RuleBroken]) -> GatewayFields:
     try:
         return msgspec.convert(data, GatewayFields, strict=False)
     except msgspec.ValidationError as exc:
-        text = str(exc)
-        match = _AT_PATH.search(text)
-        # msgspec writes a dict value's path as ``metadata[...]``: name the field itself.
-        field = (match.group("path") if match else "").replace("[...]", "")
-        broken.append(RuleBroken(field, _AT_PATH.sub("", text)))
+        broken.append(wording.explain(exc, GatewayFields, data))
         return GatewayFields()
 
 
@@ -104,20 +97,23 @@ def check_job(
         size = len(msgspec.json.encode(gateway.metadata))
         if size > metadata_max_bytes:
             broken.append(
-                RuleBroken("metadata", f"is {size} bytes as JSON; at most {metadata_max_bytes}")
+                RuleBroken(
+                    "metadata",
+                    f"must be at most {metadata_max_bytes} bytes as JSON, got {size} bytes",
+                )
             )
     upstream = {k: v for k, v in data.items() if k not in GATEWAY_FIELDS}
     model = upstream.setdefault("model", DEFAULT_MODEL)
     if not isinstance(model, str) or not 0 < len(model) <= MODEL_ID_MAX:
-        broken.append(RuleBroken("model", f"must be a model id (1 to {MODEL_ID_MAX} characters)"))
+        expected = f"a model id (1 to {MODEL_ID_MAX} characters)"
+        broken.append(RuleBroken("model", wording.must_be(expected, model)))
         return broken
     rules = rulebook.for_model(model)
     if rules is None and not allow_unlisted:
         close = rulebook.closest(model)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        broken.append(
-            RuleBroken("model", f"unknown model {model!r}{hint} (GET /v1/models lists them)")
-        )
+        listed = wording.must_be("a model GET /v1/models lists", model)
+        broken.append(RuleBroken("model", f"{listed}{hint}"))
         return broken
     if rules is None:
         body = check_unlisted(upstream, broken)

@@ -17,15 +17,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
+from gateway.domain import wording
 from gateway.domain.catalogue import Catalogue, FieldSpec, ModelSpec
+from gateway.domain.wording import Wrong
 
-
-class RuleBroken(msgspec.Struct, frozen=True):
-    field: str
-    message: str
-
+# A rule a body breaks: the field and what is wrong, in the product's words (see wording).
+RuleBroken = Wrong
 
 Broken = list[RuleBroken]
 # A compiled check: (value, path, broken) -> the value as it will be sent, or INVALID.
@@ -50,6 +47,17 @@ _TRUE, _FALSE = frozenset({"true", "1"}), frozenset({"false", "0"})
 _ALIASES = {"tail_image_url": "last_image_url", "last_image_url": "tail_image_url"}
 # Rules the documents state in prose only.
 _NEEDS: dict[str, dict[str, str]] = {"alibaba/happyhorse-1-0": {"audio_setting": "video_url"}}
+# Names the upstream's own documentation sends, in its examples, for a field its schema names
+# otherwise: taken for the schema's field (checked by its rules, reported under the name sent)
+# and sent upstream under the schema's name, on every model that declares the schema's name and
+# not this one. Happy Horse's video-to-video example #2 sends ``reference_image_url`` (an array)
+# in JavaScript, ``reference_image_urls`` in Python; its schema, the catalogue and every other
+# model taking references say ``reference_image_urls``. The real API evidently takes what its
+# examples send (as ``"duration": "7"``), and so does the bundled mock, lenient by default
+# (noting the deviation in its journal); the strict mock is the schema to the letter, and the
+# gateway never sends it anything else. (``beeble/switchx-video-to-video`` declares a
+# ``reference_image_url`` of its own, a single URL: untouched.)
+_DOCUMENTED_AS = {"reference_image_url": "reference_image_urls"}
 
 
 def _child(path: str, name: str) -> str:
@@ -68,17 +76,20 @@ def check_media_url(value: str, path: str, broken: Broken) -> bool:
     """An http(s) URL, or a base64 data URI of the kind the field's name says (image_url …)."""
     kind = _media_kind(path)
     if len(value) > MEDIA_MAX:
-        broken.append(RuleBroken(path, f"is longer than {MEDIA_MAX} characters"))
+        broken.append(RuleBroken(path, wording.too_long(MEDIA_MAX, value)))
         return False
     data_uri = _DATA_URI.match(value)
     if data_uri is not None:
         if kind is not None and data_uri.group(1).lower() != kind:
-            broken.append(RuleBroken(path, f"a data URI here must hold {kind} data"))
+            given = f"data:{data_uri.group(1).lower()}/…"
+            broken.append(RuleBroken(path, f"must be a data URI of {kind} data, got a {given} URI"))
             return False
         return True
     if not _HTTP_URL.match(value):
         what = f"data:{kind}/…" if kind else "data:…"
-        broken.append(RuleBroken(path, f"must be an http(s) URL or a base64 {what} URI"))
+        broken.append(
+            RuleBroken(path, wording.must_be(f"an http(s) URL or a base64 {what} URI", value))
+        )
         return False
     return True
 
@@ -133,18 +144,6 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "boolean": _as_boolean,
     "string": _as_string,
 }
-_TYPE_WORDS = {
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "a boolean (true or false)",
-    "string": "a string",
-    "array": "an array",
-    "object": "an object",
-}
-
-
-def _show(values: list[Any]) -> str:
-    return ", ".join(msgspec.json.encode(v).decode() for v in values)
 
 
 def _in_enum(value: Any, allowed: list[Any]) -> bool:
@@ -183,7 +182,7 @@ def compile_field(spec: FieldSpec) -> Check:
 
 def _null_only(value: Any, path: str, broken: Broken) -> Any:
     if value is not None:
-        broken.append(RuleBroken(path, "must be null"))
+        broken.append(RuleBroken(path, wording.must_be("null", value)))
         return INVALID
     return None
 
@@ -195,34 +194,32 @@ def _compile_scalar(spec: FieldSpec) -> Check:
     low, high = spec.minimum, spec.maximum
     min_len, max_len = spec.min_length, spec.max_length
     is_uri, is_uuid = spec.format == "uri", spec.format == "uuid"
+    type_words = wording.type_words(kind) if kind is not None else ""
 
     def check(value: Any, path: str, broken: Broken) -> Any:
         if coerce is not None:
             coerced = coerce(value)
             if coerced is INVALID:
-                broken.append(RuleBroken(path, f"must be {_TYPE_WORDS[str(kind)]}"))
+                broken.append(RuleBroken(path, wording.must_be(type_words, value)))
                 return INVALID
             value = coerced
         if allowed is not None and not _in_enum(value, allowed):
-            broken.append(RuleBroken(path, f"must be one of {_show(allowed)}"))
+            broken.append(RuleBroken(path, wording.must_be(wording.one_of(allowed), value)))
             return INVALID
-        if low is not None and value < low:
-            broken.append(RuleBroken(path, f"must be at least {low:g}"))
-            return INVALID
-        if high is not None and value > high:
-            broken.append(RuleBroken(path, f"must be at most {high:g}"))
+        if (low is not None and value < low) or (high is not None and value > high):
+            broken.append(RuleBroken(path, wording.within(low, high, value)))
             return INVALID
         if isinstance(value, str):
             if min_len is not None and len(value) < min_len:
-                broken.append(RuleBroken(path, f"must be at least {min_len} characters"))
+                broken.append(RuleBroken(path, wording.too_short(min_len, value)))
                 return INVALID
             if max_len is not None and len(value) > max_len:
-                broken.append(RuleBroken(path, f"must be at most {max_len} characters"))
+                broken.append(RuleBroken(path, wording.too_long(max_len, value)))
                 return INVALID
             if is_uri and not check_media_url(value, path, broken):
                 return INVALID
             if is_uuid and not _UUID.match(value):
-                broken.append(RuleBroken(path, "must be a UUID"))
+                broken.append(RuleBroken(path, wording.must_be("a UUID", value)))
                 return INVALID
         return value
 
@@ -237,13 +234,13 @@ def _compile_array(spec: FieldSpec) -> Check:
         if isinstance(value, str | int | float):
             value = [value]  # a lone value (one form field) is a one-item list
         if not isinstance(value, list):
-            broken.append(RuleBroken(path, "must be an array"))
+            broken.append(RuleBroken(path, wording.must_be("an array", value)))
             return INVALID
         if min_items is not None and len(value) < min_items:
-            broken.append(RuleBroken(path, f"must hold at least {min_items} items"))
+            broken.append(RuleBroken(path, wording.too_few(min_items, value)))
             return INVALID
         if max_items is not None and len(value) > max_items:
-            broken.append(RuleBroken(path, f"must hold at most {max_items} items"))
+            broken.append(RuleBroken(path, wording.too_many(max_items, value)))
             return INVALID
         if item is None:
             return value
@@ -262,7 +259,7 @@ def _compile_object(spec: FieldSpec) -> Check:
 def _object_check(fields: dict[str, Check], required: tuple[str, ...], *, open_: bool) -> Check:
     def check(value: Any, path: str, broken: Broken) -> Any:
         if not isinstance(value, dict):
-            broken.append(RuleBroken(path, "must be an object"))
+            broken.append(RuleBroken(path, wording.must_be("an object", value)))
             return INVALID
         if open_:
             return value
@@ -289,16 +286,18 @@ def _check_members(
         out[name] = check(member, _child(path, name), broken)
     for name in required:
         if name not in value:
-            broken.append(RuleBroken(_child(path, name), "is required"))
+            broken.append(RuleBroken(_child(path, name), wording.REQUIRED))
     return out
 
 
 def _not_taken(name: str, fields: dict[str, Check]) -> str:
     alias = _ALIASES.get(name)
-    if alias in fields:
-        return f"is not taken here; this model calls it {alias}"
     close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.75)
-    return "is not taken here" + (f"; did you mean {close[0]}?" if close else "")
+    return wording.not_a_field(
+        where="of this model",
+        suggestion=alias if alias in fields else (close[0] if close else None),
+        hint="GET /v1/models/{id} lists its fields",
+    )
 
 
 def _compile_alternatives(spec: FieldSpec, checks: list[Check]) -> Check:
@@ -315,7 +314,9 @@ def _compile_alternatives(spec: FieldSpec, checks: list[Check]) -> Check:
                 return out
             if best is None or len(attempt) < len(best):
                 best = attempt
-        broken.extend(best or [RuleBroken(path, "matches none of the allowed forms")])
+        broken.extend(
+            best or [RuleBroken(path, wording.must_be("one of the allowed forms", value))]
+        )
         return INVALID
 
     return check
@@ -331,12 +332,28 @@ class ModelRules:
         prompt = spec.properties.get("prompt")
         self._prompt_max = (prompt.max_length if prompt else None) or PROMPT_MAX
         self._needs = _NEEDS.get(spec.id, {})
+        self._documented_as = {
+            sent: schema
+            for sent, schema in _DOCUMENTED_AS.items()
+            if schema in spec.properties and sent not in spec.properties
+        }
 
     def check(self, body: dict[str, Any], broken: Broken) -> dict[str, Any]:
         fields = {k: v for k, v in body.items() if k != "model"}
+        renamed: dict[str, Any] = {}
+        for sent, schema in self._documented_as.items():
+            if sent not in fields:
+                continue
+            value = fields.pop(sent)
+            if schema in fields:
+                broken.append(RuleBroken(sent, f"is another name for {schema}: send one of them"))
+            else:  # checked by the schema's rule, reported under the name the caller sent
+                renamed[schema] = self._fields[schema](value, sent, broken)
+        required = tuple(name for name in self._required if name not in renamed)
         out = {
             "model": self.spec.id,
-            **_check_members(fields, self._fields, self._required, "", broken),
+            **_check_members(fields, self._fields, required, "", broken),
+            **renamed,
         }
         check_prompt(out.get("prompt"), broken, max_length=self._prompt_max)
         for name, needed in self._needs.items():
@@ -350,16 +367,16 @@ def check_prompt(prompt: Any, broken: Broken, *, max_length: int = PROMPT_MAX) -
     if not isinstance(prompt, str):
         return
     if not prompt.strip() and not any(b.field == "prompt" for b in broken):
-        broken.append(RuleBroken("prompt", "must not be blank"))
+        broken.append(RuleBroken("prompt", wording.must_be("a text that is not blank", prompt)))
     elif len(prompt) > max_length and not any(b.field == "prompt" for b in broken):
-        broken.append(RuleBroken("prompt", f"must be at most {max_length} characters"))
+        broken.append(RuleBroken("prompt", wording.too_long(max_length, prompt)))
 
 
 def check_unlisted(body: dict[str, Any], broken: Broken) -> dict[str, Any]:
     """A model missing from the catalogue: only the checks common to all models."""
     prompt = body.get("prompt")
     if "prompt" in body and not isinstance(prompt, str):
-        broken.append(RuleBroken("prompt", "must be a string"))
+        broken.append(RuleBroken("prompt", wording.must_be("a string", prompt)))
     check_prompt(prompt, broken)
     for name, value in body.items():
         if name.endswith("_url") and isinstance(value, str):

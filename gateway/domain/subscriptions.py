@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from gateway.domain import wording
 from gateway.domain.events import EVENT_TYPES
 from gateway.domain.generation import DEFAULT_EVENTS
 from gateway.domain.jobs import JobStatus
@@ -31,11 +32,11 @@ def normalize_events(names: Iterable[str] | None) -> list[str]:
         name = raw.strip()
         short = _BY_TYPE.get(name, name)
         if short not in EVENT_NAMES:
-            choices = ", ".join(EVENT_NAMES)
-            raise UnknownEvent(f"unknown event {name!r}; one of {choices} (or their full types)")
+            expected = f"{wording.one_of(EVENT_NAMES)} (or their full types)"
+            raise UnknownEvent(wording.must_be(expected, name))
         wanted.add(short)
     if not wanted:
-        raise UnknownEvent("name at least one event")
+        raise UnknownEvent(wording.too_few(1, []))
     return [name for name in EVENT_NAMES if name in wanted]
 
 

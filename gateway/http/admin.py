@@ -11,13 +11,23 @@ from litestar.params import FromPath, JSONBody
 
 from gateway.errors import InvalidRequest, NotFound, Unauthorized
 from gateway.http.auth import ADMIN_SECURITY, admin_guard
-from gateway.http.errors import documented_errors
+from gateway.http.errors import documented_errors, keep_body
 from gateway.http.openapi import GatewayOperation
 from gateway.service.clients import Clients, ClientView, NewClientCredentials, RotatedSecret
 
+ClientName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f]+$",
+        extra={"expected": "a name of 1 to 200 characters without control characters"},
+    ),
+]
+
 
 class NewClient(msgspec.Struct, frozen=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+    name: ClientName
 
 
 class AdminController(Controller):
@@ -30,6 +40,7 @@ class AdminController(Controller):
         status_code=201,
         summary="Create a client; its key and secret are shown only now",
         operation_id="createClient",
+        before_request=keep_body,
         operation_class=GatewayOperation,
         responses=documented_errors(InvalidRequest, Unauthorized),
     )

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import msgspec.inspect
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from gateway.clock import iso, system_clock
+from gateway.domain import wording
 from gateway.errors import (
     GatewayError,
     InvalidRequest,
@@ -194,20 +196,19 @@ def gateway_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Re
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """Litestar's own errors (routing, parameters, body size) in our shape."""
+    """Litestar's own errors (routing, parameters, body size) in our shape and words."""
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     details: list[dict[str, Any]] = []
     message = str(exc.detail) if exc.detail else "Request failed"
-    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        for item in exc.extra:
-            if isinstance(item, dict):
-                text = str(item.get("message", ""))
-                details.append(
-                    {"field": _field_named(text) or item.get("key", ""), "message": text}
-                )
-        if len(details) == 1 and details[0]["field"] not in ("", "data"):
-            message = f"{message}: {details[0]['field']}: {details[0]['message']}"
+    decode_error = _decode_error(exc)
+    if decode_error is not None:
+        message = wording.not_json(str(decode_error))
+    elif isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        wrongs = [_worded(request, item) for item in exc.extra if isinstance(item, dict)]
+        details = [{"field": w.field, "message": w.message} for w in wrongs]
+        if wrongs:
+            message = wording.summary("The request is invalid", wrongs)
     if status == 404:
         message = f"No route for {request.method} {request.url.path}"
     elif status == 405:
@@ -221,14 +222,54 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return respond(request, Failure.of(error, status=status, headers=headers))
 
 
-_UNKNOWN_FIELD = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]*)`")
-_AT_PATH = re.compile(r" - at `\$\.(?P<path>[A-Za-z0-9_]+)")
+def _decode_error(exc: BaseException) -> msgspec.DecodeError | None:
+    """The JSON decoding error behind a framework error (a body that is not JSON), if any."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # the chain is short: ClientException <- SerializationException <- ...
+        if seen is None:
+            return None
+        if isinstance(seen, msgspec.DecodeError) and not isinstance(seen, msgspec.ValidationError):
+            return seen
+        seen = seen.__cause__
+    return None
 
 
-def _field_named(text: str) -> str:
-    """The body field a msgspec message is about: an unknown one, or the path it points at."""
-    match = _UNKNOWN_FIELD.search(text) or _AT_PATH.search(text)
-    return match.group(match.lastgroup or 0) if match else ""
+_NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,15})?$")
+
+# Where ``keep_body`` leaves a JSON body, so that a refusal can say what was given.
+_BODY = "gateway_body"
+
+
+async def keep_body(request: Request[Any, Any, Any]) -> None:
+    """``before_request`` of the routes whose body Litestar converts (``data: JSONBody[…]``):
+    keeps the raw body in ``request.state`` (the exception handler cannot await it)."""
+    request.state[_BODY] = await request.body()
+
+
+def _worded(request: Request[Any, Any, Any], item: dict[str, Any]) -> wording.Wrong:
+    """One of Litestar's validation messages (msgspec's words, its path cut off into ``key``)
+    in ours. What was expected is read from the handler's signature model (the msgspec type
+    Litestar converted to, parameter constraints included); what was given, from the request."""
+    text, key, source = str(item.get("message", "")), str(item.get("key", "")), item.get("source")
+    parameters = msgspec.inspect.type_info(request.route_handler.signature_model)
+    if source == "body":
+        data: Any = wording.NOTHING
+        raw = request.state.get(_BODY)
+        if isinstance(raw, bytes):
+            try:
+                data = msgspec.json.decode(raw)
+            except (msgspec.DecodeError, RecursionError):
+                data = wording.NOTHING
+        path = "" if key in ("", "data") else f" - at `$.{key}`"
+        return wording.explain(text + path, wording.member(parameters, "data"), data)
+    given: Any = wording.NOTHING
+    if source == "query" and key in request.query_params:
+        given = request.query_params.get(key)
+        if _NUMBER.match(given):  # shown as the number it is (a query holds only text)
+            given = msgspec.json.decode(given)
+    elif source == "path":
+        given = request.path_params.get(key, wording.NOTHING)
+    return wording.explain(text, wording.member(parameters, key), given, root=key)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

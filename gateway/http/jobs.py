@@ -18,6 +18,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Quer
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
+from gateway.domain import wording
 from gateway.domain.jobs import JobStatus
 from gateway.errors import (
     InvalidRequest,
@@ -28,7 +29,7 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.http.auth import CLIENT_SECURITY, current_client
-from gateway.http.errors import documented_errors
+from gateway.http.errors import documented_errors, keep_body
 from gateway.http.openapi import GatewayOperation, JobRequestOperation
 from gateway.http.parsing import parse_job_request
 from gateway.http.prefer import applied_wait
@@ -338,6 +339,7 @@ class DeliveryController(Controller):
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
         operation_id="replayDeliveries",
+        before_request=keep_body,
         operation_class=GatewayOperation,
         responses=documented_errors(InvalidRequest, Unauthorized),
     )
@@ -349,10 +351,15 @@ class DeliveryController(Controller):
         data: JSONBody[ReplayWindow],
     ) -> ReplayResult:
         # Litestar converts leniently (a number becomes a time); this API wants RFC 3339 strings.
+        body = await request.body()
         try:
-            data = msgspec.json.decode(await request.body(), type=ReplayWindow)
+            data = msgspec.json.decode(body, type=ReplayWindow)
         except msgspec.ValidationError as exc:
-            raise InvalidRequest(f"Invalid replay window: {exc}") from None
+            wrong = wording.explain(exc, ReplayWindow, msgspec.json.decode(body))
+            raise InvalidRequest(
+                wording.summary("The replay window is invalid", [wrong]),
+                details=[{"field": wrong.field, "message": wrong.message}],
+            ) from None
         since = _unix_time(data.since, "since")
         until = _unix_time(data.until, "until") if data.until else None
         return ReplayResult(

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from gateway.domain import wording
 from gateway.domain.model_rules import Rulebook
 from gateway.errors import InvalidRequest, UnsupportedMediaType
 from gateway.http.conveniences import apply_conveniences
@@ -38,12 +39,12 @@ def read_fields(content_type: str, body: bytes) -> dict[str, Any]:
     if media in ("", "application/json") or media.endswith("+json"):
         try:
             decoded = msgspec.json.decode(body)
-        except msgspec.DecodeError:
-            raise InvalidRequest("The body is not valid JSON") from None
+        except msgspec.DecodeError as exc:
+            raise InvalidRequest(wording.not_json(str(exc))) from None
         except UnicodeDecodeError:  # msgspec checks UTF-8 only when it builds a string
             raise InvalidRequest("The body is not valid UTF-8") from None
         if not isinstance(decoded, dict):
-            raise InvalidRequest("The body must be a JSON object")
+            raise InvalidRequest(f"The body {wording.must_be('a JSON object', decoded)}")
         data: dict[str, Any] = decoded
     elif media == "application/x-www-form-urlencoded":
         try:
@@ -69,9 +70,9 @@ def convert_job_request(data: dict[str, Any]) -> dict[str, Any]:
         try:
             cleaned["metadata"] = msgspec.json.decode(metadata)
         except (msgspec.DecodeError, RecursionError):
+            wrong = wording.must_be("an object of strings", metadata)
             raise InvalidRequest(
-                "metadata must be an object of strings",
-                details=[{"field": "metadata", "message": "must be an object of strings"}],
+                f"metadata {wrong}", details=[{"field": "metadata", "message": wrong}]
             ) from None
     if isinstance(cleaned.get("metadata"), dict):
         # Zapier and friends send numbers; metadata is echoed back as strings.

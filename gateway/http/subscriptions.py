@@ -20,7 +20,7 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.http.auth import CLIENT_SECURITY, current_client
-from gateway.http.errors import documented_errors
+from gateway.http.errors import documented_errors, keep_body
 from gateway.http.openapi import GatewayOperation
 from gateway.service.subscriptions import (
     NewSubscription,
@@ -47,6 +47,7 @@ class SubscriptionController(Controller):
         status_code=201,
         summary="Subscribe a target URL to your jobs' events (a REST hook)",
         operation_id="createSubscription",
+        before_request=keep_body,
         operation_class=GatewayOperation,
         responses=documented_errors(
             InvalidRequest,

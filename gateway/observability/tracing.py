@@ -5,7 +5,8 @@ and each delivery attempt are spans whose parent is that context (so they join t
 trace, whichever replica runs them, however much later), and the webhook carries the delivery
 span's own ``traceparent``. Spans are exported over OTLP/HTTP only when an endpoint is configured
 (``OTEL_EXPORTER_OTLP_ENDPOINT``); otherwise the tracer is the API's no-op one and nothing is
-recorded or sent.
+recorded or sent. ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES`` and
+``OTEL_EXPORTER_OTLP_HEADERS`` are honoured as the specification says, read through the settings.
 """
 
 from __future__ import annotations
@@ -16,17 +17,27 @@ from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.resources import (
+    SERVICE_INSTANCE_ID,
+    SERVICE_NAME,
+    SERVICE_VERSION,
+    TELEMETRY_SDK_LANGUAGE,
+    TELEMETRY_SDK_NAME,
+    TELEMETRY_SDK_VERSION,
+    Resource,
+)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.version import __version__ as sdk_version
 from opentelemetry.trace import Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from gateway import __version__
-from gateway.settings import Settings
+from gateway.settings import Settings, key_value_pairs
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 TRACER_NAME = "gateway"
+DEFAULT_SERVICE_NAME = "video-webhook-gateway"
 
 
 def otlp_tracer_provider(settings: Settings) -> TracerProvider | None:
@@ -36,19 +47,35 @@ def otlp_tracer_provider(settings: Settings) -> TracerProvider | None:
         return None
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    provider = TracerProvider(
-        resource=Resource.create(
-            {
-                SERVICE_NAME: "video-webhook-gateway",
-                SERVICE_VERSION: __version__,
-                "service.instance.id": settings.replica_id,
-            }
-        )
-    )
+    provider = TracerProvider(resource=service_resource(settings))
     # OTEL_EXPORTER_OTLP_ENDPOINT is the collector's base URL; traces go to /v1/traces under it.
-    exporter = OTLPSpanExporter(endpoint=f"{endpoint.rstrip('/')}/v1/traces")
+    exporter = OTLPSpanExporter(
+        endpoint=f"{endpoint.rstrip('/')}/v1/traces",
+        headers=key_value_pairs(settings.otel_exporter_otlp_headers, "OTEL_EXPORTER_OTLP_HEADERS"),
+    )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+def service_resource(settings: Settings) -> Resource:
+    """Who the spans come from, from the settings alone: the SDK's own description, then
+    ``OTEL_RESOURCE_ATTRIBUTES``, then the gateway's version and replica id (unless the
+    attributes name them), and the name: ``OTEL_SERVICE_NAME``, else the attributes'
+    ``service.name``, else ``video-webhook-gateway``. Built without ``Resource.create``, which
+    would read the environment again behind the settings' back."""
+    given = key_value_pairs(settings.otel_resource_attributes, "OTEL_RESOURCE_ATTRIBUTES")
+    attributes: dict[str, str] = {
+        TELEMETRY_SDK_LANGUAGE: "python",
+        TELEMETRY_SDK_NAME: "opentelemetry",
+        TELEMETRY_SDK_VERSION: sdk_version,
+        SERVICE_VERSION: __version__,
+        SERVICE_INSTANCE_ID: settings.replica_id,
+        **given,
+    }
+    attributes[SERVICE_NAME] = (
+        settings.otel_service_name or given.get(SERVICE_NAME) or DEFAULT_SERVICE_NAME
+    )
+    return Resource(attributes)
 
 
 def tracer_from(provider: trace.TracerProvider | None) -> Tracer:

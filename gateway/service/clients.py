@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import msgspec
 
+from gateway.clock import iso
 from gateway.domain.signing import format_secret
 from gateway.errors import NotFound
 from gateway.ids import hash_api_key, new_api_key, new_client_id
@@ -23,7 +24,7 @@ class ClientView(msgspec.Struct, frozen=True):
 
     id: str
     name: str
-    created_at: float
+    created_at: str  # ISO 8601 in UTC, as every time the API answers
     revoked: bool
     rotating_secret: bool
 
@@ -40,7 +41,33 @@ class NewClientCredentials(msgspec.Struct, frozen=True):
 class RotatedSecret(msgspec.Struct, frozen=True):
     id: str
     webhook_secret: str
-    previous_secret_valid_until: float
+    previous_secret_valid_until: str  # ISO 8601 in UTC
+
+
+class SigningSecrets(msgspec.Struct, frozen=True):
+    """A client's signing secrets, for its operator (``gateway clients show-secret``): the one
+    signing now, and during a rotation the previous one and until when it still signs."""
+
+    id: str
+    name: str
+    webhook_secret: str
+    previous_webhook_secret: str | None
+    previous_secret_valid_until: str | None  # ISO 8601 in UTC
+
+
+def signing_secrets(client: ClientRecord, *, now: float) -> SigningSecrets:
+    rotating = len(client.signing_secrets(now)) > 1
+    return SigningSecrets(
+        id=client.id,
+        name=client.name,
+        webhook_secret=client.webhook_secret,
+        previous_webhook_secret=client.previous_webhook_secret if rotating else None,
+        previous_secret_valid_until=iso(client.previous_secret_until) if rotating else None,
+    )
+
+
+def _iso(ts: float) -> str:
+    return iso(ts) or ""  # never empty: ``ts`` is a time
 
 
 def new_webhook_secret() -> str:
@@ -51,7 +78,7 @@ def client_view(client: ClientRecord, *, now: float) -> ClientView:
     return ClientView(
         id=client.id,
         name=client.name,
-        created_at=client.created_at,
+        created_at=_iso(client.created_at),
         revoked=client.revoked_at is not None,
         rotating_secret=len(client.signing_secrets(now)) > 1,
     )
@@ -88,26 +115,31 @@ async def rotate_secret(
     if updated is None:
         return None
     return RotatedSecret(
-        id=client_id, webhook_secret=secret, previous_secret_valid_until=now + grace_s
+        id=client_id, webhook_secret=secret, previous_secret_valid_until=_iso(now + grace_s)
     )
 
 
-async def ensure_bootstrap_client(store: StorePort, settings: Settings, *, now: float) -> None:
-    """The client configured by settings keeps working beside the managed ones."""
+async def ensure_bootstrap_client(
+    store: StorePort, settings: Settings, *, now: float
+) -> ClientRecord | None:
+    """The client configured by settings keeps working beside the managed ones; the stored
+    record (None when no key is configured).
+
+    With no ``GATEWAY_CLIENT_WEBHOOK_SECRET`` the secret is generated once, by whichever
+    replica stores the client first, and kept at every later start (receivers keep
+    verifying); the operator reads it with ``gateway clients show-secret cl_bootstrap``."""
     if not settings.client_api_key:
-        return
-    secret = settings.client_webhook_secret
-    if not secret:  # keep the one generated at an earlier start, so receivers keep verifying
-        existing = await store.clients.get(BOOTSTRAP_CLIENT_ID)
-        secret = existing.webhook_secret if existing else new_webhook_secret()
-    await store.clients.ensure(
+        return None
+    configured = settings.client_webhook_secret
+    return await store.clients.ensure(
         ClientRecord(
             id=BOOTSTRAP_CLIENT_ID,
             name="bootstrap",
             api_key_hash=hash_api_key(settings.client_api_key),
-            webhook_secret=secret,
+            webhook_secret=configured or new_webhook_secret(),
             created_at=now,
-        )
+        ),
+        keep_secret=not configured,
     )
 
 

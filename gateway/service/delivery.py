@@ -31,7 +31,7 @@ async def process_delivery(
         rt.log.error("delivery_without_client")
         return None
     headers = webhook_headers(client.signing_secrets(now), delivery.id, int(now), delivery.payload)
-    attempt = delivery.attempts + 1
+    attempt = delivery.attempts + 1  # the event's next attempt: its count never restarts
     with job_span(
         rt.tracer,
         "gateway.deliver",
@@ -52,7 +52,8 @@ async def process_delivery(
     if on_answer is not None:
         on_answer(result)
     now = rt.clock()
-    decision = decide(rt.delivery_policy, result, attempt, now, rt.rng())
+    # The schedule, though, restarts with a redelivery or a replay: its position is the round's.
+    decision = decide(rt.delivery_policy, result, delivery.attempt_in_round, now, rt.rng())
     retry = decision.kind == "retry"
     change = DeliveryChange(
         state=DeliveryState.PENDING if retry else DeliveryState(decision.kind),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gateway.domain import wording
 from gateway.domain.addresses import CallbackUrlRejected
 from gateway.domain.generation import DEFAULT_EVENTS, CheckedJob, check_job
 from gateway.errors import (
@@ -81,8 +82,7 @@ async def accept_job(
     )
     if not isinstance(request, CheckedJob):
         raise InvalidRequest(
-            "The job request breaks the upstream's rules: "
-            + "; ".join(f"{b.field} {b.message}" for b in request),
+            wording.summary("The job request is invalid", request),
             details=[{"field": b.field, "message": b.message} for b in request],
         )
     fields = request.gateway

@@ -9,7 +9,7 @@ import msgspec
 
 from gateway.domain.catalogue import FieldSpec, ModelSpec
 from gateway.domain.model_rules import ModelRules, Rulebook
-from gateway.domain.polling import DurationStats
+from gateway.domain.polling import DurationStats, stats_key
 from gateway.errors import NotFound
 from gateway.service.ports import StorePort
 from gateway.store.browse import ModelCount
@@ -50,7 +50,10 @@ class ModelFigures(msgspec.Struct, frozen=True):
     jobs: int
     completed: int
     failed: int
-    learned: list[LearnedTime]
+    learned: list[LearnedTime]  # one row per kind (resolution, duration) seen
+    # The model's generations all together (what the policy expects of a kind not seen yet):
+    # the same generations as the rows, summed up, never another row of samples.
+    overall: LearnedTime | None = None
 
     @property
     def success_rate(self) -> float | None:
@@ -89,21 +92,29 @@ class ModelCatalogue:
 def model_figures(
     counts: list[ModelCount], durations: dict[str, tuple[int, float, float]]
 ) -> list[ModelFigures]:
+    """Each model's counts and learned times. A finished generation is learned twice
+    (``gateway.domain.polling.learning_keys``): under its kind and under its model as a whole
+    (``model|-|-``). The kinds are the rows; the whole is ``overall``, the same generations
+    summed up. (A generation of no known kind is learned under the whole only, so the rows may
+    add up to fewer samples than ``overall``, never to more.)"""
     learned: dict[str, list[LearnedTime]] = {}
+    overall: dict[str, LearnedTime] = {}
     for key, (count, mean, m2) in sorted(durations.items()):
         model, _, rest = key.partition("|")
         resolution, _, duration = rest.partition("|")
         estimate = DurationStats(count=count, mean_s=mean, m2=m2).estimate()
-        learned.setdefault(model, []).append(
-            LearnedTime(
-                resolution=resolution,
-                duration=duration,
-                samples=count,
-                p50_s=estimate.quantile(0.5),
-                p95_s=estimate.quantile(0.95),
-            )
+        figure = LearnedTime(
+            resolution=resolution,
+            duration=duration,
+            samples=count,
+            p50_s=estimate.quantile(0.5),
+            p95_s=estimate.quantile(0.95),
         )
-    models = sorted({c.model for c in counts} | set(learned))
+        if key == stats_key(model, None, None):
+            overall[model] = figure
+        else:
+            learned.setdefault(model, []).append(figure)
+    models = sorted({c.model for c in counts} | set(learned) | set(overall))
     return [
         ModelFigures(
             model=model,
@@ -111,6 +122,7 @@ def model_figures(
             completed=sum(c.jobs for c in counts if c.model == model and c.status == "completed"),
             failed=sum(c.jobs for c in counts if c.model == model and c.status == "failed"),
             learned=learned.get(model, []),
+            overall=overall.get(model),
         )
         for model in models
     ]

@@ -12,9 +12,11 @@ from typing import Annotated, Any
 import msgspec
 
 from gateway.clock import iso
+from gateway.domain import wording
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
 from gateway.domain.jobs import JobStatus
 from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
+from gateway.domain.wording import Wrong
 from gateway.errors import InvalidRequest, NotFound, TooManySubscriptions
 from gateway.ids import new_subscription_id
 from gateway.service.destinations import event_payload
@@ -97,7 +99,8 @@ async def subscribe(
         events = normalize_events(request.events)
     except UnknownEvent as exc:
         raise InvalidRequest(
-            f"events: {exc}", details=[{"field": "events", "message": str(exc)}]
+            wording.summary("The subscription is invalid", [Wrong("events", str(exc))]),
+            details=[{"field": "events", "message": str(exc)}],
         ) from None
     await check_destination(rt.guard, request.target_url, field="target_url")
     if await rt.store.subscriptions.count_active(client.id) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
@@ -127,7 +130,8 @@ async def sample_events(
         wanted = normalize_events(events)
     except UnknownEvent as exc:
         raise InvalidRequest(
-            f"events: {exc}", details=[{"field": "events", "message": str(exc)}]
+            wording.summary("The subscription is invalid", [Wrong("events", str(exc))]),
+            details=[{"field": "events", "message": str(exc)}],
         ) from None
     statuses = [s for s in (JobStatus.COMPLETED, JobStatus.FAILED) if s.value in wanted]
     jobs = await rt.store.jobs.recent_finished(

@@ -6,6 +6,7 @@ they drop it from their in-memory key caches (``gateway.service.client_keys``)."
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.store.database import Database
 from gateway.store.records import ClientRecord, client_from_row, could_be_id
@@ -25,25 +26,30 @@ class ClientStore:
         async with self.db.write() as conn:
             await conn.execute(sa.insert(clients).values(**_values(client)))
 
-    async def ensure(self, client: ClientRecord) -> ClientRecord:
-        """Insert the client if its id is new, else update its key hash and secret (bootstrap)."""
+    async def ensure(self, client: ClientRecord, *, keep_secret: bool = False) -> ClientRecord:
+        """The bootstrap client, as stored once this returns: inserted if its id is new; else
+        its key hash (and, unless ``keep_secret``, its secret) brought up to ``client``'s.
+
+        Insert-if-absent, then update, then read, in one transaction: replicas starting
+        together never fail on each other's insert, and with ``keep_secret`` (a secret the
+        gateway generated, none configured) the first one stored is the one every replica
+        reads back, however the starts interleave."""
+        insert = (sqlite.insert if self.db.is_sqlite else postgresql.insert)(clients)
         async with self.db.write() as conn:
-            row = (await conn.execute(sa.select(clients).where(clients.c.id == client.id))).first()
-            if row is None:
-                await conn.execute(sa.insert(clients).values(**_values(client)))
-                return client
-            current = client_from_row(row)
-            changes: dict[str, object] = {}
-            if current.api_key_hash != client.api_key_hash:
-                changes["api_key_hash"] = client.api_key_hash
-            if current.webhook_secret != client.webhook_secret:
-                changes["webhook_secret"] = client.webhook_secret
-            if changes:
-                await conn.execute(
-                    sa.update(clients).where(clients.c.id == client.id).values(**changes)
+            inserted = await conn.execute(insert.values(**_values(client)).on_conflict_do_nothing())
+            if inserted.rowcount != 1:
+                changed = clients.c.api_key_hash != client.api_key_hash
+                changes: dict[str, object] = {"api_key_hash": client.api_key_hash}
+                if not keep_secret:
+                    changed = sa.or_(changed, clients.c.webhook_secret != client.webhook_secret)
+                    changes["webhook_secret"] = client.webhook_secret
+                updated = await conn.execute(
+                    sa.update(clients).where(clients.c.id == client.id, changed).values(**changes)
                 )
-                await self.db.notify_client_changed(conn, client.id)
-        return (await self.get(client.id)) or client
+                if updated.rowcount:
+                    await self.db.notify_client_changed(conn, client.id)
+            row = (await conn.execute(sa.select(clients).where(clients.c.id == client.id))).one()
+        return client_from_row(row)
 
     async def get(self, client_id: str) -> ClientRecord | None:
         if not could_be_id(client_id):

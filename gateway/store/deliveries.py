@@ -328,7 +328,11 @@ class DeliveryStore:
                         deliveries.c.job_id == job_id, deliveries.c.state != DeliveryState.PENDING
                     )
                     .values(
-                        state=DeliveryState.PENDING, attempts=0, next_run_at=now, updated_at=now
+                        state=DeliveryState.PENDING,
+                        # A new round of the schedule; the attempts made so far stay counted.
+                        attempts_before_round=deliveries.c.attempts,
+                        next_run_at=now,
+                        updated_at=now,
                     )
                     .returning(deliveries.c.id, deliveries.c.job_id)
                 )
@@ -350,7 +354,11 @@ class DeliveryStore:
                         deliveries.c.created_at < until,
                     )
                     .values(
-                        state=DeliveryState.PENDING, attempts=0, next_run_at=now, updated_at=now
+                        state=DeliveryState.PENDING,
+                        # A new round of the schedule; the attempts made so far stay counted.
+                        attempts_before_round=deliveries.c.attempts,
+                        next_run_at=now,
+                        updated_at=now,
                     )
                     .returning(deliveries.c.id, deliveries.c.job_id)
                 )

@@ -197,6 +197,14 @@ class DeliveryRecord(msgspec.Struct, frozen=True):
     takeovers: int
     subscription_id: str | None = None
     traceparent: str | None = None
+    # ``attempts`` counts the event's whole life; the retry schedule counts from this many
+    # (a redelivery or replay starts a new round).
+    attempts_before_round: int = 0
+
+    @property
+    def attempt_in_round(self) -> int:
+        """The number, within the current round of the schedule, of the next attempt."""
+        return self.attempts - self.attempts_before_round + 1
 
 
 class SubscriptionRecord(msgspec.Struct, frozen=True):

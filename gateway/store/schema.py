@@ -89,7 +89,11 @@ deliveries = sa.Table(
     # The exact body bytes that are signed and sent (JSON text).
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("state", sa.String(20), nullable=False),  # pending | delivered | dead | gone
+    # Every attempt ever made to send this event (a redelivery's are its next ones) ...
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # ... of which those made before the current round of the retry schedule: a redelivery or
+    # a replay starts a new round (the schedule from its first step) without renumbering.
+    sa.Column("attempts_before_round", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
     sa.Column("delivered_at", Time, nullable=True),

@@ -8,12 +8,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from gateway.caller.commands import caller_retries
 from gateway.cli import main
 from gateway.dev import dev_settings
 from gateway.settings import Settings
-from gateway.testing import LiveStack
+from gateway.testing import SECRET, LiveStack
+from mock_upstream.testing import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -165,3 +168,76 @@ def test_watch_gives_up_at_its_timeout(live: LiveStack, capsys: pytest.CaptureFi
     job = as_json(capsys, "submit", *auth, "--prompt", "[mock:stuck_generating] forever")
     code, _, err = run(capsys, "jobs", "watch", job["id"], *auth, "--timeout", "1")
     assert (1, True) == (code, "timed out" in err)
+
+
+def _dev_credentials(directory: Path, url: str, key: str) -> None:
+    """What ``gateway dev`` leaves in its data directory (its URL and its client's key)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "credentials.json").write_text(
+        json.dumps({"url": url, "client_api_key": key, "client_webhook_secret": SECRET})
+    )
+
+
+def test_the_url_gateway_dev_saved_is_used_when_none_is_given(
+    live: LiveStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No --url and no GATEWAY_URL: the CLI calls the URL dev saved beside its key (dev may
+    run on any port), not the default port."""
+    _dev_credentials(tmp_path, live.url, live.key)
+    assert isinstance(as_json(capsys, "jobs", "list", "--dev-dir", str(tmp_path)), list)
+
+
+def test_gateway_url_wins_over_the_url_dev_saved(
+    live: LiveStack,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """GATEWAY_URL is the caller's choice: dev's saved URL (and so its key) is not used."""
+    _dev_credentials(tmp_path, f"http://127.0.0.1:{free_port()}", "gw_dev_other")
+    monkeypatch.setenv("GATEWAY_URL", live.url)
+    monkeypatch.setenv("GATEWAY_KEY", live.key)
+    assert isinstance(as_json(capsys, "jobs", "list", "--dev-dir", str(tmp_path)), list)
+
+
+@pytest.mark.parametrize(
+    ("how", "source"),
+    [("dev", "gateway dev's"), ("flag", "--url"), ("environment", "GATEWAY_URL")],
+)
+def test_nothing_answering_is_one_line_naming_the_url_and_how_to_choose(
+    how: str,
+    source: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """A URL where nothing listens: status 1 and one line on stderr with the URL tried, where
+    it came from and how to choose another (--url, GATEWAY_URL); no traceback."""
+    url = f"http://127.0.0.1:{free_port()}"
+    argv = ["jobs", "list", "--dev-dir", str(tmp_path)]
+    if how == "dev":
+        _dev_credentials(tmp_path, url, "gw_dev_key")
+    elif how == "flag":
+        argv += ["--url", url]
+    else:
+        monkeypatch.setenv("GATEWAY_URL", url)
+    code, out, err = run(capsys, *argv)
+    assert (1, "", 1) == (code, out, len(err.splitlines())), err
+    assert [True, True, True, True] == [
+        f"nothing answers at {url}" in err,
+        source in err,
+        "--url" in err,
+        "GATEWAY_URL" in err,
+    ], err
+
+
+def test_a_refused_connection_is_not_retried_before_the_gateway_has_answered() -> None:
+    """The CLI's retries: a refused connection fails at once while nothing has answered yet
+    (a person learns now that nothing listens there, not after the client's backoff), and is
+    retried again once the gateway has answered (a watch outlives a gateway restart)."""
+    retries = caller_retries()
+    refused = httpx.ConnectError("[Errno 111] Connection refused")
+    before = retries.after_error(refused, 1, idempotent=True)
+    retries.after_response(httpx.Response(200), 1)
+    after = retries.after_error(refused, 1, idempotent=True)
+    assert (None, True) == (before, after is not None and after > 0)

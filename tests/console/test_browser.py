@@ -187,3 +187,37 @@ def test_the_operator_picks_a_client(page: Page, stack: Stack) -> None:
     page.click(".picker button")
     expect(page).to_have_url(re.compile(r"client=cl_bootstrap"))
     expect(page.locator(f"a[href='/console/jobs/{job_id}']")).to_be_visible()
+
+
+@pytest.mark.parametrize("key", [CLIENT_KEY, ADMIN_KEY], ids=["client", "operator"])
+def test_the_deliveries_table_fits_a_1280_pixel_window(page: Page, stack: Stack, key: str) -> None:
+    """At 1280 x 800 the dead deliveries' table shows every column, its last one (Created)
+    included, without scrolling sideways: for a client and for the operator (one more column),
+    with a realistic long callback URL and a receiver's error answer."""
+    page.set_viewport_size({"width": 1280, "height": 800})
+    stack.receiver.answers.extend([(500, "upstream down"), (500, "upstream down")])
+    long_url = stack.hook_url + "?zap=" + "a1b2c3d4e5" * 6 + "&step=send_video_ready_hook"
+    job_id = stack.submit(callback_url=long_url)
+    stack.wait_for_delivery(job_id, "dead")
+    sign_in(page, stack, key)
+    page.goto(f"{stack.url}/console/deliveries")
+    expect(page.locator(f"a[href='/console/jobs/{job_id}']")).to_be_visible()
+    box = page.locator(".scroll").bounding_box()
+    last = page.locator(".scroll thead th").last.bounding_box()
+    cell = page.locator(".scroll tbody tr td").last.bounding_box()
+    assert box is not None
+    assert last is not None
+    assert cell is not None
+    assert ("Created", False) == (
+        page.locator(".scroll thead th").last.inner_text().strip().capitalize(),
+        page.evaluate(
+            "() => { const s = document.querySelector('.scroll');"
+            " return s.scrollWidth > s.clientWidth; }"
+        ),
+    )
+    right = box["x"] + box["width"]
+    assert [True, True, True] == [
+        last["x"] + last["width"] <= right,
+        cell["x"] + cell["width"] <= right,
+        right <= 1280,
+    ], (box, last, cell)

@@ -16,6 +16,7 @@ from gateway.app import create_app
 from gateway.console.render import CONTENT_SECURITY_POLICY
 from gateway.dev import inbox_routes
 from gateway.domain.polling import DurationStats
+from gateway.domain.upstream import Generation
 from gateway.service.models import model_figures
 from gateway.service.timeline import entries_from_history
 from gateway.store import Store
@@ -178,7 +179,10 @@ async def test_redeliver_from_the_console(console: Console) -> None:
     assert 2 == len(ids)
     assert ids[0] == ids[1]
     html = (await console.http.get(f"/console/jobs/{job_id}")).text
-    assert 2 == html.count("<strong>Webhook attempt 1</strong>")  # redelivery starts at 1 again
+    assert [1, 1] == [  # the redelivery is the event's second attempt, not its first again
+        html.count("<strong>Webhook attempt 1</strong>"),
+        html.count("<strong>Webhook attempt 2</strong>"),
+    ]
 
 
 async def test_redeliver_of_an_unfinished_job_is_a_clear_page(console: Console) -> None:
@@ -425,3 +429,29 @@ async def test_a_job_without_stored_history_gets_a_timeline_from_its_row(console
         "Completed",
         "Webhook attempt 1",
     ] == titles
+
+
+async def test_model_samples_add_up_to_the_generations_learned(console: Console) -> None:
+    """Each finished generation is learned twice — under its kind (resolution, duration) and
+    under its model as a whole (what the policy expects of a kind it has not seen) — but the
+    page counts it once: the kinds' samples add up to the completed jobs, and the whole-model
+    figure is a summary of the same generations, not another row of samples."""
+    for duration in ("5", "5", "10"):
+        await console.submit(duration=duration, resolution="720p")
+        console.upstream.poll_script.append(
+            Generation(id="g", status="completed", video_url="https://videos.test/v.mp4")
+        )
+    worker = console.gateway.worker
+    assert worker is not None
+    await worker.run_until_idle()
+    console.clock.advance(15)
+    await worker.run_until_idle()
+    await console.sign_in()
+    html = (await console.http.get("/console/models")).text
+    table = html.split('class="learned"')[1]
+    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>(\d+)</td>", table)
+    assert [("720p · 10 s", "1"), ("720p · 5 s", "2")] == [
+        (kind.strip(), samples) for kind, samples in rows
+    ]
+    assert "3 completed" in html
+    assert re.search(r'id="all-kinds"[^>]*>[^<]*<strong>3</strong> generations', html)

@@ -3,9 +3,12 @@ schema, kubernetes-validate, and the env example kept in step with the settings.
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -52,7 +55,7 @@ def test_compose_runs_two_replicas_on_a_healthy_postgres() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
     gateways = [name for name in services if name.startswith("gateway-")]
-    urls = {services[name]["environment"]["GATEWAY_DATABASE_URL"] for name in gateways}
+    urls = {services[name]["environment"]["GATEWAY_DATABASE_URL_FILE"] for name in gateways}
     assert (2, 1) == (len(gateways), len(urls))
     assert "pg_isready" in " ".join(services["postgres"]["healthcheck"]["test"])
     assert all(
@@ -105,3 +108,67 @@ def test_env_example_values_are_the_defaults() -> None:
     assert load_settings({}).with_(replica_id="x") == load_settings(_example()).with_(
         replica_id="x"
     )
+
+
+SECRET_NAME = re.compile(r"(KEY|SECRET|PASSWORD|TOKEN)$")
+
+
+def test_no_secret_is_written_in_deploy() -> None:
+    """Nothing in deploy/ fixes a key, secret or password: compose takes each from a file its
+    `secrets` service generates on the first start (the mock's AIMLAPI_KEY is no secret: the
+    mock takes any key); Kubernetes takes them from a Secret the operator creates."""
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    fixed = {
+        (service, name)
+        for service, spec in compose["services"].items()
+        for name, value in (spec.get("environment") or {}).items()
+        if SECRET_NAME.search(name) and value
+    }
+    mock_upstream = {
+        spec["environment"]["GATEWAY_UPSTREAM_URL"]
+        for spec in compose["services"].values()
+        if "AIMLAPI_KEY" in (spec.get("environment") or {})
+    }
+    assert (set(), {"http://mock:8100"}) == (
+        {(service, name) for service, name in fixed if name != "AIMLAPI_KEY"},
+        mock_upstream,
+    )
+    kustomization = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    manifests = [
+        yaml.safe_load((DEPLOY / "k8s" / name).read_text()) for name in kustomization["resources"]
+    ]
+    assert [] == [m["metadata"]["name"] for m in manifests if m["kind"] == "Secret"]
+    placeholders = ("change-me", "replace-me", "changeme")
+    assert [] == [
+        path.name
+        for path in DEPLOY.rglob("*")
+        if path.is_file() and any(word in path.read_text().lower() for word in placeholders)
+    ]
+
+
+def _init_secrets() -> Any:
+    spec = importlib.util.spec_from_file_location("init_secrets", DEPLOY / "init_secrets.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.init_secrets
+
+
+def test_the_compose_secrets_are_generated_once_and_agree(tmp_path: Path) -> None:
+    """The first start writes each secret (owner-only files); a restart keeps them; the
+    database URL holds PostgreSQL's password; two installations never share one."""
+    init_secrets = _init_secrets()
+    init_secrets(tmp_path / "one")
+    first = {p.name: p.read_text() for p in (tmp_path / "one").iterdir()}
+    init_secrets(tmp_path / "one")
+    again = {p.name: p.read_text() for p in (tmp_path / "one").iterdir()}
+    init_secrets(tmp_path / "two")
+    other = {p.name: p.read_text() for p in (tmp_path / "two").iterdir()}
+    password = first["postgres_password"].strip()
+    assert ["admin_key", "database_url", "postgres_password"] == sorted(first)
+    assert first == again
+    assert f"postgresql://gateway:{password}@postgres:5432/gateway\n" == first["database_url"]
+    assert [] == [name for name in first if first[name] == other[name]]
+    assert len(password) >= 40
+    assert {0o400} == {(tmp_path / "one" / name).stat().st_mode & 0o777 for name in first}

@@ -97,8 +97,10 @@ def test_end_frame_names_differ_by_model_and_the_error_says_so() -> None:
         model=model, image_url="https://x.test/a.png", **{wrong: "https://x.test/b.png"}
     )
     assert isinstance(result, list)
-    assert [wrong] == [b.field for b in result]
-    assert "this model calls it" in result[0].message
+    right = "last_image_url" if wrong == "tail_image_url" else "tail_image_url"
+    assert [(wrong, f"is not a field of this model; did you mean {right}?")] == [
+        (b.field, b.message) for b in result
+    ]
 
 
 def test_audio_setting_needs_a_video() -> None:
@@ -135,3 +137,46 @@ def test_fingerprint_is_stable_and_sensitive() -> None:
     """The same fields give the same hash however they were written; a change changes it."""
     assert _ok(duration="7").fingerprint() == _ok(duration=7).fingerprint()
     assert _ok(duration=7).fingerprint() != _ok(duration=8).fingerprint()
+
+
+def _broken(**fields: Any) -> list[tuple[str, str]]:
+    result = _check(**fields)
+    assert isinstance(result, list), result
+    return [(b.field, b.message) for b in result]
+
+
+def test_the_documentations_other_name_for_reference_images_is_sent_as_the_schemas() -> None:
+    """Happy Horse's JavaScript example sends ``reference_image_url``; its schema says
+    ``reference_image_urls``: taken, checked by that field's rules (reported under the name
+    sent) and sent under the schema's name; both at once is refused; a model that declares a
+    ``reference_image_url`` of its own keeps it."""
+    image = "https://x.test/t-rex.png"
+    taken = _check(reference_image_url=[image], video_url="https://x.test/v.mp4")
+    assert isinstance(taken, CheckedJob), taken
+    assert ([image], False) == (
+        taken.body.get("reference_image_urls"),
+        "reference_image_url" in taken.body,
+    )
+    assert [
+        (
+            "reference_image_url[0]",
+            'must be an http(s) URL or a base64 data:image/… URI, got "ftp://x"',
+        )
+    ] == [
+        (b.field, b.message)
+        for b in _check(reference_image_url=["ftp://x"])  # type: ignore[union-attr]
+    ]
+    both = _check(reference_image_url=[image], reference_image_urls=[image])
+    assert [
+        ("reference_image_url", "is another name for reference_image_urls: send one of them")
+    ] == [
+        (b.field, b.message)
+        for b in both  # type: ignore[union-attr]
+    ]
+    own = _check(
+        model="beeble/switchx-video-to-video",
+        video_url="https://x.test/v.mp4",
+        reference_image_url=image,
+    )
+    assert isinstance(own, CheckedJob), own
+    assert image == own.body["reference_image_url"]

@@ -1,16 +1,26 @@
-"""Done-when of the drop-in: the documentation's own Python and JavaScript examples, unchanged but
-for the base URL and key (and http for https on loopback), run against a live gateway in front of
-the mock and see ``completed``. Real sockets, the real ticker and clock; the examples' 15-s waits
-are shortened by the harness (a patched ``time.sleep``, a ``setTimeout`` preload), never edited."""
+"""The documentation's own examples — image-to-video (#1) and video-to-video (#2), in Python and
+JavaScript — unchanged but for the base URL and key (and http for https on loopback), run
+against the bundled mock as ``mock-upstream`` and ``gateway dev`` serve it, and against a live
+gateway in front of the strict mock; every one sees ``completed``. Real sockets, the real ticker
+and clock; the examples' 15-s waits are shortened by the harness (a patched ``time.sleep``, a
+``setTimeout`` preload), never edited.
+
+Example #2's JavaScript sends ``reference_image_url`` where its schema and its Python twin say
+``reference_image_urls``: the gateway takes the documentation's other name and sends the
+schema's (``gateway.domain.model_rules``), so the strict mock behind it sees no deviation; the
+mock, lenient by default like the real API, takes it too and journals the deviation."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -24,24 +34,30 @@ from mock_upstream.testing import FakeClock, Journal, MockServer
 
 KEY = "gw_seed_examples_key_0123456789ab"
 FIXTURES = Path(__file__).parents[1] / "fixtures"
+EXAMPLES = {1: "seed_example", 2: "seed_example_2"}
+REFERENCE_IMAGE = (
+    "https://raw.githubusercontent.com/aimlapi/api-docs/main/reference-files/t-rex.png"
+)
 
 
-class LiveGateway:
-    def __init__(self, url: str, mock_url: str) -> None:
-        self.url = url
-        self.mock_url = mock_url
+@dataclass
+class Target:
+    """Where an example is pointed: its base URL and key, the job's status as seen there, and
+    the journal of the mock that received the generation."""
 
-    def jobs(self) -> list[dict[str, object]]:
-        response = httpx.get(
-            f"{self.url}/v1/jobs", headers={"Authorization": f"Bearer {KEY}"}, timeout=5
-        )
-        response.raise_for_status()
-        jobs: list[dict[str, object]] = response.json()["data"]
-        return jobs
+    name: str
+    base_url: str
+    key: str
+    mock_url: str
+    status: Callable[[], object]
+
+    @property
+    def journal(self) -> Journal:
+        return Journal(self.mock_url)
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[LiveGateway]:
+def gateway(tmp_path: Path) -> Iterator[Target]:
     """The gateway on a loopback port, the fast strict mock behind it on another."""
     mock_app = create_mock(MockConfig.fast(strict=True, expected_key="upstream-key"))
     with MockServer(mock_app) as mock:
@@ -56,44 +72,82 @@ def live(tmp_path: Path) -> Iterator[LiveGateway]:
             poll_floor_s=0.2,
             tick_interval_s=0.1,
         )
-        with MockServer(create_app(settings)) as gateway:
-            yield LiveGateway(gateway.url, mock.url)
+        with MockServer(create_app(settings)) as served:
+
+            def status() -> object:
+                response = httpx.get(
+                    f"{served.url}/v1/jobs", headers={"Authorization": f"Bearer {KEY}"}, timeout=5
+                )
+                jobs = response.json()["data"]
+                return jobs[0]["status"] if jobs else None
+
+            yield Target("gateway", f"{served.url}/v2", KEY, mock.url, status)
         Journal(mock.url).assert_no_violations()  # what the gateway sent met the contract
 
 
-def test_the_seeds_python_example_sees_completed(
-    live: LiveGateway, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.fixture
+def mock() -> Iterator[Target]:
+    """The mock alone, as ``mock-upstream --timings fast`` (and ``gateway dev``) serve it."""
+    with MockServer(create_mock(MockConfig.fast())) as served:
+
+        def status() -> object:
+            posts = Journal(served.url).submissions()
+            if not posts:
+                return None
+            response = httpx.get(
+                f"{served.url}/v2/video/generations",
+                params={"generation_id": posts[0]["generation_id"]},
+                headers={"Authorization": "Bearer any-key"},
+                timeout=5,
+            )
+            return response.json()["status"]
+
+        yield Target("mock", f"{served.url}/v2", "any-key", served.url, status)
+
+
+@pytest.fixture(params=["gateway", "mock"])
+def target(request: pytest.FixtureRequest) -> Target:
+    chosen: Target = request.getfixturevalue(request.param)
+    return chosen
+
+
+def _example(number: int) -> types.ModuleType:
+    return importlib.import_module(f"tests.fixtures.{EXAMPLES[number]}")
+
+
+@pytest.mark.parametrize("number", sorted(EXAMPLES))
+def test_the_python_example_sees_completed(
+    number: int,
+    target: Target,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """queued → generating → completed through the gateway; the example's ``time.sleep(15)``
-    waits (bounded) until the job moves on instead, and its own 1000-s timeout runs on a fake
-    clock that each sleep advances."""
-    from tests.fixtures import seed_example
-
+    """queued → generating → completed; the example's ``time.sleep(15)`` waits (bounded) until
+    the job moves on instead, and its own 1000-s timeout runs on a fake clock that each sleep
+    advances."""
+    example = _example(number)
     clock = FakeClock(1000.0)
-
-    def status() -> object:
-        jobs = live.jobs()
-        return jobs[0]["status"] if jobs else None
 
     def sleep(seconds: float) -> None:
         clock.advance(seconds)
-        before = status()
-        wait_for(lambda: status() != before, timeout_s=30, what=f"the job to leave {before}")
+        before = target.status()
+        wait_for(lambda: target.status() != before, timeout_s=30, what=f"the job to leave {before}")
 
-    monkeypatch.setattr(seed_example, "base_url", f"{live.url}/v2")
-    monkeypatch.setattr(seed_example, "api_key", KEY)
-    monkeypatch.setattr(seed_example, "time", types.SimpleNamespace(sleep=sleep, time=clock))
-    result = seed_example.main()
+    monkeypatch.setattr(example, "base_url", target.base_url)
+    monkeypatch.setattr(example, "api_key", target.key)
+    monkeypatch.setattr(example, "time", types.SimpleNamespace(sleep=sleep, time=clock))
+    result = example.main()
     out = capsys.readouterr().out
-    assert "completed" == result["status"]
-    assert result["video"]["url"].startswith(f"{live.mock_url}/files/")
+    assert "completed" == result["status"], out
+    assert result["video"]["url"].startswith(f"{target.mock_url}/files/")
     assert "Status: queued" in out
-    assert "Status: generating" in out
-    jobs = live.jobs()
-    assert ([result["id"]], "completed") == ([job["id"] for job in jobs], jobs[0]["status"])
+    if number == 2:
+        sent = target.journal.submissions()[0]["body"]
+        assert [REFERENCE_IMAGE] == sent["reference_image_urls"]
 
 
-def test_the_seeds_javascript_example_sees_completed(live: LiveGateway) -> None:
+@pytest.mark.parametrize("number", sorted(EXAMPLES))
+def test_the_javascript_example_sees_completed(number: int, target: Target) -> None:
     """The JavaScript example under Node, its setTimeout shortened by a preload."""
     node = shutil.which("node")
     if node is None:
@@ -101,12 +155,12 @@ def test_the_seeds_javascript_example_sees_completed(live: LiveGateway) -> None:
             pytest.fail("CI=true but node is missing (.ci/run installs nodejs)")
         pytest.skip("node is not installed: the JavaScript example cannot run here")
     run = subprocess.run(  # noqa: S603 (node and the fixture, fixed arguments)
-        [node, "-r", "./shorten-timers.js", "seed_example.js"],
+        [node, "-r", "./shorten-timers.js", f"{EXAMPLES[number]}.js"],
         cwd=FIXTURES,
         env={
             "PATH": os.environ.get("PATH", ""),
-            "SEED_BASE_URL": f"{live.url}/v2",
-            "SEED_API_KEY": KEY,
+            "SEED_BASE_URL": target.base_url,
+            "SEED_API_KEY": target.key,
             "SEED_WAIT_MS": "100",
         },
         capture_output=True,
@@ -114,8 +168,19 @@ def test_the_seeds_javascript_example_sees_completed(live: LiveGateway) -> None:
         timeout=120,
         check=False,
     )
-    assert (0, "") == (run.returncode, run.stderr)
+    assert (0, "") == (run.returncode, run.stderr), run.stdout
     assert "Status: queued" in run.stdout
     assert "status: 'completed'" in run.stdout
-    assert f"url: '{live.mock_url}/files/" in run.stdout
-    assert ["completed"] == [job["status"] for job in live.jobs()]
+    assert f"url: '{target.mock_url}/files/" in run.stdout
+    if number == 2:
+        received = target.journal.submissions()[0]
+        sent: dict[str, Any] = received["body"]
+        if target.name == "gateway":  # the schema's name, under which the mock checks it
+            assert ([REFERENCE_IMAGE], False) == (
+                sent.get("reference_image_urls"),
+                "reference_image_url" in sent,
+            )
+        else:  # taken as the real API takes its documentation's example, and journaled
+            assert [{"path": "reference_image_url", "message": "is not a field of this model"}] == [
+                v for v in received["violations"] if v["path"] == "reference_image_url"
+            ]

@@ -188,9 +188,9 @@ async def test_broken_json_and_missing_generation_id_are_400(api: Api) -> None:
         PATH, content=b"{nope", headers={**api.auth(), "Content-Type": "application/json"}
     )
     missing = await api.http.get(PATH, headers=api.auth())
-    assert [{"path": "$", "message": "The body is not valid JSON"}] == assert_upstream_error(
-        broken, 400
-    )["errors"]
+    assert [
+        {"path": "$", "message": "The body is not valid JSON (at byte 1)"}
+    ] == assert_upstream_error(broken, 400)["errors"]
     assert [{"path": "generation_id", "message": "is required"}] == assert_upstream_error(
         missing, 400
     )["errors"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 
+from gateway.service.clients import BOOTSTRAP_CLIENT_ID, ensure_bootstrap_client
+from gateway.settings import Settings
 from gateway.store import Store
 from tests.store.builders import T0, add_client, client_record
 
@@ -77,3 +81,47 @@ async def test_ensure_inserts_then_updates_the_bootstrap_client(store: Store) ->
     assert updated == await store.clients.by_key_hash("f" * 64)
     assert None is await store.clients.by_key_hash(first.api_key_hash)
     assert 1 == len(await store.clients.list())
+
+
+async def test_ensure_keeping_the_secret_inserts_if_absent_then_reads(store: Store) -> None:
+    """``keep_secret``: the secret offered is stored only if the client is new; otherwise the
+    stored one comes back (the key hash, which settings own, is still brought up to date)."""
+    first = await store.clients.ensure(
+        client_record("cli_boot", secret="whsec_one"), keep_secret=True
+    )
+    offered = msgspec.structs.replace(
+        client_record("cli_boot", secret="whsec_two"), api_key_hash="e" * 64
+    )
+    again = await store.clients.ensure(offered, keep_secret=True)
+    assert ("whsec_one", "whsec_one", "e" * 64) == (
+        first.webhook_secret,
+        again.webhook_secret,
+        again.api_key_hash,
+    )
+    assert again == await store.clients.get("cli_boot")
+
+
+async def test_two_replicas_starting_together_end_with_one_secret(
+    store: Store, database_url: str
+) -> None:
+    """Two replicas start at once, the bootstrap client has a key but no configured secret:
+    neither start fails, both end with the same generated secret, the one stored, and a later
+    start keeps it (receivers keep verifying)."""
+    other = await Store.open(database_url)
+    settings = Settings(client_api_key="gw_bootstrap_key_0123456789abcdef")
+    try:
+        one, two = await asyncio.gather(
+            ensure_bootstrap_client(store, settings, now=T0),
+            ensure_bootstrap_client(other, settings, now=T0),
+        )
+        later = await ensure_bootstrap_client(other, settings, now=T0 + 60)
+    finally:
+        await other.close()
+    stored = await store.clients.get(BOOTSTRAP_CLIENT_ID)
+    assert stored is not None
+    assert [stored.webhook_secret] * 3 == [
+        one.webhook_secret if one else None,
+        two.webhook_secret if two else None,
+        later.webhook_secret if later else None,
+    ]
+    assert stored.webhook_secret.startswith("whsec_")

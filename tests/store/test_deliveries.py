@@ -139,7 +139,8 @@ async def test_deliveries_and_attempts_are_listed_in_order(store: Store) -> None
 
 
 async def test_redeliver_makes_finished_deliveries_pending_with_the_same_id(store: Store) -> None:
-    """Delivered and dead events are due again with their ids; a pending one is left alone."""
+    """Delivered and dead events are due again with their ids, a new round of the schedule
+    starting after their 8 attempts (which stay counted); a pending one is left alone."""
     await add_client(store)
     job = await finished_job(store, count=3)
     delivered, dead, pending = await store.deliveries.for_job(job.id)
@@ -166,12 +167,20 @@ async def test_redeliver_makes_finished_deliveries_pending_with_the_same_id(stor
 
     by_id = {d.id: d for d in again}
     assert [delivered.id, dead.id, pending.id] == [d.id for d in again]
-    assert [("pending", 0, T0 + 10)] * 2 == [
-        (by_id[i].state, by_id[i].attempts, by_id[i].next_run_at) for i in (delivered.id, dead.id)
+    assert [("pending", 8, 8, 1, T0 + 10)] * 2 == [
+        (
+            by_id[i].state,
+            by_id[i].attempts,
+            by_id[i].attempts_before_round,
+            by_id[i].attempt_in_round,
+            by_id[i].next_run_at,
+        )
+        for i in (delivered.id, dead.id)
     ]
-    assert ("pending", 1, T0 + 60) == (
+    assert ("pending", 1, 0, T0 + 60) == (
         by_id[pending.id].state,
         by_id[pending.id].attempts,
+        by_id[pending.id].attempts_before_round,
         by_id[pending.id].next_run_at,
     )
     claimed = await claim_deliveries(

@@ -114,6 +114,11 @@ class Job:
     deadline_at: datetime | None = None
     delivery: Delivery | None = None
     expected_duration_s: float | None = None
+    # Which of the job's events are sent as webhooks (queued, generating, completed, failed).
+    events: list[str] = field(default_factory=list)
+    # False for a model missing from the gateway's catalogue: only the common checks applied.
+    body_checked: bool = True
+    upstream_status: str | None = None  # the upstream's own word for the status, as last seen
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -151,6 +156,9 @@ class Job:
             deadline_at=parse_time(data.get("deadline_at")),
             delivery=Delivery.from_json(delivery) if isinstance(delivery, dict) else None,
             expected_duration_s=_float(data.get("expected_duration_s")),
+            events=[str(e) for e in data.get("events") or [] if isinstance(e, str)],
+            body_checked=data.get("body_checked") is not False,
+            upstream_status=_str(data.get("upstream_status")),
             raw=dict(data),
         )
 
