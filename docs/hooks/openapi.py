@@ -334,10 +334,15 @@ def _constraints(schema: Schema) -> str:
         "maxProperties": "at most {} entries",
         "pattern": "matches `{}`",
     }
-    found = [text.format(schema[key]) for key, text in words.items() if key in schema]
+    found = [text.format(_number(schema[key])) for key, text in words.items() if key in schema]
     if "default" in schema:
         found.append(f"default `{json.dumps(schema['default'])}`")
     return "; ".join(found)
+
+
+def _number(value: Any) -> Any:
+    """``200.0`` as ``200``: pydantic-style floats for integer bounds read badly."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _unique(items: Iterable[str]) -> list[str]:
