@@ -53,3 +53,22 @@ def test_a_destination_is_scheme_host_and_port() -> None:
     assert "https://a.test:443" == destination("https://A.test/hook?x=1")
     assert "http://a.test:8080" == destination("http://a.test:8080/")
     assert "http://a.test:80" == destination("http://a.test/")
+
+
+def test_a_broker_destination_has_its_scheme_s_default_port() -> None:
+    """Each broker on its own port: two brokers on one host are two destinations."""
+    assert [
+        "amqp://10.0.0.5:5672",
+        "amqps://10.0.0.5:5671",
+        "nats://10.0.0.6:4222",
+        "nats://10.0.0.6:4223",
+        "redis://10.0.0.7:6379",
+        "rediss://10.0.0.7:6379",
+    ] == [
+        destination("amqp://10.0.0.5/%2F?exchange=e"),
+        destination("amqps://10.0.0.5?exchange=e"),
+        destination("nats://10.0.0.6?subject=s"),
+        destination("nats://10.0.0.6:4223?subject=s"),
+        destination("redis://10.0.0.7/0?stream=s"),
+        destination("rediss://10.0.0.7/0?stream=s"),
+    ]
