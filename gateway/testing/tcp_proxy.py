@@ -114,7 +114,7 @@ class FaultProxy:
         self.chunk_bytes = chunk_bytes
         self.connect_timeout_s = connect_timeout_s
         self.lifetime_s = lifetime_s
-        self.connections_made = 0  # accepted, all told
+        self.connections_made = 0  # accepted, all told (refused ones included)
         self.bytes_forwarded: dict[Direction, int] = dict.fromkeys(_DIRECTIONS, 0)
         self._faults = _Faults()
         self._links: set[_Link] = set()
@@ -211,13 +211,13 @@ class FaultProxy:
         assert task is not None
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        self.connections_made += 1
         if self._server is None or self._faults.refuse or len(self._links) >= self.max_connections:
             _reset(writer)
             return
         writer.transport.set_write_buffer_limits(0)  # drain() waits until every byte is out
         link = _Link(writer)
         self._links.add(link)
-        self.connections_made += 1
         try:
             if self._faults.black_hole:
                 await self._swallow(reader, link)
