@@ -8,11 +8,10 @@ unforeseen is dropped; the next publish connects anew.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import ClassVar, Generic, TypeVar
 
 import structlog
@@ -32,20 +31,14 @@ from gateway.domain.broker_targets import BrokerCredentials, BrokerTarget
 from gateway.domain.delivery import AttemptResult
 
 C = TypeVar("C")
-T = TypeVar("T")
 log = structlog.get_logger("gateway.brokers")
 
 
-async def _guarded(awaitable: Awaitable[T]) -> T:
-    """Await a library call; a cancellation that is not ours (a library cancelling its own
-    futures when a connection drops) is a lost connection, not a cancelled attempt."""
-    try:
-        return await awaitable
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise
-        raise PublishFailed("connection_lost", "the connection was closed") from None
+def _cancelled_by_caller() -> bool:
+    """Whether a ``CancelledError`` is the caller cancelling us, rather than a library
+    cancelling its own futures when a connection drops (a lost connection, then)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class BrokerPublisher(ABC, Generic[C]):
@@ -106,38 +99,54 @@ class BrokerPublisher(ABC, Generic[C]):
                 f"{self.options.max_message_bytes}",
             )
         key = PoolKey.of(target, credentials)
-        connect_s, publish_s = self.options.connect_timeout_s, self.options.publish_timeout_s
+        connection = self._pool.ready(key, self._alive)
+        if connection is None:
+            connection = await self._connection(target, credentials, key)
+        try:
+            note = await self._publish_on(connection, target, message)
+        except PublishFailed as failure:
+            if failure.error in {"connection_lost", "timeout", "broker_error"}:
+                self._pool.discard(key, connection)
+                log.info("broker_connection_dropped", broker=target.broker, error=failure.error)
+            raise
+        finally:
+            self._pool.release(key)
+        return note
+
+    async def _connection(
+        self, target: BrokerTarget, credentials: BrokerCredentials | None, key: PoolKey
+    ) -> C:
+        """The slow path: wait for a connection being made, or make one."""
+        connect_s = self.options.connect_timeout_s
 
         async def connect() -> C:
             return await self._connect_checked(target, credentials)
 
-        async with contextlib.AsyncExitStack() as stack:
-            try:  # a bound for publishes waiting on another's connect (its own fires first)
-                async with asyncio.timeout(connect_s + 0.5):
-                    connection = await stack.enter_async_context(
-                        self._pool.connection(key, connect, self._alive)
-                    )
-            except TimeoutError:
-                raise PublishFailed(
-                    "broker_unreachable",
-                    f"no connection within {connect_s:g} s",
-                    connect_failed=True,
-                ) from None
-            try:
-                async with asyncio.timeout(publish_s):
-                    return await _guarded(self._send(connection, target, message))
-            except TimeoutError:
-                failure = PublishFailed(
-                    "timeout", f"no confirm within {publish_s:g} s: it may or may not be stored"
-                )
-            except PublishFailed as known:
-                failure = known
-            except Exception as exc:  # the library's own: classified, never raised on
-                failure = self._publish_failure(exc, target)
-            if failure.error in {"connection_lost", "timeout", "broker_error"}:
-                self._pool.discard(key, connection)
-                log.info("broker_connection_dropped", broker=target.broker, error=failure.error)
-            raise failure
+        try:  # a bound for publishes waiting on another's connect (its own fires first)
+            async with asyncio.timeout(connect_s + 0.5):
+                return await self._pool.acquire(key, connect, self._alive)
+        except TimeoutError:
+            raise PublishFailed(
+                "broker_unreachable", f"no connection within {connect_s:g} s", connect_failed=True
+            ) from None
+
+    async def _publish_on(self, connection: C, target: BrokerTarget, message: BrokerMessage) -> str:
+        publish_s = self.options.publish_timeout_s
+        try:
+            async with asyncio.timeout(publish_s):
+                return await self._send(connection, target, message)
+        except asyncio.CancelledError:
+            if _cancelled_by_caller():
+                raise
+            raise PublishFailed("connection_lost", "the connection was closed") from None
+        except TimeoutError:
+            raise PublishFailed(
+                "timeout", f"no confirm within {publish_s:g} s: it may or may not be stored"
+            ) from None
+        except PublishFailed:
+            raise
+        except Exception as exc:  # the library's own: classified, never raised on
+            raise self._publish_failure(exc, target) from None
 
     async def _connect_checked(
         self, target: BrokerTarget, credentials: BrokerCredentials | None
@@ -146,7 +155,13 @@ class BrokerPublisher(ABC, Generic[C]):
         try:
             async with asyncio.timeout(timeout_s):
                 ip = await pinned_address(target, self._resolver)
-                connection = await _guarded(self._connect(target, credentials, ip))
+                connection = await self._connect(target, credentials, ip)
+        except asyncio.CancelledError:
+            if _cancelled_by_caller():
+                raise
+            failure = PublishFailed(
+                "broker_unreachable", "the connection was closed", connect_failed=True
+            )
         except TimeoutError:
             failure = PublishFailed(
                 "broker_unreachable", f"no connection within {timeout_s:g} s", connect_failed=True

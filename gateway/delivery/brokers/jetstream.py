@@ -32,6 +32,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.js.api import Header, PubAck
+from nats.js.client import JetStreamContext
 
 from gateway.delivery.brokers.base import BrokerPublisher, log
 from gateway.delivery.brokers.common import BrokerMessage, PublishFailed, host_for_url
@@ -59,6 +60,7 @@ class NatsConnection:
     reads as a lost connection."""
 
     client: NatsClient | None = None
+    jetstream: JetStreamContext | None = None
     pending: set[asyncio.Task[PubAck]] = field(default_factory=set)
 
     async def closed(self) -> None:
@@ -100,6 +102,7 @@ class JetStreamPublisher(BrokerPublisher[NatsConnection]):
             closed_cb=connection.closed,
             **options,
         )
+        connection.jetstream = connection.client.jetstream(timeout=self.options.publish_timeout_s)
         return connection
 
     def _alive(self, connection: NatsConnection) -> bool:
@@ -113,8 +116,9 @@ class JetStreamPublisher(BrokerPublisher[NatsConnection]):
     async def _send(
         self, connection: NatsConnection, target: BrokerTarget, message: BrokerMessage
     ) -> str:
-        client = connection.client
+        client, js = connection.client, connection.jetstream
         assert client is not None  # a connection is handed out connected
+        assert js is not None
         headers = {**message.headers, Header.MSG_ID: message.dedupe_id}
         size = encoded_size(message.body, headers)
         if size > client.max_payload:
@@ -123,7 +127,6 @@ class JetStreamPublisher(BrokerPublisher[NatsConnection]):
                 f"{size} bytes of body and headers; the server's max_payload is "
                 f"{client.max_payload}",
             )
-        js = client.jetstream(timeout=self.options.publish_timeout_s)
         publish = asyncio.ensure_future(js.publish(target.name, message.body, headers=headers))
         connection.pending.add(publish)
         try:

@@ -11,11 +11,11 @@ used idle connections are closed. Credentials are part of a key only as a hash.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, NamedTuple, TypeVar
 
@@ -36,16 +36,21 @@ class PoolKey(NamedTuple):
 
     @classmethod
     def of(cls, target: BrokerTarget, credentials: BrokerCredentials | None) -> PoolKey:
-        place = {
-            BrokerKind.AMQP: target.vhost,
-            BrokerKind.REDIS: str(target.db),
-            BrokerKind.NATS: "",
-        }[target.kind]
-        digest = ""
-        if credentials is not None:
-            material = f"{credentials.username}\x00{credentials.password}".encode()
-            digest = hashlib.sha256(material).hexdigest()[:32]
-        return cls(target.scheme, target.host, target.port, place, digest)
+        return _key(target, credentials)
+
+
+@functools.lru_cache(maxsize=4096)  # the same targets publish again and again
+def _key(target: BrokerTarget, credentials: BrokerCredentials | None) -> PoolKey:
+    place = {
+        BrokerKind.AMQP: target.vhost,
+        BrokerKind.REDIS: str(target.db),
+        BrokerKind.NATS: "",
+    }[target.kind]
+    digest = ""
+    if credentials is not None:
+        material = f"{credentials.username}\x00{credentials.password}".encode()
+        digest = hashlib.sha256(material).hexdigest()[:32]
+    return PoolKey(target.scheme, target.host, target.port, place, digest)
 
 
 @dataclass
@@ -75,25 +80,44 @@ class ConnectionPool(Generic[C]):
         self._entries: OrderedDict[PoolKey, _Entry[C]] = OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
 
-    @contextlib.asynccontextmanager
-    async def connection(
+    def ready(self, key: PoolKey, alive: Callable[[C], bool]) -> C | None:
+        """The key's live connection, taken (give it back with :meth:`release`), or None (then
+        :meth:`acquire`). The fast path of every publish: nothing awaited."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        connection = entry.connection
+        if connection is None or not alive(connection):
+            return None
+        entry.in_use += 1
+        self._entries.move_to_end(key)
+        return connection
+
+    async def acquire(
         self,
         key: PoolKey,
         connect: Callable[[], Awaitable[C]],
         alive: Callable[[C], bool],
-    ) -> AsyncIterator[C]:
-        """The key's connection, made with ``connect`` if there is none alive; raises
-        ``PublishFailed`` (``broker_unreachable`` during a backoff; what ``connect`` raised)."""
+    ) -> C:
+        """The key's connection, taken (give it back with :meth:`release`), made with
+        ``connect`` if there is none alive; raises ``PublishFailed`` (``broker_unreachable``
+        during a backoff; what ``connect`` raised)."""
         entry = self._entries.get(key)
         if entry is None:
             await self._trim()
-            entry = self._entries[key] = _Entry()
+            entry = self._entries.setdefault(key, _Entry())
         self._entries.move_to_end(key)
         entry.in_use += 1
         try:
-            connection = await self._connected(entry, connect, alive)
-            yield connection
-        finally:
+            return await self._connected(entry, connect, alive)
+        except BaseException:
+            entry.in_use -= 1
+            raise
+
+    def release(self, key: PoolKey) -> None:
+        """Give back a connection taken by :meth:`ready` or :meth:`acquire`."""
+        entry = self._entries.get(key)
+        if entry is not None:
             entry.in_use -= 1
 
     async def _connected(
