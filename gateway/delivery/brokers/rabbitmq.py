@@ -29,7 +29,7 @@ from typing import Any
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, ConnectionParameter
 from pamqp.commands import Basic
 
 from gateway.delivery.brokers.base import BrokerPublisher
@@ -38,6 +38,17 @@ from gateway.domain.addresses import IPAddress
 from gateway.domain.broker_targets import BrokerCredentials, BrokerTarget
 
 CONNECTION_NAME = "video-webhook-gateway"
+
+
+class NamedTlsConnection(aio_pika.Connection):
+    """aio-pika's connection taking ``server_hostname`` on to the TLS handshake (asyncio's
+    ``open_connection``, through aiormq), the way ``RobustConnection`` adds its own parameters:
+    the socket goes to the checked address, TLS sends and verifies the target's name."""
+
+    PARAMETERS = (
+        *aio_pika.Connection.PARAMETERS,
+        ConnectionParameter(name="server_hostname", parser=str, is_kwarg=True),
+    )
 
 
 @dataclass(eq=False)
@@ -94,6 +105,7 @@ class RabbitMqPublisher(BrokerPublisher[AmqpConnection]):
             options["ssl"] = True
             options["ssl_context"] = self.ssl_context()
             if not _is_ip(target.host):
+                options["connection_class"] = NamedTlsConnection
                 options["server_hostname"] = target.host  # TLS checks the name, not the address
         connection = await aio_pika.connect(
             host=str(ip),
