@@ -68,8 +68,15 @@ def messages(count: int, run: str) -> list[BrokerMessage]:
     return made
 
 
-async def rate(batch: list[BrokerMessage], concurrency: int, publish: Publish) -> tuple[float, int]:
-    """Messages per second with ``concurrency`` workers, and how many were confirmed."""
+@dataclass
+class Reading:
+    per_second: float
+    cpu_us: float  # this process's CPU time per message (the brokers run elsewhere)
+    confirmed: int
+
+
+async def rate(batch: list[BrokerMessage], concurrency: int, publish: Publish) -> Reading:
+    """Messages per second with ``concurrency`` workers, CPU per message, how many confirmed."""
     pending = iter(batch)
     confirmed = 0
 
@@ -79,9 +86,10 @@ async def rate(batch: list[BrokerMessage], concurrency: int, publish: Publish) -
             ok = await publish(message)  # not `confirmed += await …` (read before the await)
             confirmed += ok
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return len(batch) / (time.perf_counter() - started), confirmed
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return Reading(len(batch) / elapsed, cpu / len(batch) * 1e6, confirmed)
 
 
 @dataclass
@@ -247,29 +255,31 @@ async def redis_streams(concurrency: int) -> AsyncIterator[Broker]:
 
 
 async def measure(broker: Broker, count: int, concurrency: int, rounds: int) -> list[list[object]]:
-    direct: list[float] = []
-    ours: list[float] = []
-    missed = 0
+    direct: list[Reading] = []
+    ours: list[Reading] = []
     for n in range(rounds):
-        for label, opened, rates in (
+        for label, opened, readings in (
             ("direct", broker.direct(), direct),
             ("gateway", via_gateway(broker), ours),
         ):
             batch = messages(count, f"{label}{n}")
             async with opened as publish:
                 await rate(messages(concurrency, f"warm{label}{n}"), concurrency, publish)
-                per_second, confirmed = await rate(batch, concurrency, publish)
-            rates.append(per_second)
-            missed += count - confirmed
-    baseline, gateway = statistics.median(direct), statistics.median(ours)
+                readings.append(await rate(batch, concurrency, publish))
+    missed = sum(count - r.confirmed for r in ours + direct)
     note = "" if not missed else f" ({missed} not confirmed!)"
+    base_rate = statistics.median(r.per_second for r in direct)
+    base_cpu = statistics.median(r.cpu_us for r in direct)
+    our_rate = statistics.median(r.per_second for r in ours)
+    our_cpu = statistics.median(r.cpu_us for r in ours)
     return [
-        [broker.name, "the library directly", f"{baseline:,.0f}", "1.00"],
+        [broker.name, "the library directly", f"{base_rate:,.0f}", "1.00", f"{base_cpu:.0f}"],
         [
             broker.name,
             f"gateway publisher{note}",
-            f"{gateway:,.0f}",
-            f"**{gateway / baseline:.2f}**",
+            f"{our_rate:,.0f}",
+            f"**{our_rate / base_rate:.2f}**",
+            f"{our_cpu:.0f} (+{our_cpu - base_cpu:.0f})",
         ],
     ]
 
@@ -286,7 +296,7 @@ async def run(count: int, concurrency: int, rounds: int) -> list[list[object]]:
             async with place() as broker:
                 rows += await measure(broker, count, concurrency, rounds)
         except (OSError, aio_pika.exceptions.AMQPError, nats.errors.Error, redis.RedisError) as exc:
-            rows.append([name, f"skipped: {type(exc).__name__}", "-", "-"])
+            rows.append([name, f"skipped: {type(exc).__name__}", "-", "-", "-"])
     return rows
 
 
@@ -301,7 +311,7 @@ def main() -> None:
     print_table(
         f"Broker publishes at concurrency {args.concurrency}: {args.messages} messages a round, "
         f"{args.rounds} rounds alternated, medians",
-        ["broker", "publisher", "confirmed msgs/s", "ratio"],
+        ["broker", "publisher", "confirmed msgs/s", "ratio", "client CPU µs/msg"],
         rows,
     )
 

@@ -40,8 +40,8 @@ from gateway.domain.broker_targets import (
     BrokerAllowlist,
     BrokerCredentials,
     BrokerKind,
+    BrokerTarget,
     BrokerTargetRejected,
-    ParsedTarget,
     allows,
     is_broker_url,
     parse_target,
@@ -60,11 +60,15 @@ class HttpSender(Protocol):
 
 
 @functools.lru_cache(maxsize=4096)  # stored targets repeat; parsing is pure
-def _parsed(url: str) -> ParsedTarget | BrokerTargetRejected:
+def _target(url: str) -> BrokerTarget | str:
+    """The target of a stored URL, or why it is refused (never keeping credentials)."""
     try:
-        return parse_target(url)
+        parsed = parse_target(url)
     except BrokerTargetRejected as exc:
-        return exc
+        return f"not a valid broker target ({exc})"
+    if parsed.credentials is not None:
+        return "the target URL holds credentials; they are stored apart"
+    return parsed.target
 
 
 class DestinationSender:
@@ -123,14 +127,9 @@ class DestinationSender:
             if credentials is not None:
                 return self._refused("invalid_target", "credentials are for broker targets only")
             return await self._http.send(url, body, headers)
-        parsed = _parsed(url)
-        if isinstance(parsed, BrokerTargetRejected):
-            return self._refused("invalid_target", f"not a valid broker target ({parsed})")
-        if parsed.credentials is not None:
-            return self._refused(
-                "invalid_target", "the target URL holds credentials; they are stored apart"
-            )
-        target = parsed.target
+        target = _target(url)
+        if isinstance(target, str):
+            return self._refused("invalid_target", target)
         if not allows(broker_allowlist, target):
             return self._refused(
                 "blocked_address", f"the client's broker allow-list does not name {target.url}"

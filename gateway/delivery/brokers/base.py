@@ -32,6 +32,9 @@ from gateway.domain.delivery import AttemptResult
 
 C = TypeVar("C")
 log = structlog.get_logger("gateway.brokers")
+# Failures after which a connection is not trusted again: it broke, or went silent, or the
+# library did something unforeseen. It is dropped; the next publish connects anew.
+_CONNECTION_SUSPECT = frozenset({"connection_lost", "timeout", "broker_error"})
 
 
 def _cancelled_by_caller() -> bool:
@@ -70,13 +73,49 @@ class BrokerPublisher(ABC, Generic[C]):
         credentials: BrokerCredentials | None,
         message: BrokerMessage,
     ) -> AttemptResult:
-        """Publish ``message`` to ``target``; never raises for the broker's trouble."""
+        """Publish ``message`` to ``target``; never raises for the broker's trouble. (One
+        frame for the whole attempt: every await of a publish resumes each frame above it.)"""
         outcome = Outcome(credentials)
+        size, limit = message.size(), self.options.max_message_bytes
+        if size > limit:
+            return outcome.failed(
+                PublishFailed(
+                    "message_too_large",
+                    f"{size} bytes of body and headers; the limit is {limit}",
+                )
+            )
+        key = PoolKey.of(target, credentials)
+        connection = self._pool.ready(key, self._alive)
+        if connection is None:
+            try:
+                connection = await self._connection(target, credentials, key)
+            except PublishFailed as unconnected:
+                return outcome.failed(unconnected)
+        publish_s = self.options.publish_timeout_s
         try:
-            note = await self._attempt(target, credentials, message)
-        except PublishFailed as failure:
-            return outcome.failed(failure)
-        return outcome.confirmed(note)
+            async with asyncio.timeout(publish_s):
+                note = await self._send(connection, target, message)
+        except asyncio.CancelledError:
+            if _cancelled_by_caller():
+                self._pool.release(key)
+                raise
+            failure = PublishFailed("connection_lost", "the connection was closed")
+        except TimeoutError:
+            failure = PublishFailed(
+                "timeout", f"no confirm within {publish_s:g} s: it may or may not be stored"
+            )
+        except PublishFailed as known:
+            failure = known
+        except Exception as exc:  # the library's own: classified, never raised on
+            failure = self._publish_failure(exc, target)
+        else:
+            self._pool.release(key)
+            return outcome.confirmed(note)
+        self._pool.release(key)
+        if failure.error in _CONNECTION_SUSPECT:
+            self._pool.discard(key, connection)
+            log.info("broker_connection_dropped", broker=target.broker, error=failure.error)
+        return outcome.failed(failure)
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -85,33 +124,6 @@ class BrokerPublisher(ABC, Generic[C]):
         if self._ssl_context is None:
             self._ssl_context = ssl.create_default_context()
         return self._ssl_context
-
-    async def _attempt(
-        self,
-        target: BrokerTarget,
-        credentials: BrokerCredentials | None,
-        message: BrokerMessage,
-    ) -> str:
-        if message.size() > self.options.max_message_bytes:
-            raise PublishFailed(
-                "message_too_large",
-                f"{message.size()} bytes of body and headers; the limit is "
-                f"{self.options.max_message_bytes}",
-            )
-        key = PoolKey.of(target, credentials)
-        connection = self._pool.ready(key, self._alive)
-        if connection is None:
-            connection = await self._connection(target, credentials, key)
-        try:
-            note = await self._publish_on(connection, target, message)
-        except PublishFailed as failure:
-            if failure.error in {"connection_lost", "timeout", "broker_error"}:
-                self._pool.discard(key, connection)
-                log.info("broker_connection_dropped", broker=target.broker, error=failure.error)
-            raise
-        finally:
-            self._pool.release(key)
-        return note
 
     async def _connection(
         self, target: BrokerTarget, credentials: BrokerCredentials | None, key: PoolKey
@@ -129,24 +141,6 @@ class BrokerPublisher(ABC, Generic[C]):
             raise PublishFailed(
                 "broker_unreachable", f"no connection within {connect_s:g} s", connect_failed=True
             ) from None
-
-    async def _publish_on(self, connection: C, target: BrokerTarget, message: BrokerMessage) -> str:
-        publish_s = self.options.publish_timeout_s
-        try:
-            async with asyncio.timeout(publish_s):
-                return await self._send(connection, target, message)
-        except asyncio.CancelledError:
-            if _cancelled_by_caller():
-                raise
-            raise PublishFailed("connection_lost", "the connection was closed") from None
-        except TimeoutError:
-            raise PublishFailed(
-                "timeout", f"no confirm within {publish_s:g} s: it may or may not be stored"
-            ) from None
-        except PublishFailed:
-            raise
-        except Exception as exc:  # the library's own: classified, never raised on
-            raise self._publish_failure(exc, target) from None
 
     async def _connect_checked(
         self, target: BrokerTarget, credentials: BrokerCredentials | None
