@@ -72,8 +72,7 @@ class RedisStreamPublisher(BrokerPublisher["redis.Redis"]):
             max_connections=self.options.max_connections_per_broker,
             timeout=self.options.publish_timeout_s,  # waiting for a free connection
             socket_connect_timeout=self.options.connect_timeout_s,
-            # No socket_timeout: the publish's own bound cancels a read that hangs, and
-            # redis-py then drops that connection (a socket timeout costs a task per command).
+            socket_timeout=self.options.publish_timeout_s,  # (redis-py's default is 5 s)
             retry=Retry(NoBackoff(), 0),
             client_name=CLIENT_NAME,
             **options,
