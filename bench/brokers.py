@@ -38,7 +38,8 @@ from bench.common import print_table
 from gateway.delivery.brokers.common import BrokerMessage
 from gateway.delivery.brokers.redis_streams import entry_fields
 from gateway.delivery.destinations import DestinationSender
-from gateway.domain.broker_targets import BrokerAllowlist, BrokerCredentials, parse_allowlist
+from gateway.domain.broker_allowlist import BrokerAllowlist, parse_allowlist
+from gateway.domain.broker_targets import BrokerCredentials
 from gateway.domain.delivery import AttemptResult
 from gateway.domain.events import event_body
 from gateway.domain.signing import webhook_headers

@@ -36,13 +36,12 @@ from gateway.delivery.brokers.jetstream import JetStreamPublisher
 from gateway.delivery.brokers.rabbitmq import RabbitMqPublisher
 from gateway.delivery.brokers.redis_streams import RedisStreamPublisher
 from gateway.delivery.guard import Resolver
+from gateway.domain.broker_allowlist import BrokerAllowlist, allows
 from gateway.domain.broker_targets import (
-    BrokerAllowlist,
     BrokerCredentials,
     BrokerKind,
     BrokerTarget,
     BrokerTargetRejected,
-    allows,
     is_broker_url,
     parse_target,
 )

@@ -1,4 +1,4 @@
-"""Message-broker destinations: their URLs, the credentials split off them, and who may reach what.
+"""Message-broker destinations: their URLs, checked, and the credentials split off them.
 
 Pure (no I/O): a target URL is parsed and checked here; the publishers in
 ``gateway.delivery.brokers`` connect and publish. Three kinds, five schemes::
@@ -25,21 +25,15 @@ Rules worth knowing:
 - ``rediss`` names its broker by IP address: redis-py verifies TLS against the address it
   connects to, and the gateway always connects to the address it checked.
 
-**The broker allow-list** (per client, set by the operator): entries are target URLs without
-credentials whose name (exchange, subject, stream) may end in ``*``, a plain string prefix (not
-NATS's one-token wildcard): ``nats://10.0.0.6:4222?subject=video.*`` allows ``video.done`` and
-``video.a.b``. :func:`allows` matches scheme, host (as written: a name is not an address),
-port, virtual host or database, and the name; nothing else on an allowed broker is reachable.
-Brokers are internal by nature, so the allow-list, not the public-address rule of callback
-URLs, is the authority; still, :func:`broker_address_refusal` refuses addresses no broker has
-(unspecified, multicast, broadcast).
+Who may reach which broker is the per-client allow-list (``gateway.domain.broker_allowlist``);
+:func:`broker_address_refusal` refuses the addresses no broker has (unspecified, multicast,
+broadcast), whatever the allow-list says.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -97,14 +91,14 @@ class BrokerKind(StrEnum):
     REDIS = "redis"
 
 
-_KIND = {
+KIND_OF_SCHEME = {
     "amqp": BrokerKind.AMQP,
     "amqps": BrokerKind.AMQP,
     "nats": BrokerKind.NATS,
     "redis": BrokerKind.REDIS,
     "rediss": BrokerKind.REDIS,
 }
-_NAME_PART: dict[BrokerKind, Part] = {
+NAME_PARAMETER: dict[BrokerKind, Part] = {
     BrokerKind.AMQP: "exchange",
     BrokerKind.NATS: "subject",
     BrokerKind.REDIS: "stream",
@@ -130,7 +124,7 @@ class BrokerTarget(msgspec.Struct, frozen=True):
 
     @property
     def kind(self) -> BrokerKind:
-        return _KIND[self.scheme]
+        return KIND_OF_SCHEME[self.scheme]
 
     @property
     def tls(self) -> bool:
@@ -139,12 +133,14 @@ class BrokerTarget(msgspec.Struct, frozen=True):
     @property
     def url(self) -> str:
         """The canonical URL (port always written): what is stored and shown."""
-        return _render(self.scheme, self.host, self.port, self.vhost, self.db, self.name, self)
+        return render_url(
+            self.scheme, self.host, self.port, self.vhost, self.db, self.name, self.routing_key
+        )
 
     @property
     def broker(self) -> str:
         """``scheme://host:port``: the broker, for the breaker and the per-destination cap."""
-        return f"{self.scheme}://{_bracketed(self.host)}:{self.port}"
+        return f"{self.scheme}://{bracketed(self.host)}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -174,44 +170,6 @@ class ParsedTarget(msgspec.Struct, frozen=True):
     credentials: BrokerCredentials | None
 
 
-class BrokerAllowEntry(msgspec.Struct, frozen=True):
-    """One allow-list entry: a target's broker and place, and a name or name prefix."""
-
-    scheme: str
-    host: str
-    port: int
-    name: str  # without the trailing "*" of a prefix
-    prefix: bool
-    vhost: str = ""
-    db: int = 0
-
-    @property
-    def url(self) -> str:
-        name = self.name + ("*" if self.prefix else "")
-        return _render(self.scheme, self.host, self.port, self.vhost, self.db, name, None)
-
-    def allows(self, target: BrokerTarget) -> bool:
-        if (self.scheme, self.host, self.port, self.vhost, self.db) != (
-            target.scheme,
-            target.host,
-            target.port,
-            target.vhost,
-            target.db,
-        ):
-            return False
-        return target.name.startswith(self.name) if self.prefix else target.name == self.name
-
-
-class BrokerAllowlist(msgspec.Struct, frozen=True):
-    """A client's broker allow-list (empty: no broker is reachable)."""
-
-    entries: tuple[BrokerAllowEntry, ...] = ()
-
-    def urls(self) -> list[str]:
-        """The entries in canonical form (what the admin API stores and shows)."""
-        return [entry.url for entry in self.entries]
-
-
 def is_broker_url(url: str) -> bool:
     """Whether ``url`` names a broker (by its scheme); says nothing of its validity."""
     scheme, sep, _ = url.strip().partition("://")
@@ -220,13 +178,13 @@ def is_broker_url(url: str) -> bool:
 
 def parse_target(url: str) -> ParsedTarget:
     """The target and the credentials ``url`` carries; raises :class:`BrokerTargetRejected`."""
-    raw = _split(url)
-    kind = _KIND[raw.scheme]
-    name_part = _NAME_PART[kind]
+    raw = split_broker_url(url)
+    kind = KIND_OF_SCHEME[raw.scheme]
+    name_part = NAME_PARAMETER[kind]
     name = raw.params.get(name_part, "")
     if not name:
         raise BrokerTargetRejected(name_part, f"a {raw.scheme} target needs ?{name_part}=…")
-    _check_name(kind, name, prefix=False)
+    check_name(kind, name, prefix=False)
     routing_key = raw.params.get("routing_key", "")
     _check_routing_key(routing_key)
     target = BrokerTarget(
@@ -239,51 +197,6 @@ def parse_target(url: str) -> ParsedTarget:
         routing_key=routing_key,
     )
     return ParsedTarget(target, raw.credentials)
-
-
-def parse_allow_entry(url: str, *, index: int | None = None) -> BrokerAllowEntry:
-    """One allow-list entry: a target URL without credentials or routing key, whose name may
-    end in ``*`` (a prefix; ``*`` alone allows every name on that broker and place)."""
-    try:
-        raw = _split(url)
-        kind = _KIND[raw.scheme]
-        if raw.credentials is not None:
-            raise BrokerTargetRejected("credentials", "an allow-list entry holds no credentials")
-        if "routing_key" in raw.params:
-            raise BrokerTargetRejected(
-                "routing_key", "an allow-list entry names an exchange, not a routing key"
-            )
-        name_part = _NAME_PART[kind]
-        name = raw.params.get(name_part, "")
-        if not name:
-            raise BrokerTargetRejected(name_part, f"name the {name_part} (or '*' for any)")
-        prefix = name.endswith("*")
-        name = name.removesuffix("*")
-        _check_name(kind, name, prefix=prefix)
-    except BrokerTargetRejected as exc:
-        if index is None:
-            raise
-        raise BrokerTargetRejected(exc.part, exc.reason, index=index) from None
-    return BrokerAllowEntry(
-        scheme=raw.scheme,
-        host=raw.host,
-        port=raw.port,
-        name=name,
-        prefix=prefix,
-        vhost=raw.vhost,
-        db=raw.db,
-    )
-
-
-def parse_allowlist(urls: Iterable[str]) -> BrokerAllowlist:
-    """A whole allow-list; a refusal names the entry (``index``, from 0) and its part."""
-    entries = tuple(parse_allow_entry(url, index=i) for i, url in enumerate(urls))
-    return BrokerAllowlist(tuple(dict.fromkeys(entries)))  # duplicates once, order kept
-
-
-def allows(allowlist: BrokerAllowlist, target: BrokerTarget) -> bool:
-    """Whether one of the entries allows ``target``."""
-    return any(entry.allows(target) for entry in allowlist.entries)
 
 
 def display_url(target: BrokerTarget, credentials: BrokerCredentials | None) -> str:
@@ -313,7 +226,9 @@ def broker_address_refusal(ip: IPAddress) -> str | None:
 # --- parsing ----------------------------------------------------------------------------------
 
 
-class _Raw(msgspec.Struct, frozen=True):
+class BrokerUrlParts(msgspec.Struct, frozen=True):
+    """A broker URL taken apart and checked, but for its name (see ``check_name``)."""
+
     scheme: str
     host: str
     port: int
@@ -329,7 +244,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
-def _split(url: str) -> _Raw:
+def split_broker_url(url: str) -> BrokerUrlParts:
+    """Scheme, credentials, host, port, virtual host or database and query parameters of a
+    broker URL, each checked; raises :class:`BrokerTargetRejected`."""
     text = url.strip()
     scheme, sep, _ = text.partition("://")
     scheme = scheme.lower()
@@ -356,10 +273,10 @@ def _split(url: str) -> _Raw:
         raise BrokerTargetRejected("port", "the port is a number from 1 to 65535") from None
     if port == 0:
         raise BrokerTargetRejected("port", "the port is a number from 1 to 65535")
-    kind = _KIND[scheme]
+    kind = KIND_OF_SCHEME[scheme]
     vhost, db = _path(kind, parts.path)
     params = _query(kind, parts.query)
-    return _Raw(
+    return BrokerUrlParts(
         scheme=scheme,
         host=host,
         port=port if port is not None else DEFAULT_PORTS[scheme],
@@ -455,9 +372,10 @@ def _query(kind: BrokerKind, query: str) -> dict[str, str]:
     return params
 
 
-def _check_name(kind: BrokerKind, name: str, *, prefix: bool) -> None:
-    """``prefix``: ``name`` is what precedes an allow-list entry's ``*`` (may be empty)."""
-    part = _NAME_PART[kind]
+def check_name(kind: BrokerKind, name: str, *, prefix: bool) -> None:
+    """Check an exchange, subject or stream name; ``prefix``: ``name`` is what precedes an
+    allow-list entry's ``*`` (may be empty)."""
+    part = NAME_PARAMETER[kind]
     if len(name.encode()) > MAX_NAME_BYTES:
         raise BrokerTargetRejected(part, f"at most {MAX_NAME_BYTES} bytes")
     if kind is BrokerKind.AMQP:
@@ -493,26 +411,21 @@ def _check_routing_key(key: str) -> None:
 # --- rendering --------------------------------------------------------------------------------
 
 
-def _bracketed(host: str) -> str:
+def bracketed(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _render(
-    scheme: str,
-    host: str,
-    port: int,
-    vhost: str,
-    db: int,
-    name: str,
-    target: BrokerTarget | None,
+def render_url(
+    scheme: str, host: str, port: int, vhost: str, db: int, name: str, routing_key: str = ""
 ) -> str:
-    base = f"{scheme}://{_bracketed(host)}:{port}"
-    kind = _KIND[scheme]
-    q = _NAME_PART[kind]
+    """The canonical URL (port always written, parts percent-encoded, no credentials)."""
+    base = f"{scheme}://{bracketed(host)}:{port}"
+    kind = KIND_OF_SCHEME[scheme]
+    q = NAME_PARAMETER[kind]
     if kind is BrokerKind.AMQP:
         url = f"{base}/{quote(vhost, safe='')}?{q}={quote(name, safe='*')}"
-        if target is not None and target.routing_key:
-            url += f"&routing_key={quote(target.routing_key, safe='')}"
+        if routing_key:
+            url += f"&routing_key={quote(routing_key, safe='')}"
         return url
     if kind is BrokerKind.REDIS:
         return f"{base}/{db}?{q}={quote(name, safe='*')}"

@@ -10,12 +10,8 @@ import pytest
 
 from gateway.delivery.brokers.common import BrokerMessage
 from gateway.delivery.destinations import DestinationSender
-from gateway.domain.broker_targets import (
-    BrokerCredentials,
-    BrokerKind,
-    BrokerTarget,
-    parse_allowlist,
-)
+from gateway.domain.broker_allowlist import parse_allowlist
+from gateway.domain.broker_targets import BrokerCredentials, BrokerKind, BrokerTarget
 from gateway.domain.delivery import AttemptResult
 
 HEADERS = {"webhook-id": "msg_1", "webhook-timestamp": "1", "webhook-signature": "v1,x"}

@@ -6,17 +6,15 @@ import ipaddress
 
 import pytest
 
+from gateway.domain.broker_allowlist import allows, parse_allow_entry, parse_allowlist
 from gateway.domain.broker_targets import (
     BrokerCredentials,
     BrokerKind,
     BrokerTarget,
     BrokerTargetRejected,
-    allows,
     broker_address_refusal,
     display_url,
     is_broker_url,
-    parse_allow_entry,
-    parse_allowlist,
     parse_target,
 )
 

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gateway.delivery.destinations import DestinationSender
 from gateway.delivery.ed25519_keys import SigningKey, jwks
-from gateway.domain.broker_targets import BrokerCredentials, parse_allowlist
+from gateway.domain.broker_allowlist import parse_allowlist
+from gateway.domain.broker_targets import BrokerCredentials
 from gateway.domain.delivery import AttemptResult
 from gateway.domain.signing import webhook_headers_for
 from gateway.testing.tcp_proxy import FaultProxy
