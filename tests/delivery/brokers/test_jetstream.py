@@ -185,3 +185,20 @@ async def test_a_closed_port_fails_fast() -> None:
         await js.aclose()
 
     assert ("broker_unreachable", True) == (result.error, result.connect_failed)
+
+
+async def test_a_server_that_stops_answering_times_out_and_the_next_publish_reconnects(
+    nats_stream: NatsStream, nats_proxy: FaultProxy
+) -> None:
+    js = publisher(publish_timeout_s=0.5)
+    target = parse_target(nats_stream.url(nats_proxy.port)).target
+    try:
+        await js.publish(target, None, signed_message())
+        nats_proxy.black_hole()
+        silent = await js.publish(target, None, signed_message())
+        nats_proxy.pass_through()
+        again = await js.publish(target, None, signed_message())
+    finally:
+        await js.aclose()
+
+    assert ("timeout", True, 2) == (silent.error, again.succeeded, nats_proxy.connections_made)
