@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from obstore.store import LocalStore, from_url
+from obstore.store import from_url
 from sqlalchemy.engine import make_url
 
 from gateway.outputs.store import OutputStore
@@ -106,9 +106,7 @@ def open_output_store(settings: Settings) -> OutputStore:
     """The store named by ``GATEWAY_OUTPUT_STORE`` (see the env example), with bounded
     retries so an unreachable bucket fails a copy in seconds, not minutes."""
     if store_is_local(settings):
-        root = local_store_dir(settings)
-        root.mkdir(parents=True, exist_ok=True)
-        return OutputStore(LocalStore(root, mkdir=True), location=root.as_uri())
+        return OutputStore.local(local_store_dir(settings))
     location = settings.output_store.strip()
     client_options: ClientConfig = {
         "connect_timeout": timedelta(seconds=settings.output_connect_timeout_s),

@@ -20,6 +20,9 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 BUFFER_BYTES = 1024 * 1024
+# Flush to disk every this many bytes while writing, so the writeback overlaps the download and
+# the flush at the end (before publishing) is short.
+SYNC_EVERY_BYTES = 64 * 1024 * 1024
 _IOV_MAX = 1024  # os.writev takes at most this many buffers at once (Linux)
 
 
@@ -37,6 +40,7 @@ class StagingWriter:
         self._pending_bytes = 0
         self._in_flight: concurrent.futures.Future[None] | None = None
         self._hash = hashlib.sha256()
+        self._unsynced = 0
         # Staging names are random (``OutputStore.new_staging_path``): no need for O_EXCL.
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
 
@@ -75,6 +79,10 @@ class StagingWriter:
                     views.pop(0)
                 if views and written:
                     views[0] = views[0][written:]
+        self._unsynced += sum(len(chunk) for chunk in chunks)
+        if self._unsynced >= SYNC_EVERY_BYTES:
+            os.fdatasync(self._fd)
+            self._unsynced = 0
 
     def _close(self, *, flush: bool) -> None:
         fd, self._fd = self._fd, None

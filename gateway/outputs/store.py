@@ -101,6 +101,13 @@ class OutputStore:
         self._chunk = multipart_chunk_bytes
         self._concurrency = multipart_concurrency
 
+    @classmethod
+    def local(cls, root: Path) -> OutputStore:
+        """A store in the directory ``root`` (made if missing); deleting an object also
+        removes the folders it leaves empty."""
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(LocalStore(root, automatic_cleanup=True), location=root.as_uri())
+
     @property
     def is_local(self) -> bool:
         return self.local_root is not None

@@ -58,6 +58,11 @@ async def test_put_head_list_range_delete(backend: Backend, tmp_path: Path) -> N
     assert None is await store.head("videos/j/video.mp4")
     assert ["videos/j/poster.jpg"] == await stored_keys(store)
     assert [] == await store.staged_files()
+    assert await store.delete("videos/j/poster.jpg")
+    again = await store.delete("videos/j/poster.jpg")
+    assert (backend.name == "s3") == again  # S3 does not say whether there was one
+    if store.local_root is not None:  # no empty folder is left per job
+        assert not (store.local_root / "videos" / "j").exists()
 
 
 async def test_put_stream_round_trip(backend: Backend) -> None:
