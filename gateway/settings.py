@@ -128,7 +128,8 @@ class Settings:
 
     # Kept outputs (the finished videos, issue 26). The store: "" is a directory "outputs"
     # beside the SQLite file (./outputs on PostgreSQL); a path or file:///… is a local
-    # directory; s3://bucket/prefix (also gs://…, az://…) an object store.
+    # directory; s3://bucket/prefix (also gs://bucket/prefix, az://container/prefix) an object
+    # store.
     output_store: str = ""
     output_store_shared: bool = False  # the local directory is shared by every replica
     output_staging_dir: str = ""  # remote stores: where downloads are staged ("": beside the db)

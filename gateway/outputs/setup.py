@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import obstore
 from obstore.store import from_url
 from sqlalchemy.engine import make_url
 
 from gateway.outputs.store import OutputStore
-from gateway.settings import Settings
+from gateway.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, RetryConfig, S3Config
@@ -104,7 +105,8 @@ def _s3_config(settings: Settings) -> S3Config | None:
 
 def open_output_store(settings: Settings) -> OutputStore:
     """The store named by ``GATEWAY_OUTPUT_STORE`` (see the env example), with bounded
-    retries so an unreachable bucket fails a copy in seconds, not minutes."""
+    retries so an unreachable bucket fails a copy in seconds, not minutes. A store URL obstore
+    cannot build a store from is a :class:`SettingsError` (nothing is connected to here)."""
     if store_is_local(settings):
         return OutputStore.local(local_store_dir(settings))
     location = settings.output_store.strip()
@@ -115,9 +117,16 @@ def open_output_store(settings: Settings) -> OutputStore:
     if settings.output_store_allow_http:
         client_options["allow_http"] = True
     retry: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
-    store = from_url(
-        location, config=_s3_config(settings), client_options=client_options, retry_config=retry
-    )
+    try:
+        store = from_url(
+            location,
+            config=_s3_config(settings),
+            client_options=client_options,
+            retry_config=retry,
+        )
+    except (obstore.exceptions.BaseError, ValueError) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SettingsError(f"GATEWAY_OUTPUT_STORE {location!r}: {first_line}") from None
     staging = (
         Path(settings.output_staging_dir).expanduser().resolve()
         if settings.output_staging_dir
@@ -127,9 +136,12 @@ def open_output_store(settings: Settings) -> OutputStore:
 
 
 def _without_credentials(url: str) -> str:
+    """The store URL for messages: a ``user:password@`` in it is dropped."""
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=netloc).geturl()
 
 
 __all__ = [

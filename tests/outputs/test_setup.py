@@ -91,3 +91,14 @@ def test_output_settings_are_read_and_secret() -> None:
 def test_bad_output_settings_are_refused(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({name: value})
+
+
+def test_other_clouds_are_built_through_obstore(tmp_path: Path) -> None:
+    """GCS and Azure are constructed the same way (not exercised against a server here); a
+    URL obstore cannot build a store from is a settings error naming the variable."""
+    gcs = open_output_store(
+        Settings(output_store="gs://bucket/prefix", output_staging_dir=str(tmp_path))
+    )
+    assert (False, True, "gs://bucket/prefix") == (gcs.is_local, gcs.can_presign, gcs.location)
+    with pytest.raises(SettingsError, match="GATEWAY_OUTPUT_STORE"):
+        open_output_store(Settings(output_store="az://container/prefix"))  # no account given
