@@ -37,7 +37,7 @@ import msgspec
 
 from gateway.delivery.guard import AddressGuard
 from gateway.domain.addresses import Allowlist
-from gateway.domain.containers import SNIFF_BYTES, Sniffed, sniff_container
+from gateway.domain.containers import SNIFF_BYTES, Container, Sniffed, sniff_container
 from gateway.domain.outputs import KeepFailureReason, link_expiry, output_keys
 from gateway.outputs.probe import probe_video
 from gateway.outputs.slots import CopySlots
@@ -147,7 +147,9 @@ class Copier:
 
     async def copy_video(self, source_url: str, *, job_id: str) -> KeptVideo | KeepFailure:
         """Keep the video at ``source_url`` as job ``job_id``'s output (see the module doc).
-        Idempotent: a second copy of the same job overwrites the same keys."""
+        Idempotent: a second copy of the same job overwrites the same keys. A ``job_id`` that
+        cannot name an object raises ``ValueError`` at once (a caller's bug, not a failure)."""
+        output_keys(job_id, Container.MP4)
         link_expires_at = link_expiry(source_url)
         async with self.slots.hold():
             try:

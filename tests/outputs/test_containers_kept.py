@@ -17,7 +17,7 @@ from tests.outputs.conftest import local_settings, read_all
 
 
 def make_video(container: str, codec: str, *, frames: int = 24, fps: int = 12) -> bytes:
-    """``frames`` frames of 64×48 moving gradient, ``frames / fps`` seconds long."""
+    """``frames`` frames of 64x48 moving gradient, ``frames / fps`` seconds long."""
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as muxer:
         stream = muxer.add_stream(codec, rate=fps)

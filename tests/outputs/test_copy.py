@@ -252,3 +252,11 @@ def _async(check: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
         return bool(check())
 
     return condition
+
+
+async def test_a_job_id_that_cannot_name_an_object_is_refused_before_any_download(
+    backend: Backend, copier: Copier
+) -> None:
+    with pytest.raises(ValueError, match="cannot name an object"):
+        await copier.copy_video("http://127.0.0.1:9/v.mp4", job_id="../../etc")
+    await nothing_left(backend)
