@@ -1,6 +1,7 @@
 """Keeping outputs (issue 26): how fast the copier copies, and how much memory copies take.
 
     uv run python -m bench.outputs [--mib 512] [--rounds 7]
+    uv run python -m bench.outputs --breakdown        # where the copier's time and CPU go
     uv run python -m bench.outputs --rss [--copies 4] [--mib 1024]   # by hand, not in CI
 
 Throughput: one file of ``--mib`` MiB, served by a loopback server in a child process that
@@ -13,10 +14,15 @@ copied in alternated rounds by
   sniffing, SHA-256 and writes in the copier's threads, the PyAV probe, fsync and the atomic
   rename;
 
-and the table gives MB/s, this process's CPU per GiB, and the copier's ratio to plain (goal
-≥ 0.8). Memory (``--rss``): ``--copies`` files of ``--mib`` MiB copied at once into the
-filesystem store; resident memory is sampled every 20 ms and its peak compared with the idle
-process (the copier built, one small copy done so every library is loaded; goal: within 50 MB).
+and the table gives MB/s, this process's CPU per GiB (its threads included), the event loop's
+lag meanwhile, and the copier's ratio to plain (goal ≥ 0.8). ``--breakdown`` runs the copier's
+parts alone, same rounds: reading through the guarded transport (bytes dropped), httpx's
+default transport doing the same, and the guarded read into the staging writer (SHA-256, write,
+flush), beside the whole copy.
+
+Memory (``--rss``): ``--copies`` files of ``--mib`` MiB copied at once into the filesystem store;
+resident memory is sampled every 20 ms and its peak compared with the idle process (the copier
+built, one small copy done so every library is loaded; goal: within 50 MB).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +48,7 @@ from bench.common import Process, free_port, print_table
 from gateway.delivery.guard import AddressGuard
 from gateway.domain.addresses import Allowlist
 from gateway.outputs import Copier, KeptVideo, OutputStore, SourceClient
+from gateway.outputs.staging import StagingWriter
 from mock_upstream.files import SAMPLE_MP4
 
 MIB = 1024 * 1024
@@ -168,8 +176,43 @@ async def copier_copy(copier: Copier, url: str, job_id: str) -> Copied:
     return Copied(elapsed, used, result.bytes, result.sha256, lag_ms=lag.samples)
 
 
+async def guarded_read(source: SourceClient, url: str, path: Path | None) -> Copied:
+    """The copier's download alone: into the staging writer, or (``path`` None) dropped."""
+    started, cpu = time.perf_counter(), time.process_time()
+    response, _ = await source.open(url)
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        writer = None if path is None else StagingWriter(path, executor=executor)
+        size = 0
+        async with LoopLag() as lag:
+            async for chunk in response.aiter_raw():
+                size += len(chunk)
+                if writer is not None:
+                    await writer.write(chunk)
+            await response.aclose()
+            if writer is not None:
+                await writer.finish()
+    elapsed = time.perf_counter() - started
+    if path is not None:
+        await asyncio.to_thread(path.unlink)
+    return Copied(elapsed, time.process_time() - cpu, size, lag_ms=lag.samples)
+
+
+async def httpx_read(url: str) -> Copied:
+    started, cpu = time.perf_counter(), time.process_time()
+    size = 0
+    async with (
+        LoopLag() as lag,
+        httpx.AsyncClient(timeout=60) as http,
+        http.stream("GET", url) as response,
+    ):
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+    elapsed = time.perf_counter() - started
+    return Copied(elapsed, time.process_time() - cpu, size, lag_ms=lag.samples)
+
+
 async def measure_throughput(
-    server_url: str, directory: Path, *, mib: float, rounds: int
+    server_url: str, directory: Path, *, mib: float, rounds: int, breakdown: bool = False
 ) -> dict[str, list[Copied]]:
     size = int(mib * MIB)
     url = f"{server_url}/{size}"
@@ -179,6 +222,16 @@ async def measure_throughput(
         "plain + fsync": lambda n: plain_copy(url, directory / f"fsync-{n}", fsync=True),
         "copier": lambda n: copier_copy(copier, url, f"job_{n}"),
     }
+    if breakdown:
+        variants = {
+            "plain": variants["plain"],
+            "httpx read, bytes dropped": lambda n: httpx_read(url),
+            "guarded read, bytes dropped": lambda n: guarded_read(copier.source, url, None),
+            "guarded read + staging writer": lambda n: guarded_read(
+                copier.source, url, directory / f"staged-{n}"
+            ),
+            "copier": variants["copier"],
+        }
     results: dict[str, list[Copied]] = {name: [] for name in variants}
     try:
         for n in range(rounds):
@@ -299,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mib", type=float, default=None, help="file size (512; --rss: 1024)")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--rss", action="store_true", help="peak memory of parallel copies")
+    parser.add_argument("--breakdown", action="store_true", help="the copier's parts alone")
     parser.add_argument("--copies", type=int, default=4)
     parser.add_argument("--dir", default=None, help="where files are written (default: tmp)")
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
@@ -316,7 +370,13 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 mib = args.mib or 512
                 results = asyncio.run(
-                    measure_throughput(server.url, directory, mib=mib, rounds=args.rounds)
+                    measure_throughput(
+                        server.url,
+                        directory,
+                        mib=mib,
+                        rounds=args.rounds,
+                        breakdown=args.breakdown,
+                    )
                 )
                 throughput_table(results, mib)
         finally:

@@ -20,9 +20,6 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 BUFFER_BYTES = 1024 * 1024
-# Flush to disk every this many bytes while writing, so the writeback overlaps the download and
-# the flush at the end (before publishing) is short.
-SYNC_EVERY_BYTES = 64 * 1024 * 1024
 _IOV_MAX = 1024  # os.writev takes at most this many buffers at once (Linux)
 
 
@@ -40,7 +37,6 @@ class StagingWriter:
         self._pending_bytes = 0
         self._in_flight: concurrent.futures.Future[None] | None = None
         self._hash = hashlib.sha256()
-        self._unsynced = 0
         # Staging names are random (``OutputStore.new_staging_path``): no need for O_EXCL.
         self._fd: int | None = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
 
@@ -66,7 +62,9 @@ class StagingWriter:
             self._in_flight = None
 
     def _absorb(self, chunks: list[bytes]) -> None:
-        """Thread work: hash, then write every chunk (one ``writev`` per 1,024 chunks)."""
+        """Thread work: hash, then write every chunk (one ``writev`` per 1,024 chunks). The
+        chunks are not joined first: a fresh 1 MiB buffer per MiB costs page faults that made
+        a copy half again as expensive in CPU (measured)."""
         assert self._fd is not None
         for chunk in chunks:
             self._hash.update(chunk)
@@ -79,12 +77,11 @@ class StagingWriter:
                     views.pop(0)
                 if views and written:
                     views[0] = views[0][written:]
-        self._unsynced += sum(len(chunk) for chunk in chunks)
-        if self._unsynced >= SYNC_EVERY_BYTES:
-            os.fdatasync(self._fd)
-            self._unsynced = 0
 
     def _close(self, *, flush: bool) -> None:
+        # One flush at the end, before the file is published. Flushing every 64 MiB on the way
+        # (to shorten this one) cost a fifth of the throughput and a quarter more CPU: the
+        # writing thread then does the writeback the kernel's flusher would do (measured).
         fd, self._fd = self._fd, None
         if fd is None:
             return
