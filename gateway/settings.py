@@ -140,6 +140,29 @@ class Settings:
     wait_check_interval_s: float = 1.0  # the fallback check of waited-on jobs (one query)
     event_stream_poll_s: float = 0.5  # how often an open event stream reads the job's history
 
+    # Kept outputs (the finished videos, issue 26). The store: "" is a directory "outputs"
+    # beside the SQLite file (./outputs on PostgreSQL); a path or file:///… is a local
+    # directory; s3://bucket/prefix (also gs://bucket/prefix, az://container/prefix) an object
+    # store.
+    output_store: str = ""
+    output_store_shared: bool = False  # the local directory is shared by every replica
+    output_staging_dir: str = ""  # remote stores: where downloads are staged ("": beside the db)
+    output_s3_endpoint: str = ""  # MinIO, R2, …; "" for AWS S3
+    output_s3_region: str = ""
+    output_s3_access_key_id: str = field(default="", repr=False)
+    output_s3_secret_access_key: str = field(default="", repr=False)
+    output_store_allow_http: bool = False  # an http:// endpoint (tests, a local MinIO)
+    output_signing_key: str = field(default="", repr=False)  # signs the kept videos' links
+    output_retention_s: float = 7 * 86400.0
+    # Where a copy may fetch from despite the SSRF rules (never widened by the callbacks').
+    output_source_allowlist: tuple[str, ...] = ()
+    output_max_bytes: int = 2 * 1024**3
+    output_max_redirects: int = 5
+    output_copy_concurrency: int = 4  # copies in flight per replica
+    output_connect_timeout_s: float = 10.0
+    output_read_timeout_s: float = 60.0  # the longest silence while downloading
+    output_copy_timeout_s: float = 3600.0  # one copy attempt, download to publish
+
     # Storage and logs.
     sqlite_synchronous: str = "NORMAL"  # "NORMAL" or "FULL"
     log_format: str = "json"  # "json" or "console"
@@ -172,6 +195,9 @@ class Settings:
             self.otel_exporter_otlp_headers,
             # Each header's value alone too (a token may be logged without its name).
             *key_value_pairs(self.otel_exporter_otlp_headers, "").values(),
+            self.output_s3_access_key_id,
+            self.output_s3_secret_access_key,
+            self.output_signing_key,
         ]
 
     def explicitly_set(self) -> frozenset[str]:
@@ -301,6 +327,14 @@ def _check(settings: Settings) -> None:
             "GATEWAY_DELIVERY_CLIENT_HOST_LIMIT must be >= 0 and "
             "GATEWAY_DELIVERY_BREAKER_CLIENTS >= 1"
         )
+    if settings.output_copy_concurrency < 1 or settings.output_max_bytes < 1:
+        raise SettingsError(
+            "GATEWAY_OUTPUT_COPY_CONCURRENCY and GATEWAY_OUTPUT_MAX_BYTES must be >= 1"
+        )
+    if not 0 <= settings.output_max_redirects <= 20:
+        raise SettingsError("GATEWAY_OUTPUT_MAX_REDIRECTS must be between 0 and 20")
+    if settings.output_retention_s <= 0:
+        raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
 
 
 @dataclass(frozen=True, slots=True)

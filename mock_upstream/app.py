@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,17 +17,16 @@ import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.handlers import asgi
-from litestar.params import FromPath
 from litestar.types import Receive, Scope, Send
 
 from mock_upstream import scenarios
 from mock_upstream.config import MockConfig
 from mock_upstream.contract import Contract
+from mock_upstream.files import serve_file
 from mock_upstream.messages import OTHER_500_MESSAGES, error_body
 from mock_upstream.state import MockJob, MockState, redact_headers
 
 PATH = "/v2/video/generations"
-SAMPLE_MP4 = Path(__file__).parent / "assets" / "sample.mp4"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_BODY_BYTES = 50 * 1024 * 1024
 
@@ -204,7 +202,13 @@ def create_app(config: MockConfig | None = None) -> Litestar:
             return
         entry["status"] = 200
         reply.headers["x-inference-id"] = job.id
-        await reply.json(200, job.view(state.config.clock(), _base_url(scope)))
+        view = job.view(
+            state.config.clock(),
+            _base_url(scope),
+            video_secret=state.video_secret,
+            video_ttl_s=state.config.video_ttl_s,
+        )
+        await reply.json(200, view)
 
     @asgi(PATH, is_mount=False, copy_scope=False)
     async def generations(scope: Scope, receive: Receive, send: Send) -> None:
@@ -248,11 +252,9 @@ def create_app(config: MockConfig | None = None) -> Litestar:
         finally:
             entry["finished"] = time.time()
 
-    @get("/files/{name:str}", include_in_schema=False)
-    async def video_file(name: FromPath[str]) -> Response[bytes]:
-        if not name.endswith(".mp4") or name[:-4] not in state.jobs:
-            raise HTTPException(status_code=404)
-        return Response(SAMPLE_MP4.read_bytes(), media_type="video/mp4")
+    @asgi("/files", is_mount=True, copy_scope=True)
+    async def video_file(scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_file(state, scope, receive, send)
 
     @get("/__mock/requests", include_in_schema=False)
     async def journal() -> list[dict[str, Any]]:

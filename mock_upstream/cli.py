@@ -20,10 +20,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--key", default=None, help="the only API key accepted (default: any)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenario", default=None, help="the default scenario for every job")
+    parser.add_argument(
+        "--video-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="video links expire this long after completion (403 after; 0: never expire)",
+    )
     args = parser.parse_args(argv)
     make = MockConfig.fast if args.timings == "fast" else MockConfig.realistic
     config = make(
-        strict=args.strict, expected_key=args.key, seed=args.seed, default_scenario=args.scenario
+        strict=args.strict,
+        expected_key=args.key,
+        seed=args.seed,
+        default_scenario=args.scenario,
+        video_ttl_s=args.video_ttl if args.video_ttl > 0 else None,
     )
     print(
         f"mock upstream on http://{args.host}:{args.port} ({args.timings} timings"

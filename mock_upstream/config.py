@@ -22,6 +22,9 @@ class MockConfig:
     default_scenario: str | None = None
     hang_s: float = 300.0  # how long a "hang" scenario holds a request open (bounded)
     by_family: bool = False  # scale the timings by the model's family (realistic timings)
+    # A completed job's video link is signed with Expires= this long after completion and
+    # answers 403 after that (None: plain links that never expire).
+    video_ttl_s: float | None = 3600.0
 
     @classmethod
     def realistic(cls, **changes: Any) -> MockConfig:

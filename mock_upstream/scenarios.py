@@ -24,6 +24,19 @@ Names (N is a number):
 - ``reset``, ``hang``, ``truncated_json``, ``invalid_json``: the POST itself fails at the
   transport level. ``reset`` and ``truncated_json`` create the job first (the generation
   exists, the caller cannot know), like a connection lost after the upstream accepted.
+
+How the finished video's link behaves (the job's lifecycle is the normal one):
+
+- ``video_slow_N``: the file trickles out in 8 pieces over N seconds.
+- ``video_truncated``: ``Content-Length`` promises the whole file, half is sent, the connection
+  closes.
+- ``video_redirect`` / ``video_redirect_N``: the link answers 302, N times in a chain (1 by
+  default), before the file.
+- ``video_octet_stream``: the file as ``application/octet-stream`` (what CDNs often send).
+- ``video_not_video``: an HTML error page served as ``video/mp4``.
+- ``video_huge_N`` / ``video_huge_chunked_N``: N MiB (fractions allowed), generated on the fly
+  after a real MP4 header, with a ``Content-Length`` / without one (chunked).
+- ``video_500_N``: the first N downloads answer 500, then the file.
 """
 
 from __future__ import annotations
@@ -55,6 +68,13 @@ class Scenario:
     forget: bool = False
     latency_s: float = 0.0
     other_status_words: bool = False  # waiting → active → succeeded/failed
+    video: str | None = None  # how the video link misbehaves (VIDEO_FAULTS)
+    video_param: float = 0.0  # seconds, hops, MiB or failures, by fault
+
+
+VIDEO_FAULTS = ("slow", "truncated", "redirect", "octet_stream", "not_video", "huge",
+                "huge_chunked", "500")  # fmt: skip
+_NUMBER = r"(\d+(?:\.\d+)?)"
 
 
 def parse(name: str) -> Scenario:
@@ -91,6 +111,13 @@ def parse(name: str) -> Scenario:
         return Scenario(name=n, poll_failures=int(m.group(2)), poll_fault=m.group(1))
     if m := re.fullmatch(r"slow_(\d+(?:\.\d+)?)", n):
         return Scenario(name=n, latency_s=float(m.group(1)))
+    if n in ("video_truncated", "video_octet_stream", "video_not_video", "video_redirect"):
+        fault = n.removeprefix("video_")
+        return Scenario(name=n, video=fault, video_param=1.0 if fault == "redirect" else 0.0)
+    if m := re.fullmatch(rf"video_(slow|redirect|huge|huge_chunked|500)_{_NUMBER}", n):
+        if m.group(1) in ("redirect", "500") and not m.group(2).isdigit():
+            raise UnknownScenario(f"{m.group(1)} needs a whole number, in {name!r}")
+        return Scenario(name=n, video=m.group(1), video_param=float(m.group(2)))
     raise UnknownScenario(f"unknown scenario {name!r}")
 
 

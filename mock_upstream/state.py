@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import secrets
 import string
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from mock_upstream.config import MockConfig
+from mock_upstream.links import video_link
 from mock_upstream.scenarios import Scenario
 
 _ID_ALPHABET = string.ascii_letters + string.digits + "_-"
@@ -27,6 +29,7 @@ class MockJob:
     generating_at: float
     done_at: float
     polls: int = 0
+    downloads: int = 0  # requests for the video file
 
     def status(self, now: float) -> str:
         words = _OTHER_WORDS if self.scenario.other_status_words else _WORDS
@@ -36,14 +39,23 @@ class MockJob:
             return words[1]
         return words[3] if self.scenario.job_error else words[2]
 
-    def view(self, now: float, base_url: str) -> dict[str, Any]:
+    def view(
+        self,
+        now: float,
+        base_url: str,
+        *,
+        video_secret: bytes = b"",
+        video_ttl_s: float | None = None,
+    ) -> dict[str, Any]:
         status = self.status(now)
         answer: dict[str, Any] = {"id": self.id, "status": status}
         if status in ("completed", "succeeded"):
             duration = self.body.get("duration", 5)
             seconds = duration if isinstance(duration, int) else 5
             credits = 126_000 * seconds // 5
-            answer["video"] = {"url": f"{base_url}/files/{self.id}.mp4"}
+            expires_at = None if video_ttl_s is None else self.done_at + video_ttl_s
+            url = video_link(base_url, f"{self.id}.mp4", secret=video_secret, expires_at=expires_at)
+            answer["video"] = {"url": url}
             answer["meta"] = {"usage": {"credits_used": credits, "usd_spent": credits / 2_100_000}}
         elif status in ("error", "failed"):
             if self.scenario.job_error == "detail":
@@ -70,6 +82,7 @@ class MockState:
     jobs: dict[str, MockJob] = field(default_factory=dict)
     journal: list[dict[str, Any]] = field(default_factory=list)
     rng: random.Random = field(init=False)
+    video_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:

@@ -16,6 +16,7 @@ FACES = [
     "gateway.delivery",
     "gateway.http",
     "gateway.observability",
+    "gateway.outputs",
     "gateway.service",
     "gateway.store",
     "gateway.testing",

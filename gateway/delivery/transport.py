@@ -116,12 +116,21 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         extensions: dict[str, object],
     ) -> httpx.Response:
         last_error: httpx.ConnectError | None = None
+        try:
+            # A body known in full goes on as bytes: handed on as a stream instead, aiohttp
+            # sends it chunked, and a GET then carries "Transfer-Encoding: chunked" and an
+            # empty chunk the server never reads (a server closing with it unread resets the
+            # connection under the answer; some refuse such a GET outright).
+            content: bytes | None = request.content
+        except httpx.RequestNotRead:
+            content = None
         for ip in ips:  # every one was checked
             to_ip = httpx.Request(
                 request.method,
                 request.url.copy_with(host=str(ip)),
                 headers=request.headers,  # Host included: the URL's host, not the address
-                stream=request.stream,
+                content=content,
+                stream=None if content is not None else request.stream,
                 extensions=extensions,
             )
             try:

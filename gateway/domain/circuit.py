@@ -15,7 +15,8 @@ one that fails opens it for the next step.
 
 What counts as a failure is what says the destination itself is unwell: no answer (connect
 error, timeout, reset), a 5xx, or 429. Any other answer (2xx, 4xx, a redirect) is the receiver
-speaking, so the destination is up.
+speaking, so the destination is up. A broker's confirm is a success, and its refusal of one
+message (``BROKER_REFUSALS``: unroutable, no stream, too large, …) is the broker speaking.
 
 The breaker only defers: it never kills a delivery nor disables a destination. A delivery dies
 by its own attempts (the retry schedule), probes included. (Svix, by contrast, disables an
@@ -33,7 +34,7 @@ from typing import Literal
 
 import msgspec
 
-from gateway.domain.delivery import AttemptResult
+from gateway.domain.delivery import BROKER_REFUSALS, AttemptResult
 
 
 class BreakerPolicy(msgspec.Struct, frozen=True):
@@ -62,8 +63,10 @@ class Admission(msgspec.Struct, frozen=True):
 def is_failure(result: AttemptResult) -> bool:
     """Whether an attempt's result says the destination is unwell (see the module's text)."""
     status = result.status_code
-    if status is None:
-        return result.error != "blocked_address"  # the guard refused: not the host's health
+    if result.succeeded:
+        return False
+    if status is None:  # the guard refused, or a broker refused one message: not its health
+        return result.error != "blocked_address" and result.error not in BROKER_REFUSALS
     return status >= 500 or status == 429
 
 

@@ -23,12 +23,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
+from gateway.domain.broker_targets import DEFAULT_PORTS
+
 
 @functools.lru_cache(maxsize=4096)  # callback URLs repeat; a claim looks at dozens at a time
 def destination(url: str) -> str:
-    """Where a webhook goes, for the per-destination cap: scheme, host and port."""
+    """Where a webhook goes, for the per-destination cap and the breaker: scheme, host and port,
+    with each scheme's own default port (a broker's too: ``nats://h`` is ``nats://h:4222``)."""
     parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    port = parts.port or DEFAULT_PORTS.get(parts.scheme, 80)
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 

@@ -27,8 +27,10 @@ from gateway.domain.delivery import AttemptResult
 
 # Svix's schedule: the first attempt at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 SVIX_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
-# Refusals that cannot get better by waiting: the guard refused the address.
-_HOPELESS_ERRORS = frozenset({"blocked_address"})
+# Refusals that cannot get better by waiting: the guard (or the broker allow-list) refused the
+# address; the target URL is not a valid one; the message is over the broker's size limit (the
+# same bytes go each time).
+_HOPELESS_ERRORS = frozenset({"blocked_address", "invalid_target", "message_too_large"})
 
 
 class DeliveryPolicy(msgspec.Struct, frozen=True):
@@ -62,6 +64,8 @@ def decide(
     """``attempt`` is the 1-based number of the attempt that produced ``result``."""
     status = result.status_code
     if result.succeeded:
+        if status is None:
+            return Decision("delivered", None, "the broker confirmed it")
         return Decision("delivered", None, f"receiver answered {status}")
     if status == 410:
         return Decision("gone", None, "receiver answered 410 Gone: no more attempts")

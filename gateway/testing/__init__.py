@@ -8,7 +8,10 @@ benchmarks and the screenshots start the product one way.
 - ``Receiver``: a scripted webhook receiver;
 - ``gateway.testing.fakes``: doubles for the service's ports (a clock that moves when told,
   a scripted upstream, a recording sender);
-- ``wait_for`` and friends: waiting on a condition with a bounded timeout (never a fixed sleep).
+- ``wait_for`` and friends: waiting on a condition with a bounded timeout (never a fixed sleep);
+- ``gateway.testing.tcp_proxy``: a fault-injecting TCP proxy on loopback.
+
+Nothing here runs in the service (an import contract keeps it out).
 """
 
 from gateway.testing.processes import GatewayProcess, api_and_worker

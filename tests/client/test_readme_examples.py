@@ -5,10 +5,13 @@ and print what they say. (Every other page's samples, README.md's included, run 
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
 
+from gateway.delivery.ed25519_keys import SigningKey
+from gateway.domain.signing import webhook_headers_for
 from gateway.testing import LiveStack
 from gateway.testing.waiting import wait_for
 
@@ -51,7 +54,7 @@ def test_the_first_client_example_runs(live: LiveStack, capsys: pytest.CaptureFi
         "request_headers": headers,
     }
     exec(compile(example, README, "exec"), namespace)  # noqa: S102 (our own README's code)
-    assert re.search(r"^completed http://\S+\.mp4$", capsys.readouterr().out, re.MULTILINE)
+    assert re.search(r"^completed http://\S+\.mp4(\?\S+)?$", capsys.readouterr().out, re.MULTILINE)
 
 
 def test_the_webhook_receiver_example_accepts_a_real_webhook_and_refuses_a_forgery(
@@ -65,3 +68,26 @@ def test_the_webhook_receiver_example_accepts_a_real_webhook_and_refuses_a_forge
     assert callable(receive)
     assert (200, 400) == (receive(body, headers), receive(body + b" ", headers))
     assert "video.generation.completed" in capsys.readouterr().out
+
+
+def test_the_public_key_receiver_example_accepts_a_v1a_webhook_and_refuses_a_forgery(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Signed as the gateway signs for a client in ``ed25519`` mode (no live gateway needed)."""
+    key = SigningKey.generate()
+    body = b'{"type": "video.generation.completed", "data": {"id": "job_1", "status": "completed"}}'
+    headers = webhook_headers_for(
+        "ed25519",
+        secrets=[],
+        signers=[key.sign],
+        msg_id="msg_1",
+        timestamp=int(time.time()),
+        body=body,
+    )
+    example = python_blocks(ROOT / "clients/python/README.md")[2]
+    namespace: dict[str, object] = {}
+    exec(compile(example.replace("whpk_…", key.public_key()), "README", "exec"), namespace)  # noqa: S102
+    receive = namespace["receive"]
+    assert callable(receive)
+    assert (200, 400) == (receive(body, headers), receive(body + b" ", headers))
+    assert "video.generation.completed job_1" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from gateway.delivery.sender import WebhookSender
 from gateway.delivery.transport import BlockedAddress, GuardedTransport, ResolutionFailed
 from gateway.domain.addresses import Allowlist
 from gateway.domain.delivery import AttemptResult
-from tests.delivery.receiver import Receiver, ScriptedResolver, response_head, self_signed
+from tests.delivery.receiver import Receiver, ScriptedResolver, answer, response_head, self_signed
 
 BODY = b'{"type": "video.generation.completed"}'
 HEADERS = {"content-type": "application/json", "webhook-id": "msg_1"}
@@ -255,3 +255,34 @@ async def test_a_tls_connection_for_one_name_is_not_reused_for_another(tmp_path:
     assert "CERTIFICATE_VERIFY_FAILED" in second.response_excerpt
     assert [f"a.test:{receiver.port}"] == [seen.headers["host"] for seen in receiver.requests]
     assert 1 == receiver.connections
+
+
+async def test_a_get_goes_out_without_a_body() -> None:
+    """Through the real pool, a GET (a video download) carries no body and no
+    ``Transfer-Encoding``, and a POST its exact bytes with their length."""
+    receiver = await Receiver(answer(200, b"ok")).start()
+    transport = GuardedTransport(AddressGuard(LOOPBACK), limits=httpx.Limits(max_connections=2))
+    try:
+        for request in (
+            httpx.Request("GET", receiver.url(path="/video.mp4")),
+            httpx.Request("POST", receiver.url(), content=BODY, headers=HEADERS),
+        ):
+            response = await transport.handle_async_request(request)
+            await response.aread()
+            await response.aclose()
+    finally:
+        await transport.aclose()
+        await receiver.close()
+    get, post = receiver.requests
+    assert ("GET", b"", None, None) == (
+        get.method,
+        get.body,
+        get.headers.get("transfer-encoding"),
+        get.headers.get("content-length"),
+    )
+    assert ("POST", BODY, str(len(BODY)), None) == (
+        post.method,
+        post.body,
+        post.headers.get("content-length"),
+        post.headers.get("transfer-encoding"),
+    )

@@ -37,6 +37,37 @@ def test_what_says_a_destination_is_unwell() -> None:
     assert not is_failure(AttemptResult(status_code=None, latency_ms=0.1, error="blocked_address"))
 
 
+def test_what_says_a_broker_is_unwell() -> None:
+    """A confirm is a success and a refusal of one message is the broker speaking; no
+    connection, a lost one or no confirm in time say it is unwell."""
+
+    def broker(error: str | None) -> AttemptResult:
+        return AttemptResult(status_code=None, latency_ms=1.0, error=error, acknowledged=not error)
+
+    assert {
+        None: False,
+        "unroutable": False,
+        "no_stream": False,
+        "message_too_large": False,
+        "broker_auth_failed": False,
+        "broker_unreachable": True,
+        "connection_lost": True,
+        "timeout": True,
+    } == {
+        error: is_failure(broker(error))
+        for error in (
+            None,
+            "unroutable",
+            "no_stream",
+            "message_too_large",
+            "broker_auth_failed",
+            "broker_unreachable",
+            "connection_lost",
+            "timeout",
+        )
+    }
+
+
 def test_the_circuit_opens_after_the_threshold_of_failures_in_a_row() -> None:
     assert failed_times(2).open_until is None
     assert "send" == admit(POLICY, failed_times(2), T0)[0].verdict

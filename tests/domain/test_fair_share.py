@@ -133,3 +133,22 @@ def test_host_limits_refuse_what_is_not_host_equals_a_number() -> None:
     for entry in ("hooks.zapier.com", "=4", "a.test=0", "a.test=x", "https://a.test=4"):
         with pytest.raises(InvalidHostLimit):
             HostLimits.parse([entry])
+
+
+def test_a_broker_destination_has_its_scheme_s_default_port() -> None:
+    """Each broker on its own port: two brokers on one host are two destinations."""
+    assert [
+        "amqp://10.0.0.5:5672",
+        "amqps://10.0.0.5:5671",
+        "nats://10.0.0.6:4222",
+        "nats://10.0.0.6:4223",
+        "redis://10.0.0.7:6379",
+        "rediss://10.0.0.7:6379",
+    ] == [
+        destination("amqp://10.0.0.5/%2F?exchange=e"),
+        destination("amqps://10.0.0.5?exchange=e"),
+        destination("nats://10.0.0.6?subject=s"),
+        destination("nats://10.0.0.6:4223?subject=s"),
+        destination("redis://10.0.0.7/0?stream=s"),
+        destination("rediss://10.0.0.7/0?stream=s"),
+    ]

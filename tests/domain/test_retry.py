@@ -39,6 +39,14 @@ def result(status: int | None, **fields: object) -> AttemptResult:
         (result(None, error="blocked_address"), 1, ("dead", None)),
         (result(None, error="connect_error", connect_failed=True), 1, ("retry", NOW)),
         (result(None, error="connect_error", connect_failed=True), 2, ("retry", NOW + 300)),
+        # Brokers: a confirm is a delivery without a status code; their failures have codes.
+        (result(None, acknowledged=True), 1, ("delivered", None)),
+        (result(None, error="unroutable"), 1, ("retry", NOW + 5)),
+        (result(None, error="no_stream"), 2, ("retry", NOW + 300)),
+        (result(None, error="connection_lost"), 1, ("retry", NOW + 5)),
+        (result(None, error="broker_unreachable", connect_failed=True), 1, ("retry", NOW)),
+        (result(None, error="message_too_large"), 1, ("dead", None)),
+        (result(None, error="invalid_target"), 1, ("dead", None)),
     ],
 )
 def test_decisions(
@@ -47,6 +55,12 @@ def test_decisions(
     """rng=0.5 means no jitter: the schedule's own delays, Retry-After when longer."""
     decision = decide(POLICY, attempt_result, attempt, NOW, 0.5)
     assert expected == (decision.kind, decision.next_at)
+
+
+def test_a_broker_confirm_is_said_as_such() -> None:
+    decision = decide(POLICY, result(None, acknowledged=True), 1, NOW, 0.5)
+
+    assert "the broker confirmed it" == decision.reason
 
 
 def test_jitter_stays_within_twenty_percent() -> None:

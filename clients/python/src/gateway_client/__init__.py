@@ -21,6 +21,7 @@ from gateway_client._errors import (
     HTTPError,
     InvalidRequest,
     InvalidWebhook,
+    MissingDependency,
     NotFound,
     RateLimited,
     ServerError,
@@ -39,7 +40,7 @@ from gateway_client._models import (
     WebhookEvent,
 )
 from gateway_client._version import __version__
-from gateway_client._webhooks import WebhookVerifier, verify_webhook
+from gateway_client._webhooks import VerificationKey, WebhookVerifier, verify_webhook
 
 __all__ = [
     "DEFAULT_URL",
@@ -59,6 +60,7 @@ __all__ = [
     "Job",
     "JobError",
     "JobPage",
+    "MissingDependency",
     "NotFound",
     "PollingBackoff",
     "RateLimited",
@@ -66,6 +68,7 @@ __all__ = [
     "ServerError",
     "Unauthorized",
     "Unavailable",
+    "VerificationKey",
     "WaitTimeout",
     "WebhookEvent",
     "WebhookVerifier",

@@ -13,7 +13,8 @@
     │   └── Unavailable (503)         the gateway cannot serve now; ``retry_after`` seconds
     ├── ConnectionFailed              no answer at all (refused, reset, timed out)
     ├── WaitTimeout                   ``wait`` gave up first; ``job`` is the last state seen
-    └── InvalidWebhook                a webhook whose signature, timestamp or body does not verify
+    ├── InvalidWebhook                a webhook whose signature, timestamp or body does not verify
+    └── MissingDependency             an optional extra is needed (``[ed25519]`` for ``v1a``)
 
 Every HTTP error carries the gateway's error body: ``{"error": {"code", "message", "details"}}``.
 """
@@ -96,6 +97,10 @@ class WaitTimeout(GatewayError, TimeoutError):
 
 class InvalidWebhook(GatewayError, ValueError):
     """A webhook that does not verify: wrong signature, stale timestamp, missing headers."""
+
+
+class MissingDependency(GatewayError, ImportError):
+    """A feature needs an optional extra that is not installed; the message says which."""
 
 
 _BY_STATUS: dict[int, type[HTTPError]] = {
