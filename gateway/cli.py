@@ -1,4 +1,4 @@
-"""``gateway``: serve, dev, clients, migrate.
+"""The gateway: serve it (serve, dev, migrate, models, clients) or call it (submit, jobs).
 
 ``gateway serve``   production server from the environment (AIMLAPI_KEY required)
 ``gateway dev``     the gateway + the mock upstream + a webhook inbox, on 127.0.0.1

@@ -30,7 +30,12 @@ from typing import Any, ClassVar
 
 
 class GatewayError(Exception):
-    """The root, and the answer to the unforeseen: 500 ``internal_error`` with no detail."""
+    """A failure the gateway did not foresee (the root of the error tree, never raised on
+    purpose). The answer never details it; the gateway logs it with the request id.
+
+    What to do: retry later; for a job, retry with the same ``Idempotency-Key``, so that a job
+    that was in fact accepted is not made twice. If it persists, give the operator the
+    ``X-Request-Id`` of the answer."""
 
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
@@ -54,27 +59,60 @@ class GatewayError(Exception):
 
 
 class InvalidRequest(GatewayError, ValueError):
+    """The body, a header or a query parameter breaks a rule: a model's field missing,
+    of the wrong type or out of range, a field the model does not take, an unknown model, a
+    malformed cursor or time window. ``details`` name each field (a path such as ``events[0]``
+    or ``metadata.order_id``), what it must be and what was given.
+
+    What to do: correct the fields ``details`` name and send again; the same request gets the
+    same answer. ``GET /v1/models/{id}`` lists a model's fields and their rules."""
+
     status_code = 400
     code = "invalid_request"
     summary = "The request breaks a rule; details name the fields"
 
 
 class CallbackRejected(InvalidRequest):
+    """The ``callback_url`` (or a subscription's ``target_url``) is not an http(s) URL
+    without credentials, or names or resolves to an address the SSRF guard refuses: loopback,
+    private, link-local, reserved and the like.
+
+    What to do: give a public http(s) URL of your receiver. For development against a local
+    receiver, the operator can allow it with ``GATEWAY_CALLBACK_ALLOWLIST``."""
+
     code = "callback_url_rejected"
     summary = "The callback URL is not one the gateway will call"
 
 
 class NothingToRedeliver(InvalidRequest):
+    """A redelivery was asked of a job that has no webhook events: it was sent without a
+    ``callback_url`` (and no subscription matched it), or it has not finished yet.
+
+    What to do: nothing to resend. Wait for the job to end, or read it with
+    ``GET /v1/jobs/{id}``."""
+
     code = "nothing_to_redeliver"
     summary = "The job has no webhook events to send again"
 
 
 class TooManySubscriptions(InvalidRequest):
+    """The client already has the most active subscriptions allowed (100).
+
+    What to do: delete subscriptions you no longer use (``DELETE /v1/subscriptions/{id}``),
+    then subscribe again."""
+
     code = "too_many_subscriptions"
     summary = "The client is at its cap of active subscriptions; delete some first"
 
 
 class Unauthorized(GatewayError):
+    """No key was sent, or the key is unknown or revoked; on ``/v1/admin`` routes, the key
+    is not the admin key. ``WWW-Authenticate`` says how to authenticate: ``Authorization:
+    Bearer <key>``, or HTTP Basic with the key as the user name.
+
+    What to do: send a valid client key. A revoked key stays refused: ask the operator for a
+    new client (``gateway clients create``)."""
+
     status_code = 401
     code = "unauthorized"
     summary = "Missing, unknown or revoked key"
@@ -86,58 +124,104 @@ class Unauthorized(GatewayError):
 
 
 class NotFound(GatewayError, LookupError):
+    """No such job, subscription, model, client or route for this caller. Another
+    client's job answers exactly like an unknown one.
+
+    What to do: check the id and the key; a job id belongs to the client whose key created it.
+    For an unknown model, ``GET /v1/models`` lists the ids."""
+
     status_code = 404
     code = "not_found"
     summary = "No such resource for this client"
 
 
 class MethodNotAllowed(GatewayError):
-    """Answered by the framework for a path (``Allow`` lists its methods), never by an operation:
-    the OpenAPI document names it in its description, not under an operation."""
+    """The path exists but has no operation for this method; ``Allow`` lists its methods.
 
+    What to do: use one of the methods ``Allow`` lists."""
+
+    # Answered by the framework for a path, never by an operation: the OpenAPI document names it
+    # in its description, not under an operation.
     status_code = 405
     code = "method_not_allowed"
     summary = "The path has no operation for this method"
 
 
 class IdempotencyKeyReused(GatewayError):
+    """The ``Idempotency-Key`` was already used, within ``GATEWAY_IDEMPOTENCY_TTL_S``
+    (24 h), with a different body. (The same key with the same body returns the original job
+    with ``Idempotent-Replayed: true``: that is not an error.)
+
+    What to do: use a new key for a new job; resend the original body to get the original job."""
+
     status_code = 409
     code = "idempotency_key_reused"
     summary = "Idempotency-Key reused with a different body"
 
 
 class PayloadTooLarge(GatewayError):
+    """The request body is over ``GATEWAY_MAX_BODY_BYTES`` (16 MiB by default, room for a
+    base64 image).
+
+    What to do: send media as http(s) URLs instead of inline base64, or make the body smaller."""
+
     status_code = 413
     code = "payload_too_large"
     summary = "Request body too large"
 
 
 class UnsupportedMediaType(GatewayError):
+    """A job body that is neither JSON (``application/json``) nor a form
+    (``application/x-www-form-urlencoded``).
+
+    What to do: send ``Content-Type: application/json`` with a JSON body, or a form."""
+
     status_code = 415
     code = "unsupported_media_type"
     summary = "Body media type not accepted"
 
 
 class RateLimited(GatewayError):
+    """The client sent more than ``GATEWAY_RATE_LIMIT_PER_MINUTE`` jobs (600) in a minute,
+    counted across every replica. ``Retry-After`` says when the window has room again.
+
+    What to do: wait ``Retry-After`` seconds and send again (with the same ``Idempotency-Key``);
+    the Python client does this on its own."""
+
     status_code = 429
     code = "rate_limited"
     summary = "Rate limit or in-flight cap reached; see Retry-After"
 
 
 class TooManyJobsInFlight(RateLimited):
+    """The client has ``GATEWAY_MAX_IN_FLIGHT_PER_CLIENT`` jobs (1,000) not yet finished.
+    ``Retry-After: 30``.
+
+    What to do: wait for jobs to finish (or ``Retry-After``) and send again."""
+
     code = "too_many_jobs_in_flight"
     summary = "The client's cap of unfinished jobs is reached; see Retry-After"
     default_retry_after_s = 30.0
 
 
 class ServiceUnavailable(GatewayError):
+    """The gateway cannot serve this request now (it is starting or shutting down, or a
+    part it needs is unavailable). Nothing was stored.
+
+    What to do: retry after ``Retry-After`` seconds, with the same ``Idempotency-Key`` for a
+    job."""
+
     status_code = 503
     code = "service_unavailable"
     summary = "The gateway cannot serve now; retry after Retry-After"
 
 
 class StoreUnavailable(ServiceUnavailable):
-    """The database is down, unreachable, full or busy: nothing was stored; retry later."""
+    """The database cannot be reached or cannot commit (PostgreSQL down, SQLite's disk full or
+    its lock held too long). Nothing of this request was stored, and nothing accepted before is
+    lost. ``Retry-After`` is 5 s.
+
+    What to do: retry after ``Retry-After`` seconds, with the same ``Idempotency-Key``."""
 
     code = "store_unavailable"
     summary = "The gateway's database is unavailable; retry later."

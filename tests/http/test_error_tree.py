@@ -1,9 +1,11 @@
 """Every error code is one class of the tree in ``gateway/errors.py``: unique, a 4xx or 5xx, in the
-OpenAPI document and README, and never spelled as a literal anywhere else in the gateway."""
+OpenAPI document and the docs' error-code reference, and never spelled as a literal anywhere
+else in the gateway."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -99,10 +101,20 @@ def test_documented_errors_groups_the_given_classes_by_status() -> None:
     assert "code:" not in drop_in[400].description  # the upstream's shape has no code
 
 
-def test_readme_lists_every_code_with_its_status() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    rows = set(re.findall(r"^\| `(\d{3})` \| `([a-z_]+)` \|", readme, flags=re.MULTILINE))
+def test_the_error_code_reference_lists_every_code_with_its_status() -> None:
+    """The docs' page (``docs/reference/errors.md``) is rendered from the tree at build time;
+    each class needs a docstring saying when it happens and "What to do:"."""
+    spec = importlib.util.spec_from_file_location(
+        "docs_generated", ROOT / "docs/hooks/generated.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = hook.render_error_codes(TREE)
+    rows = set(re.findall(r"^\| `(\d{3})` \| \[`([a-z_]+)`\]", page, flags=re.MULTILINE))
     assert {(str(cls.status_code), cls.code) for cls in TREE} == rows
+    assert "<!-- generated: error-codes -->" in (ROOT / "docs/reference/errors.md").read_text()
 
 
 def test_framework_statuses_answer_with_the_trees_codes() -> None:
