@@ -97,17 +97,24 @@ async def _held(jobs: Jobs, job: JobRecord, prefer: str | None) -> tuple[JobReco
     return await jobs.held(job, wait), {"Preference-Applied": f"wait={wait}"}
 
 
+# History row ids are 64-bit (migration 0008): an id past this no row can have, and the
+# database could not compare it (PostgreSQL's bigint, SQLite's integer overflow).
+LARGEST_EVENT_ID = 2**63 - 1
+
+
 def _last_event_id(raw: str | None) -> int:
+    """The id a resumed stream starts after, checked before the response starts (a failure
+    after the 200's headers could only reset the connection)."""
     if raw is None or not raw.strip():
         return 0
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = -1
-    if value < 0:
+    text = raw.strip()
+    value = int(text) if text.isascii() and text.isdigit() else -1
+    if not 0 <= value <= LARGEST_EVENT_ID:
+        expected = f"an event id this stream sent (a whole number from 0 to {LARGEST_EVENT_ID})"
+        message = wording.must_be(expected, text)
         raise InvalidRequest(
-            "Last-Event-ID must be an event id this stream sent (a whole number)",
-            details=[{"field": "Last-Event-ID", "message": "not an event id"}],
+            wording.summary("The request is invalid", [wording.Wrong("Last-Event-ID", message)]),
+            details=[{"field": "Last-Event-ID", "message": message}],
         )
     return value
 
