@@ -103,11 +103,6 @@ async def subscribe(
             details=[{"field": "events", "message": str(exc)}],
         ) from None
     await check_destination(rt.guard, request.target_url, field="target_url")
-    if await rt.store.subscriptions.count_active(client.id) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
-        raise TooManySubscriptions(
-            f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
-            "delete some first."
-        )
     record = SubscriptionRecord(
         id=new_subscription_id(),
         client_id=client.id,
@@ -117,7 +112,11 @@ async def subscribe(
         active=True,
         created_at=rt.clock(),
     )
-    await rt.store.subscriptions.create(record)
+    if not await rt.store.subscriptions.create(record, limit=MAX_SUBSCRIPTIONS_PER_CLIENT):
+        raise TooManySubscriptions(
+            f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
+            "delete some first."
+        )
     rt.log.info("subscription_created", subscription_id=record.id, client_id=client.id)
     return record
 
