@@ -14,7 +14,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -29,9 +29,9 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.http.auth import CLIENT_SECURITY, current_client
-from gateway.http.errors import documented_errors, keep_body
-from gateway.http.openapi import GatewayOperation, JobRequestOperation
-from gateway.http.parsing import parse_job_request
+from gateway.http.bodies import read_body, read_job_request
+from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation, JobRequestOperation, body_operation
 from gateway.http.prefer import applied_wait
 from gateway.observability.tracing import normalize_traceparent
 from gateway.service.event_stream import Frame
@@ -210,9 +210,7 @@ class JobController(Controller):
         ] = None,
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        job_request = parse_job_request(
-            request.headers.get("content-type", ""), await request.body(), jobs.rulebook
-        )
+        job_request = await read_job_request(request, jobs.rulebook)
         accepted = await accept(
             request,
             jobs,
@@ -346,27 +344,18 @@ class DeliveryController(Controller):
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
         operation_id="replayDeliveries",
-        before_request=keep_body,
-        operation_class=GatewayOperation,
-        responses=documented_errors(InvalidRequest, Unauthorized),
+        operation_class=body_operation(ReplayWindow),
+        responses=documented_errors(
+            InvalidRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType
+        ),
     )
     async def replay(
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
         jobs: NamedDependency[Jobs],
-        data: JSONBody[ReplayWindow],
     ) -> ReplayResult:
-        # Litestar converts leniently (a number becomes a time); this API wants RFC 3339 strings.
-        body = await request.body()
-        try:
-            data = msgspec.json.decode(body, type=ReplayWindow)
-        except msgspec.ValidationError as exc:
-            wrong = wording.explain(exc, ReplayWindow, msgspec.json.decode(body))
-            raise InvalidRequest(
-                wording.summary("The replay window is invalid", [wrong]),
-                details=[{"field": wrong.field, "message": wrong.message}],
-            ) from None
+        data = await read_body(request, ReplayWindow, lead="The replay window is invalid")
         since = _unix_time(data.since, "since")
         until = _unix_time(data.until, "until") if data.until else None
         return ReplayResult(

@@ -1,6 +1,7 @@
 """OpenAPI details Litestar cannot infer, through its documented seams.
 
-- the job body, which the gateway parses itself (JSON or a form): an ``operation_class``;
+- the request bodies, which the gateway reads itself (JSON or a form, ``gateway.http.bodies``):
+  an ``operation_class`` per route (``body_operation``, ``JobRequestOperation``);
 - errors in the one error shape only: an ``operation_class`` that leaves out the framework's own
   validation-error body (this API never sends it; its exception handler rewrites every error);
 - no authentication on health, readiness and metrics (``security: []``);
@@ -172,6 +173,38 @@ def job_request_form_schema() -> Schema:
         properties={"model": Schema(type=OpenAPIType.STRING, min_length=1)},
         additional_properties=Schema(one_of=[value, Schema(type=OpenAPIType.ARRAY, items=value)]),
     )
+
+
+def body_schema(struct: type[msgspec.Struct]) -> Schema:
+    """A body's schema, titled with the struct's name (unknown fields are refused or ignored,
+    never used: no ``additionalProperties``)."""
+    schema = schema_from_msgspec(struct)
+    schema.title = struct.__name__
+    schema.additional_properties = None
+    return schema
+
+
+def body_operation(struct: type[msgspec.Struct]) -> type[GatewayOperation]:
+    """The operation class of a route whose body is ``struct`` (read by
+    ``gateway.http.bodies``, not by Litestar, which documents only what it parses itself): the
+    struct's schema as JSON and as a form (where an array is a repeated key, OpenAPI's default
+    encoding of a form)."""
+
+    @dataclass
+    class BodyOperation(GatewayOperation):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            schema = body_schema(struct)
+            self.request_body = RequestBody(
+                required=True,
+                content={
+                    "application/json": OpenAPIMediaType(schema=schema),
+                    "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
+                },
+            )
+
+    BodyOperation.__name__ = BodyOperation.__qualname__ = f"{struct.__name__}Operation"
+    return BodyOperation
 
 
 @dataclass
