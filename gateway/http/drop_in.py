@@ -77,6 +77,7 @@ class DropInController(Controller):
             drop_in=True,
         ),
         summary="Create a video generation (the upstream's own call)",
+        operation_id="createVideoGeneration",
         description=(
             "Answers {id, status: 'queued'} once the job is committed; the id is the job's id, "
             "visible in /v1/jobs too. Errors come in the upstream's shape and words."
@@ -107,6 +108,7 @@ class DropInController(Controller):
         operation_class=GatewayOperation,
         responses=documented_errors(InvalidRequest, Unauthorized, NotFound, drop_in=True),
         summary="Get a video generation (the upstream's own call)",
+        operation_id="getVideoGeneration",
         description=(
             "status is queued, generating, completed or error; video.url when completed, "
             "error {name, message} when failed, meta.usage as the upstream reported it."

@@ -33,6 +33,8 @@ from litestar.openapi.spec import (
     Tag,
 )
 
+from gateway.catalogue import load_catalogue
+from gateway.domain.catalogue import common_fields
 from gateway.domain.events import ALL_EVENT_TYPES
 from gateway.domain.generation import JobRequest
 from gateway.errors import NOT_PER_OPERATION
@@ -147,14 +149,30 @@ class PublicOperation(GatewayOperation):
 
 def job_request_schema() -> Schema:
     """Any model's body: ``model`` chooses which fields apply; every other field is the model's
-    own, as the upstream takes it (``GET /v1/models/{id}`` lists them)."""
+    own, as the upstream takes it (``GET /v1/models/{id}`` lists them). The fields most models
+    take (``common_fields`` of the catalogue: prompt, duration, aspect_ratio, …) are typed, so
+    that a generated client has attributes for them; the rest stay open
+    (``additionalProperties``), not a union of every model's body."""
     schema = schema_from_msgspec(JobRequest)
     schema.title = "JobRequest"
     schema.description = (
         "model (default alibaba/happyhorse-1-0) chooses which fields apply: every other field is "
         "the model's own, as the upstream takes it (GET /v1/models/{id} lists them); "
-        "callback_url, metadata and events are the gateway's."
+        "callback_url, metadata and events are the gateway's. The fields most models take are "
+        "typed here; their values and limits are each model's own."
     )
+    properties = dict(schema.properties or {})
+    for common in common_fields(load_catalogue()):
+        described = (
+            f"Taken by {common.models} of the {common.of} models; its values and limits are "
+            "the chosen model's (GET /v1/models/{id})."
+        )
+        known = properties.get(common.name)
+        if isinstance(known, Schema):
+            known.description = known.description or described
+            continue
+        properties[common.name] = Schema(type=OpenAPIType(common.type), description=described)
+    schema.properties = properties
     schema.additional_properties = True
     return schema
 
@@ -188,7 +206,12 @@ def body_operation(struct: type[msgspec.Struct]) -> type[GatewayOperation]:
     """The operation class of a route whose body is ``struct`` (read by
     ``gateway.http.bodies``, not by Litestar, which documents only what it parses itself): the
     struct's schema as JSON and as a form (where an array is a repeated key, OpenAPI's default
-    encoding of a form)."""
+    encoding of a form).
+
+    The body is marked optional although a request without one is refused (400, naming the
+    missing fields): ``openapi-python-client`` (0.29) writes ``| Unset`` into the signature of
+    a required body with two media types without importing ``Unset``, so the generated module
+    would not import (its issue 1451). The description says it is required."""
 
     @dataclass
     class BodyOperation(GatewayOperation):
@@ -196,7 +219,8 @@ def body_operation(struct: type[msgspec.Struct]) -> type[GatewayOperation]:
             super().__post_init__()
             schema = body_schema(struct)
             self.request_body = RequestBody(
-                required=True,
+                required=False,
+                description="Required: JSON or a form.",
                 content={
                     "application/json": OpenAPIMediaType(schema=schema),
                     "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
@@ -281,7 +305,7 @@ def webhooks() -> dict[str, PathItem | Reference]:
         stage = event_type.rsplit(".", 1)[-1]
         hooks[event_type] = PathItem(
             post=Operation(
-                operation_id=f"webhook_{stage}",
+                operation_id=f"webhook{stage.capitalize()}",
                 summary=f"{event_type}: the job is {stage}",
                 description=(
                     "Signed per Standard Webhooks. Answer 2xx to acknowledge; 410 Gone stops all "
