@@ -28,6 +28,7 @@ from gateway.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from gateway.http.access import arrived_at
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.bodies import read_body, read_job_request
 from gateway.http.errors import documented_errors
@@ -88,13 +89,17 @@ PreferHeader = Annotated[
 ]
 
 
-async def _held(jobs: Jobs, job: JobRecord, prefer: str | None) -> tuple[JobRecord, dict[str, str]]:
-    """``Prefer: wait=N``: the job once it ended or N seconds passed, with the header saying
-    the wait was applied; without a wait preference, the job as it is."""
+async def _held(
+    request: Request[Any, Any, Any], jobs: Jobs, job: JobRecord, prefer: str | None
+) -> tuple[JobRecord, dict[str, str]]:
+    """``Prefer: wait=N``: the job once it ended or N seconds passed since the request arrived
+    (not since the handler began to wait: a busy server must not stretch the caller's bound),
+    with the header saying the wait was applied; without a wait preference, the job as it is."""
     wait = applied_wait(prefer, jobs.wait_cap_s)
     if wait is None:
         return job, {}
-    return await jobs.held(job, wait), {"Preference-Applied": f"wait={wait}"}
+    deadline = arrived_at(request.state) + wait
+    return await jobs.held(job, deadline=deadline), {"Preference-Applied": f"wait={wait}"}
 
 
 # History row ids are 64-bit (migration 0008): an id past this no row can have, and the
@@ -222,7 +227,7 @@ class JobController(Controller):
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        job, applied = await _held(jobs, accepted.job, prefer)
+        job, applied = await _held(request, jobs, accepted.job, prefer)
         headers |= applied
         if job.status.is_terminal and applied:
             view = await jobs.view(job, expected=False)
@@ -268,7 +273,7 @@ class JobController(Controller):
         job: NamedDependency[JobRecord],
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        job, headers = await _held(jobs, job, prefer)
+        job, headers = await _held(request, jobs, job, prefer)
         return Response(await jobs.view(job), status_code=200, headers=headers)
 
     @get(
