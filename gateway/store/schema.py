@@ -202,3 +202,29 @@ subscriptions = sa.Table(
     sa.Column("deactivated_reason", sa.String(40), nullable=True),  # "gone" (a 410)
 )
 sa.Index("ix_subscriptions_client", subscriptions.c.client_id, subscriptions.c.active)
+
+# Console sessions (``gateway.service.console_sessions``): a signed-in browser's session, looked
+# up on every console request so that signing out ends it on every replica. The id is the
+# SHA-256 of the token the cookie carries (the database never holds a usable token).
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "client" or "admin"
+    sa.Column("key_hash", sa.String(64), nullable=False),  # the key signed in with, hashed
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+sa.Index("ix_console_sessions_expires", console_sessions.c.expires_at)
+
+# One-time sign-in links (``gateway dev`` prints one): usable once, on any replica, until they
+# expire. The id is the SHA-256 of the link's token.
+console_sign_in_links = sa.Table(
+    "console_sign_in_links",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+sa.Index("ix_console_sign_in_links_expires", console_sign_in_links.c.expires_at)
