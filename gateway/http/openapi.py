@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,7 +173,11 @@ def job_request_schema() -> Schema:
             known.description = known.description or described
             continue
         properties[common.name] = Schema(type=OpenAPIType(common.type), description=described)
-    schema.properties = properties
+    # Every field is optional (the model's rules say which it needs), and read leniently.
+    schema.properties = {
+        name: as_read(field) if isinstance(field, Schema) else field
+        for name, field in properties.items()
+    }
     schema.additional_properties = True
     return schema
 
@@ -193,16 +198,72 @@ def job_request_form_schema() -> Schema:
     )
 
 
-def body_schema(struct: type[msgspec.Struct]) -> Schema:
-    """A body's schema, titled with the struct's name (unknown fields are refused or ignored,
-    never used: no ``additionalProperties``)."""
+def _kinds(field: Schema) -> list[Schema]:
+    """The alternatives a field's schema allows, one type each."""
+    if field.any_of:
+        return [kind for kind in field.any_of if isinstance(kind, Schema)]
+    if isinstance(field.type, list):
+        return [Schema(type=kind) for kind in field.type]
+    own = {k: v for k, v in vars(field).items() if k not in ("description", "default")}
+    return [Schema(**own)]
+
+
+_AS_TEXT = {
+    OpenAPIType.ARRAY: "the items, comma-separated; blank: not given",
+    OpenAPIType.OBJECT: "a JSON object as text; blank: not given",
+}
+
+
+def as_read(field: Schema) -> Schema:
+    """An optional field as ``gateway.http.bodies`` and ``gateway.http.parsing`` read it: also
+    null or blank (not given), and as text where it is no string (an array comma-separated, an
+    object as JSON, a number or a boolean to be coerced)."""
+    kinds = _kinds(field)
+    types = {kind.type for kind in kinds}
+    extra = []
+    if OpenAPIType.NULL not in types:
+        extra.append(Schema(type=OpenAPIType.NULL))
+    strings = [kind for kind in kinds if kind.type == OpenAPIType.STRING]
+    if not strings:
+        words = next(
+            (_AS_TEXT[t] for t in (OpenAPIType.ARRAY, OpenAPIType.OBJECT) if t in types), None
+        )
+        extra.append(
+            Schema(type=OpenAPIType.STRING, description=words or "as text; blank: not given")
+        )
+    elif all(kind.min_length or kind.format or kind.pattern for kind in strings):
+        extra.append(Schema(type=OpenAPIType.STRING, max_length=0, description="blank: not given"))
+    return Schema(any_of=[*kinds, *extra], description=field.description, default=field.default)
+
+
+def body_schema(struct: type[msgspec.Struct], aliases: Mapping[str, str] | None = None) -> Schema:
+    """A body's schema as ``gateway.http.bodies`` reads it, titled with the struct's name: an
+    optional field may also be null or blank (not given), an array field one comma-separated
+    string (``as_read``), and each alias is documented as another name of its field. Unknown
+    fields: refused when the struct forbids them (``additionalProperties: false``), else
+    ignored (not said)."""
     schema = schema_from_msgspec(struct)
     schema.title = struct.__name__
-    schema.additional_properties = None
+    forbids = struct.__struct_config__.forbid_unknown_fields
+    schema.additional_properties = False if forbids else None
+    required = set(schema.required or [])
+    properties: dict[str, Schema | Reference] = {
+        name: as_read(field) if isinstance(field, Schema) and name not in required else field
+        for name, field in (schema.properties or {}).items()
+    }
+    for alias, target in (aliases or {}).items():
+        original = properties[target]
+        if isinstance(original, Schema):
+            properties[alias] = Schema(
+                any_of=original.any_of, description=f"Another name for {target}."
+            )
+    schema.properties = properties
     return schema
 
 
-def body_operation(struct: type[msgspec.Struct]) -> type[GatewayOperation]:
+def body_operation(
+    struct: type[msgspec.Struct], aliases: Mapping[str, str] | None = None
+) -> type[GatewayOperation]:
     """The operation class of a route whose body is ``struct`` (read by
     ``gateway.http.bodies``, not by Litestar, which documents only what it parses itself): the
     struct's schema as JSON and as a form (where an array is a repeated key, OpenAPI's default
@@ -217,7 +278,7 @@ def body_operation(struct: type[msgspec.Struct]) -> type[GatewayOperation]:
     class BodyOperation(GatewayOperation):
         def __post_init__(self) -> None:
             super().__post_init__()
-            schema = body_schema(struct)
+            schema = body_schema(struct, aliases)
             self.request_body = RequestBody(
                 required=False,
                 description="Required: JSON or a form.",

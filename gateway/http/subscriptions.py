@@ -57,7 +57,7 @@ class SubscriptionController(Controller):
             "field means not given; in a form, repeat a key for a list (or separate with commas)."
         ),
         operation_id="createSubscription",
-        operation_class=body_operation(NewSubscription),
+        operation_class=body_operation(NewSubscription, ALIASES),
         responses=documented_errors(
             InvalidRequest,
             CallbackRejected,

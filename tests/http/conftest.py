@@ -117,13 +117,12 @@ async def in_this_loop(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
             await stop.wait()
 
     holder = asyncio.ensure_future(hold())
-    await asyncio.wait(
-        [holder, asyncio.ensure_future(started.wait())],
-        timeout=60,
-        return_when=asyncio.FIRST_COMPLETED,
-    )
+    starting = asyncio.ensure_future(started.wait())
+    await asyncio.wait([holder, starting], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    starting.cancel()
     if holder.done():
         holder.result()  # the start failed: raise its error
+    assert started.is_set(), "the app did not start within 60 s"
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
