@@ -44,6 +44,7 @@ from gateway.observability import Metrics
 from gateway.observability.tracing import otlp_tracer_provider, tracer_from
 from gateway.service import (
     Clients,
+    ConsoleSessions,
     Jobs,
     ModelCatalogue,
     ReadinessProbe,
@@ -206,7 +207,12 @@ async def open_gateway(
             ),
             catalogue=ModelCatalogue(runtime.rulebook, runtime.store),
             console=console
-            or Console(settings.console_secret, admin_key=settings.admin_key, clock=runtime.clock),
+            or Console(
+                settings.console_secret,
+                admin_key=settings.admin_key,
+                clock=runtime.clock,
+                sessions=ConsoleSessions(runtime.store.console),
+            ),
             worker=worker,
         )
         if run_worker:

@@ -27,10 +27,10 @@ import uvicorn
 from litestar import Request, get, post
 
 from gateway.console.inbox import inbox_page
-from gateway.console.session import Console
 from gateway.domain.signing import verify
 from gateway.ids import hash_api_key
 from gateway.service.clients import new_webhook_secret
+from gateway.service.console_sessions import issue_sign_in_link
 from gateway.settings import Settings
 
 log = structlog.get_logger("gateway.dev")
@@ -199,17 +199,27 @@ def _stop_on_signals(servers: list[uvicorn.Server]) -> None:
         loop.add_signal_handler(sig, stop)
 
 
+async def _sign_in_link(settings: Settings) -> str:
+    """A one-time console sign-in link for the dev client, written to the database (the app,
+    started next, redeems it like any replica would)."""
+    from gateway.store import Store
+
+    store = await Store.open(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    try:
+        key_hash = hash_api_key(settings.client_api_key)
+        return await issue_sign_in_link(store, "client", key_hash, now=time.time())
+    finally:
+        await store.close()
+
+
 async def _serve_all(settings: Settings, mock_port: int) -> None:
     from gateway.app import create_app
     from mock_upstream.app import create_app as create_mock
     from mock_upstream.config import MockConfig
 
-    console = Console(settings.console_secret, admin_key=settings.admin_key)
-    token = console.issue_link("client", hash_api_key(settings.client_api_key), now=time.time())
+    token = await _sign_in_link(settings)
     gateway_app = create_app(
-        settings,
-        extra_route_handlers=inbox_routes(settings.client_webhook_secret),
-        console=console,
+        settings, extra_route_handlers=inbox_routes(settings.client_webhook_secret)
     )
     # A fresh seed per start: the mock forgets its jobs on restart, so its ids must not repeat.
     mock_app = create_mock(MockConfig.fast(seed=time.time_ns()))

@@ -53,8 +53,9 @@ class Viewer:
         return picked or None
 
 
-def current_session(request: Request[Any, Any, Any], console: Console) -> Session | None:
-    return console.open(request.cookies.get(COOKIE_NAME), now=console.clock())
+async def current_session(request: Request[Any, Any, Any], console: Console) -> Session | None:
+    """The request's session: anonymous, or signed in and not signed out of (its row is read)."""
+    return await console.current(request.cookies.get(COOKIE_NAME))
 
 
 async def resolve(console: Console, clients: Clients, session: Session | None) -> Viewer | None:
@@ -88,7 +89,7 @@ async def current_viewer(
     clients: NamedDependency[Clients],
 ) -> Viewer:
     """Litestar dependency: the signed-in viewer; else the sign-in page."""
-    viewer = await resolve(console, clients, current_session(request, console))
+    viewer = await resolve(console, clients, await current_session(request, console))
     if viewer is None:
         raise NotSignedIn
     return viewer

@@ -1,12 +1,14 @@
 """Console sessions: a signed cookie that names a key by its hash, never the key itself.
 
 The cookie holds who signed in (``client`` or ``admin``), the SHA-256 of the key they used, when,
-and the session's CSRF token, signed with HMAC-SHA256. Each request re-checks the hash against
-the live key (a client's active key, or the configured admin key), so revoking or rotating a key
+the session's CSRF token and the session's token, signed with HMAC-SHA256. Each request checks
+the session's row in the database (``gateway.service.console_sessions``: signing out deletes it,
+so a copied cookie is refused afterwards, on every replica) and re-checks the hash against the
+live key (a client's active key, or the configured admin key), so revoking or rotating a key
 ends every session made with it. A session without a kind is anonymous: it only carries the CSRF
-token of the sign-in form.
+token of the sign-in form, and has no row.
 
-One-time sign-in links (``gateway dev``) live in this process's memory: single use, short-lived.
+One-time sign-in links (``gateway dev``) are rows too: single use, short-lived, on any replica.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import msgspec
 
 from gateway.clock import Clock, system_clock
 from gateway.ids import hash_api_key
+from gateway.service.console_sessions import LINK_TTL_S as LINK_TTL_S  # re-exported
+from gateway.service.console_sessions import SESSION_TTL_S as SESSION_TTL_S  # re-exported
+from gateway.service.console_sessions import ConsoleSessions, SignedInKind
 
 COOKIE_NAME = "gateway_console"
-SESSION_TTL_S = 12 * 3600.0
-LINK_TTL_S = 300.0
 
 Kind = Literal["", "client", "admin"]
 
@@ -35,14 +38,21 @@ class Session(msgspec.Struct, frozen=True):
     key_hash: str
     issued_at: float
     csrf: str
+    token: str = ""  # a signed-in session's token (its row: ``ConsoleSessions``); "" when anonymous
 
     @property
     def signed_in(self) -> bool:
         return self.kind != ""
 
 
-def new_session(kind: Kind, key_hash: str, *, now: float) -> Session:
-    return Session(kind=kind, key_hash=key_hash, issued_at=now, csrf=secrets.token_urlsafe(24))
+def new_session(kind: Kind, key_hash: str, *, now: float, token: str = "") -> Session:
+    return Session(
+        kind=kind,
+        key_hash=key_hash,
+        issued_at=now,
+        csrf=secrets.token_urlsafe(24),
+        token=token,
+    )
 
 
 def _b64(data: bytes) -> str:
@@ -55,7 +65,8 @@ def _unb64(text: str) -> bytes:
 
 @dataclass
 class Console:
-    """The console's keys, clock and one-time links, created once per process.
+    """The console's keys and clock, created once per process, over the sessions and sign-in
+    links kept in the database (``sessions``).
 
     ``secret`` signs cookies; replicas behind one address must share it
     (``GATEWAY_CONSOLE_SECRET``). Without one, a random key is made: sessions then last as long
@@ -66,9 +77,9 @@ class Console:
     secret: str = field(default="", repr=False)
     admin_key: str = field(default="", repr=False)
     clock: Clock = system_clock
+    sessions: ConsoleSessions = field(kw_only=True, repr=False)
     _key: bytes = field(init=False, repr=False)
     _admin_key_hash: str = field(init=False, repr=False)
-    _links: dict[str, tuple[Kind, str, float]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._key = (
@@ -89,8 +100,9 @@ class Console:
         payload = _b64(msgspec.json.encode(session))
         return f"{payload}.{self._mac(payload)}"
 
-    def open(self, cookie: str | None, *, now: float) -> Session | None:
-        """The session a cookie holds, if it is ours, intact and not expired."""
+    def unseal(self, cookie: str | None, *, now: float) -> Session | None:
+        """The session a cookie holds, if it is ours, intact and not expired (its row is not
+        checked here: see :meth:`current`)."""
         if not cookie or cookie.count(".") != 1:
             return None
         payload, mac = cookie.split(".")
@@ -104,19 +116,28 @@ class Console:
             return None
         return session
 
-    def issue_link(self, kind: Kind, key_hash: str, *, now: float) -> str:
-        """A token for a one-time sign-in link (kept in memory as a hash)."""
-        token = secrets.token_urlsafe(32)
-        self._links[hashlib.sha256(token.encode()).hexdigest()] = (kind, key_hash, now + LINK_TTL_S)
-        return token
+    async def current(self, cookie: str | None) -> Session | None:
+        """The session of a request's cookie: anonymous, or signed in and not signed out of."""
+        now = self.clock()
+        session = self.unseal(cookie, now=now)
+        if session is None or not session.signed_in:
+            return session
+        return session if await self.sessions.is_live(session.token, now=now) else None
 
-    def redeem_link(self, token: str, *, now: float) -> Session | None:
-        """The session a link signs in, once; None when unknown, used or expired."""
-        for digest, (_, _, expires) in list(self._links.items()):
-            if expires <= now:
-                del self._links[digest]
-        found = self._links.pop(hashlib.sha256(token.encode()).hexdigest(), None)
-        if found is None:
-            return None
-        kind, key_hash, _ = found
-        return new_session(kind, key_hash, now=now)
+    async def start(self, kind: SignedInKind, key_hash: str) -> Session:
+        """A fresh signed-in session (its row written), with a fresh CSRF token."""
+        now = self.clock()
+        token = await self.sessions.start(kind, key_hash, now=now)
+        return new_session(kind, key_hash, now=now, token=token)
+
+    async def end(self, session: Session) -> None:
+        """Sign out: the session's row goes, so every copy of its cookie stops working."""
+        await self.sessions.end(session.token)
+
+    async def issue_link(self, kind: SignedInKind, key_hash: str) -> str:
+        """A token for a one-time sign-in link (kept in the database as a hash)."""
+        return await self.sessions.issue_link(kind, key_hash, now=self.clock())
+
+    async def redeem_link(self, token: str) -> tuple[SignedInKind, str] | None:
+        """(kind, key hash) a link signs in, once; None when unknown, used or expired."""
+        return await self.sessions.redeem_link(token, now=self.clock())

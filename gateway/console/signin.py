@@ -36,7 +36,7 @@ async def signin_page(
     error: str | None = None,
 ) -> Response[Any]:
     """The sign-in form, under an anonymous session that carries its CSRF token."""
-    session = current_session(request, console)
+    session = await current_session(request, console)
     if session is None or session.signed_in:
         session = new_session("", "", now=console.clock())
     form = await page(
@@ -60,7 +60,7 @@ class SignInController(Controller):
         console: NamedDependency[Console],
         clients: NamedDependency[Clients],
     ) -> Response[Any]:
-        if await resolve(console, clients, current_session(request, console)) is not None:
+        if await resolve(console, clients, await current_session(request, console)) is not None:
             return Redirect("/console/jobs", status_code=303)
         return await signin_page(request, console)
 
@@ -71,7 +71,7 @@ class SignInController(Controller):
         console: NamedDependency[Console],
         clients: NamedDependency[Clients],
     ) -> Response[Any]:
-        session = current_session(request, console)
+        session = await current_session(request, console)
         form = await request.form()
         given = form.get(CSRF_FIELD)
         check_csrf(session, given if isinstance(given, str) else None)
@@ -86,8 +86,8 @@ class SignInController(Controller):
                 error="That key is not valid (unknown or revoked).",
             )
         kind, key_hash = found
-        # A fresh session (and CSRF token) on every sign-in: nothing carries over.
-        signed = new_session(kind, key_hash, now=console.clock())
+        # A fresh session (its row, and a new CSRF token) on every sign-in: nothing carries over.
+        signed = await console.start("admin" if kind == "admin" else "client", key_hash)
         log.info("console_signed_in", kind=kind)
         return with_session(request, console, Redirect("/console/jobs", status_code=303), signed)
 
@@ -99,14 +99,19 @@ class SignInController(Controller):
         clients: NamedDependency[Clients],
         token: FromQuery[str] = "",
     ) -> Response[Any]:
-        session = console.redeem_link(token, now=console.clock())
-        if session is None or await resolve(console, clients, session) is None:
+        found = await console.redeem_link(token)
+        valid = found is not None and await resolve(
+            console, clients, new_session(found[0], found[1], now=console.clock())
+        )
+        if found is None or not valid:
             return await signin_page(
                 request,
                 console,
                 status_code=400,
                 error="That sign-in link was used already or has expired. Sign in with a key.",
             )
+        session = await console.start(*found)
+        log.info("console_signed_in", kind=found[0], by="link")
         return with_session(request, console, Redirect("/console/jobs", status_code=303), session)
 
     @post(
@@ -115,8 +120,13 @@ class SignInController(Controller):
         dependencies={"viewer": Provide(acting_viewer)},
     )
     async def signout(
-        self, request: Request[Any, Any, Any], viewer: NamedDependency[Viewer]
+        self,
+        request: Request[Any, Any, Any],
+        console: NamedDependency[Console],
+        viewer: NamedDependency[Viewer],
     ) -> Response[Any]:
+        await console.end(viewer.session)  # every copy of the cookie stops working
+        log.info("console_signed_out", kind=viewer.session.kind)
         response: Response[Any] = Redirect("/console/signin", status_code=303)
         response.set_cookie(session_cookie(request, "", max_age=0))
         return response

@@ -11,11 +11,14 @@ chosen networks or names (for local development).
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 import msgspec
+
+from gateway.domain import wording
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -129,6 +132,51 @@ def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
         return None
 
 
+MAX_NAME = 253  # characters of a host name, without its trailing dot (RFC 1035 in text form)
+MAX_LABEL = 63
+HOST_NAME = (
+    "a host name (labels of 1 to 63 letters, digits, hyphens or underscores, 253 characters "
+    "in all) or an IP address"
+)
+_NOT_IN_A_LABEL = re.compile(r"[^a-z0-9_-]")
+
+
+def _character(found: str) -> str:
+    return "a space" if found == " " else wording.show(found)
+
+
+def host_name_problem(host: str) -> str | None:
+    """What makes ``host`` (lower-case, without a trailing dot, not an address) no host name,
+    or None when it is one. Names in other scripts count by their ASCII (IDNA) form. Whether
+    the name resolves is not judged here: a well-formed name may not be in the DNS yet."""
+    try:
+        ascii_name = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        ascii_name = host  # a label the IDNA codec cannot take: judged as written
+    labels = ascii_name.split(".")
+    for label in labels:
+        if not label:
+            return "an empty label"
+        if len(label) > MAX_LABEL:
+            return f"a label of {len(label)} characters"
+        bad = _NOT_IN_A_LABEL.search(label)
+        if bad is not None:
+            return f"{_character(bad.group())} in a label"
+        if label.startswith("-") or label.endswith("-"):
+            return "a label that starts or ends with a hyphen"
+    if len(ascii_name) > MAX_NAME:
+        return f"longer than {MAX_NAME} characters in all"
+    if labels[-1].isdigit():
+        return "a numeric last label, but it is no IPv4 address"
+    return None
+
+
+def _check_host_name(host: str) -> None:
+    problem = host_name_problem(host)
+    if problem is not None:
+        raise CallbackUrlRejected(f"its host {wording.must_be(HOST_NAME, host)} ({problem})")
+
+
 def parse_callback_url(url: str) -> CallbackTarget:
     try:
         parts = urlsplit(url.strip())
@@ -155,6 +203,8 @@ def parse_callback_url(url: str) -> CallbackTarget:
         ip = ipaddress.ip_address(host)
     except ValueError:
         ip = _legacy_ipv4(host)
+    if ip is None:
+        _check_host_name(host)
     return CallbackTarget(
         scheme=scheme,
         host=host,

@@ -7,14 +7,20 @@ line of its own), method, route template, status and latency, and counted in
 ``gateway_http_requests_total{route,method,status}``. Never a header, a key or a body.
 The request id is the caller's ``X-Request-Id`` when it is short and plain, else a new one; it
 is sent back, and bound (structlog contextvars) for every log line the request causes.
+
+The moment a request arrived is stamped in its scope's state before anything else runs
+(:func:`stamp_arrival`, on the event loop's clock): time limits promised from the caller's point
+of view (``Prefer: wait=N``) run from there (:func:`arrived_at`), not from whenever a busy event
+loop got round to the handler.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -28,6 +34,22 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 UNMATCHED = "unmatched"  # the route label of a path no route matches (keeps labels bounded)
 
 Send = Callable[[Any], Awaitable[None]]
+
+
+ARRIVED_AT = "gateway_arrived_at"  # the key in the scope's state (Litestar's ``request.state``)
+
+
+def stamp_arrival(scope: dict[str, Any]) -> None:
+    """Note in ``scope``'s state when the request arrived, on the running event loop's clock
+    (the clock ``asyncio`` times out by)."""
+    scope.setdefault("state", {})[ARRIVED_AT] = asyncio.get_running_loop().time()
+
+
+def arrived_at(state: Mapping[str, Any]) -> float:
+    """When the request whose state this is arrived, on the event loop's clock (now, for a
+    request that was not stamped: one made around the app, in a test)."""
+    stamped = state.get(ARRIVED_AT)
+    return float(stamped) if stamped is not None else asyncio.get_running_loop().time()
 
 
 def request_id_of(scope: dict[str, Any]) -> str:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Router, get, post
+from litestar import Controller, Request, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 
-from gateway.errors import InvalidRequest, NotFound, Unauthorized
+from gateway.errors import (
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
 from gateway.http.auth import ADMIN_SECURITY, admin_guard
-from gateway.http.errors import documented_errors, keep_body
-from gateway.http.openapi import GatewayOperation
+from gateway.http.bodies import read_body
+from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation, body_operation
 from gateway.service.clients import Clients, ClientView, NewClientCredentials, RotatedSecret
 
 ClientName = Annotated[
@@ -40,14 +47,16 @@ class AdminController(Controller):
         status_code=201,
         summary="Create a client; its key and secret are shown only now",
         operation_id="createClient",
-        before_request=keep_body,
-        operation_class=GatewayOperation,
-        responses=documented_errors(InvalidRequest, Unauthorized),
+        operation_class=body_operation(NewClient),
+        responses=documented_errors(
+            InvalidRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType
+        ),
     )
     async def create(
-        self, clients: NamedDependency[Clients], data: JSONBody[NewClient]
+        self, request: Request[Any, Any, Any], clients: NamedDependency[Clients]
     ) -> NewClientCredentials:
-        return await clients.create(data.name)
+        new = await read_body(request, NewClient, lead="The client is invalid")
+        return await clients.create(new.name)
 
     @get(
         "/",

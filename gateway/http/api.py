@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Litestar
 
-from gateway.http.access import AccessLog
+from gateway.http.access import AccessLog, stamp_arrival
 from gateway.http.account import me
 from gateway.http.admin import admin_routes
 from gateway.http.docs import docs_assets_router
@@ -25,7 +25,7 @@ from gateway.settings import Settings
 
 class GatewayApp(Litestar):
     """The Litestar app with the access log around every HTTP request (routing's own 404s and
-    405s included, which never reach route middleware)."""
+    405s included, which never reach route middleware), each request's arrival stamped first."""
 
     access_log: AccessLog | None = None
 
@@ -33,6 +33,8 @@ class GatewayApp(Litestar):
         self.access_log = AccessLog(metrics)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            stamp_arrival(scope)  # first of all: waits promised to the caller run from here
         if scope["type"] != "http" or self.access_log is None:
             await super().__call__(scope, receive, send)
             return

@@ -25,10 +25,11 @@ from gateway.errors import (
     UnsupportedMediaType,
 )
 from gateway.http.auth import CLIENT_SECURITY, current_client
+from gateway.http.bodies import request_fields
 from gateway.http.errors import documented_errors, upstream_echo
 from gateway.http.jobs import IdempotencyKey, accept
-from gateway.http.openapi import GatewayOperation, job_request_schema
-from gateway.http.parsing import convert_job_request, read_fields
+from gateway.http.openapi import GatewayOperation, job_request_form_schema, job_request_schema
+from gateway.http.parsing import convert_job_request
 from gateway.service.intake import INTAKE_ERRORS
 from gateway.service.jobs import Jobs
 from gateway.service.views import GenerationView, generation_view
@@ -45,9 +46,13 @@ class _GenerationRequestBody(GatewayOperation):
         # The same schema as POST /v1/jobs (inline: it is no shared component), model required.
         super().__post_init__()
         schema = Schema(all_of=[job_request_schema(), Schema(required=["model"])])
+        form = Schema(all_of=[job_request_form_schema(), Schema(required=["model"])])
         self.request_body = RequestBody(
             required=True,
-            content={"application/json": OpenAPIMediaType(schema=schema)},
+            content={
+                "application/json": OpenAPIMediaType(schema=schema),
+                "application/x-www-form-urlencoded": OpenAPIMediaType(schema=form),
+            },
             description=(
                 "The upstream's generation body; optionally callback_url, metadata, events."
             ),
@@ -72,6 +77,7 @@ class DropInController(Controller):
             drop_in=True,
         ),
         summary="Create a video generation (the upstream's own call)",
+        operation_id="createVideoGeneration",
         description=(
             "Answers {id, status: 'queued'} once the job is committed; the id is the job's id, "
             "visible in /v1/jobs too. Errors come in the upstream's shape and words."
@@ -84,7 +90,7 @@ class DropInController(Controller):
         jobs: NamedDependency[Jobs],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[GenerationView]:
-        fields = read_fields(request.headers.get("content-type", ""), await request.body())
+        fields = await request_fields(request)
         if fields.get("model") in (None, ""):  # the upstream requires it; /v1 has a default
             raise InvalidRequest(
                 "model is required", details=[{"field": "model", "message": "is required"}]
@@ -102,6 +108,7 @@ class DropInController(Controller):
         operation_class=GatewayOperation,
         responses=documented_errors(InvalidRequest, Unauthorized, NotFound, drop_in=True),
         summary="Get a video generation (the upstream's own call)",
+        operation_id="getVideoGeneration",
         description=(
             "status is queued, generating, completed or error; video.url when completed, "
             "error {name, message} when failed, meta.usage as the upstream reported it."

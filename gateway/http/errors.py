@@ -236,32 +236,14 @@ def _decode_error(exc: BaseException) -> msgspec.DecodeError | None:
 
 _NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,15})?$")
 
-# Where ``keep_body`` leaves a JSON body, so that a refusal can say what was given.
-_BODY = "gateway_body"
-
-
-async def keep_body(request: Request[Any, Any, Any]) -> None:
-    """``before_request`` of the routes whose body Litestar converts (``data: JSONBody[…]``):
-    keeps the raw body in ``request.state`` (the exception handler cannot await it)."""
-    request.state[_BODY] = await request.body()
-
 
 def _worded(request: Request[Any, Any, Any], item: dict[str, Any]) -> wording.Wrong:
-    """One of Litestar's validation messages (msgspec's words, its path cut off into ``key``)
-    in ours. What was expected is read from the handler's signature model (the msgspec type
-    Litestar converted to, parameter constraints included); what was given, from the request."""
+    """One of Litestar's validation messages for a parameter (msgspec's words, its path cut off
+    into ``key``) in ours. What was expected is read from the handler's signature model (the
+    msgspec type Litestar converted to, parameter constraints included); what was given, from
+    the request. (Bodies never reach here: ``gateway.http.bodies`` reads and words them.)"""
     text, key, source = str(item.get("message", "")), str(item.get("key", "")), item.get("source")
     parameters = msgspec.inspect.type_info(request.route_handler.signature_model)
-    if source == "body":
-        data: Any = wording.NOTHING
-        raw = request.state.get(_BODY)
-        if isinstance(raw, bytes):
-            try:
-                data = msgspec.json.decode(raw)
-            except (msgspec.DecodeError, RecursionError):
-                data = wording.NOTHING
-        path = "" if key in ("", "data") else f" - at `$.{key}`"
-        return wording.explain(text + path, wording.member(parameters, "data"), data)
     given: Any = wording.NOTHING
     if source == "query" and key in request.query_params:
         given = request.query_params.get(key)

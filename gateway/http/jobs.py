@@ -14,7 +14,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
 from litestar.response import ServerSentEvent
 from litestar.response.sse import ServerSentEventMessage
 
@@ -28,10 +28,11 @@ from gateway.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from gateway.http.access import arrived_at
 from gateway.http.auth import CLIENT_SECURITY, current_client
-from gateway.http.errors import documented_errors, keep_body
-from gateway.http.openapi import GatewayOperation, JobRequestOperation
-from gateway.http.parsing import parse_job_request
+from gateway.http.bodies import read_body, read_job_request
+from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation, JobRequestOperation, body_operation
 from gateway.http.prefer import applied_wait
 from gateway.observability.tracing import normalize_traceparent
 from gateway.service.event_stream import Frame
@@ -88,26 +89,37 @@ PreferHeader = Annotated[
 ]
 
 
-async def _held(jobs: Jobs, job: JobRecord, prefer: str | None) -> tuple[JobRecord, dict[str, str]]:
-    """``Prefer: wait=N``: the job once it ended or N seconds passed, with the header saying
-    the wait was applied; without a wait preference, the job as it is."""
+async def _held(
+    request: Request[Any, Any, Any], jobs: Jobs, job: JobRecord, prefer: str | None
+) -> tuple[JobRecord, dict[str, str]]:
+    """``Prefer: wait=N``: the job once it ended or N seconds passed since the request arrived
+    (not since the handler began to wait: a busy server must not stretch the caller's bound),
+    with the header saying the wait was applied; without a wait preference, the job as it is."""
     wait = applied_wait(prefer, jobs.wait_cap_s)
     if wait is None:
         return job, {}
-    return await jobs.held(job, wait), {"Preference-Applied": f"wait={wait}"}
+    deadline = arrived_at(request.state) + wait
+    return await jobs.held(job, deadline=deadline), {"Preference-Applied": f"wait={wait}"}
+
+
+# History row ids are 64-bit (migration 0008): an id past this no row can have, and the
+# database could not compare it (PostgreSQL's bigint, SQLite's integer overflow).
+LARGEST_EVENT_ID = 2**63 - 1
 
 
 def _last_event_id(raw: str | None) -> int:
+    """The id a resumed stream starts after, checked before the response starts (a failure
+    after the 200's headers could only reset the connection)."""
     if raw is None or not raw.strip():
         return 0
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = -1
-    if value < 0:
+    text = raw.strip()
+    value = int(text) if text.isascii() and text.isdigit() else -1
+    if not 0 <= value <= LARGEST_EVENT_ID:
+        expected = f"an event id this stream sent (a whole number from 0 to {LARGEST_EVENT_ID})"
+        message = wording.must_be(expected, text)
         raise InvalidRequest(
-            "Last-Event-ID must be an event id this stream sent (a whole number)",
-            details=[{"field": "Last-Event-ID", "message": "not an event id"}],
+            wording.summary("The request is invalid", [wording.Wrong("Last-Event-ID", message)]),
+            details=[{"field": "Last-Event-ID", "message": message}],
         )
     return value
 
@@ -203,9 +215,7 @@ class JobController(Controller):
         ] = None,
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        job_request = parse_job_request(
-            request.headers.get("content-type", ""), await request.body(), jobs.rulebook
-        )
+        job_request = await read_job_request(request, jobs.rulebook)
         accepted = await accept(
             request,
             jobs,
@@ -217,7 +227,7 @@ class JobController(Controller):
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        job, applied = await _held(jobs, accepted.job, prefer)
+        job, applied = await _held(request, jobs, accepted.job, prefer)
         headers |= applied
         if job.status.is_terminal and applied:
             view = await jobs.view(job, expected=False)
@@ -263,7 +273,7 @@ class JobController(Controller):
         job: NamedDependency[JobRecord],
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        job, headers = await _held(jobs, job, prefer)
+        job, headers = await _held(request, jobs, job, prefer)
         return Response(await jobs.view(job), status_code=200, headers=headers)
 
     @get(
@@ -339,27 +349,18 @@ class DeliveryController(Controller):
         status_code=202,
         summary="Send again every dead delivery of yours in a time window (after an outage)",
         operation_id="replayDeliveries",
-        before_request=keep_body,
-        operation_class=GatewayOperation,
-        responses=documented_errors(InvalidRequest, Unauthorized),
+        operation_class=body_operation(ReplayWindow),
+        responses=documented_errors(
+            InvalidRequest, Unauthorized, PayloadTooLarge, UnsupportedMediaType
+        ),
     )
     async def replay(
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
         jobs: NamedDependency[Jobs],
-        data: JSONBody[ReplayWindow],
     ) -> ReplayResult:
-        # Litestar converts leniently (a number becomes a time); this API wants RFC 3339 strings.
-        body = await request.body()
-        try:
-            data = msgspec.json.decode(body, type=ReplayWindow)
-        except msgspec.ValidationError as exc:
-            wrong = wording.explain(exc, ReplayWindow, msgspec.json.decode(body))
-            raise InvalidRequest(
-                wording.summary("The replay window is invalid", [wrong]),
-                details=[{"field": wrong.field, "message": wrong.message}],
-            ) from None
+        data = await read_body(request, ReplayWindow, lead="The replay window is invalid")
         since = _unix_time(data.since, "since")
         until = _unix_time(data.until, "until") if data.until else None
         return ReplayResult(

@@ -25,6 +25,7 @@ class ModelController(Controller):
     @get(
         "/",
         summary="Every video model: vendor, required fields, each field's rules",
+        operation_id="listModels",
         responses=documented_errors(Unauthorized),
         operation_class=GatewayOperation,
     )
@@ -41,6 +42,7 @@ class ModelController(Controller):
     @get(
         "/{model_id:path}",
         summary="One model's fields (ids contain '/': the rest of the path is the id)",
+        operation_id="getModel",
         responses=documented_errors(Unauthorized, NotFound),
         operation_class=GatewayOperation,
     )

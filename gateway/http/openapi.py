@@ -1,6 +1,7 @@
 """OpenAPI details Litestar cannot infer, through its documented seams.
 
-- the job body, which the gateway parses itself (JSON or a form): an ``operation_class``;
+- the request bodies, which the gateway reads itself (JSON or a form, ``gateway.http.bodies``):
+  an ``operation_class`` per route (``body_operation``, ``JobRequestOperation``);
 - errors in the one error shape only: an ``operation_class`` that leaves out the framework's own
   validation-error body (this API never sends it; its exception handler rewrites every error);
 - no authentication on health, readiness and metrics (``security: []``);
@@ -9,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +34,8 @@ from litestar.openapi.spec import (
     Tag,
 )
 
+from gateway.catalogue import load_catalogue
+from gateway.domain.catalogue import common_fields
 from gateway.domain.events import ALL_EVENT_TYPES
 from gateway.domain.generation import JobRequest
 from gateway.errors import NOT_PER_OPERATION
@@ -146,14 +150,34 @@ class PublicOperation(GatewayOperation):
 
 def job_request_schema() -> Schema:
     """Any model's body: ``model`` chooses which fields apply; every other field is the model's
-    own, as the upstream takes it (``GET /v1/models/{id}`` lists them)."""
+    own, as the upstream takes it (``GET /v1/models/{id}`` lists them). The fields most models
+    take (``common_fields`` of the catalogue: prompt, duration, aspect_ratio, …) are typed, so
+    that a generated client has attributes for them; the rest stay open
+    (``additionalProperties``), not a union of every model's body."""
     schema = schema_from_msgspec(JobRequest)
     schema.title = "JobRequest"
     schema.description = (
         "model (default alibaba/happyhorse-1-0) chooses which fields apply: every other field is "
         "the model's own, as the upstream takes it (GET /v1/models/{id} lists them); "
-        "callback_url, metadata and events are the gateway's."
+        "callback_url, metadata and events are the gateway's. The fields most models take are "
+        "typed here; their values and limits are each model's own."
     )
+    properties = dict(schema.properties or {})
+    for common in common_fields(load_catalogue()):
+        described = (
+            f"Taken by {common.models} of the {common.of} models; its values and limits are "
+            "the chosen model's (GET /v1/models/{id})."
+        )
+        known = properties.get(common.name)
+        if isinstance(known, Schema):
+            known.description = known.description or described
+            continue
+        properties[common.name] = Schema(type=OpenAPIType(common.type), description=described)
+    # Every field is optional (the model's rules say which it needs), and read leniently.
+    schema.properties = {
+        name: as_read(field) if isinstance(field, Schema) else field
+        for name, field in properties.items()
+    }
     schema.additional_properties = True
     return schema
 
@@ -172,6 +196,100 @@ def job_request_form_schema() -> Schema:
         properties={"model": Schema(type=OpenAPIType.STRING, min_length=1)},
         additional_properties=Schema(one_of=[value, Schema(type=OpenAPIType.ARRAY, items=value)]),
     )
+
+
+def _kinds(field: Schema) -> list[Schema]:
+    """The alternatives a field's schema allows, one type each."""
+    if field.any_of:
+        return [kind for kind in field.any_of if isinstance(kind, Schema)]
+    if isinstance(field.type, list):
+        return [Schema(type=kind) for kind in field.type]
+    own = {k: v for k, v in vars(field).items() if k not in ("description", "default")}
+    return [Schema(**own)]
+
+
+_AS_TEXT = {
+    OpenAPIType.ARRAY: "the items, comma-separated; blank: not given",
+    OpenAPIType.OBJECT: "a JSON object as text; blank: not given",
+}
+
+
+def as_read(field: Schema) -> Schema:
+    """An optional field as ``gateway.http.bodies`` and ``gateway.http.parsing`` read it: also
+    null or blank (not given), and as text where it is no string (an array comma-separated, an
+    object as JSON, a number or a boolean to be coerced)."""
+    kinds = _kinds(field)
+    types = {kind.type for kind in kinds}
+    extra = []
+    if OpenAPIType.NULL not in types:
+        extra.append(Schema(type=OpenAPIType.NULL))
+    strings = [kind for kind in kinds if kind.type == OpenAPIType.STRING]
+    if not strings:
+        words = next(
+            (_AS_TEXT[t] for t in (OpenAPIType.ARRAY, OpenAPIType.OBJECT) if t in types), None
+        )
+        extra.append(
+            Schema(type=OpenAPIType.STRING, description=words or "as text; blank: not given")
+        )
+    elif all(kind.min_length or kind.format or kind.pattern for kind in strings):
+        extra.append(Schema(type=OpenAPIType.STRING, max_length=0, description="blank: not given"))
+    return Schema(any_of=[*kinds, *extra], description=field.description, default=field.default)
+
+
+def body_schema(struct: type[msgspec.Struct], aliases: Mapping[str, str] | None = None) -> Schema:
+    """A body's schema as ``gateway.http.bodies`` reads it, titled with the struct's name: an
+    optional field may also be null or blank (not given), an array field one comma-separated
+    string (``as_read``), and each alias is documented as another name of its field. Unknown
+    fields: refused when the struct forbids them (``additionalProperties: false``), else
+    ignored (not said)."""
+    schema = schema_from_msgspec(struct)
+    schema.title = struct.__name__
+    forbids = struct.__struct_config__.forbid_unknown_fields
+    schema.additional_properties = False if forbids else None
+    required = set(schema.required or [])
+    properties: dict[str, Schema | Reference] = {
+        name: as_read(field) if isinstance(field, Schema) and name not in required else field
+        for name, field in (schema.properties or {}).items()
+    }
+    for alias, target in (aliases or {}).items():
+        original = properties[target]
+        if isinstance(original, Schema):
+            properties[alias] = Schema(
+                any_of=original.any_of, description=f"Another name for {target}."
+            )
+    schema.properties = properties
+    return schema
+
+
+def body_operation(
+    struct: type[msgspec.Struct], aliases: Mapping[str, str] | None = None
+) -> type[GatewayOperation]:
+    """The operation class of a route whose body is ``struct`` (read by
+    ``gateway.http.bodies``, not by Litestar, which documents only what it parses itself): the
+    struct's schema as JSON and as a form (where an array is a repeated key, OpenAPI's default
+    encoding of a form).
+
+    The body is marked optional although a request without one is refused (400, naming the
+    missing fields): ``openapi-python-client`` (0.29) writes ``| Unset`` into the signature of
+    a required body with two media types without importing ``Unset``, so the generated module
+    would not import (its issue 1451). The description says it is required."""
+
+    @dataclass
+    class BodyOperation(GatewayOperation):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            schema = body_schema(struct, aliases)
+            self.request_body = RequestBody(
+                required=False,
+                description="Required: JSON or a form.",
+                content={
+                    "application/json": OpenAPIMediaType(schema=schema),
+                    "application/x-www-form-urlencoded": OpenAPIMediaType(schema=schema),
+                },
+            )
+
+    BodyOperation.__name__ = BodyOperation.__qualname__ = f"{struct.__name__}Operation"
+    return BodyOperation
 
 
 @dataclass
@@ -248,7 +366,7 @@ def webhooks() -> dict[str, PathItem | Reference]:
         stage = event_type.rsplit(".", 1)[-1]
         hooks[event_type] = PathItem(
             post=Operation(
-                operation_id=f"webhook_{stage}",
+                operation_id=f"webhook{stage.capitalize()}",
                 summary=f"{event_type}: the job is {stage}",
                 description=(
                     "Signed per Standard Webhooks. Answer 2xx to acknowledge; 410 Gone stops all "

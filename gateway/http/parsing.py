@@ -54,7 +54,7 @@ def read_fields(content_type: str, body: bytes) -> dict[str, Any]:
         data = _from_form(pairs)
     else:
         raise UnsupportedMediaType(
-            "Send the job as application/json or application/x-www-form-urlencoded"
+            "Send the body as application/json or application/x-www-form-urlencoded"
         )
     return data
 
@@ -96,8 +96,10 @@ def _from_form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
             continue
         indexed = match is not None and match.group("key") is not None
         name = match.group("name") if match is not None and indexed else raw_key
-        if name == "events":
-            data.setdefault(name, []).extend(p.strip() for p in value.split(",") if p.strip())
+        if name == "events":  # a blank one (``events=``) is "not given": no empty list
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            if parts:
+                data.setdefault(name, []).extend(parts)
             continue
         if indexed or name in data:  # ``name[]``, ``name[0]`` or a repeated key: a list
             if value != "":

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, QueryParameter
 
 from gateway.errors import (
     CallbackRejected,
     InvalidRequest,
     NotFound,
+    PayloadTooLarge,
     TooManySubscriptions,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from gateway.http.auth import CLIENT_SECURITY, current_client
-from gateway.http.errors import documented_errors, keep_body
-from gateway.http.openapi import GatewayOperation
+from gateway.http.bodies import read_body
+from gateway.http.errors import documented_errors
+from gateway.http.openapi import GatewayOperation, body_operation
 from gateway.service.subscriptions import (
     NewSubscription,
     SubscriptionList,
@@ -29,6 +32,9 @@ from gateway.service.subscriptions import (
     SubscriptionView,
 )
 from gateway.store.records import ClientRecord
+
+# Zapier's REST hooks conventionally subscribe with ``{"target_url", "event"}``.
+ALIASES = {"event": "events"}
 
 
 def _names(raw: str | None) -> list[str] | None:
@@ -46,23 +52,31 @@ class SubscriptionController(Controller):
         "/",
         status_code=201,
         summary="Subscribe a target URL to your jobs' events (a REST hook)",
+        description=(
+            "JSON or a form. Zapier's conventional `event` field is taken as `events`; a blank "
+            "field means not given; in a form, repeat a key for a list (or separate with commas)."
+        ),
         operation_id="createSubscription",
-        before_request=keep_body,
-        operation_class=GatewayOperation,
+        operation_class=body_operation(NewSubscription, ALIASES),
         responses=documented_errors(
             InvalidRequest,
             CallbackRejected,
             TooManySubscriptions,
             Unauthorized,
+            PayloadTooLarge,
+            UnsupportedMediaType,
         ),
     )
     async def create(
         self,
+        request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
         subscriptions: NamedDependency[Subscriptions],
-        data: JSONBody[NewSubscription],
     ) -> Response[SubscriptionView]:
-        view = await subscriptions.create(client, data)
+        new = await read_body(
+            request, NewSubscription, lead="The subscription is invalid", aliases=ALIASES
+        )
+        view = await subscriptions.create(client, new)
         return Response(view, status_code=201, headers={"Location": f"/v1/subscriptions/{view.id}"})
 
     @get(
@@ -100,7 +114,8 @@ class SubscriptionController(Controller):
         summary="Recent events in the webhook's exact shape (Zapier's performList)",
         description=(
             "Up to 3 recent finished jobs' events, newest first, each exactly as a webhook body "
-            '({"type", "timestamp", "data"}); one documented example when there are none.'
+            '({"type", "timestamp", "data"}); when there are none, one documented example of '
+            "the first event and the first model asked for."
         ),
         operation_id="sampleSubscriptionEvents",
         operation_class=GatewayOperation,

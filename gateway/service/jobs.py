@@ -110,10 +110,11 @@ class Jobs:
             raise NotFound(f"No job {job_id!r}")
         return job
 
-    async def held(self, job: JobRecord, wait_s: float) -> JobRecord:
-        """``Prefer: wait``: the job once it has ended, or as it is after ``wait_s``."""
+    async def held(self, job: JobRecord, *, deadline: float) -> JobRecord:
+        """``Prefer: wait``: the job once it has ended, or as it is at ``deadline`` (on the
+        event loop's clock: the request's arrival plus the wait)."""
         rt = self._rt
-        return await hold_until_ended(rt.job_waiters, rt.store.jobs, job, wait_s)
+        return await hold_until_ended(rt.job_waiters, rt.store.jobs, job, deadline)
 
     # --- views --------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import msgspec
 from gateway.clock import iso
 from gateway.domain import wording
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
-from gateway.domain.jobs import JobStatus
+from gateway.domain.jobs import ErrorCode, JobStatus
 from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
 from gateway.domain.wording import Wrong
 from gateway.errors import InvalidRequest, NotFound, TooManySubscriptions
@@ -103,11 +103,6 @@ async def subscribe(
             details=[{"field": "events", "message": str(exc)}],
         ) from None
     await check_destination(rt.guard, request.target_url, field="target_url")
-    if await rt.store.subscriptions.count_active(client.id) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
-        raise TooManySubscriptions(
-            f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
-            "delete some first."
-        )
     record = SubscriptionRecord(
         id=new_subscription_id(),
         client_id=client.id,
@@ -117,7 +112,11 @@ async def subscribe(
         active=True,
         created_at=rt.clock(),
     )
-    await rt.store.subscriptions.create(record)
+    if not await rt.store.subscriptions.create(record, limit=MAX_SUBSCRIPTIONS_PER_CLIENT):
+        raise TooManySubscriptions(
+            f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
+            "delete some first."
+        )
     rt.log.info("subscription_created", subscription_id=record.id, client_id=client.id)
     return record
 
@@ -125,7 +124,9 @@ async def subscribe(
 async def sample_events(
     rt: Runtime, client: ClientRecord, *, events: list[str] | None, models: list[str] | None
 ) -> list[dict[str, Any]]:
-    """Recent real terminal events of the client, newest first; one example when none."""
+    """Recent real terminal events of the client, newest first; when there are none, one
+    documented example that matches the filters (the first event asked for, of the first
+    model asked for)."""
     try:
         wanted = normalize_events(events)
     except UnknownEvent as exc:
@@ -141,45 +142,72 @@ async def sample_events(
         limit=SAMPLE_SIZE,
     )
     if not jobs:
-        return [example_event()]
+        shown = statuses[0] if statuses else JobStatus(wanted[0])
+        return [example_event(shown, model=models[0] if models else DEFAULT_MODEL)]
     return [
         msgspec.json.decode(event_payload(job, job.status, job.finished_at or job.updated_at))
         for job in jobs
     ]
 
 
-def example_event() -> dict[str, Any]:
-    """A completed job's event, built by the same code as a real one (so the shapes agree)."""
-    at = 1_764_000_000.0
-    job = JobRecord(
+EXAMPLE_AT = 1_764_000_000.0  # 2025-11-24T16:00:00Z
+EXAMPLE_PROMPT = "Mona Lisa puts on glasses with her hands."
+
+
+def _example_job(status: JobStatus, model: str) -> JobRecord:
+    """A job of ``model`` as it stands when it enters ``status``, with made-up values."""
+    at = EXAMPLE_AT
+    ended = status.is_terminal
+    completed = status == JobStatus.COMPLETED
+    moment = {
+        JobStatus.QUEUED: at + 2,
+        JobStatus.GENERATING: at + 20,
+    }.get(status, at + 160)
+    upstream = {JobStatus.FAILED: "error"}.get(status, status.value)
+    error = None
+    if status == JobStatus.FAILED:
+        error = {
+            "code": ErrorCode.GENERATION_FAILED.value,
+            "message": "The upstream reported that the generation failed: content moderation",
+            "upstream": {"name": "GenerationError", "message": "content moderation"},
+        }
+    return JobRecord(
         id="job_example00000000000000000",
         client_id="cl_example",
-        status=JobStatus.COMPLETED,
-        request={"model": DEFAULT_MODEL, "prompt": "Mona Lisa puts on glasses with her hands."},
-        model=DEFAULT_MODEL,
+        status=status,
+        request={"model": model, "prompt": EXAMPLE_PROMPT},
+        model=model,
         resolution=None,
         duration=None,
         callback_url=None,
         metadata={"order_id": "42"},
         events=["completed", "failed"],
         generation_id="rLCxsu-1_rTBBGbBC6JFJ",
-        upstream_status="completed",
-        video_url="https://cdn.example.com/videos/example.mp4",
-        usage={"credits_used": 1260000, "usd_spent": 0.63},
-        error=None,
+        upstream_status=upstream,
+        video_url="https://cdn.example.com/videos/example.mp4" if completed else None,
+        usage={"credits_used": 1260000, "usd_spent": 0.63} if completed else None,
+        error=error,
         created_at=at,
-        updated_at=at + 160,
+        updated_at=moment,
         submitted_at=at + 1,
-        ready_at=at + 160,
-        finished_at=at + 160,
+        ready_at=moment if completed else None,
+        finished_at=moment if ended else None,
         deadline_at=at + 1800,
         next_run_at=None,
         submit_attempts=1,
-        poll_count=8,
+        poll_count=8 if ended else 1,
         poll_errors=0,
         poll_not_found=0,
         lease_token=None,
         lease_until=None,
         takeovers=0,
     )
-    return dict(msgspec.json.decode(event_payload(job, JobStatus.COMPLETED, at + 160)))
+
+
+def example_event(
+    status: JobStatus = JobStatus.COMPLETED, *, model: str = DEFAULT_MODEL
+) -> dict[str, Any]:
+    """The event of a job of ``model`` entering ``status``, built by the same code as a real
+    one (so the shapes agree)."""
+    job = _example_job(status, model)
+    return dict(msgspec.json.decode(event_payload(job, status, job.updated_at)))

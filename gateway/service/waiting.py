@@ -78,16 +78,20 @@ class JobWaiters:
 
 
 async def hold_until_ended(
-    waiters: JobWaiters, jobs: JobRows, job: JobRecord, timeout_s: float
+    waiters: JobWaiters, jobs: JobRows, job: JobRecord, deadline: float
 ) -> JobRecord:
-    """The job once it has ended, or as it is after ``timeout_s``: whichever comes first."""
-    if job.status.is_terminal or timeout_s <= 0:
+    """The job once it has ended, or as it is at ``deadline`` (on the event loop's clock):
+    whichever comes first. A deadline already past answers at once, with the job as it is."""
+    if job.status.is_terminal or deadline <= asyncio.get_running_loop().time():
         return job
     with waiters.watch(job.id) as ended:
         # Registered first, then read again: an end between the two is not missed.
         current = await jobs.get_job(job.id) or job
-        if not current.status.is_terminal:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ended.wait(), timeout=timeout_s)
-            current = await jobs.get_job(job.id) or current
-    return current
+        if current.status.is_terminal:
+            return current
+        try:
+            async with asyncio.timeout_at(deadline):
+                await ended.wait()
+        except TimeoutError:
+            return current  # the time is up: no further read to hold the answer up
+        return await jobs.get_job(job.id) or current

@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.store import schema
 from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
+from gateway.store.console import ConsoleStore
 from gateway.store.counters import CounterStore
 from gateway.store.database import Database
 from gateway.store.deliveries import AttemptWrite, DeliveryStore
@@ -35,6 +36,7 @@ class Store:
         self.subscriptions = SubscriptionStore(db)
         self.browse = BrowseStore(db)
         self.history = History(db)
+        self.console = ConsoleStore(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -55,6 +57,7 @@ __all__ = [
     "AttemptWrite",
     "BrowseStore",
     "ClientStore",
+    "ConsoleStore",
     "CounterStore",
     "Database",
     "DeliveryStore",

@@ -18,6 +18,9 @@ from gateway.domain.upstream import GENERATION_ID_MAX, UPSTREAM_STATUS_MAX
 metadata = sa.MetaData()
 
 Time = sa.Float(precision=53)
+# The id of a table that grows without bound: 64 bits (``bigint`` on PostgreSQL; on SQLite an
+# ``INTEGER PRIMARY KEY`` is the 64-bit rowid, and only that spelling makes it the rowid).
+GrowingId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TRACEPARENT_MAX = 55  # a W3C traceparent, version 00, as normalized at intake
 
 clients = sa.Table(
@@ -114,7 +117,7 @@ sa.Index("ix_deliveries_client_state", deliveries.c.client_id, deliveries.c.stat
 delivery_attempts = sa.Table(
     "delivery_attempts",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", GrowingId, primary_key=True, autoincrement=True),
     sa.Column("delivery_id", sa.String(40), sa.ForeignKey("deliveries.id"), nullable=False),
     sa.Column("attempt", sa.Integer, nullable=False),
     sa.Column("attempted_at", Time, nullable=False),
@@ -134,7 +137,7 @@ sa.Index("ix_delivery_attempts_delivery", delivery_attempts.c.delivery_id, deliv
 job_events = sa.Table(
     "job_events",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", GrowingId, primary_key=True, autoincrement=True),
     sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False),
     sa.Column("client_id", sa.String(40), nullable=False),
     sa.Column("kind", sa.String(40), nullable=False),
@@ -199,3 +202,29 @@ subscriptions = sa.Table(
     sa.Column("deactivated_reason", sa.String(40), nullable=True),  # "gone" (a 410)
 )
 sa.Index("ix_subscriptions_client", subscriptions.c.client_id, subscriptions.c.active)
+
+# Console sessions (``gateway.service.console_sessions``): a signed-in browser's session, looked
+# up on every console request so that signing out ends it on every replica. The id is the
+# SHA-256 of the token the cookie carries (the database never holds a usable token).
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "client" or "admin"
+    sa.Column("key_hash", sa.String(64), nullable=False),  # the key signed in with, hashed
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+sa.Index("ix_console_sessions_expires", console_sessions.c.expires_at)
+
+# One-time sign-in links (``gateway dev`` prints one): usable once, on any replica, until they
+# expire. The id is the SHA-256 of the link's token.
+console_sign_in_links = sa.Table(
+    "console_sign_in_links",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("expires_at", Time, nullable=False),
+)
+sa.Index("ix_console_sign_in_links_expires", console_sign_in_links.c.expires_at)

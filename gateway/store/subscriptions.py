@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from gateway.store.database import Database
 from gateway.store.records import SubscriptionRecord, could_be_id, subscription_from_row
-from gateway.store.schema import subscriptions
+from gateway.store.schema import clients, subscriptions
 
 # Read at every status change that has an event: built once.
 _ACTIVE_FOR_CLIENT = (
@@ -21,9 +21,35 @@ class SubscriptionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, subscription: SubscriptionRecord) -> None:
+    async def create(self, subscription: SubscriptionRecord, *, limit: int) -> bool:
+        """Insert ``subscription`` if its client has fewer than ``limit`` active ones; False
+        (nothing written) when it has that many already.
+
+        The count and the insert run under the client's row lock, so creates that race (on
+        one replica or several) take turns: on PostgreSQL ``SELECT … FOR UPDATE`` of the
+        client's row, after which the count (a statement of its own, with a snapshot taken
+        once the lock is held, at READ COMMITTED) sees every subscription committed before
+        (``FOR NO KEY UPDATE``: creates take turns, while intake's foreign-key checks on the
+        same row, ``KEY SHARE``, do not wait); on SQLite the single writer already serialises
+        whole write transactions."""
         models = subscription.models
         async with self.db.write() as conn:
+            if not self.db.is_sqlite:
+                await conn.execute(
+                    sa.select(clients.c.id)
+                    .where(clients.c.id == subscription.client_id)
+                    .with_for_update(key_share=True)
+                )
+            active = (
+                await conn.execute(
+                    sa.select(sa.func.count()).where(
+                        subscriptions.c.client_id == subscription.client_id,
+                        subscriptions.c.active,
+                    )
+                )
+            ).scalar_one()
+            if int(active) >= limit:
+                return False
             await conn.execute(
                 sa.insert(subscriptions).values(
                     id=subscription.id,
@@ -35,6 +61,7 @@ class SubscriptionStore:
                     created_at=subscription.created_at,
                 )
             )
+        return True
 
     async def list_for_client(self, client_id: str) -> list[SubscriptionRecord]:
         """Every subscription of the client (active or not), oldest first."""
@@ -51,13 +78,6 @@ class SubscriptionStore:
         async with self.db.read() as conn:
             rows = (await conn.execute(_ACTIVE_FOR_CLIENT, {"client_id": client_id})).all()
         return [subscription_from_row(row) for row in rows]
-
-    async def count_active(self, client_id: str) -> int:
-        query = sa.select(sa.func.count()).where(
-            subscriptions.c.client_id == client_id, subscriptions.c.active
-        )
-        async with self.db.read() as conn:
-            return int((await conn.execute(query)).scalar_one())
 
     async def delete(self, subscription_id: str, *, client_id: str) -> bool:
         """Remove a client's subscription; False when it has none by that id."""

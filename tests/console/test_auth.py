@@ -176,8 +176,12 @@ async def test_changing_the_admin_key_ends_operator_sessions(console: Console) -
     another GATEWAY_ADMIN_KEY (same console secret) its cookie signs nobody in, while a restart
     with the same key keeps it."""
 
+    sessions = console.gateway.console.sessions  # the database's rows outlive a restart
+
     def restarted(admin_key: str) -> SessionKeys:
-        return SessionKeys("console-secret", admin_key=admin_key, clock=console.clock)
+        return SessionKeys(
+            "console-secret", admin_key=admin_key, clock=console.clock, sessions=sessions
+        )
 
     console.gateway.console = restarted(ADMIN_KEY)
     await console.sign_in(ADMIN_KEY)
@@ -207,8 +211,7 @@ async def test_one_time_sign_in_link(console: Console) -> None:
     """A dev sign-in link works once, and not after it expires."""
     links = console.gateway.console
     assert links is not None
-    now = console.clock()
-    token = links.issue_link("client", hash_api_key(BOOTSTRAP_KEY), now=now)
+    token = await links.issue_link("client", hash_api_key(BOOTSTRAP_KEY))
     first = await console.http.get(f"/console/signin/link?token={token}", follow_redirects=False)
     assert (303, "/console/jobs") == (first.status_code, first.headers["location"])
     assert await is_signed_in(console)
@@ -216,7 +219,7 @@ async def test_one_time_sign_in_link(console: Console) -> None:
     again = await console.http.get(f"/console/signin/link?token={token}", follow_redirects=False)
     assert 400 == again.status_code
     assert not await is_signed_in(console)
-    late = links.issue_link("client", hash_api_key(BOOTSTRAP_KEY), now=now)
+    late = await links.issue_link("client", hash_api_key(BOOTSTRAP_KEY))
     console.clock.advance(LINK_TTL_S + 1)
     expired = await console.http.get(f"/console/signin/link?token={late}", follow_redirects=False)
     assert 400 == expired.status_code

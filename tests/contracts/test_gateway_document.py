@@ -4,12 +4,14 @@ are described, and the unauthenticated routes say so."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any, get_args
 
 import pytest
 
 from gateway.app import create_app
+from gateway.domain.catalogue import Catalogue, FieldSpec, ModelSpec, common_fields
 from gateway.domain.events import EVENT_TYPES, EventType
 from gateway.domain.jobs import JobStatus
 from gateway.settings import Settings
@@ -114,3 +116,65 @@ def test_every_event_type_is_a_documented_webhook(document: dict[str, Any]) -> N
         payload = operation["requestBody"]["content"]["application/json"]["schema"]
         assert event_type == payload["properties"]["type"]["const"]
         assert "#/components/schemas/JobView" == payload["properties"]["data"]["$ref"]
+
+
+def test_every_operation_has_a_readable_stable_id(document: dict[str, Any]) -> None:
+    """camelCase ids chosen by hand (``createJob``), never the framework's made-up ones
+    (``V1ModelsListModels``): a generated client's function names come from them."""
+    ids = [operation.get("operationId", "") for _, _, operation in _operations(document)]
+    ids += [item["post"]["operationId"] for item in document["webhooks"].values()]
+    assert [] == [i for i in ids if not re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i)]
+    assert len(ids) == len(set(ids))
+    assert {"listModels", "getModel", "createVideoGeneration", "getVideoGeneration"} <= set(ids)
+
+
+def test_the_fields_most_models_take_are_typed(document: dict[str, Any]) -> None:
+    """From the catalogue: the fields at least half the models take, with the type (nearly)
+    all of those agree on; every other field stays open (``additionalProperties``)."""
+    schema = document["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    typed = {
+        name: spec["anyOf"][0]["type"]  # then null and text: "not given", or to be coerced
+        for name, spec in schema["properties"].items()
+        if name in {"duration", "resolution", "aspect_ratio", "image_url"}
+    }
+    assert {
+        "duration": "integer",
+        "resolution": "string",
+        "aspect_ratio": "string",
+        "image_url": "string",
+    } == typed
+    assert "seed" not in schema["properties"]  # taken by a third of the models: left open
+    assert schema["additionalProperties"] is True
+    for body in ("application/json", "application/x-www-form-urlencoded"):
+        for path in ("/v1/subscriptions", "/v1/deliveries/replay", "/v1/admin/clients"):
+            assert body in document["paths"][path]["post"]["requestBody"]["content"], path
+
+
+def test_common_fields_follow_the_catalogue() -> None:
+    """A field is typed by share and agreement, not by a list kept by hand: ``duration`` (an
+    integer in 19 models of 20, a number in one) and ``image_url`` (a string, or a string or
+    an array) are; ``style`` (a string or an object, half and half) and ``rare`` (one model)
+    are not."""
+
+    def model(n: int) -> ModelSpec:
+        image_url = (
+            FieldSpec(any_of=[FieldSpec(type="string"), FieldSpec(type="array")])
+            if n == 0
+            else FieldSpec(type="string")
+        )
+        properties = {
+            "model": FieldSpec(type="string"),
+            "duration": FieldSpec(type="integer" if n else "number"),
+            "style": FieldSpec(type="string" if n % 2 else "object"),
+            "image_url": image_url,
+        }
+        if n == 0:
+            properties["rare"] = FieldSpec(type="boolean")
+        return ModelSpec(id=f"m{n}", vendor="v", source="s", required=[], properties=properties)
+
+    catalogue = Catalogue(models=[model(n) for n in range(20)])
+    assert [("duration", "integer", 20), ("image_url", "string", 20)] == [
+        (f.name, f.type, f.models) for f in common_fields(catalogue)
+    ]

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from gateway.app import create_app
@@ -106,7 +107,44 @@ def test_a_generated_client_creates_fetches_lists_and_reads_deliveries(tmp_path:
             assert [200] == [a.status_code for a in log.attempts]
             assert live.receiver.ids() == [e.event_id for e in log.events]
 
+            subscribe = importlib.import_module(f"{PACKAGE}.api.subscriptions.create_subscription")
+            subscribed = subscribe.sync_detailed(
+                client=client,
+                body=models.CreateSubscriptionJsonNewSubscription(target_url=live.hook_url),
+            )
+            assert 201 == subscribed.status_code, subscribed.content
+
             missing = get_job.sync_detailed("job_unknown", client=client)
             assert 404 == missing.status_code
             assert isinstance(missing.parsed, models.ErrorResponse)
             assert "not_found" == missing.parsed.error.code
+
+
+def test_the_generated_client_has_typed_job_fields_and_readable_names(tmp_path: Path) -> None:
+    """The fields most models take are attributes of the job body with their types (not keys
+    of a dict), the rest still pass through; operations are named by their ids."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'doc.db'}")
+    _generate(settings, tmp_path / "generated")
+    models = importlib.import_module(f"{PACKAGE}.models")
+    body_class = models.CreateJobJsonJobRequest
+    fields = attrs.fields_dict(body_class)  # annotations as written (the module defers them)
+    # Typed, and as leniently as the gateway reads them: null or blank is "not given", a
+    # number may come as text.
+    assert ("int | None | str | Unset", "None | str | Unset") == (
+        fields["duration"].type,
+        fields["resolution"].type,
+    )
+    body = body_class(prompt="a horse", duration=5, resolution="720p")
+    body["seed"] = 7  # a field only some models take: open
+    sent = body.to_dict()
+    assert (5, "720p", 7) == (sent["duration"], sent["resolution"], sent["seed"])
+    read = body_class.from_dict({"prompt": "p", "duration": 8, "camera_control": "pan"})
+    assert (8, {"camera_control": "pan"}) == (read.duration, read.additional_properties)
+    for module in (
+        "api.models.list_models",
+        "api.models.get_model",
+        "api.drop_in_upstream_api.create_video_generation",
+        "api.drop_in_upstream_api.get_video_generation",
+        "api.subscriptions.create_subscription",
+    ):
+        importlib.import_module(f"{PACKAGE}.{module}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -15,6 +18,7 @@ from gateway.app import Gateway, create_app
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.testing.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
+from tests.backends import open_empty_store
 
 ADMIN_KEY = "admin-key-for-tests-0123456789"
 BOOTSTRAP_KEY = "gw_bootstrap_key_for_tests_0123456789"
@@ -23,7 +27,7 @@ BOOTSTRAP_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 @dataclass
 class Api:
-    http: AsyncTestClient[Any]
+    http: AsyncTestClient[Any] | httpx.AsyncClient
     gateway: Gateway
     clock: Clock
     upstream: ScriptedUpstream
@@ -99,3 +103,54 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
             sender=sender,
         )
     await store.close()
+
+
+@contextlib.asynccontextmanager
+async def in_this_loop(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on the caller's event loop: its lifespan held by a task of its own (entered and
+    left in one task, as anyio requires), requests through httpx's ASGI transport."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    holder = asyncio.ensure_future(hold())
+    starting = asyncio.ensure_future(started.wait())
+    await asyncio.wait([holder, starting], timeout=60, return_when=asyncio.FIRST_COMPLETED)
+    starting.cancel()
+    if holder.done():
+        holder.result()  # the start failed: raise its error
+    assert started.is_set(), "the app did not start within 60 s"
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver.local"
+        ) as http:
+            yield http
+    finally:
+        stop.set()
+        await holder
+
+
+@pytest.fixture
+async def stored_api(tmp_path: Path, database_url: str) -> AsyncIterator[Api]:
+    """``api`` on each backend (SQLite, PostgreSQL): for what depends on the database. The app
+    runs on the test's event loop, so that the test may drive the worker on its store."""
+    await (await open_empty_store(database_url)).close()
+    clock = Clock(start=1_800_000_000.0)
+    upstream, sender = ScriptedUpstream(), RecordingSender()
+    app = gateway_app(
+        api_settings(tmp_path, database_url=database_url),
+        upstream=upstream,
+        sender=sender,
+        clock=clock,
+    )
+    async with in_this_loop(app) as http:
+        yield Api(
+            http=http,
+            gateway=app.state.gateway,
+            clock=clock,
+            upstream=upstream,
+            sender=sender,
+        )

@@ -21,7 +21,7 @@ from gateway.testing.waiting import wait_for_async
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
 from mock_upstream.testing import MockServer
-from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings
+from tests.http.conftest import BOOTSTRAP_KEY, Api, api_settings, gateway_app, in_this_loop
 
 
 @pytest.mark.parametrize(
@@ -160,3 +160,40 @@ async def test_the_periodic_check_wakes_a_waiter(tmp_path: Path) -> None:
     finally:
         await store.close()
     assert (200, "failed") == (response.status_code, response.json()["status"])
+
+
+async def test_the_wait_runs_from_the_requests_arrival(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loaded event loop: 24.5 s pass between the request's arrival and the moment its
+    handler gets round to waiting (simulated: the loop's clock jumps while the job is read).
+    With ``Prefer: wait=25`` the answer comes at arrival + 25 s, not 25 s after the handler
+    began to wait (Zapier gives up at 30 s). Timed on the loop's own, virtual, clock."""
+    loop = asyncio.get_running_loop()
+    real_time = loop.time
+    jumped = [0.0]
+    monkeypatch.setattr(loop, "time", lambda: real_time() + jumped[0])
+    app = gateway_app(api_settings(tmp_path))
+    async with in_this_loop(app) as http:
+        job = (await http.post("/v1/jobs", json={"prompt": "p"}, headers=auth())).json()
+        jobs = app.state.gateway.runtime.store.jobs
+        read = jobs.get_job
+
+        async def read_on_a_busy_loop(job_id: str, **kwargs: Any) -> Any:
+            if not jumped[0]:
+                jumped[0] = 24.5  # the loop was busy elsewhere meanwhile
+            return await read(job_id, **kwargs)
+
+        monkeypatch.setattr(jobs, "get_job", read_on_a_busy_loop)
+        started = loop.time()
+        response = await asyncio.wait_for(
+            http.get(f"/v1/jobs/{job['id']}", headers={**auth(), "Prefer": "wait=25"}),
+            timeout=28,  # virtual seconds: before the fix, the answer came at about 49.5
+        )
+        answered_after = loop.time() - started
+    assert (200, "accepted", "wait=25") == (
+        response.status_code,
+        response.json()["status"],
+        response.headers["preference-applied"],
+    )
+    assert 25 <= answered_after < 27, answered_after

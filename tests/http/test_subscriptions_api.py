@@ -64,7 +64,7 @@ async def test_another_clients_subscription_is_a_404(api: Api) -> None:
         ({"target_url": HOOK, "events": ["finished"]}, "events"),
         ({"target_url": HOOK, "colour": "red"}, "colour"),
         ({"events": ["completed"]}, "target_url"),
-        ({"target_url": HOOK, "models": "x"}, "models"),
+        ({"target_url": HOOK, "models": 5}, "models"),
     ],
 )
 async def test_bad_subscriptions_are_named_400s(
@@ -140,5 +140,5 @@ async def test_the_sample_is_an_example_until_real_events_exist(api: Api) -> Non
     assert set(example[0]["data"]) == set(sent["data"])
     assert sent["type"] == sample[0]["type"]
     failed_only = await api.http.get("/v1/subscriptions/sample?events=failed", headers=api.auth())
-    assert "video.generation.completed" == failed_only.json()[0]["type"]  # the example again
+    assert "video.generation.failed" == failed_only.json()[0]["type"]  # an example, of its kind
     assert "job_example" in failed_only.json()[0]["data"]["id"]
