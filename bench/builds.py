@@ -48,20 +48,24 @@ def _one_round(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", type=Path, required=True, help="a checkout of the other build")
+    parser.add_argument(
+        "--head", type=Path, default=None, help="a checkout to stand for this build (default: it)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--one-seconds", type=int, default=3, help="the one-connection run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL instead of SQLite")
     options = parser.parse_args()
-    if not (options.base / "gateway" / "__init__.py").exists():
-        raise SystemExit(f"{options.base} holds no gateway package")
+    for tree in (options.base, options.head):
+        if tree is not None and not (tree / "gateway" / "__init__.py").exists():
+            raise SystemExit(f"{tree} holds no gateway package")
     rows: list[list[object]] = []
     ratios: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-builds-") as tmp:
         folder = Path(tmp)
         for n in range(options.rounds):
-            order = [("base", options.base), ("head", None)]
+            order = [("base", options.base), ("head", options.head)]
             if n % 2:
                 order.reverse()
             measured = {label: _one_round(label, tree, folder, options, n) for label, tree in order}
@@ -84,7 +88,7 @@ def main() -> None:
                 )
     database = "PostgreSQL" if options.postgres else "SQLite NORMAL"
     print_table(
-        f"Intake, this build against {options.base} ({database}); "
+        f"Intake, {options.head or 'this build'} against {options.base} ({database}); "
         f"{options.connections} connections for {options.seconds} s, rounds alternated; "
         f"median ratio head/base {statistics.median(ratios):.2f}",
         [
