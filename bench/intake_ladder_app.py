@@ -24,6 +24,7 @@ from gateway.errors import InvalidRequest
 from gateway.http.auth import current_client
 from gateway.http.parsing import parse_job_request
 from gateway.observability.logging import configure_logging
+from gateway.service import Services
 from gateway.service.intake import check_destination
 from gateway.service.runtime import Runtime
 from gateway.settings import load_settings
@@ -45,26 +46,28 @@ async def answer(client: Client) -> dict[str, str]:
 
 @post("/bench/parse", status_code=202, dependencies=_AUTHENTICATED, include_in_schema=False)
 async def parse(
-    request: Request[Any, Any, Any], client: Client, runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any], client: Client, services: NamedDependency[Services]
 ) -> dict[str, str]:
-    _parsed(request, runtime, await request.body())
+    _parsed(request, services.runtime, await request.body())
     return ANSWER
 
 
 @post("/bench/check", status_code=202, dependencies=_AUTHENTICATED, include_in_schema=False)
 async def check(
-    request: Request[Any, Any, Any], client: Client, runtime: NamedDependency[Runtime]
+    request: Request[Any, Any, Any], client: Client, services: NamedDependency[Services]
 ) -> dict[str, str]:
     checked = check_job(
-        runtime.rulebook,
-        _parsed(request, runtime, await request.body()),
-        metadata_max_bytes=runtime.settings.metadata_max_bytes,
-        allow_unlisted=runtime.settings.allow_unlisted_models,
+        services.runtime.rulebook,
+        _parsed(request, services.runtime, await request.body()),
+        metadata_max_bytes=services.runtime.settings.metadata_max_bytes,
+        allow_unlisted=services.runtime.settings.allow_unlisted_models,
     )
     if not isinstance(checked, CheckedJob):
         raise InvalidRequest("not a valid job")  # a 400: the ladder counts it as an error
     if checked.gateway.callback_url is not None:
-        await check_destination(runtime.guard, checked.gateway.callback_url, field="callback_url")
+        await check_destination(
+            services.runtime.guard, checked.gateway.callback_url, field="callback_url"
+        )
     return ANSWER
 
 

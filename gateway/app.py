@@ -23,7 +23,6 @@ from typing import Any, TypedDict, Unpack
 
 import httpx
 from litestar import Litestar
-from litestar.datastructures import State
 from litestar.di import Provide
 from opentelemetry.trace import TracerProvider
 
@@ -37,6 +36,7 @@ from gateway.domain.addresses import Allowlist
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
+from gateway.errors import ServiceUnavailable
 from gateway.heap import freeze_startup_heap
 from gateway.http import GatewayApp, api_routes, openapi_config
 from gateway.http.errors import EXCEPTION_HANDLERS
@@ -49,6 +49,7 @@ from gateway.service import (
     ModelCatalogue,
     ReadinessProbe,
     Runtime,
+    Services,
     Subscriptions,
 )
 from gateway.service.clients import ensure_bootstrap_client
@@ -165,18 +166,21 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
 
 @dataclass
 class Gateway:
-    """A running gateway process: the runtime, the services handlers are given, the worker."""
+    """A running gateway process: the services handlers are given, the console, the worker."""
 
-    runtime: Runtime
-    readiness: ReadinessProbe
-    jobs: Jobs
-    subscriptions: Subscriptions
-    clients: Clients
-    catalogue: ModelCatalogue
+    services: Services
     console: Console
     worker: Worker  # not started on an API-only replica (GATEWAY_WORKER=false)
     # PostgreSQL: the ear for other replicas' client revocations (None on SQLite).
     client_listener: ChannelListener | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.services.runtime
+
+    @property
+    def readiness(self) -> ReadinessProbe:
+        return self.services.readiness
 
 
 @contextlib.asynccontextmanager
@@ -189,7 +193,7 @@ async def open_gateway(
         runtime = await stack.enter_async_context(open_runtime(settings, **parts))
         await ensure_bootstrap_client(runtime.store, settings, now=runtime.clock())
         worker = Worker(runtime)  # started only if this replica works (GATEWAY_WORKER)
-        gateway = Gateway(
+        services = Services(
             runtime=runtime,
             readiness=ReadinessProbe(
                 runtime.store.db,
@@ -206,6 +210,9 @@ async def open_gateway(
                 grace_s=settings.secret_rotation_grace_s,
             ),
             catalogue=ModelCatalogue(runtime.rulebook, runtime.store),
+        )
+        gateway = Gateway(
+            services=services,
             console=console
             or Console(
                 settings.console_secret,
@@ -266,31 +273,31 @@ async def client_key_watch(runtime: Runtime) -> AsyncIterator[ChannelListener | 
         await listener.stop()
 
 
-# What handlers may ask for by name, each read from the running gateway.
-_SERVICES = ("jobs", "subscriptions", "clients", "catalogue", "readiness", "console")
+class _Running:
+    """The gateway an app's lifespan opened (None until then), for its dependency providers."""
+
+    gateway: Gateway | None = None
+
+    def now(self) -> Gateway:
+        if self.gateway is None:
+            raise ServiceUnavailable("The gateway is starting or stopping; retry shortly")
+        return self.gateway
 
 
-def _provider(name: str) -> Provide:
-    def provide(state: State) -> Any:
-        return getattr(state.gateway, name)
+def _dependencies(running: _Running) -> dict[str, Provide]:
+    """What handlers may ask for: ``services`` (the use cases) and ``console`` (its sessions).
+    Providers without parameters: nothing of the request needs parsing to find them."""
 
-    return Provide(provide, sync_to_thread=False)
+    def services() -> Services:
+        return running.now().services
 
+    def console() -> Console:
+        return running.now().console
 
-def _dependencies() -> dict[str, Provide]:
-    provided = {name: _provider(name) for name in _SERVICES}
-
-    def runtime(state: State) -> Runtime:
-        gateway: Gateway = state.gateway
-        return gateway.runtime
-
-    def client_keys(state: State) -> Any:
-        gateway: Gateway = state.gateway
-        return gateway.runtime.client_keys
-
-    provided["runtime"] = Provide(runtime, sync_to_thread=False)
-    provided["client_keys"] = Provide(client_keys, sync_to_thread=False)
-    return provided
+    return {
+        "services": Provide(services, sync_to_thread=False),
+        "console": Provide(console, sync_to_thread=False),
+    }
 
 
 def create_app(
@@ -307,15 +314,20 @@ def create_app(
     # Every model's rules, compiled once, when the app is made (not at each start).
     parts["rulebook"] = parts.get("rulebook") or Rulebook(load_catalogue())
 
+    running = _Running()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_gateway(settings, run_worker=run_worker, **parts) as gateway:
-            app.state.gateway = gateway
-            yield
+            app.state.gateway = running.gateway = gateway
+            try:
+                yield
+            finally:
+                running.gateway = None
 
     app = GatewayApp(
         route_handlers=[*api_routes(settings), *console_routes(), *extra_route_handlers],
-        dependencies=_dependencies(),
+        dependencies=_dependencies(running),
         template_config=template_config(),
         lifespan=[lifespan],
         on_startup=list(on_startup),  # Litestar runs these after the lifespan has entered

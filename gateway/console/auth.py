@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 
 from gateway.console.session import COOKIE_NAME, SESSION_TTL_S, Console, Kind, Session
 from gateway.ids import hash_api_key
+from gateway.service import Services
 from gateway.service.clients import Clients, ClientView
 from gateway.store.records import ClientRecord
 
@@ -86,10 +87,10 @@ async def signed_in_kind(console: Console, clients: Clients, key: str) -> tuple[
 async def current_viewer(
     request: Request[Any, Any, Any],
     console: NamedDependency[Console],
-    clients: NamedDependency[Clients],
+    services: NamedDependency[Services],
 ) -> Viewer:
     """Litestar dependency: the signed-in viewer; else the sign-in page."""
-    viewer = await resolve(console, clients, await current_session(request, console))
+    viewer = await resolve(console, services.clients, await current_session(request, console))
     if viewer is None:
         raise NotSignedIn
     return viewer
@@ -103,11 +104,11 @@ def check_csrf(session: Session | None, given: str | None) -> None:
 async def acting_viewer(
     request: Request[Any, Any, Any],
     console: NamedDependency[Console],
-    clients: NamedDependency[Clients],
+    services: NamedDependency[Services],
 ) -> Viewer:
     """Litestar dependency for actions: the signed-in viewer, with the session's CSRF token in
     the form (or the ``X-CSRF-Token`` header); else 403."""
-    viewer = await current_viewer(request, console, clients)
+    viewer = await current_viewer(request, console, services)
     form = await request.form()
     given = request.headers.get(CSRF_HEADER) or form.get(CSRF_FIELD)
     check_csrf(viewer.session, given if isinstance(given, str) else None)

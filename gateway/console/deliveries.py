@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from gateway.console.auth import Viewer, acting_viewer, current_viewer
 from gateway.console.render import page
 from gateway.errors import InvalidRequest
-from gateway.service.jobs import Jobs
+from gateway.service import Services
 
 DEAD_SHOWN = 100
 Text = Annotated[str, QueryParameter(max_length=100)]
@@ -50,18 +50,18 @@ class DeliveriesController(Controller):
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         client: Text = "",
         since: Text = "",
         until: Text = "",
         replayed: Annotated[int | None, QueryParameter(ge=0)] = None,
     ) -> Template:
         scope = viewer.scope(client)
-        dead = await jobs.dead_letters(client_id=scope, limit=DEAD_SHOWN)
+        dead = await services.jobs.dead_letters(client_id=scope, limit=DEAD_SHOWN)
         preview = None
         if since and until:
             start, end = _window(since, until)
-            preview = await jobs.count_dead(client_id=scope, since=start, until=end)
+            preview = await services.jobs.count_dead(client_id=scope, since=start, until=end)
         return await page(
             request,
             viewer,
@@ -82,11 +82,11 @@ class DeliveriesController(Controller):
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
     ) -> Response[Any]:
         form = await request.form()
         since, until, client = (str(form.get(name) or "") for name in ("since", "until", "client"))
         start, end = _window(since, until)
-        count = await jobs.replay(client_id=viewer.scope(client), since=start, until=end)
+        count = await services.jobs.replay(client_id=viewer.scope(client), since=start, until=end)
         query = {"replayed": count} | ({"client": client} if viewer.is_admin and client else {})
         return Redirect(f"/console/deliveries?{urlencode(query)}", status_code=303)

@@ -15,6 +15,7 @@ from gateway.console.auth import Viewer, acting_viewer, current_viewer
 from gateway.console.render import page
 from gateway.domain.jobs import IN_FLIGHT, JobStatus
 from gateway.errors import InvalidRequest, NotFound
+from gateway.service import Services
 from gateway.service.jobs import Jobs
 from gateway.store.browse import JobFilter
 from gateway.store.records import JobRecord
@@ -59,12 +60,14 @@ async def _jobs_context(
 
 
 async def owned_job(
-    job_id: FromPath[str], viewer: NamedDependency[Viewer], jobs: NamedDependency[Jobs]
+    job_id: FromPath[str], viewer: NamedDependency[Viewer], services: NamedDependency[Services]
 ) -> JobRecord:
     """Litestar dependency: the path's job, if the viewer may see it (the operator sees every
     client's); else 404, without repeating the id."""
     try:
-        return await jobs.owned(job_id, client_id=viewer.client.id if viewer.client else None)
+        return await services.jobs.owned(
+            job_id, client_id=viewer.client.id if viewer.client else None
+        )
     except NotFound:
         raise NotFound("No such job") from None
 
@@ -93,7 +96,7 @@ class JobsController(Controller):
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         client: Text = "",
         status: Text = "",
         model: Text = "",
@@ -101,14 +104,14 @@ class JobsController(Controller):
         before: Text = "",
     ) -> Template:
         filters = (client, status, model, q)
-        return await _jobs_page(request, jobs, viewer, "jobs.html", filters, before)
+        return await _jobs_page(request, services.jobs, viewer, "jobs.html", filters, before)
 
     @get("/rows", name="console_job_rows")
     async def rows(
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         client: Text = "",
         status: Text = "",
         model: Text = "",
@@ -117,20 +120,20 @@ class JobsController(Controller):
     ) -> Template:
         """The live part of the jobs page (htmx polls it while jobs are in flight)."""
         filters = (client, status, model, q)
-        return await _jobs_page(request, jobs, viewer, "_job_rows.html", filters, before)
+        return await _jobs_page(request, services.jobs, viewer, "_job_rows.html", filters, before)
 
     @get("/{job_id:str}", name="console_job")
     async def job_page(
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         job: NamedDependency[JobRecord],
         job_id: FromPath[str],
     ) -> Template:
         done = request.query_params.get("done")
         notice = "Redelivery requested: the events are being sent again." if done else None
-        view = await jobs.page_view(job)
+        view = await services.jobs.page_view(job)
         return await page(request, viewer, "job.html", notice=notice, **_as_context(view))
 
     @get("/{job_id:str}/live", name="console_job_live")
@@ -138,12 +141,12 @@ class JobsController(Controller):
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         job: NamedDependency[JobRecord],
         job_id: FromPath[str],
     ) -> Template:
         """The live part of a job's page: status, video, timeline, deliveries."""
-        view = await jobs.page_view(job)
+        view = await services.jobs.page_view(job)
         return await page(request, viewer, "_job_live.html", **_as_context(view))
 
     @post(
@@ -153,11 +156,11 @@ class JobsController(Controller):
     )
     async def redeliver(
         self,
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         job: NamedDependency[JobRecord],
         job_id: FromPath[str],
     ) -> Response[Any]:
-        await jobs.redeliver(job)
+        await services.jobs.redeliver(job)
         return Redirect(f"/console/jobs/{job.id}?done=redelivered", status_code=303)
 
 

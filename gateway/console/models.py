@@ -11,7 +11,7 @@ from litestar.response import Template
 
 from gateway.console.auth import Viewer, current_viewer
 from gateway.console.render import page
-from gateway.service.models import ModelCatalogue
+from gateway.service import Services
 
 
 class ModelsController(Controller):
@@ -24,10 +24,10 @@ class ModelsController(Controller):
         self,
         request: Request[Any, Any, Any],
         viewer: NamedDependency[Viewer],
-        catalogue: NamedDependency[ModelCatalogue],
+        services: NamedDependency[Services],
         client: Annotated[str, QueryParameter(max_length=100)] = "",
     ) -> Template:
-        figures = await catalogue.figures(client_id=viewer.scope(client))
+        figures = await services.catalogue.figures(client_id=viewer.scope(client))
         longest = max(
             (t.p95_s for f in figures for t in [*f.learned, *([f.overall] if f.overall else [])]),
             default=0.0,

@@ -23,7 +23,7 @@ from gateway.console.auth import (
 )
 from gateway.console.render import page
 from gateway.console.session import Console, new_session
-from gateway.service.clients import Clients
+from gateway.service import Services
 
 log = structlog.get_logger("gateway.console")
 
@@ -58,9 +58,12 @@ class SignInController(Controller):
         self,
         request: Request[Any, Any, Any],
         console: NamedDependency[Console],
-        clients: NamedDependency[Clients],
+        services: NamedDependency[Services],
     ) -> Response[Any]:
-        if await resolve(console, clients, await current_session(request, console)) is not None:
+        if (
+            await resolve(console, services.clients, await current_session(request, console))
+            is not None
+        ):
             return Redirect("/console/jobs", status_code=303)
         return await signin_page(request, console)
 
@@ -69,14 +72,16 @@ class SignInController(Controller):
         self,
         request: Request[Any, Any, Any],
         console: NamedDependency[Console],
-        clients: NamedDependency[Clients],
+        services: NamedDependency[Services],
     ) -> Response[Any]:
         session = await current_session(request, console)
         form = await request.form()
         given = form.get(CSRF_FIELD)
         check_csrf(session, given if isinstance(given, str) else None)
         key = form.get("key")
-        found = await signed_in_kind(console, clients, key.strip() if isinstance(key, str) else "")
+        found = await signed_in_kind(
+            console, services.clients, key.strip() if isinstance(key, str) else ""
+        )
         if found is None:
             log.info("console_sign_in_refused")
             return await signin_page(
@@ -96,12 +101,12 @@ class SignInController(Controller):
         self,
         request: Request[Any, Any, Any],
         console: NamedDependency[Console],
-        clients: NamedDependency[Clients],
+        services: NamedDependency[Services],
         token: FromQuery[str] = "",
     ) -> Response[Any]:
         found = await console.redeem_link(token)
         valid = found is not None and await resolve(
-            console, clients, new_session(found[0], found[1], now=console.clock())
+            console, services.clients, new_session(found[0], found[1], now=console.clock())
         )
         if found is None or not valid:
             return await signin_page(

@@ -20,7 +20,8 @@ from gateway.http.auth import ADMIN_SECURITY, admin_guard
 from gateway.http.bodies import read_body
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, body_operation
-from gateway.service.clients import Clients, ClientView, NewClientCredentials, RotatedSecret
+from gateway.service import Services
+from gateway.service.clients import ClientView, NewClientCredentials, RotatedSecret
 
 ClientName = Annotated[
     str,
@@ -53,10 +54,10 @@ class AdminController(Controller):
         ),
     )
     async def create(
-        self, request: Request[Any, Any, Any], clients: NamedDependency[Clients]
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> NewClientCredentials:
         new = await read_body(request, NewClient, lead="The client is invalid")
-        return await clients.create(new.name)
+        return await services.clients.create(new.name)
 
     @get(
         "/",
@@ -64,8 +65,8 @@ class AdminController(Controller):
         operation_id="listClients",
         responses=documented_errors(Unauthorized),
     )
-    async def list_clients(self, clients: NamedDependency[Clients]) -> list[ClientView]:
-        return await clients.listing()
+    async def list_clients(self, services: NamedDependency[Services]) -> list[ClientView]:
+        return await services.clients.listing()
 
     @post(
         "/{client_id:str}/revoke",
@@ -76,9 +77,9 @@ class AdminController(Controller):
         responses=documented_errors(Unauthorized, NotFound),
     )
     async def revoke(
-        self, clients: NamedDependency[Clients], client_id: FromPath[str]
+        self, services: NamedDependency[Services], client_id: FromPath[str]
     ) -> ClientView:
-        return await clients.revoke(client_id)
+        return await services.clients.revoke(client_id)
 
     @post(
         "/{client_id:str}/rotate-secret",
@@ -89,9 +90,9 @@ class AdminController(Controller):
         responses=documented_errors(Unauthorized, NotFound),
     )
     async def rotate(
-        self, clients: NamedDependency[Clients], client_id: FromPath[str]
+        self, services: NamedDependency[Services], client_id: FromPath[str]
     ) -> RotatedSecret:
-        return await clients.rotate_secret(client_id)
+        return await services.clients.rotate_secret(client_id)
 
 
 def admin_routes(admin_key: str) -> Router:

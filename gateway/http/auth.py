@@ -20,7 +20,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from gateway.errors import Unauthorized
-from gateway.service.client_keys import ClientKeys
+from gateway.service import Services
 from gateway.store.records import ClientRecord
 
 CLIENT_SECURITY: list[dict[str, list[str]]] = [{"ClientKey": []}, {"ClientBasic": []}]
@@ -55,7 +55,7 @@ def client_key(request: Request[Any, Any, Any]) -> str:
 
 
 async def current_client(
-    request: Request[Any, Any, Any], client_keys: NamedDependency[ClientKeys]
+    request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> ClientRecord:
     """Litestar dependency: the authenticated, not revoked client; else 401. Served from the
     in-memory key cache (``gateway.service.client_keys``): a revocation holds at once here."""
@@ -65,7 +65,7 @@ async def current_client(
             "Send your API key as 'Authorization: Bearer <key>' "
             "(or HTTP Basic with the key as the user name)"
         )
-    client = await client_keys.authenticate(key)
+    client = await services.client_keys.authenticate(key)
     if client is None:
         raise Unauthorized("The API key is not valid (unknown or revoked)")
     request.state.client_id = client.id  # for the access log

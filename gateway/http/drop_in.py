@@ -30,8 +30,8 @@ from gateway.http.errors import documented_errors, upstream_echo
 from gateway.http.jobs import IdempotencyKey, accept
 from gateway.http.openapi import GatewayOperation, job_request_form_schema, job_request_schema
 from gateway.http.parsing import convert_job_request
+from gateway.service import Services
 from gateway.service.intake import INTAKE_ERRORS
-from gateway.service.jobs import Jobs
 from gateway.service.views import GenerationView, generation_view
 from gateway.store.records import ClientRecord
 
@@ -87,7 +87,7 @@ class DropInController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[GenerationView]:
         fields = await request_fields(request)
@@ -96,7 +96,11 @@ class DropInController(Controller):
                 "model is required", details=[{"field": "model", "message": "is required"}]
             )
         accepted = await accept(
-            request, jobs, client, convert_job_request(fields), idempotency_key=idempotency_key
+            request,
+            services.jobs,
+            client,
+            convert_job_request(fields),
+            idempotency_key=idempotency_key,
         )
         headers = {"x-inference-id": accepted.job.id, **upstream_echo(request)}
         if accepted.replayed:
@@ -118,7 +122,7 @@ class DropInController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         # Documented as required (as upstream); checked here to name it in a 400 the upstream's way.
         generation_id: Annotated[str | None, QueryParameter(required=True)] = None,
     ) -> Response[GenerationView]:
@@ -127,7 +131,7 @@ class DropInController(Controller):
                 "generation_id is required",
                 details=[{"field": "generation_id", "message": "is required"}],
             )
-        job = await jobs.owned(generation_id, client_id=client.id)
+        job = await services.jobs.owned(generation_id, client_id=client.id)
         return Response(
             generation_view(job), headers={"x-inference-id": job.id, **upstream_echo(request)}
         )

@@ -35,6 +35,7 @@ from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, JobRequestOperation, body_operation
 from gateway.http.prefer import applied_wait
 from gateway.observability.tracing import normalize_traceparent
+from gateway.service import Services
 from gateway.service.event_stream import Frame
 from gateway.service.intake import INTAKE_ERRORS, Accepted
 from gateway.service.jobs import DeliveryLog, JobPage, Jobs
@@ -151,10 +152,12 @@ async def accept(
 
 
 async def owned_job(
-    job_id: FromPath[str], client: NamedDependency[ClientRecord], jobs: NamedDependency[Jobs]
+    job_id: FromPath[str],
+    client: NamedDependency[ClientRecord],
+    services: NamedDependency[Services],
 ) -> JobRecord:
     """Litestar dependency: the path's job, if it is the calling client's; else 404."""
-    return await jobs.owned(job_id, client_id=client.id)
+    return await services.jobs.owned(job_id, client_id=client.id)
 
 
 IdempotencyKey = Annotated[
@@ -199,7 +202,7 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         idempotency_key: IdempotencyKey = None,
         traceparent: Annotated[
             str | None,
@@ -215,10 +218,10 @@ class JobController(Controller):
         ] = None,
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        job_request = await read_job_request(request, jobs.rulebook)
+        job_request = await read_job_request(request, services.jobs.rulebook)
         accepted = await accept(
             request,
-            jobs,
+            services.jobs,
             client,
             job_request,
             idempotency_key=idempotency_key,
@@ -227,10 +230,10 @@ class JobController(Controller):
         headers = {"Location": f"/v1/jobs/{accepted.job.id}"}
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        job, applied = await _held(request, jobs, accepted.job, prefer)
+        job, applied = await _held(request, services.jobs, accepted.job, prefer)
         headers |= applied
         if job.status.is_terminal and applied:
-            view = await jobs.view(job, expected=False)
+            view = await services.jobs.view(job, expected=False)
             return Response(view, status_code=200, headers=headers)
         return Response(job_view(job), status_code=202, headers=headers)
 
@@ -245,12 +248,12 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         status: FromQuery[JobStatus | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> JobPage:
-        return await jobs.page(
+        return await services.jobs.page(
             client_id=client.id,
             status=status.value if status else None,
             limit=limit,
@@ -269,12 +272,12 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         job: NamedDependency[JobRecord],
         prefer: PreferHeader = None,
     ) -> Response[JobView]:
-        job, headers = await _held(request, jobs, job, prefer)
-        return Response(await jobs.view(job), status_code=200, headers=headers)
+        job, headers = await _held(request, services.jobs, job, prefer)
+        return Response(await services.jobs.view(job), status_code=200, headers=headers)
 
     @get(
         "/{job_id:str}/deliveries",
@@ -287,10 +290,10 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         job: NamedDependency[JobRecord],
     ) -> DeliveryLog:
-        return await jobs.delivery_log(job)
+        return await services.jobs.delivery_log(job)
 
     @get(
         "/{job_id:str}/events",
@@ -311,13 +314,13 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         job: NamedDependency[JobRecord],
         last_event_id: Annotated[
             str | None, HeaderParameter(name="Last-Event-ID", required=False)
         ] = None,
     ) -> ServerSentEvent:
-        frames = jobs.events(job, after_id=_last_event_id(last_event_id))
+        frames = services.jobs.events(job, after_id=_last_event_id(last_event_id))
         return ServerSentEvent(_sse_messages(frames), headers={"Cache-Control": "no-store"})
 
     @post(
@@ -332,10 +335,10 @@ class JobController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
         job: NamedDependency[JobRecord],
     ) -> Redelivery:
-        return Redelivery(events=await jobs.redeliver(job))
+        return Redelivery(events=await services.jobs.redeliver(job))
 
 
 class DeliveryController(Controller):
@@ -358,13 +361,13 @@ class DeliveryController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        jobs: NamedDependency[Jobs],
+        services: NamedDependency[Services],
     ) -> ReplayResult:
         data = await read_body(request, ReplayWindow, lead="The replay window is invalid")
         since = _unix_time(data.since, "since")
         until = _unix_time(data.until, "until") if data.until else None
         return ReplayResult(
-            replayed=await jobs.replay(client_id=client.id, since=since, until=until)
+            replayed=await services.jobs.replay(client_id=client.id, since=since, until=until)
         )
 
 

@@ -12,7 +12,8 @@ from gateway.errors import NotFound, Unauthorized
 from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation
-from gateway.service.models import ModelCatalogue, ModelList, ModelView
+from gateway.service import Services
+from gateway.service.models import ModelList, ModelView
 from gateway.store.records import ClientRecord
 
 
@@ -32,12 +33,12 @@ class ModelController(Controller):
     async def list_models(
         self,
         client: NamedDependency[ClientRecord],
-        catalogue: NamedDependency[ModelCatalogue],
+        services: NamedDependency[Services],
         vendor: Annotated[
             str | None, QueryParameter(description="only this vendor's models")
         ] = None,
     ) -> ModelList:
-        return catalogue.listing(vendor)
+        return services.catalogue.listing(vendor)
 
     @get(
         "/{model_id:path}",
@@ -49,7 +50,7 @@ class ModelController(Controller):
     async def get_model(
         self,
         client: NamedDependency[ClientRecord],
-        catalogue: NamedDependency[ModelCatalogue],
+        services: NamedDependency[Services],
         model_id: FromPath[str],
     ) -> ModelView:
-        return catalogue.get(model_id.lstrip("/"))
+        return services.catalogue.get(model_id.lstrip("/"))

@@ -25,10 +25,10 @@ from gateway.http.auth import CLIENT_SECURITY, current_client
 from gateway.http.bodies import read_body
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, body_operation
+from gateway.service import Services
 from gateway.service.subscriptions import (
     NewSubscription,
     SubscriptionList,
-    Subscriptions,
     SubscriptionView,
 )
 from gateway.store.records import ClientRecord
@@ -71,12 +71,12 @@ class SubscriptionController(Controller):
         self,
         request: Request[Any, Any, Any],
         client: NamedDependency[ClientRecord],
-        subscriptions: NamedDependency[Subscriptions],
+        services: NamedDependency[Services],
     ) -> Response[SubscriptionView]:
         new = await read_body(
             request, NewSubscription, lead="The subscription is invalid", aliases=ALIASES
         )
-        view = await subscriptions.create(client, new)
+        view = await services.subscriptions.create(client, new)
         return Response(view, status_code=201, headers={"Location": f"/v1/subscriptions/{view.id}"})
 
     @get(
@@ -89,9 +89,9 @@ class SubscriptionController(Controller):
     async def list_subscriptions(
         self,
         client: NamedDependency[ClientRecord],
-        subscriptions: NamedDependency[Subscriptions],
+        services: NamedDependency[Services],
     ) -> SubscriptionList:
-        return await subscriptions.listing(client.id)
+        return await services.subscriptions.listing(client.id)
 
     @delete(
         "/{subscription_id:str}",
@@ -104,10 +104,10 @@ class SubscriptionController(Controller):
     async def remove(
         self,
         client: NamedDependency[ClientRecord],
-        subscriptions: NamedDependency[Subscriptions],
+        services: NamedDependency[Services],
         subscription_id: FromPath[str],
     ) -> None:
-        await subscriptions.delete(subscription_id, client_id=client.id)
+        await services.subscriptions.delete(subscription_id, client_id=client.id)
 
     @get(
         "/sample",
@@ -124,8 +124,10 @@ class SubscriptionController(Controller):
     async def sample(
         self,
         client: NamedDependency[ClientRecord],
-        subscriptions: NamedDependency[Subscriptions],
+        services: NamedDependency[Services],
         events: Annotated[str | None, QueryParameter(max_length=200)] = None,
         models: Annotated[str | None, QueryParameter(max_length=2000)] = None,
     ) -> list[dict[str, Any]]:
-        return await subscriptions.sample(client, events=_names(events), models=_names(models))
+        return await services.subscriptions.sample(
+            client, events=_names(events), models=_names(models)
+        )

@@ -8,9 +8,8 @@ from litestar.di import NamedDependency
 
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import PublicOperation
+from gateway.service import Services
 from gateway.service.gauges import refresh_gauges
-from gateway.service.readiness import ReadinessProbe
-from gateway.service.runtime import Runtime
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -36,8 +35,8 @@ async def healthz() -> Health:
     operation_class=PublicOperation,
     responses=documented_errors(),
 )
-async def readyz(readiness: NamedDependency[ReadinessProbe]) -> Health:
-    await readiness.check()
+async def readyz(services: NamedDependency[Services]) -> Health:
+    await services.readiness.check()
     return Health(status="ready")
 
 
@@ -49,8 +48,8 @@ async def readyz(readiness: NamedDependency[ReadinessProbe]) -> Health:
     operation_class=PublicOperation,
     media_type="text/plain; version=0.0.4; charset=utf-8",
 )
-async def metrics(runtime: NamedDependency[Runtime]) -> Response[bytes]:
-    rt = runtime
+async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
+    rt = services.runtime
     try:
         await refresh_gauges(rt.metrics, rt.store, now=rt.clock())
     except Exception:

@@ -7,6 +7,7 @@ from gateway.service.jobs import Jobs
 from gateway.service.models import ModelCatalogue
 from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime
+from gateway.service.services import Services
 from gateway.service.subscriptions import Subscriptions
 
 __all__ = [
@@ -16,5 +17,6 @@ __all__ = [
     "ModelCatalogue",
     "ReadinessProbe",
     "Runtime",
+    "Services",
     "Subscriptions",
 ]
