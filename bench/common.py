@@ -113,8 +113,15 @@ class Process:
 
 
 def serve_gateway(env: dict[str, str], *, log: Path) -> GatewayProcess:
-    """``gateway serve`` on a free loopback port, quiet, with ``env`` on top (started)."""
+    """``gateway serve`` on a free loopback port, quiet, with ``env`` on top (started).
+
+    ``BENCH_GATEWAY_TREE=/path/to/checkout`` serves that checkout's gateway package instead of
+    this one (same dependencies): any benchmark that serves a gateway then measures another
+    build, to put beside this build's figures of the same hour."""
     base = {"AIMLAPI_KEY": "bench-upstream-key", "GATEWAY_LOG_LEVEL": "WARNING"}
+    tree = os.environ.get("BENCH_GATEWAY_TREE")
+    if tree:
+        base |= {"PYTHONPATH": tree, "PYTHONSAFEPATH": "1"}
     gateway = GatewayProcess({**base, **env}, log_path=log)
     gateway.start(ready_timeout_s=60)
     return gateway
