@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from gateway.errors import (
+    BrokerTargetRefused,
     CallbackRejected,
     InvalidRequest,
     NotFound,
@@ -61,6 +62,7 @@ class SubscriptionController(Controller):
         responses=documented_errors(
             InvalidRequest,
             CallbackRejected,
+            BrokerTargetRefused,
             TooManySubscriptions,
             Unauthorized,
             PayloadTooLarge,
