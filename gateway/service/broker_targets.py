@@ -8,6 +8,8 @@ deliveries, the history and every view hold. The credentials are stored apart, e
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import msgspec
 
 from gateway.domain.broker_allowlist import allows
@@ -16,7 +18,7 @@ from gateway.domain.broker_targets import (
     parse_target,
     split_broker_url,
 )
-from gateway.errors import BrokerTargetRefused
+from gateway.errors import BrokerTargetRefused, CallbackRejected
 from gateway.service.broker_delivery import client_allowlist
 from gateway.service.runtime import Runtime
 from gateway.store.records import ClientRecord, SealedCredentials
@@ -59,6 +61,31 @@ def check_broker_target(
             sealed=rt.vault.seal(parsed.credentials), masked=parsed.credentials.masked()
         )
     return CheckedTarget(url=target.url, credentials=sealed)
+
+
+HTTP_SCHEMES = frozenset({"http", "https"})
+
+
+def check_http_target(url: str, *, field: str = "target_url") -> None:
+    """A target that names no broker is an http(s) URL without credentials (the SSRF guard
+    checks its address next), or :class:`CallbackRejected` naming ``field``."""
+    try:
+        parts = urlsplit(url.strip())
+        userinfo = parts.username is not None or parts.password is not None
+    except ValueError:
+        parts, userinfo = None, False
+    if parts is None or parts.scheme.lower() not in HTTP_SCHEMES:
+        message = (
+            "a target starts with https://, http://, amqp://, amqps://, nats://, redis:// "
+            "or rediss://"
+        )
+    elif userinfo or "@" in parts.netloc:
+        message = "an http(s) target holds no credentials (give them as a header instead)"
+    else:
+        return
+    raise CallbackRejected(
+        f"{field} is refused: {message}", details=[{"field": field, "message": message}]
+    )
 
 
 def masked_url(url: str, masked: str | None) -> str:

@@ -20,7 +20,7 @@ from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_eve
 from gateway.domain.wording import Wrong
 from gateway.errors import InvalidRequest, NotFound, TooManySubscriptions
 from gateway.ids import new_subscription_id
-from gateway.service.broker_targets import check_broker_target, masked_url
+from gateway.service.broker_targets import check_broker_target, check_http_target, masked_url
 from gateway.service.destinations import event_payload
 from gateway.service.intake import check_destination
 from gateway.service.runtime import Runtime
@@ -113,6 +113,7 @@ async def subscribe(
         checked = check_broker_target(rt, client, target_url)
         target_url, credentials = checked.url, checked.credentials
     else:
+        check_http_target(target_url)
         await check_destination(rt.guard, target_url, field="target_url")
     record = SubscriptionRecord(
         id=new_subscription_id(),
