@@ -17,6 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from standardwebhooks import Webhook
+from structlog.testing import capture_logs
 
 from gateway.domain.upstream import Generation
 from gateway.store.records import DeliveryRecord
@@ -322,3 +323,52 @@ async def test_another_clients_exchange_is_refused(gw: Api, rabbit_place: Rabbit
     assert ("broker_target_rejected", "target_url") == (body["code"], body["details"][0]["field"])
     listed = await gw.http.get("/v1/subscriptions", headers=gw.auth(other["api_key"]))
     assert [] == listed.json()["data"]
+
+
+async def test_refused_credentials_are_a_failed_attempt_that_never_shows_them(
+    gw: Api, rabbit_place: RabbitPlace
+) -> None:
+    """A wrong password: the attempt fails as ``broker_auth_failed`` and is retried; neither
+    the attempt's note, the delivery, the job's deliveries view nor its history holds it."""
+    password = "Wr0ng-and-secret"
+    client = await broker_client(
+        gw, [f"amqp://127.0.0.1:5672/%2F?exchange={rabbit_place.exchange}"], signing="hmac"
+    )
+    url = rabbit_place.url(5672).replace("amqp://", f"amqp://guest:{password}@")
+    await subscribe(gw, client["api_key"], url)
+
+    with capture_logs() as logs:
+        job_id = await finished_job(gw, client["api_key"])
+
+    [row] = await deliveries(gw, job_id)
+    # (a connection refused fast is retried at once, once: the schedule's Svix rule)
+    attempts = await gw.gateway.runtime.store.deliveries.attempts_for_job(job_id)
+    views = [
+        (await gw.http.get(f"/v1/jobs/{job_id}{path}", headers=gw.auth(client["api_key"]))).text
+        for path in ("", "/deliveries")
+    ]
+    assert ("pending", {"broker_auth_failed"}) == (row.state, {a.error for a in attempts})
+    assert password not in repr(row) + repr(attempts) + "".join(views) + repr(logs)
+    assert "delivery_attempted" in {entry["event"] for entry in logs}
+    assert [] == await rabbit_place.messages()
+
+
+async def test_a_target_the_allowlist_no_longer_names_is_not_published_to(
+    gw: Api, redis_stream: RedisStream
+) -> None:
+    """The operator narrows the allow-list after the client subscribed: the next event is
+    refused before any connection (``blocked_address``, not retried) and nothing arrives."""
+    client = await broker_client(gw, [f"redis://127.0.0.1:6379/0?stream={redis_stream.key}"])
+    await subscribe(gw, client["api_key"], redis_stream.url())
+    narrowed = await gw.http.patch(
+        f"/v1/admin/clients/{client['id']}",
+        json={"broker_allowlist": []},
+        headers=gw.auth(ADMIN_KEY),
+    )
+    assert 200 == narrowed.status_code, narrowed.text
+
+    job_id = await finished_job(gw, client["api_key"])
+
+    [row] = await deliveries(gw, job_id)
+    assert ("dead", "blocked_address") == (row.state, row.last_error)
+    assert [] == await redis_stream.entries()
