@@ -23,6 +23,7 @@ from gateway.domain.upstream import Generation
 from gateway.store.records import DeliveryRecord
 from gateway.testing.fakes import Clock, RecordingSender, ScriptedUpstream
 from gateway.testing.tcp_proxy import FaultProxy
+from gateway_client import verify_webhook
 from tests.backends import open_empty_store
 from tests.brokers import unique
 from tests.delivery.brokers.support import NatsStream, RabbitPlace, RedisStream
@@ -205,6 +206,9 @@ async def test_v1a_verifies_through_a_rotation(gw: Api, redis_stream: RedisStrea
     assert not any(s.startswith("v1,") for s in headers["webhook-signature"].split(" "))
     assert 2 == verify_v1a(body, headers, keys)
     assert 2 == verify_v1a(body, headers, [old, keys[0]])
+    jwk_set = (await gw.http.get(f"/v1/signing-keys/{client['id']}")).json()
+    for key in (jwk_set, old["whpk"], keys[0]["whpk"]):  # the client's extra, each key alone
+        assert "video.generation.completed" == verify_webhook(key, body, headers).type
     with pytest.raises(AssertionError):  # the new key's signature does not verify with the old
         verify_v1a(body, headers, [old])
 
