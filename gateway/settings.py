@@ -8,6 +8,7 @@ Docker and Kubernetes hand out secrets). Everything else in the gateway receives
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import urllib.parse
@@ -69,6 +70,9 @@ class Settings:
     client_webhook_secret: str = field(default="", repr=False)
     admin_key: str = field(default="", repr=False)
     console_secret: str = field(default="", repr=False)  # signs console session cookies
+    # Encrypts broker credentials at rest (a Fernet key); empty: broker targets with
+    # credentials are refused (`gateway dev` generates and keeps one).
+    broker_credentials_key: str = field(default="", repr=False)
 
     # Polling.
     poll_policy: str = "adaptive"  # "adaptive" or "fixed"
@@ -192,6 +196,7 @@ class Settings:
             self.client_webhook_secret,
             self.admin_key,
             self.console_secret,
+            self.broker_credentials_key,
             self.otel_exporter_otlp_headers,
             # Each header's value alone too (a token may be logged without its name).
             *key_value_pairs(self.otel_exporter_otlp_headers, "").values(),
@@ -335,6 +340,18 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_OUTPUT_MAX_REDIRECTS must be between 0 and 20")
     if settings.output_retention_s <= 0:
         raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
+    if settings.broker_credentials_key and not is_fernet_key(settings.broker_credentials_key):
+        raise SettingsError(
+            "GATEWAY_BROKER_CREDENTIALS_KEY must be a Fernet key (32 bytes, url-safe base64)"
+        )
+
+
+def is_fernet_key(text: str) -> bool:
+    """Whether ``text`` has the form of a Fernet key: 32 bytes in url-safe base64."""
+    try:
+        return len(base64.urlsafe_b64decode(text.encode("ascii"))) == 32
+    except (ValueError, UnicodeEncodeError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)

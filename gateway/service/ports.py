@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+from gateway.domain.broker_allowlist import BrokerAllowlist
+from gateway.domain.broker_targets import BrokerCredentials
 from gateway.domain.delivery import AttemptResult
 from gateway.domain.fair_share import Rooms
 from gateway.domain.upstream import UpstreamResult
@@ -24,6 +26,7 @@ from gateway.store.records import (
     JobChange,
     JobRecord,
     NewDelivery,
+    SealedCredentials,
     SubscriptionRecord,
 )
 
@@ -42,6 +45,30 @@ class Sender(Protocol):
     """POSTs one webhook attempt (``gateway.delivery.sender.WebhookSender``)."""
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult: ...
+
+
+class Destinations(Protocol):
+    """Sends one attempt to any destination, an http(s) URL or a broker target
+    (``gateway.delivery.destinations.DestinationSender``)."""
+
+    async def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        credentials: BrokerCredentials | None = None,
+        broker_allowlist: BrokerAllowlist = ...,
+        dedupe_id: str,
+    ) -> AttemptResult: ...
+
+
+class CredentialVault(Protocol):
+    """Encrypts broker credentials for the store and decrypts them for a publish
+    (``gateway.delivery.credential_vault.FernetVault``)."""
+
+    def seal(self, credentials: BrokerCredentials) -> str: ...
+    def open(self, sealed: str) -> BrokerCredentials: ...
 
 
 class CallbackGuard(Protocol):
@@ -131,6 +158,17 @@ class ClientRows(Protocol):
     async def by_key_hash(self, api_key_hash: str) -> ClientRecord | None: ...
     async def list(self) -> list[ClientRecord]: ...
     async def revoke(self, client_id: str, *, now: float) -> ClientRecord | None: ...
+    async def configure(
+        self,
+        client_id: str,
+        *,
+        broker_allowlist: Sequence[str] | None = None,
+        signing_mode: str | None = None,
+        ed25519_key: str | None = None,
+    ) -> ClientRecord | None: ...
+    async def rotate_ed25519_key(
+        self, client_id: str, *, new_key: str, previous_until: float
+    ) -> ClientRecord | None: ...
     async def rotate_secret(
         self, client_id: str, *, new_secret: str, previous_until: float
     ) -> ClientRecord | None: ...
@@ -142,11 +180,22 @@ class Counters(Protocol):
 
 
 class SubscriptionRows(Protocol):
-    async def create(self, subscription: SubscriptionRecord, *, limit: int) -> bool: ...
+    async def create(
+        self,
+        subscription: SubscriptionRecord,
+        *,
+        limit: int,
+        credentials: SealedCredentials | None = None,
+    ) -> bool: ...
     async def list_for_client(self, client_id: str) -> list[SubscriptionRecord]: ...
     async def active_for_client(self, client_id: str) -> list[SubscriptionRecord]: ...
     async def delete(self, subscription_id: str, *, client_id: str) -> bool: ...
     async def deactivate(self, subscription_id: str, *, now: float, reason: str) -> bool: ...
+
+
+class BrokerCredentialRows(Protocol):
+    async def for_subscription(self, subscription_id: str) -> SealedCredentials | None: ...
+    async def masked(self, subscription_ids: Sequence[str]) -> dict[str, str]: ...
 
 
 class HistoryRows(Protocol):
@@ -230,6 +279,8 @@ class StorePort(Protocol):
     def counters(self) -> Counters: ...
     @property
     def subscriptions(self) -> SubscriptionRows: ...
+    @property
+    def broker_credentials(self) -> BrokerCredentialRows: ...
     @property
     def history(self) -> HistoryRows: ...
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.store import schema
+from gateway.store.broker_credentials import BrokerCredentialStore
 from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.console import ConsoleStore
@@ -34,6 +35,7 @@ class Store:
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
+        self.broker_credentials = BrokerCredentialStore(db)
         self.browse = BrowseStore(db)
         self.history = History(db)
         self.console = ConsoleStore(db)
@@ -55,6 +57,7 @@ class Store:
 
 __all__ = [
     "AttemptWrite",
+    "BrokerCredentialStore",
     "BrowseStore",
     "ClientStore",
     "ConsoleStore",
