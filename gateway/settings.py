@@ -134,6 +134,10 @@ class Settings:
     rate_limit_per_minute: int = 600
     max_in_flight_per_client: int = 1000
     idempotency_ttl_s: float = 86400.0
+    # A finished job's records (the job, its webhook events, their attempts, its history) are
+    # removed this long after it finished, once none of its events is still owed; never sooner
+    # than GATEWAY_IDEMPOTENCY_TTL_S. 30 days.
+    job_retention_s: float = 30 * 86400.0
 
     # Prefer: wait (holding a request until its job ends).
     prefer_wait_max_s: float = 25.0  # the cap on wait=N (Zapier's actions time out at 30 s)
@@ -335,6 +339,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_OUTPUT_MAX_REDIRECTS must be between 0 and 20")
     if settings.output_retention_s <= 0:
         raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
+    if settings.job_retention_s <= 0:
+        raise SettingsError("GATEWAY_JOB_RETENTION_S must be > 0")
 
 
 @dataclass(frozen=True, slots=True)
