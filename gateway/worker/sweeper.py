@@ -34,6 +34,9 @@ class Sweeper:
         self.batch = batch
         self.max_batches = max_batches
         self.policy = retention_policy(rt.settings)
+        self._stopping = False
+        self._idle = asyncio.Event()  # set while no scheduled sweep runs
+        self._idle.set()
 
     async def sweep(self) -> Sweep:
         """Remove what is due (a bounded number of batches), then refresh the gauges."""
@@ -51,7 +54,7 @@ class Sweeper:
                 removed[table] += count
                 if count:
                     rt.metrics.retention_removed.labels(table=table).inc(count)
-            if not sweep_more(
+            if self._stopping or not sweep_more(
                 removed=done.jobs,
                 batch=self.batch,
                 batches_done=batches,
@@ -74,7 +77,20 @@ class Sweeper:
 
     async def run(self) -> None:
         """The scheduled job: a sweep whose failure (a database hiccup) is only logged."""
+        if self._stopping:
+            return
+        self._idle.clear()
         try:
             await self.sweep()
         except Exception:
             self.rt.log.exception("retention_sweep_failed")
+        finally:
+            self._idle.set()
+
+    def stop(self) -> None:
+        """Start no sweep, and end a running one after its current batch."""
+        self._stopping = True
+
+    async def idle(self) -> None:
+        """Until no scheduled sweep runs (the worker waits for it before the store closes)."""
+        await self._idle.wait()

@@ -152,9 +152,11 @@ class Worker:
         deadline = loop.time() + grace
         # A tick in the middle of a claim has leased rows it has not started yet: let it start
         # them (it claims no more once stopping), so their leases are waited for or released.
+        self.sweeper.stop()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
                 await self._tick_ended.wait()
+                await self.sweeper.idle()  # its batch commits before the store closes
         pending = set(self.work.tasks)
         if pending:
             _, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))

@@ -94,3 +94,18 @@ async def test_a_backlog_drains_in_bounded_batches_over_several_sweeps(harness: 
 
     assert [(2, 4), (1, 1), (1, 0)] == [(s.batches, s.removed["jobs"]) for s in sweeps]
     assert 0 == sample(harness.runtime.metrics.registry, "gateway_table_rows", table="jobs")
+
+
+async def test_a_stopped_sweeper_sweeps_no_more(harness: Harness) -> None:
+    """Once the worker stops, a scheduled sweep that comes late does nothing (the store is
+    closing), and nothing waits for one."""
+    job_id = await finish(harness)
+    harness.clock.advance(RETENTION_S + 1)
+    sweeper = Sweeper(harness.runtime)
+
+    sweeper.stop()
+    await sweeper.run()
+    await sweeper.idle()
+
+    assert job_id == (await harness.job(job_id)).id
+    assert 1 == (await Sweeper(harness.runtime).sweep()).removed["jobs"]
