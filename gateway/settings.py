@@ -138,6 +138,10 @@ class Settings:
     rate_limit_per_minute: int = 600
     max_in_flight_per_client: int = 1000
     idempotency_ttl_s: float = 86400.0
+    # A finished job's records (the job, its webhook events, their attempts, its history) are
+    # removed this long after it finished, once none of its events is still owed; never sooner
+    # than GATEWAY_IDEMPOTENCY_TTL_S. 30 days.
+    job_retention_s: float = 30 * 86400.0
 
     # Prefer: wait (holding a request until its job ends).
     prefer_wait_max_s: float = 25.0  # the cap on wait=N (Zapier's actions time out at 30 s)
@@ -344,6 +348,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             "GATEWAY_BROKER_CREDENTIALS_KEY must be a Fernet key (32 bytes, url-safe base64)"
         )
+    if settings.job_retention_s <= 0:
+        raise SettingsError("GATEWAY_JOB_RETENTION_S must be > 0")
 
 
 def is_fernet_key(text: str) -> bool:

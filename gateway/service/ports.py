@@ -29,6 +29,7 @@ from gateway.store.records import (
     SealedCredentials,
     SubscriptionRecord,
 )
+from gateway.store.retention import DatabaseSize, Removed
 
 W = TypeVar("W", contravariant=True)
 O_co = TypeVar("O_co", covariant=True)
@@ -240,6 +241,16 @@ class Leases(Protocol):
     async def count_takeovers(self) -> int: ...
 
 
+class RetentionRows(Protocol):
+    """Removing finished jobs' records past their retention (``gateway.store.retention``)."""
+
+    async def remove_finished(
+        self, *, finished_before: float, now: float, limit: int
+    ) -> Removed: ...
+    async def count_rows(self) -> dict[str, int]: ...
+    async def size(self) -> DatabaseSize: ...
+
+
 class GroupWrites(Protocol[W, O_co]):
     """A group commit (``gateway.store.group_commit``): answered after its batch commits."""
 
@@ -289,6 +300,8 @@ class StorePort(Protocol):
     def console(self) -> ConsoleRows: ...
     @property
     def work(self) -> Leases: ...
+    @property
+    def retention(self) -> RetentionRows: ...
     @property
     def intake(self) -> GroupWrites[IntakeRequest, InsertOutcome]: ...
     @property

@@ -13,6 +13,7 @@ from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
+from gateway.store.retention import RetentionStore
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
 
@@ -39,6 +40,7 @@ class Store:
         self.browse = BrowseStore(db)
         self.history = History(db)
         self.console = ConsoleStore(db)
+        self.retention = RetentionStore(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -68,6 +70,7 @@ __all__ = [
     "History",
     "JobStore",
     "JobWrites",
+    "RetentionStore",
     "Store",
     "SubscriptionStore",
     "WorkQueues",

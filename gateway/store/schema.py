@@ -86,6 +86,8 @@ jobs = sa.Table(
 sa.Index("ix_jobs_due", jobs.c.next_run_at)
 sa.Index("ix_jobs_client_created", jobs.c.client_id, jobs.c.created_at, jobs.c.id)
 sa.Index("ix_jobs_client_status", jobs.c.client_id, jobs.c.status)
+# The retention sweep (``gateway.store.retention``) walks finished jobs oldest end first.
+sa.Index("ix_jobs_finished", jobs.c.finished_at)
 
 deliveries = sa.Table(
     "deliveries",
