@@ -42,6 +42,7 @@ from gateway.http import GatewayApp, api_routes, openapi_config
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.observability import Metrics
 from gateway.observability.tracing import otlp_tracer_provider, tracer_from
+from gateway.outputs import OutputStore
 from gateway.service import (
     Clients,
     ConsoleSessions,
@@ -53,6 +54,7 @@ from gateway.service import (
     Subscriptions,
 )
 from gateway.service.clients import ensure_bootstrap_client
+from gateway.service.kept_outputs import open_kept_outputs
 from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.runtime import shared_clock
 from gateway.settings import Settings
@@ -84,6 +86,7 @@ class Parts(TypedDict, total=False):
     tracer_provider: TracerProvider
     rulebook: Rulebook
     console: Console
+    output_store: OutputStore
 
 
 def address_guard(settings: Settings) -> AddressGuard:
@@ -139,6 +142,11 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
             )
             stack.push_async_callback(webhook_sender.aclose)
             sender = webhook_sender
+        outputs = await open_kept_outputs(
+            settings, store, now=clock(), output_store=parts.get("output_store")
+        )
+        if outputs is not None:
+            stack.push_async_callback(outputs.aclose)
         runtime = Runtime(
             settings=settings,
             store=store,
@@ -160,6 +168,7 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
             rng=parts.get("rng") or random.Random().random,
             rulebook=parts.get("rulebook") or Rulebook(load_catalogue()),
             tracer=tracer_from(tracer_provider),
+            outputs=outputs,
         )
         yield runtime
 

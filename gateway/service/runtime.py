@@ -22,6 +22,7 @@ from gateway.domain.polling import (
 from gateway.domain.retry import DeliveryPolicy
 from gateway.observability.metrics import Metrics
 from gateway.service.client_keys import ClientKeys
+from gateway.service.kept_outputs import KeptOutputs
 from gateway.service.ports import CallbackGuard, Sender, StorePort, Upstream
 from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
@@ -63,6 +64,8 @@ class Runtime:
     # Every catalogue model's rules, compiled once at start-up.
     rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
     tracer: Tracer = field(default_factory=NoOpTracer)
+    # The kept videos' store, copier and links (None: GATEWAY_OUTPUTS=link, nothing is kept).
+    outputs: KeptOutputs | None = None
     # The in-memory client-key cache.
     client_keys: ClientKeys = field(init=False)
 

@@ -12,6 +12,7 @@ from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
+from gateway.store.kept_outputs import KeptOutputRows
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
 
@@ -37,6 +38,7 @@ class Store:
         self.browse = BrowseStore(db)
         self.history = History(db)
         self.console = ConsoleStore(db)
+        self.outputs = KeptOutputRows(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -65,6 +67,7 @@ __all__ = [
     "History",
     "JobStore",
     "JobWrites",
+    "KeptOutputRows",
     "Store",
     "SubscriptionStore",
     "WorkQueues",

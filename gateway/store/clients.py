@@ -113,4 +113,5 @@ def _values(client: ClientRecord) -> dict[str, object]:
         "previous_secret_until": client.previous_secret_until,
         "created_at": client.created_at,
         "revoked_at": client.revoked_at,
+        "output_retention_s": client.output_retention_s,
     }

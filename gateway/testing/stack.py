@@ -93,6 +93,10 @@ def live_stack(
             poll_floor_s=0.2,
             tick_interval_s=0.1,
             delivery_schedule=(0.0, 0.5, 1.0),
+            # The mock serves its videos on loopback: copies may fetch them (kept-video tests
+            # pass outputs="keep"; the others announce the mock's links as before).
+            output_source_allowlist=("127.0.0.0/8",),
+            outputs="link",
         ).with_(**changes)
         parts: Parts = {}
         if tracer_provider is not None:

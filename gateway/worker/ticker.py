@@ -23,6 +23,7 @@ from gateway.clock import CorrectedClock
 from gateway.domain import claiming
 from gateway.domain.claiming import Capacity
 from gateway.domain.fair_share import destination
+from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
 from gateway.service.runtime import Runtime, lease_time
 from gateway.worker.notifications import WorkListener
@@ -222,6 +223,14 @@ class Worker:
                 return total
         raise RuntimeError("work kept becoming due; is the clock standing still at a retry?")
 
+    def _copies_full(self) -> tuple[str, ...]:
+        """``("keeping",)`` while every copy slot is taken: copies due wait in the database
+        (where another replica may take them), not behind this replica's cap with a lease."""
+        outputs = self.rt.outputs
+        if outputs is not None and outputs.copier.slots.free() <= 0:
+            return (JobStatus.KEEPING.value,)
+        return ()
+
     def _capacity(self) -> Capacity:
         return Capacity(
             job_slots=self.rt.settings.max_concurrency,
@@ -284,7 +293,11 @@ class Worker:
         claimed = []
         if limit.jobs > 0:
             claimed = await self.rt.store.jobs.claim_jobs(
-                now=now, limit=limit.jobs, token=token, lease_until=lease_until
+                now=now,
+                limit=limit.jobs,
+                token=token,
+                lease_until=lease_until,
+                skip_statuses=self._copies_full(),
             )
         lateness = self.rt.metrics.work_lateness
         for job in claimed:
