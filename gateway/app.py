@@ -55,6 +55,7 @@ from gateway.service import (
 )
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.kept_outputs import open_kept_outputs
+from gateway.service.kept_videos import KeptVideos
 from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.runtime import shared_clock
 from gateway.settings import Settings
@@ -219,6 +220,7 @@ async def open_gateway(
                 grace_s=settings.secret_rotation_grace_s,
             ),
             catalogue=ModelCatalogue(runtime.rulebook, runtime.store),
+            videos=KeptVideos(runtime),
         )
         gateway = Gateway(
             services=services,

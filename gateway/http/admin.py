@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Router, get, post
+from litestar import Controller, Request, Router, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
@@ -21,7 +21,7 @@ from gateway.http.bodies import read_body
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, body_operation
 from gateway.service import Services
-from gateway.service.clients import ClientView, NewClientCredentials, RotatedSecret
+from gateway.service.clients import ClientChange, ClientView, NewClientCredentials, RotatedSecret
 
 ClientName = Annotated[
     str,
@@ -67,6 +67,29 @@ class AdminController(Controller):
     )
     async def list_clients(self, services: NamedDependency[Services]) -> list[ClientView]:
         return await services.clients.listing()
+
+    @patch(
+        "/{client_id:str}",
+        status_code=200,
+        summary="Change a client's settings (the fields given; null: back to the default)",
+        description=(
+            "output_retention_s: how long this client's kept videos stay, in seconds "
+            "(GATEWAY_OUTPUT_RETENTION_S when null). Applies to videos kept from now on."
+        ),
+        operation_id="updateClient",
+        operation_class=body_operation(ClientChange),
+        responses=documented_errors(
+            InvalidRequest, Unauthorized, NotFound, PayloadTooLarge, UnsupportedMediaType
+        ),
+    )
+    async def change(
+        self,
+        request: Request[Any, Any, Any],
+        services: NamedDependency[Services],
+        client_id: FromPath[str],
+    ) -> ClientView:
+        change = await read_body(request, ClientChange, lead="The change is invalid")
+        return await services.clients.change(client_id, change)
 
     @post(
         "/{client_id:str}/revoke",

@@ -412,6 +412,10 @@ def openapi_config(*, version: str) -> OpenAPIConfig:
         tags=[
             Tag(name="jobs", description="Accept, read and list jobs; their webhook deliveries"),
             Tag(name="deliveries", description="Webhook deliveries across jobs"),
+            Tag(
+                name="outputs",
+                description="Kept videos and posters, through their signed links (no key)",
+            ),
             Tag(name="admin", description="Client management, with the admin key"),
             Tag(name="system", description="Liveness, readiness and metrics (no key)"),
             Tag(name="webhooks", description="What the gateway sends to a job's callback_url"),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Annotated
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from gateway.clock import iso
 from gateway.domain.signing import format_secret
@@ -27,6 +29,33 @@ class ClientView(msgspec.Struct, frozen=True):
     created_at: str  # ISO 8601 in UTC, as every time the API answers
     revoked: bool
     rotating_secret: bool
+    # How long this client's kept videos stay, in seconds; null: GATEWAY_OUTPUT_RETENTION_S.
+    output_retention_s: float | None = None
+
+
+RetentionSeconds = Annotated[
+    float,
+    msgspec.Meta(
+        gt=0,
+        le=10 * 365 * 86400.0,
+        description="Seconds a kept video stays (and its link works); null: the gateway's default",
+    ),
+]
+
+
+class ClientChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``PATCH /v1/admin/clients/{id}``: the fields given change, the others stay. A field set
+    to null goes back to the gateway's default."""
+
+    output_retention_s: RetentionSeconds | UnsetType | None = UNSET
+
+    def given(self) -> dict[str, object]:
+        """The fields the body set, by name (null included)."""
+        return {
+            name: value
+            for name, value in msgspec.structs.asdict(self).items()
+            if value is not UNSET
+        }
 
 
 class NewClientCredentials(msgspec.Struct, frozen=True):
@@ -81,6 +110,7 @@ def client_view(client: ClientRecord, *, now: float) -> ClientView:
         created_at=_iso(client.created_at),
         revoked=client.revoked_at is not None,
         rotating_secret=len(client.signing_secrets(now)) > 1,
+        output_retention_s=client.output_retention_s,
     )
 
 
@@ -182,6 +212,22 @@ class Clients:
         client = await revoke_client(self._store, client_id, now=self._clock(), keys=self._keys)
         if client is None:
             raise NotFound(f"No client {client_id!r}")
+        return client_view(client, now=self._clock())
+
+    async def change(self, client_id: str, change: ClientChange) -> ClientView:
+        """Apply ``change`` to the client (the fields it gives); 404 for an unknown id."""
+        given = change.given()
+        if "output_retention_s" in given:
+            seconds = given["output_retention_s"]
+            assert seconds is None or isinstance(seconds, float | int)
+            if not await self._store.outputs.set_client_retention(
+                client_id, None if seconds is None else float(seconds)
+            ):
+                raise NotFound(f"No client {client_id!r}")
+        client = await self._store.clients.get(client_id)
+        if client is None:
+            raise NotFound(f"No client {client_id!r}")
+        self._keys.forget(client_id)
         return client_view(client, now=self._clock())
 
     async def rotate_secret(self, client_id: str) -> RotatedSecret:

@@ -26,7 +26,7 @@ from gateway.testing.receiver import Receiver
 from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
-from mock_upstream.testing import MockServer
+from mock_upstream.testing import MockServer, free_port
 
 CLIENT_KEY = "gw_live_client_key_0123456789abcdef"
 ADMIN_KEY = "gw_live_admin_key_0123456789abcdef"
@@ -72,15 +72,24 @@ class LiveStack:
 
 @contextmanager
 def live_stack(
-    database_path: Path, *, tracer_provider: TracerProvider | None = None, **changes: Any
+    database_path: Path,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    mock: dict[str, Any] | None = None,
+    **changes: Any,
 ) -> Iterator[LiveStack]:
-    """Start the three servers (stopped on exit); ``changes`` override the gateway's settings."""
+    """Start the three servers (stopped on exit); ``changes`` override the gateway's settings,
+    ``mock`` the mock's ``MockConfig`` (a video link's TTL, a default scenario)."""
     receiver = Receiver()
+    port = free_port()  # known before the settings: the kept videos' links name it
     with ExitStack() as servers:
-        mock_app = create_mock(MockConfig.fast(strict=True, expected_key=UPSTREAM_KEY))
+        mock_app = create_mock(
+            MockConfig.fast(strict=True, expected_key=UPSTREAM_KEY).with_(**(mock or {}))
+        )
         mock = servers.enter_context(MockServer(mock_app))
         hooks = servers.enter_context(MockServer(receiver.app()))
         settings = Settings(
+            port=port,
             database_url=f"sqlite:///{database_path}",
             upstream_url=mock.url,
             aimlapi_key=UPSTREAM_KEY,
@@ -101,7 +110,7 @@ def live_stack(
         parts: Parts = {}
         if tracer_provider is not None:
             parts["tracer_provider"] = tracer_provider
-        gateway = servers.enter_context(MockServer(create_app(settings, **parts)))
+        gateway = servers.enter_context(MockServer(create_app(settings, **parts), port=port))
         yield LiveStack(
             url=gateway.url,
             key=CLIENT_KEY,

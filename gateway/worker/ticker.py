@@ -25,11 +25,13 @@ from gateway.domain.claiming import Capacity
 from gateway.domain.fair_share import destination
 from gateway.domain.jobs import JobStatus
 from gateway.ids import new_lease_token
+from gateway.service.kept_videos import sweep_kept_outputs
 from gateway.service.runtime import Runtime, lease_time
 from gateway.worker.notifications import WorkListener
 from gateway.worker.work_items import WorkItems, step_kind
 
 _TICK_JOB = "tick"
+OUTPUT_SWEEP_INTERVAL_S = 60.0
 
 
 class Worker:
@@ -85,6 +87,16 @@ class Worker:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        if self.rt.outputs is not None:
+            scheduler.add_job(
+                self.sweep_outputs,
+                "interval",
+                seconds=OUTPUT_SWEEP_INTERVAL_S,
+                id="sweep_outputs",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
         scheduler.start()
         self._scheduler = scheduler
         if not self.rt.store.db.is_sqlite:  # other replicas' intake wakes this one at once
@@ -381,6 +393,13 @@ class Worker:
         if tokens:
             until = await lease_time(self.rt) + self.rt.settings.lease_s
             await self.rt.store.work.renew_leases(tokens, until)
+
+    async def sweep_outputs(self) -> None:
+        """Remove kept videos whose retention ended, and staging files a crash left behind."""
+        try:
+            await sweep_kept_outputs(self.rt)
+        except Exception as exc:  # the next sweep tries again; say why, briefly
+            self.rt.log.warning("output_sweep_failed", error=type(exc).__name__)
 
     async def refresh_durations(self) -> None:
         self.rt.durations.replace(await self.rt.store.counters.durations())
