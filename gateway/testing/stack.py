@@ -75,16 +75,16 @@ def live_stack(
     database_path: Path,
     *,
     tracer_provider: TracerProvider | None = None,
-    mock: dict[str, Any] | None = None,
+    mock_config: dict[str, Any] | None = None,
     **changes: Any,
 ) -> Iterator[LiveStack]:
     """Start the three servers (stopped on exit); ``changes`` override the gateway's settings,
-    ``mock`` the mock's ``MockConfig`` (a video link's TTL, a default scenario)."""
+    ``mock_config`` the mock's ``MockConfig`` (a video link's TTL, a default scenario)."""
     receiver = Receiver()
     port = free_port()  # known before the settings: the kept videos' links name it
     with ExitStack() as servers:
         mock_app = create_mock(
-            MockConfig.fast(strict=True, expected_key=UPSTREAM_KEY).with_(**(mock or {}))
+            MockConfig.fast(strict=True, expected_key=UPSTREAM_KEY).with_(**(mock_config or {}))
         )
         mock = servers.enter_context(MockServer(mock_app))
         hooks = servers.enter_context(MockServer(receiver.app()))

@@ -63,7 +63,7 @@ def test_a_receiver_down_past_the_links_death_still_gets_a_working_video(
     request answers 206 with those bytes, and a redelivery afterwards points at a working URL."""
     with live_stack(
         tmp_path / "gw.db",
-        mock={"video_ttl_s": LINK_TTL_S},
+        mock_config={"video_ttl_s": LINK_TTL_S},
         outputs="keep",
         delivery_schedule=(0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0),
         delivery_jitter=0.0,
