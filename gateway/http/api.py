@@ -17,7 +17,7 @@ from gateway.http.docs import docs_assets_router
 from gateway.http.drop_in import DropInController
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.models import ModelController
-from gateway.http.outputs import download_output
+from gateway.http.outputs import download_output, head_output
 from gateway.http.subscriptions import SubscriptionController
 from gateway.http.system import healthz, metrics, readyz
 from gateway.observability.metrics import Metrics
@@ -55,6 +55,7 @@ def api_routes(settings: Settings) -> list[Any]:
         me,
         DropInController,
         download_output,
+        head_output,
         healthz,
         readyz,
         metrics,

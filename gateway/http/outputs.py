@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Request, Response, route
+from litestar import Request, Response, get, head
 from litestar.di import NamedDependency
-from litestar.enums import HttpMethod
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
@@ -23,29 +22,66 @@ from gateway.service import Services
 from gateway.service.kept_videos import DownloadRequest
 
 
-@route(
+_DESCRIPTION = (
+    "The link comes from a webhook or a job view (video.url, video.poster_url) and works until "
+    "the video's retention ends, without an Authorization header. A local store serves the "
+    "bytes here (Range requests answer 206, ETag and If-None-Match 304); an object store "
+    "answers 302 to a presigned URL. A changed link answers 403; a video past its retention, or "
+    "deleted, 410."
+)
+_ERRORS = documented_errors(OutputLinkInvalid, OutputGone, NotFound, OutputStoreUnavailable)
+Expires = Annotated[str | None, QueryParameter(max_length=20)]
+Signature = Annotated[str | None, QueryParameter(max_length=100)]
+
+
+@get(
     "/v1/outputs/{job_id:str}/{name:str}",
-    http_method=[HttpMethod.GET, HttpMethod.HEAD],
     tags=["outputs"],
     summary="Download a kept video or its poster through its signed link",
-    description=(
-        "The link comes from a webhook or a job view (video.url, video.poster_url) and works "
-        "until the video's retention ends, without an Authorization header. A local store "
-        "serves the bytes here (Range requests answer 206, ETag and If-None-Match 304); an "
-        "object store answers 302 to a presigned URL. A changed link answers 403; a video "
-        "past its retention, or deleted, 410."
-    ),
+    description=_DESCRIPTION,
     operation_id="downloadOutput",
     operation_class=PublicOperation,
-    responses=documented_errors(OutputLinkInvalid, OutputGone, NotFound, OutputStoreUnavailable),
+    responses=_ERRORS,
 )
 async def download_output(
     request: Request[Any, Any, Any],
     services: NamedDependency[Services],
     job_id: FromPath[str],
     name: FromPath[str],
-    expires: Annotated[str | None, QueryParameter(max_length=20)] = None,
-    sig: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    expires: Expires = None,
+    sig: Signature = None,
+) -> Response[Any]:
+    return await _answer(request, services, job_id, name, expires, sig)
+
+
+@head(
+    "/v1/outputs/{job_id:str}/{name:str}",
+    tags=["outputs"],
+    summary="The headers of a kept video or poster (size, type, ETag) without its bytes",
+    description=_DESCRIPTION,
+    operation_id="headOutput",
+    operation_class=PublicOperation,
+    responses=_ERRORS,
+)
+async def head_output(
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
+    job_id: FromPath[str],
+    name: FromPath[str],
+    expires: Expires = None,
+    sig: Signature = None,
+) -> Response[None]:
+    answer = await _answer(request, services, job_id, name, expires, sig)
+    return Response(None, status_code=answer.status_code, headers=dict(answer.headers))
+
+
+async def _answer(
+    request: Request[Any, Any, Any],
+    services: Services,
+    job_id: str,
+    name: str,
+    expires: str | None,
+    sig: str | None,
 ) -> Response[Any]:
     headers = request.headers
     answer = await services.videos.download(
