@@ -21,7 +21,6 @@ from gateway.http.openapi import PublicOperation
 from gateway.service import Services
 from gateway.service.kept_videos import DownloadRequest
 
-
 _DESCRIPTION = (
     "The link comes from a webhook or a job view (video.url, video.poster_url) and works until "
     "the video's retention ends, without an Authorization header. A local store serves the "
