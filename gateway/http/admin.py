@@ -71,10 +71,10 @@ class AdminController(Controller):
     @patch(
         "/{client_id:str}",
         status_code=200,
-        summary="Change a client's settings (the fields given; null: back to the default)",
+        summary="Change a client's settings (the fields given)",
         description=(
-            "output_retention_s: how long this client's kept videos stay, in seconds "
-            "(GATEWAY_OUTPUT_RETENTION_S when null). Applies to videos kept from now on."
+            "output_retention_s: how long this client's kept videos stay, in seconds; 0 goes "
+            "back to GATEWAY_OUTPUT_RETENTION_S. Applies to videos kept from now on."
         ),
         operation_id="updateClient",
         operation_class=body_operation(ClientChange),

@@ -36,9 +36,9 @@ class ClientView(msgspec.Struct, frozen=True):
 RetentionSeconds = Annotated[
     float,
     msgspec.Meta(
-        gt=0,
+        ge=0,
         le=10 * 365 * 86400.0,
-        description="Seconds a kept video stays (and its link works); null: the gateway's default",
+        description="Seconds a kept video stays (and its link works); 0: the gateway's default",
     ),
 ]
 
@@ -219,9 +219,9 @@ class Clients:
         given = change.given()
         if "output_retention_s" in given:
             seconds = given["output_retention_s"]
-            assert seconds is None or isinstance(seconds, float | int)
+            assert isinstance(seconds, float | int)
             if not await self._store.outputs.set_client_retention(
-                client_id, None if seconds is None else float(seconds)
+                client_id, float(seconds) or None
             ):
                 raise NotFound(f"No client {client_id!r}")
         client = await self._store.clients.get(client_id)
