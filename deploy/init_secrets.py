@@ -6,8 +6,9 @@ them: ``postgres_password`` (read by PostgreSQL through ``POSTGRES_PASSWORD_FILE
 ``database_url`` (the gateways' ``GATEWAY_DATABASE_URL_FILE``, holding that password),
 ``admin_key`` (``GATEWAY_ADMIN_KEY_FILE``), and MinIO's root user and password
 ``minio_user`` / ``minio_password`` (MinIO's own, and the gateways' S3 credentials through
-``GATEWAY_OUTPUT_S3_ACCESS_KEY_ID_FILE`` / ``GATEWAY_OUTPUT_S3_SECRET_ACCESS_KEY_FILE``). Each file is readable by its reader's user only
-(mode 0400; owned by PostgreSQL's uid 999 or the gateway image's uid 10001 when run as root).
+``GATEWAY_OUTPUT_S3_ACCESS_KEY_ID_FILE`` / ``GATEWAY_OUTPUT_S3_SECRET_ACCESS_KEY_FILE``).
+Each file is readable by its reader's user only (mode 0400; owned by PostgreSQL's uid 999 or
+the gateway image's uid 10001 when run as root).
 Nothing is printed: the operator reads the admin key with
 ``docker compose exec gateway-1 cat /run/gateway-secrets/admin_key``.
 
