@@ -15,7 +15,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Stream
 
-from gateway.errors import NotFound, OutputGone, OutputLinkInvalid, OutputStoreUnavailable
+from gateway.errors import (
+    InvalidRequest,
+    NotFound,
+    OutputGone,
+    OutputLinkInvalid,
+    OutputStoreUnavailable,
+)
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import PublicOperation
 from gateway.service import Services
@@ -28,7 +34,9 @@ _DESCRIPTION = (
     "answers 302 to a presigned URL. A changed link answers 403; a video past its retention, or "
     "deleted, 410."
 )
-_ERRORS = documented_errors(OutputLinkInvalid, OutputGone, NotFound, OutputStoreUnavailable)
+_ERRORS = documented_errors(
+    InvalidRequest, OutputLinkInvalid, OutputGone, NotFound, OutputStoreUnavailable
+)
 Expires = Annotated[str | None, QueryParameter(max_length=20)]
 Signature = Annotated[str | None, QueryParameter(max_length=100)]
 
