@@ -3,9 +3,12 @@
 
 Into DIRECTORY (the ``secrets`` volume), each file only if it is missing, so restarts keep
 them: ``postgres_password`` (read by PostgreSQL through ``POSTGRES_PASSWORD_FILE``),
-``database_url`` (the gateways' ``GATEWAY_DATABASE_URL_FILE``, holding that password) and
-``admin_key`` (``GATEWAY_ADMIN_KEY_FILE``). Each file is readable by its reader's user only
-(mode 0400; owned by PostgreSQL's uid 999 or the gateway image's uid 10001 when run as root).
+``database_url`` (the gateways' ``GATEWAY_DATABASE_URL_FILE``, holding that password),
+``admin_key`` (``GATEWAY_ADMIN_KEY_FILE``), and MinIO's root user and password
+``minio_user`` / ``minio_password`` (MinIO's own, and the gateways' S3 credentials through
+``GATEWAY_OUTPUT_S3_ACCESS_KEY_ID_FILE`` / ``GATEWAY_OUTPUT_S3_SECRET_ACCESS_KEY_FILE``).
+Each file is readable by its reader's user only (mode 0400; owned by PostgreSQL's uid 999 or
+the gateway image's uid 10001 when run as root).
 Nothing is printed: the operator reads the admin key with
 ``docker compose exec gateway-1 cat /run/gateway-secrets/admin_key``.
 
@@ -47,6 +50,9 @@ def init_secrets(directory: Path) -> None:
         GATEWAY_UID,
     )
     _write_once(directory / "admin_key", "gw_admin_" + secrets.token_urlsafe(32), GATEWAY_UID)
+    # Read by MinIO (root in its container) and by the gateways.
+    _write_once(directory / "minio_user", "gateway-" + secrets.token_hex(4), GATEWAY_UID)
+    _write_once(directory / "minio_password", secrets.token_urlsafe(32), GATEWAY_UID)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ from gateway.http import GatewayApp, api_routes, openapi_config
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.observability import Metrics
 from gateway.observability.tracing import otlp_tracer_provider, tracer_from
+from gateway.outputs import OutputStore
 from gateway.service import (
     Clients,
     ConsoleSessions,
@@ -57,6 +58,8 @@ from gateway.service import (
     Subscriptions,
 )
 from gateway.service.clients import ensure_bootstrap_client
+from gateway.service.kept_outputs import open_kept_outputs
+from gateway.service.kept_videos import KeptVideos
 from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.runtime import shared_clock
 from gateway.settings import Settings
@@ -89,6 +92,7 @@ class Parts(TypedDict, total=False):
     tracer_provider: TracerProvider
     rulebook: Rulebook
     console: Console
+    output_store: OutputStore
 
 
 def address_guard(settings: Settings) -> AddressGuard:
@@ -155,6 +159,11 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
             for publisher in publishers.values():
                 stack.push_async_callback(publisher.aclose)
         key = settings.broker_credentials_key
+        outputs = await open_kept_outputs(
+            settings, store, now=clock(), output_store=parts.get("output_store")
+        )
+        if outputs is not None:
+            stack.push_async_callback(outputs.aclose)
         runtime = Runtime(
             settings=settings,
             store=store,
@@ -178,6 +187,7 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
             tracer=tracer_from(tracer_provider),
             publishers=publishers,
             vault=FernetVault(key) if key else None,
+            outputs=outputs,
         )
         yield runtime
 
@@ -228,6 +238,7 @@ async def open_gateway(
                 grace_s=settings.secret_rotation_grace_s,
             ),
             catalogue=ModelCatalogue(runtime.rulebook, runtime.store),
+            videos=KeptVideos(runtime),
         )
         gateway = Gateway(
             services=services,

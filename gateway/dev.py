@@ -135,6 +135,8 @@ def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Pat
         broker_credentials_key=settings.broker_credentials_key or _broker_credentials_key(data_dir),
         # Loopback for the inbox, plus whatever the operator allowed (GATEWAY_CALLBACK_ALLOWLIST).
         callback_allowlist=(*settings.callback_allowlist, "127.0.0.0/8", "::1/128", "localhost"),
+        # The mock's videos are kept like the upstream's: its address, and only its, is allowed.
+        output_source_allowlist=(*settings.output_source_allowlist, "127.0.0.1/32"),
         **{name: value for name, value in conveniences.items() if name not in chosen},
     )
 

@@ -150,6 +150,30 @@ class NotFound(GatewayError, LookupError):
     summary = "No such resource for this client"
 
 
+class OutputLinkInvalid(GatewayError):
+    """A link to a kept video (``/v1/outputs/{job}/{name}?expires=&sig=``) whose signature does
+    not match: it was changed, cut short, or signed with a key this gateway no longer holds.
+
+    What to do: use the link exactly as the webhook or the job view gave it; ``GET
+    /v1/jobs/{id}`` shows the current one in ``video.url``."""
+
+    status_code = 403
+    code = "output_link_invalid"
+    summary = "The kept video's link is not one this gateway signed"
+
+
+class OutputGone(GatewayError):
+    """The kept video is no longer there: its retention ended, its caller deleted it, or the
+    link's own expiry passed.
+
+    What to do: nothing can bring it back; ``GET /v1/jobs/{id}`` says which (``video.state``:
+    ``expired`` or ``deleted``). Download videos within ``GATEWAY_OUTPUT_RETENTION_S``."""
+
+    status_code = 410
+    code = "output_gone"
+    summary = "The kept video expired or was deleted"
+
+
 class MethodNotAllowed(GatewayError):
     """The path exists but has no operation for this method; ``Allow`` lists its methods.
 
@@ -240,6 +264,18 @@ class StoreUnavailable(ServiceUnavailable):
 
     code = "store_unavailable"
     summary = "The gateway's database is unavailable; retry later."
+    default_retry_after_s = 5.0
+
+
+class OutputStoreUnavailable(ServiceUnavailable):
+    """The store of kept videos (a directory, an S3 bucket) cannot be read or written now. The
+    video is still recorded; nothing was changed. ``Retry-After`` is 5 s.
+
+    What to do: retry after ``Retry-After`` seconds; the operator sees the store's failure in
+    the logs and ``gateway_output_copies_total``."""
+
+    code = "output_store_unavailable"
+    summary = "The kept videos' store is unavailable; retry later."
     default_retry_after_s = 5.0
 
 

@@ -152,6 +152,8 @@ class Settings:
     # beside the SQLite file (./outputs on PostgreSQL); a path or file:///… is a local
     # directory; s3://bucket/prefix (also gs://bucket/prefix, az://container/prefix) an object
     # store.
+    outputs: str = "keep"  # "keep": copy every finished video first; "link": the upstream's link
+    public_url: str = ""  # the gateway's public origin for kept videos' links ("": host:port)
     output_store: str = ""
     output_store_shared: bool = False  # the local directory is shared by every replica
     output_staging_dir: str = ""  # remote stores: where downloads are staged ("": beside the db)
@@ -208,6 +210,14 @@ class Settings:
             self.output_s3_secret_access_key,
             self.output_signing_key,
         ]
+
+    @property
+    def public_origin(self) -> str:
+        """Where callers reach this gateway: ``GATEWAY_PUBLIC_URL``, else host and port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def explicitly_set(self) -> frozenset[str]:
         """The fields the environment gave a value (others are defaults)."""
@@ -342,6 +352,10 @@ def _check(settings: Settings) -> None:
         )
     if not 0 <= settings.output_max_redirects <= 20:
         raise SettingsError("GATEWAY_OUTPUT_MAX_REDIRECTS must be between 0 and 20")
+    if settings.outputs not in {"keep", "link"}:
+        raise SettingsError("GATEWAY_OUTPUTS must be 'keep' or 'link'")
+    if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
+        raise SettingsError("GATEWAY_PUBLIC_URL must be an http:// or https:// origin")
     if settings.output_retention_s <= 0:
         raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
     if settings.broker_credentials_key and not is_fernet_key(settings.broker_credentials_key):

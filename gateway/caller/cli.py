@@ -70,7 +70,15 @@ def add_commands(commands: Subcommands) -> None:
     jobs = commands.add_parser("jobs", help="list, show, watch or redeliver your jobs")
     actions = jobs.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", parents=[common], help="your jobs, newest first")
-    statuses = ["accepted", "submitting", "queued", "generating", "completed", "failed"]
+    statuses = [
+        "accepted",
+        "submitting",
+        "queued",
+        "generating",
+        "keeping",
+        "completed",
+        "failed",
+    ]
     listing.add_argument("--status", choices=statuses)
     listing.add_argument("--limit", type=int, default=20, help="how many (default: %(default)s)")
     listing.add_argument("--all", action="store_true", help="every job, page after page")
@@ -78,11 +86,16 @@ def add_commands(commands: Subcommands) -> None:
         ("show", "one job and its webhook deliveries"),
         ("watch", "follow a job to its end, showing progress"),
         ("redeliver", "send a finished job's webhooks again"),
+        ("download", "save a finished job's video (the kept copy, its SHA-256 checked)"),
     ):
         action = actions.add_parser(name, parents=[common], help=description)
         action.add_argument("job_id")
         if name == "watch":
             action.add_argument("--timeout", type=float, default=1800.0)
+        if name == "download":
+            action.add_argument(
+                "--output", "-o", help="where to save it (default: JOB_ID.EXT, here)"
+            )
 
 
 def run(args: argparse.Namespace, console: Console | None = None) -> int:

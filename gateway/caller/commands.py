@@ -5,6 +5,7 @@ people or, with ``--json``, for scripts."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from rich.console import Console
@@ -205,12 +207,58 @@ def _redeliver(client: Client, out: _Output, args: argparse.Namespace) -> int:
     return 0
 
 
+def _download(client: Client, out: _Output, args: argparse.Namespace) -> int:
+    """Stream the job's video (its kept copy when the gateway kept one: a signed link, no key
+    sent) into a ``.part`` file, check its SHA-256 against the job's, then rename it."""
+    job = client.get_job(args.job_id).raw
+    video = job.get("video") or {}
+    url = video.get("url") or job.get("video_url")
+    if not url:
+        state = video.get("state") or job.get("status")
+        raise UsageError(f"job {args.job_id} has no video to download ({state})")
+    name = urlsplit(url).path.rsplit("/", 1)[-1]
+    suffix = Path(name).suffix or ".mp4"
+    target = Path(args.output) if args.output else Path(f"{args.job_id}{suffix}")
+    partial = target.with_name(target.name + ".part")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with (
+            httpx.stream("GET", url, follow_redirects=True, timeout=60) as response,
+            partial.open("wb") as file,
+        ):
+            if response.status_code != 200:
+                raise UsageError(f"the video answered {response.status_code} ({url.split('?')[0]})")
+            for chunk in response.iter_bytes():
+                file.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+    except httpx.HTTPError as exc:
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"the download failed: {exc}") from None
+    except UsageError:
+        partial.unlink(missing_ok=True)
+        raise
+    expected = video.get("sha256")
+    if expected and expected != digest.hexdigest():
+        partial.unlink(missing_ok=True)
+        raise UsageError(f"the download's SHA-256 is not the kept video's ({expected})")
+    partial.replace(target)
+    if out.as_json:
+        out.json({"path": str(target), "bytes": size, "sha256": digest.hexdigest()})
+    else:
+        kept = "kept copy" if video.get("kept") else "upstream's link"
+        out.console.print(f"{target} ({size} bytes, {kept}, sha256 {digest.hexdigest()})")
+    return 0
+
+
 def _action(args: argparse.Namespace) -> Callable[[Client, _Output, argparse.Namespace], int]:
     if args.command == "submit":
         return _submit
     if args.action == "watch":
         return lambda client, out, a: _follow(client, out, a.job_id, a.timeout)
-    return {"list": _list, "show": _show, "redeliver": _redeliver}[args.action]
+    actions = {"list": _list, "show": _show, "redeliver": _redeliver, "download": _download}
+    return actions[args.action]
 
 
 def run_command(args: argparse.Namespace, console: Console | None = None) -> int:

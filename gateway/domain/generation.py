@@ -2,9 +2,10 @@
 
 The body is flat: the upstream's fields at the top level exactly as the upstream takes them,
 ``model`` choosing which rules apply (default ``alibaba/happyhorse-1-0``), and the gateway's own
-fields (``callback_url``, ``metadata``, ``events``) reserved. :func:`check_job` turns a plain dict
-(from JSON, a form, or the upstream-shaped ``/v2`` body) into a :class:`CheckedJob` — the body as
-it will be sent upstream, and the gateway's fields — or the list of rules it breaks.
+fields (``callback_url``, ``metadata``, ``events``, ``keep_output``) reserved.
+:func:`check_job` turns a plain dict (from JSON, a form, or the upstream-shaped ``/v2`` body)
+into a :class:`CheckedJob` — the body as it will be sent upstream, and the gateway's fields — or
+the list of rules it breaks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from gateway.domain import wording
 from gateway.domain.model_rules import Rulebook, RuleBroken, check_unlisted
 
 DEFAULT_MODEL = "alibaba/happyhorse-1-0"
-GATEWAY_FIELDS = frozenset({"callback_url", "metadata", "events"})
+GATEWAY_FIELDS = frozenset({"callback_url", "metadata", "events", "keep_output"})
 MODEL_ID_MAX = 200  # the jobs.model column
 
 EventName = Literal["queued", "generating", "completed", "failed"]
@@ -35,6 +36,7 @@ class GatewayFields(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     callback_url: CallbackUrl | None = None
     metadata: Metadata | None = None
     events: Events | None = None
+    keep_output: bool | None = None  # False: announce the upstream's link, keep nothing
 
 
 class JobRequest(msgspec.Struct, omit_defaults=True):
@@ -46,6 +48,9 @@ class JobRequest(msgspec.Struct, omit_defaults=True):
     callback_url: CallbackUrl | None = None
     metadata: Metadata | None = None
     events: Events | None = None
+    # False: the finished video is not copied into the gateway's store; the completion event
+    # carries the upstream's link (which expires). Default: kept (GATEWAY_OUTPUTS=keep).
+    keep_output: bool | None = None
 
 
 class CheckedJob(msgspec.Struct, frozen=True):

@@ -18,6 +18,7 @@ class JobEventKind(StrEnum):
     SUBMISSION_RETRY = "submission_retry"  # a retryable refusal: due again later
     SUBMITTED = "submitted"  # upstream accepted it: generation id known
     UPSTREAM_STATUS = "upstream_status"  # the upstream's raw status changed (queued → generating …)
+    KEEPING = "keeping"  # the generation finished: its video is being copied (issue 26)
     COMPLETED = "completed"  # terminal
     FAILED = "failed"  # terminal
     DELIVERY_ATTEMPTED = "delivery_attempted"  # one webhook attempt was made (any outcome)
@@ -55,6 +56,8 @@ def kinds_for_change(
             kinds.append(JobEventKind.SUBMITTING)
         elif status_after == JobEventKind.ACCEPTED:
             kinds.append(JobEventKind.SUBMISSION_RETRY)
+        elif status_after == JobEventKind.KEEPING:
+            kinds.append(JobEventKind.KEEPING)
     if upstream_after is not None and upstream_after != upstream_before and not submitted:
         kinds.append(JobEventKind.UPSTREAM_STATUS)
     if status_after != status_before and status_after in TERMINAL_KINDS:

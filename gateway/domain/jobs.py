@@ -2,7 +2,7 @@
 
 ::
 
-    accepted ──▶ submitting ──▶ queued ──▶ generating ──▶ completed
+    accepted ──▶ submitting ──▶ queued ──▶ generating ──▶ (keeping) ──▶ completed
        ▲  │          │  │          │  ▲        │
        │  │          │  └──────────┼──┼────────┼──────▶ failed
        │  └──────────┼─────────────┴──┼────────┴──────▶ failed
@@ -10,6 +10,12 @@
 
 A job may also jump from ``submitting`` straight to ``generating`` or ``completed`` when the first
 poll already finds it there, and from ``queued`` to ``completed``. Terminal statuses never change.
+
+``keeping`` (issue 26): the upstream reported the generation completed and the gateway is copying
+the video into its own store before it announces the job ``completed``. Every status the
+upstream can report completed from may enter it; it leaves only for ``completed`` (a copy that
+fails still completes the job, with ``kept: false``): keeping never fails a paid job, and the
+job's deadline does not apply to it.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ class JobStatus(StrEnum):
     SUBMITTING = JobEventKind.SUBMITTING.value
     QUEUED = UPSTREAM_QUEUED
     GENERATING = UPSTREAM_GENERATING
+    KEEPING = JobEventKind.KEEPING.value
     COMPLETED = JobEventKind.COMPLETED.value
     FAILED = JobEventKind.FAILED.value
 
@@ -45,14 +52,25 @@ _ALLOWED: dict[JobStatus, frozenset[JobStatus]] = {
             JobStatus.SUBMITTING,  # submitted again after an unknown outcome (operator opt-in)
             JobStatus.QUEUED,
             JobStatus.GENERATING,
+            JobStatus.KEEPING,
             JobStatus.COMPLETED,
             JobStatus.FAILED,
         }
     ),
     JobStatus.QUEUED: frozenset(
-        {JobStatus.QUEUED, JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED}
+        {
+            JobStatus.QUEUED,
+            JobStatus.GENERATING,
+            JobStatus.KEEPING,
+            JobStatus.COMPLETED,
+            JobStatus.FAILED,
+        }
     ),
-    JobStatus.GENERATING: frozenset({JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.GENERATING: frozenset(
+        {JobStatus.GENERATING, JobStatus.KEEPING, JobStatus.COMPLETED, JobStatus.FAILED}
+    ),
+    # A copy retried stays keeping; a copy published or given up completes the job.
+    JobStatus.KEEPING: frozenset({JobStatus.KEEPING, JobStatus.COMPLETED}),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.FAILED: frozenset(),
 }
@@ -116,6 +134,9 @@ JOB_TO_UPSTREAM_STATUS: dict[JobStatus, str] = {
     JobStatus.SUBMITTING: "queued",
     JobStatus.QUEUED: "queued",
     JobStatus.GENERATING: "generating",
+    # Still running, to a caller of the upstream's API: the video it will be given is the kept
+    # one, which is not there yet.
+    JobStatus.KEEPING: "generating",
     JobStatus.COMPLETED: "completed",
     JobStatus.FAILED: "error",
 }

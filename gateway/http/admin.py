@@ -26,6 +26,7 @@ from gateway.service import Services
 from gateway.service.clients import (
     ClientView,
     NewClientCredentials,
+    RetentionSeconds,
     RotatedSecret,
     RotatedSigningKey,
 )
@@ -57,6 +58,9 @@ class ClientChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     broker_allowlist: Annotated[list[AllowEntry], msgspec.Meta(max_length=100)] | None = None
     # How its webhooks are signed: "hmac" (v1), "ed25519" (v1a), or "both".
     signing: SigningMode | None = None
+    # How long its kept videos stay, in seconds (applies to videos kept from now on); 0 goes
+    # back to GATEWAY_OUTPUT_RETENTION_S.
+    output_retention_s: RetentionSeconds | None = None
 
 
 class AdminController(Controller):
@@ -91,14 +95,16 @@ class AdminController(Controller):
 
     @patch(
         "/{client_id:str}",
-        summary="Change a client's broker allow-list or signing mode",
+        summary="Change a client's broker allow-list, signing mode or kept videos' retention",
         description=(
             "Only the fields given change. `broker_allowlist`: broker targets without "
             "credentials (`amqp://10.0.0.5:5672/%2F?exchange=orders-*`, "
             "`nats://10.0.0.6:4222?subject=video.*`, `redis://10.0.0.7:6379/0?stream=video-*`), "
             "a trailing `*` in the name a prefix. `signing`: `hmac` (`v1`), `ed25519` (`v1a`; a "
             "key is made the first time) or `both`; the public keys are at "
-            "`GET /v1/signing-keys/{client_id}`."
+            "`GET /v1/signing-keys/{client_id}`. `output_retention_s`: how long this client's "
+            "kept videos stay, in seconds (videos kept from now on); 0 goes back to "
+            "`GATEWAY_OUTPUT_RETENTION_S`."
         ),
         operation_id="updateClient",
         operation_class=body_operation(ClientChange),
@@ -119,7 +125,10 @@ class AdminController(Controller):
     ) -> ClientView:
         change = await read_body(request, ClientChange, lead="The change is invalid")
         return await services.clients.configure(
-            client_id, broker_allowlist=change.broker_allowlist, signing=change.signing
+            client_id,
+            broker_allowlist=change.broker_allowlist,
+            signing=change.signing,
+            output_retention_s=change.output_retention_s,
         )
 
     @post(

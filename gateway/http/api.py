@@ -17,6 +17,7 @@ from gateway.http.docs import docs_assets_router
 from gateway.http.drop_in import DropInController
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.models import ModelController
+from gateway.http.outputs import download_output, head_output
 from gateway.http.signing_keys import signing_keys
 from gateway.http.subscriptions import SubscriptionController
 from gateway.http.system import healthz, metrics, readyz
@@ -55,6 +56,8 @@ def api_routes(settings: Settings) -> list[Any]:
         me,
         signing_keys,
         DropInController,
+        download_output,
+        head_output,
         healthz,
         readyz,
         metrics,

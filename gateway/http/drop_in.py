@@ -54,7 +54,8 @@ class _GenerationRequestBody(GatewayOperation):
                 "application/x-www-form-urlencoded": OpenAPIMediaType(schema=form),
             },
             description=(
-                "The upstream's generation body; optionally callback_url, metadata, events."
+                "The upstream's generation body; optionally callback_url, metadata, events, "
+                "keep_output."
             ),
         )
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, QueryParameter
@@ -339,6 +339,29 @@ class JobController(Controller):
         job: NamedDependency[JobRecord],
     ) -> Redelivery:
         return Redelivery(events=await services.jobs.redeliver(job))
+
+    @delete(
+        "/{job_id:str}/video",
+        status_code=200,
+        summary="Delete a job's kept video (its link then answers 410)",
+        description=(
+            "Removes the kept video and its poster from the gateway's store; the job view then "
+            "says video.state deleted. Deleting it again changes nothing. 404 when the job has "
+            "no kept video."
+        ),
+        operation_id="deleteJobVideo",
+        operation_class=GatewayOperation,
+        responses=documented_errors(Unauthorized, NotFound),
+    )
+    async def delete_video(
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        services: NamedDependency[Services],
+        job: NamedDependency[JobRecord],
+    ) -> Response[JobView]:
+        updated = await services.videos.delete(job)
+        return Response(await services.jobs.view(updated), status_code=200)
 
 
 class DeliveryController(Controller):

@@ -159,8 +159,8 @@ def job_request_schema() -> Schema:
     schema.description = (
         "model (default alibaba/happyhorse-1-0) chooses which fields apply: every other field is "
         "the model's own, as the upstream takes it (GET /v1/models/{id} lists them); "
-        "callback_url, metadata and events are the gateway's. The fields most models take are "
-        "typed here; their values and limits are each model's own."
+        "callback_url, metadata, events and keep_output are the gateway's. The fields most "
+        "models take are typed here; their values and limits are each model's own."
     )
     properties = dict(schema.properties or {})
     for common in common_fields(load_catalogue()):
@@ -308,8 +308,8 @@ class JobRequestOperation(GatewayOperation):
                 ),
             },
             description=(
-                "The generation (the upstream's fields) plus callback_url, metadata and events. "
-                "In a form, repeat a key for a list and write metadata[key]=value."
+                "The generation (the upstream's fields) plus callback_url, metadata, events and "
+                "keep_output. In a form, repeat a key for a list and write metadata[key]=value."
             ),
         )
 
@@ -412,6 +412,10 @@ def openapi_config(*, version: str) -> OpenAPIConfig:
         tags=[
             Tag(name="jobs", description="Accept, read and list jobs; their webhook deliveries"),
             Tag(name="deliveries", description="Webhook deliveries across jobs"),
+            Tag(
+                name="outputs",
+                description="Kept videos and posters, through their signed links (no key)",
+            ),
             Tag(name="admin", description="Client management, with the admin key"),
             Tag(
                 name="signing-keys",

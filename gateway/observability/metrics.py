@@ -136,5 +136,22 @@ class Metrics:
             registry=r,
         )
 
+        # Kept outputs (issue 26).
+        self.output_copies = Counter(
+            "gateway_output_copies_total",
+            "Copies of finished videos by outcome: kept, retry (with the reason), not_kept.",
+            ["outcome", "reason"],
+            registry=r,
+        )
+        self.output_bytes_kept = Counter(
+            "gateway_output_bytes_kept_total", "Bytes of videos kept (this replica).", registry=r
+        )
+        self.outputs_removed = Counter(
+            "gateway_outputs_removed_total",
+            "Kept videos removed: deleted (by their caller) or expired (retention).",
+            ["how"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,7 +4,8 @@ The composition root calls :func:`open_output_store` once, and refuses to start 
 :func:`configuration_problems` names any problem (several replicas on PostgreSQL writing to
 directories of their own would each hold a part of the videos and serve 404 for the rest; a
 missing signing key would make every replica's links unverifiable by the others, and every
-restart break the links already sent).
+restart break the links already sent — so an empty key is not a problem: the gateway then uses
+one it generated and stored in the database, which every replica reads; a short one is).
 """
 
 from __future__ import annotations
@@ -77,11 +78,11 @@ def configuration_problems(settings: Settings) -> list[str]:
     refusal = unsafe_for_replicas(settings)
     if refusal:
         problems.append(refusal)
-    if len(settings.output_signing_key) < MIN_SIGNING_KEY_CHARS:
+    if 0 < len(settings.output_signing_key) < MIN_SIGNING_KEY_CHARS:
         problems.append(
-            "GATEWAY_OUTPUT_SIGNING_KEY must be set (at least "
-            f"{MIN_SIGNING_KEY_CHARS} characters, the same on every replica): it signs the "
-            "links to kept videos, which must outlive restarts"
+            "GATEWAY_OUTPUT_SIGNING_KEY must be at least "
+            f"{MIN_SIGNING_KEY_CHARS} characters (the same on every replica; empty: one the "
+            "gateway generates and keeps in the database): it signs the links to kept videos"
         )
     return problems
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from typing import Annotated
 
 import msgspec
 
@@ -33,6 +34,18 @@ class ClientView(msgspec.Struct, frozen=True):
     signing: str = "hmac"  # "hmac" (v1), "ed25519" (v1a) or "both"
     broker_allowlist: list[str] = msgspec.field(default_factory=list)
     rotating_signing_key: bool = False  # the previous ed25519 key still signs
+    # How long this client's kept videos stay, in seconds; null: GATEWAY_OUTPUT_RETENTION_S.
+    output_retention_s: float | None = None
+
+
+RetentionSeconds = Annotated[
+    float,
+    msgspec.Meta(
+        ge=0,
+        le=10 * 365 * 86400.0,
+        description="Seconds a kept video stays (and its link works); 0: the gateway's default",
+    ),
+]
 
 
 class NewClientCredentials(msgspec.Struct, frozen=True):
@@ -90,6 +103,7 @@ def client_view(client: ClientRecord, *, now: float) -> ClientView:
         signing=client.signing_mode,
         broker_allowlist=list(client.broker_allowlist),
         rotating_signing_key=len(client.ed25519_secrets(now)) > 1,
+        output_retention_s=client.output_retention_s,
     )
 
 
@@ -242,9 +256,15 @@ class Clients:
         *,
         broker_allowlist: list[str] | None = None,
         signing: SigningMode | None = None,
+        output_retention_s: float | None = None,
     ) -> ClientView:
-        """Change a client's broker allow-list and signing mode (what is given); an ed25519
-        key is made the first time a mode needs one."""
+        """Change a client's broker allow-list, signing mode and kept videos' retention (what
+        is given; a retention of 0 goes back to GATEWAY_OUTPUT_RETENTION_S); an ed25519 key is
+        made the first time a mode needs one."""
+        if output_retention_s is not None and not await self._store.outputs.set_client_retention(
+            client_id, float(output_retention_s) or None
+        ):
+            raise NotFound(f"No client {client_id!r}")
         entries = None if broker_allowlist is None else checked_allowlist(broker_allowlist)
         new_key = SigningKey.generate().secret() if signing in {"ed25519", "both"} else None
         client = await self._store.clients.configure(

@@ -105,6 +105,7 @@ async def accept_job(
         deadline_at=now + settings.job_deadline_s,
         body_checked=request.checked,
         traceparent=traceparent,
+        keep_output=fields.keep_output is not False,
     )
     claim = None
     if idempotency_key is not None:

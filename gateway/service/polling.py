@@ -16,6 +16,7 @@ from gateway.domain.jobs import (
 from gateway.domain.polling import PollContext, learning_keys
 from gateway.domain.upstream import FailureKind, Generation, UpstreamFailure
 from gateway.observability.tracing import job_span
+from gateway.service.keeping import keeps
 from gateway.service.runtime import Runtime
 from gateway.service.transitions import fail, move
 from gateway.store.records import JobChange, JobRecord
@@ -105,6 +106,11 @@ async def apply_generation(
         return
     if status == JobStatus.COMPLETED:
         change = change.merged(video_url=generation.video_url, usage=generation.usage, ready_at=now)
+        if keeps(rt, job, generation.video_url):
+            # The video is copied first (``gateway.service.keeping``), due at once; the job
+            # completes, and its event is made due, when the copy is published or given up.
+            status = JobStatus.KEEPING
+            change = change.merged(next_run_at=now, keep_started_at=now, keep_attempts=0)
         if await move(rt, job, token, status, change, now=now):
             await _learn(rt, job, now)
         return

@@ -19,6 +19,7 @@ from gateway.store.browse import JobFilter, ModelCount
 from gateway.store.deliveries import AttemptWrite, DeliveryClaim
 from gateway.store.history import JobEventRecord, NewJobEvent
 from gateway.store.jobs import FencedJobWrite, InsertOutcome, IntakeRequest
+from gateway.store.kept_outputs import KeptObject
 from gateway.store.records import (
     AttemptRecord,
     ClientRecord,
@@ -119,7 +120,13 @@ class JobRows(Protocol):
         self, *, client_id: str, statuses: Sequence[str], models: Sequence[str] | None, limit: int
     ) -> list[JobRecord]: ...
     async def claim_jobs(
-        self, *, now: float, limit: int, token: str, lease_until: float
+        self,
+        *,
+        now: float,
+        limit: int,
+        token: str,
+        lease_until: float,
+        skip_statuses: Sequence[str] = (),
     ) -> list[JobRecord]: ...
     async def update_job(
         self,
@@ -232,6 +239,15 @@ class ConsoleRows(Protocol):
     async def take_link(self, link_hash: str, *, now: float) -> tuple[str, str] | None: ...
 
 
+class KeptOutputs(Protocol):
+    """The kept videos' rows (``gateway.store.kept_outputs``)."""
+
+    async def shared_secret(self, name: str, candidate: str, *, now: float) -> str: ...
+    async def set_client_retention(self, client_id: str, seconds: float | None) -> bool: ...
+    async def expired(self, *, now: float, limit: int) -> list[KeptObject]: ...
+    async def mark_removed(self, job_id: str, how: str, *, now: float) -> bool: ...
+
+
 class Leases(Protocol):
     """Lease housekeeping across every work table."""
 
@@ -298,6 +314,8 @@ class StorePort(Protocol):
     def browse(self) -> Browsing: ...
     @property
     def console(self) -> ConsoleRows: ...
+    @property
+    def outputs(self) -> KeptOutputs: ...
     @property
     def work(self) -> Leases: ...
     @property

@@ -25,6 +25,7 @@ from gateway.domain.polling import (
 from gateway.domain.retry import DeliveryPolicy
 from gateway.observability.metrics import Metrics
 from gateway.service.client_keys import ClientKeys
+from gateway.service.kept_outputs import KeptOutputs
 from gateway.service.ports import CallbackGuard, CredentialVault, Sender, StorePort, Upstream
 from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
@@ -70,6 +71,8 @@ class Runtime:
     # is a failed attempt), and what opens the stored credentials (None: no key configured).
     publishers: dict[BrokerKind, Publisher] = field(default_factory=dict)
     vault: CredentialVault | None = None
+    # The kept videos' store, copier and links (None: GATEWAY_OUTPUTS=link, nothing is kept).
+    outputs: KeptOutputs | None = None
     # The in-memory client-key cache.
     client_keys: ClientKeys = field(init=False)
     # One send for every destination: ``sender`` for http(s), ``publishers`` for brokers.

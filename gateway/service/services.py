@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from gateway.service.client_keys import ClientKeys
 from gateway.service.clients import Clients
 from gateway.service.jobs import Jobs
+from gateway.service.kept_videos import KeptVideos
 from gateway.service.models import ModelCatalogue
 from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime
@@ -29,6 +30,7 @@ class Services:
     clients: Clients
     catalogue: ModelCatalogue
     readiness: ReadinessProbe
+    videos: KeptVideos  # downloads through signed links, deletion, the retention sweep
 
     @property
     def client_keys(self) -> ClientKeys:

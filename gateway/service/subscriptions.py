@@ -215,7 +215,28 @@ def _example_job(status: JobStatus, model: str) -> JobRecord:
         lease_token=None,
         lease_until=None,
         takeovers=0,
+        **(_example_kept_video(moment) if completed else {}),
     )
+
+
+def _example_kept_video(moment: float) -> dict[str, Any]:
+    """A kept video's columns, made up (the link's signature too)."""
+    expires = int(moment + 7 * 86400)
+    link = f"https://gateway.example.com/v1/outputs/job_example00000000000000000/{{}}?expires={expires}&sig=example"
+    return {
+        "output_kept": True,
+        "output_url": link.format("video.mp4"),
+        "output_poster_url": link.format("poster.jpg"),
+        "output_key": "videos/job_example00000000000000000/video.mp4",
+        "output_poster_key": "videos/job_example00000000000000000/poster.jpg",
+        "output_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "output_bytes": 4_718_592,
+        "output_content_type": "video/mp4",
+        "output_width": 1280,
+        "output_height": 720,
+        "output_duration_s": 5.0,
+        "output_expires_at": float(expires),
+    }
 
 
 def example_event(

@@ -22,7 +22,8 @@ HISTORY_SHOWN = 1000  # a job's page shows at most this many changes
 
 class TimelineEntry(msgspec.Struct, frozen=True):
     at: float
-    kind: str  # accepted | submitted | upstream_status | completed | failed | delivery_attempted
+    # accepted | submitted | upstream_status | keeping | completed | failed | delivery_attempted
+    kind: str
     title: str
     detail: str | None = None
     polls: int | None = None
@@ -57,6 +58,16 @@ def _error_text(error: Any) -> str | None:
     return None if error is None else str(error)
 
 
+def _kept_text(data: Mapping[str, Any]) -> str | None:
+    """What a completion's history row says of its video, when a copy was made."""
+    kept = data.get("kept")
+    if kept is True:
+        return "video kept"
+    if kept is False:
+        return f"video not kept: {data.get('not_kept_reason')}"
+    return None
+
+
 def entries_from_history(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
     """Timeline entries from the stored history, oldest first. An upstream status change says
     how many polls it took since the previous change (or since submission)."""
@@ -89,13 +100,17 @@ def entries_from_history(events: Iterable[HistoryEvent]) -> list[TimelineEntry]:
                 )
             )
             polls_before = event.polls
+        elif event.kind == "keeping":
+            entries.append(
+                TimelineEntry(at=event.at, kind=event.kind, title="Keeping the video (copying)")
+            )
         elif event.kind in ("completed", "failed"):
             entries.append(
                 TimelineEntry(
                     at=event.at,
                     kind=event.kind,
                     title=event.kind.capitalize(),
-                    detail=_error_text(data.get("error")),
+                    detail=_error_text(data.get("error")) or _kept_text(data),
                     ok=event.kind == "completed",
                 )
             )

@@ -95,7 +95,14 @@ def _details(kind: JobEventKind, job: JobRecord, updated: JobRecord) -> dict[str
     if kind == JobEventKind.UPSTREAM_STATUS:
         return {"previous": job.upstream_status}
     if kind == JobEventKind.COMPLETED:
-        return {"generation_id": updated.generation_id, "video_url": updated.video_url}
+        details: dict[str, Any] = {
+            "generation_id": updated.generation_id,
+            "video_url": updated.video_url,
+        }
+        if updated.output_kept is not None:
+            details["kept"] = updated.output_kept
+            details["not_kept_reason"] = updated.output_not_kept_reason
+        return details
     if kind == JobEventKind.FAILED:
         error = updated.error or {}
         return {"error": {"code": error.get("code"), "message": error.get("message")}}

@@ -13,6 +13,7 @@ from gateway.domain.events import EventType, strip_inline_media
 from gateway.domain.generation import EventName
 from gateway.domain.jobs import ErrorCode, JobStatus, upstream_status_of
 from gateway.domain.polling import DurationEstimate
+from gateway.service.video_view import VideoView, announced_video_url, video_view
 from gateway.store.records import AttemptRecord, DeliveryRecord, JobRecord
 
 
@@ -47,7 +48,7 @@ class JobView(msgspec.Struct, frozen=True):
     body_checked: bool = True  # False: an unlisted model; only the common checks were applied
     generation_id: str | None = None
     upstream_status: str | None = None  # the upstream's own word, as last reported
-    video_url: str | None = None
+    video_url: str | None = None  # video.url when there is one (the kept link), else upstream's
     usage: dict[str, Any] | None = None
     error: JobErrorView | None = None
     submitted_at: str | None = None
@@ -61,6 +62,8 @@ class JobView(msgspec.Struct, frozen=True):
     # How long generations of this kind (model, resolution, duration) have taken on average,
     # submission to end, as the poll policy learned it; None before any finished (GET only).
     expected_duration_s: float | None = None
+    # The finished video: the kept copy's link and facts, or why it was not kept (issue 26).
+    video: VideoView | None = None
 
 
 class AttemptView(msgspec.Struct, frozen=True):
@@ -118,6 +121,7 @@ def job_view(
             message=str(job.error.get("message", "")),
             upstream=job.error.get("upstream"),
         )
+    video = video_view(job)
     return JobView(
         id=job.id,
         status=JobStatus(job.status),
@@ -131,7 +135,7 @@ def job_view(
         body_checked=job.body_checked,
         generation_id=job.generation_id,
         upstream_status=job.upstream_status,
-        video_url=job.video_url,
+        video_url=announced_video_url(job, video),
         usage=job.usage,
         error=error,
         submitted_at=iso(job.submitted_at),
@@ -140,6 +144,7 @@ def job_view(
         removes_at=iso(removes_at),
         delivery=delivery_view(deliveries[-1]) if deliveries else None,
         expected_duration_s=round(expected.mean_s, 1) if expected and expected.count else None,
+        video=video,
     )
 
 
@@ -173,8 +178,9 @@ class GenerationView(msgspec.Struct, frozen=True, omit_defaults=True):
 def generation_view(job: JobRecord) -> GenerationView:
     """The job as the upstream would report its generation; the job's id is the generation id."""
     video = None
-    if job.status == JobStatus.COMPLETED and job.video_url:
-        video = GenerationVideo(url=job.video_url)
+    url = announced_video_url(job, video_view(job))
+    if job.status == JobStatus.COMPLETED and url:
+        video = GenerationVideo(url=url)
     return GenerationView(
         id=job.id,
         status=upstream_status_of(job.status),

@@ -13,6 +13,7 @@ from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
+from gateway.store.kept_outputs import KeptOutputRows
 from gateway.store.retention import RetentionStore
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
@@ -41,6 +42,7 @@ class Store:
         self.history = History(db)
         self.console = ConsoleStore(db)
         self.retention = RetentionStore(db)
+        self.outputs = KeptOutputRows(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -70,6 +72,7 @@ __all__ = [
     "History",
     "JobStore",
     "JobWrites",
+    "KeptOutputRows",
     "RetentionStore",
     "Store",
     "SubscriptionStore",

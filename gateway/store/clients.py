@@ -172,4 +172,5 @@ def _values(client: ClientRecord) -> dict[str, object]:
         "ed25519_key": client.ed25519_key,
         "previous_ed25519_key": client.previous_ed25519_key,
         "previous_ed25519_until": client.previous_ed25519_until,
+        "output_retention_s": client.output_retention_s,
     }

@@ -96,6 +96,7 @@ INSERTED_COLUMNS = (
     "deadline_at",
     "next_run_at",
     "traceparent",
+    "keep_output",
 )
 Key = tuple[str, str]  # (client id, idempotency key)
 

@@ -197,10 +197,24 @@ class JobStore:
     # --- work ---------------------------------------------------------------------------
 
     async def claim_jobs(
-        self, *, now: float, limit: int, token: str, lease_until: float
+        self,
+        *,
+        now: float,
+        limit: int,
+        token: str,
+        lease_until: float,
+        skip_statuses: Sequence[str] = (),
     ) -> list[JobRecord]:
-        """Lease up to ``limit`` jobs whose next step is due (and whose lease, if any, expired)."""
-        statement = claim_due(jobs, now=now, limit=limit, token=token, lease_until=lease_until)
+        """Lease up to ``limit`` jobs whose next step is due (and whose lease, if any, expired),
+        none in ``skip_statuses`` (``keeping`` while every copy slot is taken)."""
+        statement = claim_due(
+            jobs,
+            now=now,
+            limit=limit,
+            token=token,
+            lease_until=lease_until,
+            only=jobs.c.status.not_in(list(skip_statuses)) if skip_statuses else None,
+        )
         async with self.db.write() as conn:
             rows = (await conn.execute(statement)).all()
         return [job_from_row(row) for row in rows]

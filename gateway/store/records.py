@@ -38,6 +38,8 @@ class ClientRecord(msgspec.Struct, frozen=True):
             keys.append(self.previous_ed25519_key)
         return keys
 
+    output_retention_s: float | None = None  # None: GATEWAY_OUTPUT_RETENTION_S
+
     def signing_secrets(self, now: float) -> list[str]:
         """Secrets to sign with now: the current one first, then the previous during its grace."""
         secrets = [self.webhook_secret]
@@ -63,6 +65,7 @@ class NewJob(msgspec.Struct, frozen=True):
     deadline_at: float
     body_checked: bool = True
     traceparent: str | None = None  # the caller's W3C trace context, when it sent one
+    keep_output: bool = True  # False: the caller opted out of keeping the video (issue 26)
 
 
 class JobRecord(msgspec.Struct, frozen=True):
@@ -97,6 +100,28 @@ class JobRecord(msgspec.Struct, frozen=True):
     takeovers: int
     body_checked: bool = True
     traceparent: str | None = None
+    keep_output: bool = True
+    # The kept video (issue 26; ``gateway.service.keeping``). ``output_kept`` is None until a
+    # copy ended (or never: GATEWAY_OUTPUTS=link, or the job opted out).
+    keep_attempts: int = 0
+    keep_started_at: float | None = None
+    output_kept: bool | None = None
+    output_url: str | None = None  # the stable signed link, valid until output_expires_at
+    output_poster_url: str | None = None
+    output_key: str | None = None
+    output_poster_key: str | None = None
+    output_sha256: str | None = None
+    output_bytes: int | None = None
+    output_content_type: str | None = None
+    output_width: int | None = None
+    output_height: int | None = None
+    output_duration_s: float | None = None
+    output_expires_at: float | None = None  # the retention's end
+    output_link_expires_at: float | None = None  # the upstream link's own expiry, if it says
+    output_not_kept_reason: str | None = None  # a KeepFailureReason
+    output_note: str | None = None  # why not kept, or why no poster, for people
+    output_removed: str | None = None  # "deleted" (by the caller) or "expired" (retention)
+    output_removed_at: float | None = None
 
 
 def new_job_record(new: NewJob, *, now: float) -> JobRecord:
@@ -147,6 +172,23 @@ class JobChange(msgspec.Struct, frozen=True, kw_only=True):
     poll_count: int | UnsetType = UNSET
     poll_errors: int | UnsetType = UNSET
     poll_not_found: int | UnsetType = UNSET
+    keep_attempts: int | UnsetType = UNSET
+    keep_started_at: float | UnsetType | None = UNSET
+    output_kept: bool | UnsetType | None = UNSET
+    output_url: str | UnsetType | None = UNSET
+    output_poster_url: str | UnsetType | None = UNSET
+    output_key: str | UnsetType | None = UNSET
+    output_poster_key: str | UnsetType | None = UNSET
+    output_sha256: str | UnsetType | None = UNSET
+    output_bytes: int | UnsetType | None = UNSET
+    output_content_type: str | UnsetType | None = UNSET
+    output_width: int | UnsetType | None = UNSET
+    output_height: int | UnsetType | None = UNSET
+    output_duration_s: float | UnsetType | None = UNSET
+    output_expires_at: float | UnsetType | None = UNSET
+    output_link_expires_at: float | UnsetType | None = UNSET
+    output_not_kept_reason: str | UnsetType | None = UNSET
+    output_note: str | UnsetType | None = UNSET
 
     def fields(self) -> dict[str, Any]:
         """The fields that are set, by name."""
@@ -271,6 +313,9 @@ def job_from_values(values: dict[str, Any]) -> JobRecord:
     """A job from its columns' values as stored (JSON as text; a boolean may be SQLite's 0/1
     when read by the driver itself)."""
     values["body_checked"] = bool(values["body_checked"])
+    values["keep_output"] = bool(values.get("keep_output", True))
+    if values.get("output_kept") is not None:
+        values["output_kept"] = bool(values["output_kept"])
     for name in _JSON_JOB_COLUMNS:
         raw = values[name]
         values[name] = None if raw is None else msgspec.json.decode(raw)

@@ -41,6 +41,8 @@ clients = sa.Table(
     sa.Column("ed25519_key", sa.Text, nullable=True),  # whsk_…, made when first needed
     sa.Column("previous_ed25519_key", sa.Text, nullable=True),  # signs too until …
     sa.Column("previous_ed25519_until", Time, nullable=True),
+    # How long this client's kept videos stay (issue 26); NULL: GATEWAY_OUTPUT_RETENTION_S.
+    sa.Column("output_retention_s", Time, nullable=True),
 )
 
 jobs = sa.Table(
@@ -82,7 +84,29 @@ jobs = sa.Table(
     sa.Column("lease_until", Time, nullable=True),
     sa.Column("takeovers", sa.Integer, nullable=False, server_default="0"),
     sa.Column("traceparent", sa.String(TRACEPARENT_MAX), nullable=True),  # the caller's trace
+    # The kept video (issue 26): the copy is the job's ``keeping`` step; these say what was kept.
+    sa.Column("keep_output", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("keep_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("keep_started_at", Time, nullable=True),
+    sa.Column("output_kept", sa.Boolean, nullable=True),  # NULL: no copy ended (or none made)
+    sa.Column("output_url", sa.Text, nullable=True),  # the stable signed link
+    sa.Column("output_poster_url", sa.Text, nullable=True),
+    sa.Column("output_key", sa.String(300), nullable=True),
+    sa.Column("output_poster_key", sa.String(300), nullable=True),
+    sa.Column("output_sha256", sa.String(64), nullable=True),
+    sa.Column("output_bytes", sa.BigInteger, nullable=True),
+    sa.Column("output_content_type", sa.String(60), nullable=True),
+    sa.Column("output_width", sa.Integer, nullable=True),
+    sa.Column("output_height", sa.Integer, nullable=True),
+    sa.Column("output_duration_s", sa.Float, nullable=True),
+    sa.Column("output_expires_at", Time, nullable=True),  # the retention's end
+    sa.Column("output_link_expires_at", Time, nullable=True),  # the upstream link's own
+    sa.Column("output_not_kept_reason", sa.String(40), nullable=True),
+    sa.Column("output_note", sa.Text, nullable=True),
+    sa.Column("output_removed", sa.String(10), nullable=True),  # "deleted" | "expired"
+    sa.Column("output_removed_at", Time, nullable=True),
 )
+sa.Index("ix_jobs_output_expires", jobs.c.output_expires_at)
 sa.Index("ix_jobs_due", jobs.c.next_run_at)
 sa.Index("ix_jobs_client_created", jobs.c.client_id, jobs.c.created_at, jobs.c.id)
 sa.Index("ix_jobs_client_status", jobs.c.client_id, jobs.c.status)
@@ -250,3 +274,14 @@ console_sign_in_links = sa.Table(
     sa.Column("expires_at", Time, nullable=False),
 )
 sa.Index("ix_console_sign_in_links_expires", console_sign_in_links.c.expires_at)
+
+# Secrets the gateway makes for itself once and every replica shares (the kept videos' link
+# signing key when GATEWAY_OUTPUT_SIGNING_KEY is not set): the first replica to start inserts
+# it, the others read it.
+gateway_secrets = sa.Table(
+    "gateway_secrets",
+    metadata,
+    sa.Column("name", sa.String(60), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)

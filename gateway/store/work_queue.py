@@ -35,12 +35,21 @@ def counted_takeover(table: sa.Table) -> sa.ColumnElement[int]:
     return table.c.takeovers + sa.case((table.c.lease_token.is_not(None), 1), else_=0)
 
 
-def claim_due(table: sa.Table, *, now: float, limit: int, token: str, lease_until: float) -> Any:
-    """Lease up to ``limit`` due rows, oldest due first; concurrent claimers skip each other's
-    locked rows (PostgreSQL) or run one at a time (SQLite's single writer)."""
+def claim_due(
+    table: sa.Table,
+    *,
+    now: float,
+    limit: int,
+    token: str,
+    lease_until: float,
+    only: sa.ColumnElement[bool] | None = None,
+) -> Any:
+    """Lease up to ``limit`` due rows (of those ``only`` admits, when given), oldest due first;
+    concurrent claimers skip each other's locked rows (PostgreSQL) or run one at a time
+    (SQLite's single writer)."""
     due = (
         sa.select(table.c.id)
-        .where(table.c.next_run_at <= now, unleased(table, now))
+        .where(table.c.next_run_at <= now, unleased(table, now), *([] if only is None else [only]))
         .order_by(table.c.next_run_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -59,6 +59,7 @@ def harness_settings(database_url: str, **changes: Any) -> Settings:
         delivery_schedule=(0.0, 5.0, 300.0),
         delivery_jitter=0.0,
         replica_id="test-replica",
+        outputs="link",  # the scripted upstream's links lead nowhere; tests of keeping say "keep"
     ).with_(**changes)
 
 

@@ -27,6 +27,9 @@ class GatewayProcess:
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(self.port),
             "GATEWAY_LOG_FORMAT": "json",
+            # Videos are not kept unless the test says so: the default store would be a
+            # directory in the working directory (refused on PostgreSQL unless shared).
+            "GATEWAY_OUTPUTS": "link",
             **env,
         }
         self.log_path = log_path

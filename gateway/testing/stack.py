@@ -26,7 +26,7 @@ from gateway.testing.receiver import Receiver
 from gateway.testing.waiting import wait_for
 from mock_upstream.app import create_app as create_mock
 from mock_upstream.config import MockConfig
-from mock_upstream.testing import MockServer
+from mock_upstream.testing import MockServer, free_port
 
 CLIENT_KEY = "gw_live_client_key_0123456789abcdef"
 ADMIN_KEY = "gw_live_admin_key_0123456789abcdef"
@@ -72,15 +72,24 @@ class LiveStack:
 
 @contextmanager
 def live_stack(
-    database_path: Path, *, tracer_provider: TracerProvider | None = None, **changes: Any
+    database_path: Path,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    mock_config: dict[str, Any] | None = None,
+    **changes: Any,
 ) -> Iterator[LiveStack]:
-    """Start the three servers (stopped on exit); ``changes`` override the gateway's settings."""
+    """Start the three servers (stopped on exit); ``changes`` override the gateway's settings,
+    ``mock_config`` the mock's ``MockConfig`` (a video link's TTL, a default scenario)."""
     receiver = Receiver()
+    port = free_port()  # known before the settings: the kept videos' links name it
     with ExitStack() as servers:
-        mock_app = create_mock(MockConfig.fast(strict=True, expected_key=UPSTREAM_KEY))
+        mock_app = create_mock(
+            MockConfig.fast(strict=True, expected_key=UPSTREAM_KEY).with_(**(mock_config or {}))
+        )
         mock = servers.enter_context(MockServer(mock_app))
         hooks = servers.enter_context(MockServer(receiver.app()))
         settings = Settings(
+            port=port,
             database_url=f"sqlite:///{database_path}",
             upstream_url=mock.url,
             aimlapi_key=UPSTREAM_KEY,
@@ -93,11 +102,15 @@ def live_stack(
             poll_floor_s=0.2,
             tick_interval_s=0.1,
             delivery_schedule=(0.0, 0.5, 1.0),
+            # The mock serves its videos on loopback: copies may fetch them (kept-video tests
+            # pass outputs="keep"; the others announce the mock's links as before).
+            output_source_allowlist=("127.0.0.0/8",),
+            outputs="link",
         ).with_(**changes)
         parts: Parts = {}
         if tracer_provider is not None:
             parts["tracer_provider"] = tracer_provider
-        gateway = servers.enter_context(MockServer(create_app(settings, **parts)))
+        gateway = servers.enter_context(MockServer(create_app(settings, **parts), port=port))
         yield LiveStack(
             url=gateway.url,
             key=CLIENT_KEY,

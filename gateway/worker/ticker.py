@@ -24,14 +24,17 @@ from gateway.clock import CorrectedClock
 from gateway.domain import claiming
 from gateway.domain.claiming import Capacity
 from gateway.domain.fair_share import destination
+from gateway.domain.jobs import JobStatus
 from gateway.domain.retention import SWEEP_INTERVAL_S
 from gateway.ids import new_lease_token
+from gateway.service.kept_videos import sweep_kept_outputs
 from gateway.service.runtime import Runtime, lease_time
 from gateway.worker.notifications import WorkListener
 from gateway.worker.sweeper import Sweeper
 from gateway.worker.work_items import WorkItems, step_kind
 
 _TICK_JOB = "tick"
+OUTPUT_SWEEP_INTERVAL_S = 60.0
 
 
 class Worker:
@@ -96,6 +99,16 @@ class Worker:
             max_instances=1,
             coalesce=True,
         )
+        if self.rt.outputs is not None:
+            scheduler.add_job(
+                self.sweep_outputs,
+                "interval",
+                seconds=OUTPUT_SWEEP_INTERVAL_S,
+                id="sweep_outputs",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
         scheduler.start()
         self._scheduler = scheduler
         if not self.rt.store.db.is_sqlite:  # other replicas' intake wakes this one at once
@@ -236,6 +249,14 @@ class Worker:
                 return total
         raise RuntimeError("work kept becoming due; is the clock standing still at a retry?")
 
+    def _copies_full(self) -> tuple[str, ...]:
+        """``("keeping",)`` while every copy slot is taken: copies due wait in the database
+        (where another replica may take them), not behind this replica's cap with a lease."""
+        outputs = self.rt.outputs
+        if outputs is not None and outputs.copier.slots.free() <= 0:
+            return (JobStatus.KEEPING.value,)
+        return ()
+
     def _capacity(self) -> Capacity:
         return Capacity(
             job_slots=self.rt.settings.max_concurrency,
@@ -298,7 +319,11 @@ class Worker:
         claimed = []
         if limit.jobs > 0:
             claimed = await self.rt.store.jobs.claim_jobs(
-                now=now, limit=limit.jobs, token=token, lease_until=lease_until
+                now=now,
+                limit=limit.jobs,
+                token=token,
+                lease_until=lease_until,
+                skip_statuses=self._copies_full(),
             )
         lateness = self.rt.metrics.work_lateness
         for job in claimed:
@@ -382,6 +407,13 @@ class Worker:
         if tokens:
             until = await lease_time(self.rt) + self.rt.settings.lease_s
             await self.rt.store.work.renew_leases(tokens, until)
+
+    async def sweep_outputs(self) -> None:
+        """Remove kept videos whose retention ended, and staging files a crash left behind."""
+        try:
+            await sweep_kept_outputs(self.rt)
+        except Exception as exc:  # the next sweep tries again; say why, briefly
+            self.rt.log.warning("output_sweep_failed", error=type(exc).__name__)
 
     async def refresh_durations(self) -> None:
         self.rt.durations.replace(await self.rt.store.counters.durations())

@@ -1,6 +1,7 @@
 """The work this replica is doing now: one task per claimed item, each under its lease token.
 
-A claimed job runs its next step (submit or poll), a claimed delivery one webhook attempt. Each
+A claimed job runs its next step (submit, poll, or keep: copy its video), a claimed delivery one
+webhook attempt. Each
 task runs in a context of its own, fresh rather than copied from whoever created it (the
 ticker may run inside a request's context after a wake), with its job's and client's ids bound
 for every log line it makes. Deliveries hold a slot (the fairness caps of
@@ -22,6 +23,7 @@ from gateway.domain.delivery import AttemptResult
 from gateway.domain.fair_share import HostLimits
 from gateway.domain.jobs import JobStatus
 from gateway.service.delivery import process_delivery
+from gateway.service.keeping import process_keep
 from gateway.service.polling import process_poll
 from gateway.service.runtime import Runtime
 from gateway.service.submission import process_submission
@@ -37,11 +39,14 @@ _MAX_OPEN_S = 3600.0
 
 
 def step_kind(status: JobStatus) -> str | None:
-    """What a claimed job's next step is: ``submit``, ``poll``, or None (it has ended)."""
+    """What a claimed job's next step is: ``submit``, ``poll``, ``keep`` (copy its video), or
+    None (it has ended)."""
     if status in (JobStatus.ACCEPTED, JobStatus.SUBMITTING):
         return "submit"
     if status in (JobStatus.QUEUED, JobStatus.GENERATING):
         return "poll"
+    if status == JobStatus.KEEPING:
+        return "keep"
     return None
 
 
@@ -91,7 +96,10 @@ class WorkItems:
     # --- starting work ------------------------------------------------------------------
 
     def start_job(self, job: JobRecord, token: str) -> None:
-        self._job_tasks.add(self._spawn(self._run_job(job, token), token))
+        task = self._spawn(self._run_job(job, token), token)
+        # A copy holds one of the copier's slots instead of a job slot: polls keep their room.
+        if job.status != JobStatus.KEEPING:
+            self._job_tasks.add(task)
 
     def start_delivery(self, delivery: DeliveryRecord, token: str, target: str) -> None:
         task = self._spawn(self._run_delivery(delivery, token, target), token)
@@ -134,6 +142,8 @@ class WorkItems:
             step = process_submission
         elif kind == "poll":
             step = process_poll
+        elif kind == "keep":
+            step = process_keep
         else:  # a terminal job with a stray due time: clear it
             await self.rt.store.jobs.update_job(
                 job.id, token, JobChange(next_run_at=None), now=self.rt.clock()

@@ -28,7 +28,27 @@ const SAMPLE_EVENT = {
     events: ['completed', 'failed'],
     callback_url: null,
     generation_id: 'rLCxsu-1_rTBBGbBC6JFJ',
-    video_url: 'https://cdn.example.com/videos/example.mp4',
+    // The gateway's kept copy (issue 26): a signed link that needs no key, valid for the
+    // retention (7 days by default); video.upstream_url is the upstream's, which expires.
+    video_url:
+      'https://gateway.example.com/v1/outputs/job_example00000000000000000/video.mp4?expires=1764604960&sig=example',
+    video: {
+      url: 'https://gateway.example.com/v1/outputs/job_example00000000000000000/video.mp4?expires=1764604960&sig=example',
+      upstream_url: 'https://cdn.example.com/videos/example.mp4',
+      expires_at: '2025-12-01T16:02:40.000Z',
+      kept: true,
+      state: 'kept',
+      sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+      bytes: 4718592,
+      content_type: 'video/mp4',
+      width: 1280,
+      height: 720,
+      duration_s: 5.0,
+      poster_url:
+        'https://gateway.example.com/v1/outputs/job_example00000000000000000/poster.jpg?expires=1764604960&sig=example',
+      not_kept_reason: null,
+      not_kept_message: null,
+    },
     usage: { credits_used: 1260000, usd_spent: 0.63 },
     error: null,
     submitted_at: '2025-11-24T16:00:01.000Z',

@@ -3,6 +3,7 @@ human output, ``--json`` for scripts, the caller's URL and key, gateway dev's ke
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -16,6 +17,7 @@ from gateway.cli import main
 from gateway.dev import dev_settings
 from gateway.settings import Settings
 from gateway.testing import SECRET, LiveStack
+from mock_upstream.files import SAMPLE_MP4
 from mock_upstream.testing import free_port
 
 
@@ -241,3 +243,31 @@ def test_a_refused_connection_is_not_retried_before_the_gateway_has_answered() -
     retries.after_response(httpx.Response(200), 1)
     after = retries.after_error(refused, 1, idempotent=True)
     assert (None, True) == (before, after is not None and after > 0)
+
+
+def test_download_saves_the_kept_video_checked(
+    keeping: LiveStack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``gateway jobs download ID``: the kept copy, through its signed link, SHA-256 checked,
+    saved as JOB_ID.mp4 here (or --output); a job without a video is a one-line refusal."""
+    monkeypatch.chdir(tmp_path)
+    stack = keeping
+    auth = ["--url", stack.url, "--key", stack.key]
+    code, out, err = run(capsys, "submit", *auth, "--prompt", "keep it", "--wait", "--json")
+    assert 0 == code, err
+    job = json.loads(out.strip().splitlines()[-1])  # the watched states, one per line
+    assert "completed" == job["status"], job
+    saved = as_json(capsys, "jobs", "download", job["id"], *auth)
+    expected = hashlib.sha256(SAMPLE_MP4.read_bytes()).hexdigest()
+    assert (f"{job['id']}.mp4", expected) == (saved["path"], saved["sha256"])
+    assert SAMPLE_MP4.read_bytes() == (tmp_path / saved["path"]).read_bytes()
+    code, out, _ = run(capsys, "jobs", "download", job["id"], *auth, "-o", "x.mp4")
+    assert 0 == code
+    assert "kept copy" in out
+    pending = as_json(capsys, "submit", *auth, "--prompt", "not yet")
+    code, _, err = run(capsys, "jobs", "download", pending["id"], *auth)
+    assert (2, 1) == (code, err.count("\n"))
+    assert "no video" in err

@@ -166,7 +166,13 @@ def test_the_compose_secrets_are_generated_once_and_agree(tmp_path: Path) -> Non
     init_secrets(tmp_path / "two")
     other = {p.name: p.read_text() for p in (tmp_path / "two").iterdir()}
     password = first["postgres_password"].strip()
-    assert ["admin_key", "database_url", "postgres_password"] == sorted(first)
+    assert [
+        "admin_key",
+        "database_url",
+        "minio_password",
+        "minio_user",
+        "postgres_password",
+    ] == sorted(first)
     assert first == again
     assert f"postgresql://gateway:{password}@postgres:5432/gateway\n" == first["database_url"]
     assert [] == [name for name in first if first[name] == other[name]]

@@ -16,25 +16,27 @@ from gateway.domain.jobs import (
     upstream_status_of,
 )
 
-A, S, Q, G, C, F = (
+A, S, Q, G, K, C, F = (
     JobStatus.ACCEPTED,
     JobStatus.SUBMITTING,
     JobStatus.QUEUED,
     JobStatus.GENERATING,
+    JobStatus.KEEPING,
     JobStatus.COMPLETED,
     JobStatus.FAILED,
 )
 ALLOWED = {
     (A, S), (A, F),
-    (S, A), (S, S), (S, Q), (S, G), (S, C), (S, F),
-    (Q, Q), (Q, G), (Q, C), (Q, F),
-    (G, G), (G, C), (G, F),
+    (S, A), (S, S), (S, Q), (S, G), (S, K), (S, C), (S, F),
+    (Q, Q), (Q, G), (Q, K), (Q, C), (Q, F),
+    (G, G), (G, K), (G, C), (G, F),
+    (K, K), (K, C),  # keeping never fails a job: a copy given up still completes it
 }  # fmt: skip
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(JobStatus, JobStatus)))
 def test_every_pair(current: JobStatus, target: JobStatus) -> None:
-    """Each of the 36 pairs is allowed exactly when the table says so."""
+    """Each of the 49 pairs is allowed exactly when the table says so."""
     assert ((current, target) in ALLOWED) == can_transition(current, target)
 
 
@@ -69,9 +71,15 @@ def test_status_after_report(current: JobStatus, reported: str, expected: JobSta
 def test_every_job_status_reads_as_one_of_the_upstreams_four_words() -> None:
     """The drop-in /v2 reports a job in the upstream's vocabulary; reading the word back never
     moves a job backwards (a job the upstream has not seen yet is still queued)."""
-    assert {A: "queued", S: "queued", Q: "queued", G: "generating", C: "completed", F: "error"} == {
-        status: upstream_status_of(status) for status in JobStatus
-    }
+    assert {
+        A: "queued",
+        S: "queued",
+        Q: "queued",
+        G: "generating",
+        K: "generating",  # the kept video is not there yet
+        C: "completed",
+        F: "error",
+    } == {status: upstream_status_of(status) for status in JobStatus}
     for status in (Q, G, C, F):
         assert status == status_after_report(status, upstream_status_of(status))
 

@@ -83,6 +83,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         poll_floor_s=0.5,
         delivery_schedule=(0.0, 2.0, 4.0, 8.0),
         delivery_jitter=0.0,
+        outputs="link",  # the in-process mock's links are not fetchable; see tests/outputs
     )
     upstream = UpstreamClient(
         settings.upstream_url, settings.aimlapi_key, transport=httpx.ASGITransport(app=mock)

@@ -58,6 +58,7 @@ def api_settings(tmp_path: Path, **changes: Any) -> Settings:
         aimlapi_key="upstream-key-never-shown-0123456789",
         poll_policy="fixed",
         replica_id="api-tests",
+        outputs="link",  # nothing to copy from; tests of kept videos say "keep"
     ).with_(**changes)
 
 

@@ -287,6 +287,9 @@ UPSTREAM_WORDS: dict[type[Exception], tuple[int, str | None]] = {
     errors.TooManyJobsInFlight: (429, "Too Many Requests"),
     errors.ServiceUnavailable: (503, "Service unavailable"),
     errors.StoreUnavailable: (503, "Service unavailable"),
+    errors.OutputLinkInvalid: (403, None),  # kept videos: no /v2 route answers them
+    errors.OutputGone: (410, None),
+    errors.OutputStoreUnavailable: (503, "Service unavailable"),
     RuntimeError: (500, "Internal server error"),  # anything unexpected
 }
 

@@ -190,7 +190,7 @@ async def test_other_bodies_are_refused_in_the_same_words(
             (
                 "status",
                 'must be one of "accepted", "submitting", "queued", "generating", '
-                '"completed", "failed", got "done"',
+                '"keeping", "completed", "failed", got "done"',
             ),
         ),
     ],

@@ -40,11 +40,13 @@ def test_replicas_with_a_local_store_are_refused(
         assert "GATEWAY_OUTPUT_STORE_SHARED" in reason
 
 
-def test_a_signing_key_is_required() -> None:
+def test_a_short_signing_key_is_refused_and_an_empty_one_is_generated() -> None:
+    """A short key is a problem; none at all is not (the gateway keeps one in the database)."""
     problems = configuration_problems(Settings(output_signing_key="short"))
     assert 1 == len(problems)
     assert "GATEWAY_OUTPUT_SIGNING_KEY" in problems[0]
     assert [] == configuration_problems(Settings(output_signing_key=KEY))
+    assert [] == configuration_problems(Settings(output_signing_key=""))
 
 
 def test_the_default_store_is_beside_the_sqlite_file(tmp_path: Path) -> None:

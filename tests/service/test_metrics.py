@@ -37,7 +37,7 @@ async def test_gauges_follow_the_store_including_zeros(harness: Harness) -> None
     after = samples(harness, "gateway_jobs")
     events = samples(harness, "gateway_webhook_events")
 
-    statuses = ["accepted", "completed", "failed", "generating", "queued", "submitting"]
+    statuses = ["accepted", "completed", "failed", "generating", "keeping", "queued", "submitting"]
     assert [f"status={s}" for s in statuses] == sorted(before)
     assert 1.0 == before["status=accepted"]
     assert {f"status={s}": float(s == "completed") for s in statuses} == after

@@ -4,17 +4,28 @@ that already holds rows, and keeps every row."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 from alembic import command
 
 from gateway.store import Store
 from gateway.store.database import Database, alembic_config
 from gateway.store.schema import delivery_attempts, job_events
-from tests.store.builders import T0, add_client, add_job, new_delivery
+from tests.store.builders import T0, new_delivery
 
 BEFORE = "0007"  # the revision before the ids were widened
 PAST_INT32 = 2**31 + 5
 GROWING = (job_events, delivery_attempts)
+
+
+@dataclass(frozen=True)
+class _OldJob:
+    """What ``new_delivery`` reads of a job."""
+
+    id: str
+    client_id: str
+    callback_url: str | None = None
 
 
 def _upgrade_to(sync: sa.Connection, revision: str) -> None:
@@ -24,13 +35,26 @@ def _upgrade_to(sync: sa.Connection, revision: str) -> None:
 
 
 async def _populate(store: Store) -> tuple[str, str]:
-    """A client, a job with a history row and a delivery with one attempt, the last three
-    written in SQL (the store's code follows the newest schema)."""
+    """A client, a job with a history row and a delivery with one attempt, all written in SQL
+    with the columns of that revision (the store's code follows the newest schema)."""
     db = store.db
-    await add_client(store)
-    job = await add_job(store)
-    delivery = new_delivery(job)
+    job = _OldJob(id="job_bigint00000000000000000", client_id="cli_a")
+    delivery = new_delivery(job)  # type: ignore[arg-type]
     async with db.write() as conn:
+        await conn.execute(
+            sa.text(
+                "INSERT INTO clients (id, name, api_key_hash, webhook_secret, created_at) "
+                "VALUES ('cli_a', 'a', 'hash_a', 'whsec_a', :t)"
+            ),
+            {"t": T0},
+        )
+        await conn.execute(
+            sa.text(
+                "INSERT INTO jobs (id, client_id, status, request, model, created_at, "
+                "updated_at, deadline_at) VALUES (:id, 'cli_a', 'accepted', '{}', 'm', :t, :t, :t)"
+            ),
+            {"id": job.id, "t": T0},
+        )
         await conn.execute(
             job_events.insert().values(
                 job_id=job.id,

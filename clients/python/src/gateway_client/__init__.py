@@ -37,6 +37,7 @@ from gateway_client._models import (
     Job,
     JobError,
     JobPage,
+    Video,
     WebhookEvent,
 )
 from gateway_client._version import __version__
@@ -69,6 +70,7 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "VerificationKey",
+    "Video",
     "WaitTimeout",
     "WebhookEvent",
     "WebhookVerifier",

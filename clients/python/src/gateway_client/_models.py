@@ -94,6 +94,50 @@ class Attempt:
 
 
 @dataclass(frozen=True)
+class Video:
+    """A finished job's video: the gateway's kept copy (``kept``), or why not
+    (``not_kept_reason``). ``url`` is what to download: a signed link that needs no key, valid
+    until ``expires_at``; ``state`` is ``kept``, ``not_kept``, ``deleted`` or ``expired``."""
+
+    url: str | None
+    upstream_url: str | None
+    expires_at: datetime | None
+    kept: bool
+    state: str
+    sha256: str | None = None
+    bytes: int | None = None
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    poster_url: str | None = None
+    not_kept_reason: str | None = None
+    not_kept_message: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Video:
+        def _int(value: Any) -> int | None:
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        return cls(
+            url=_str(data.get("url")),
+            upstream_url=_str(data.get("upstream_url")),
+            expires_at=parse_time(data.get("expires_at")),
+            kept=data.get("kept") is True,
+            state=str(data.get("state", "")),
+            sha256=_str(data.get("sha256")),
+            bytes=_int(data.get("bytes")),
+            content_type=_str(data.get("content_type")),
+            width=_int(data.get("width")),
+            height=_int(data.get("height")),
+            duration_s=_float(data.get("duration_s")),
+            poster_url=_str(data.get("poster_url")),
+            not_kept_reason=_str(data.get("not_kept_reason")),
+            not_kept_message=_str(data.get("not_kept_message")),
+        )
+
+
+@dataclass(frozen=True)
 class Job:
     """A job as ``GET /v1/jobs/{id}`` returns it (and as every webhook's ``data``)."""
 
@@ -119,6 +163,7 @@ class Job:
     # False for a model missing from the gateway's catalogue: only the common checks applied.
     body_checked: bool = True
     upstream_status: str | None = None  # the upstream's own word for the status, as last seen
+    video: Video | None = None  # once completed: the kept copy (video.url), or why not
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -159,6 +204,7 @@ class Job:
             events=[str(e) for e in data.get("events") or [] if isinstance(e, str)],
             body_checked=data.get("body_checked") is not False,
             upstream_status=_str(data.get("upstream_status")),
+            video=Video.from_json(data["video"]) if isinstance(data.get("video"), dict) else None,
             raw=dict(data),
         )
 
