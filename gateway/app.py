@@ -55,6 +55,7 @@ from gateway.service import (
 from gateway.service.clients import ensure_bootstrap_client
 from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.runtime import shared_clock
+from gateway.service.subscription_upkeep import SubscriptionUpkeep
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.database import CLIENT_CHANGED_CHANNEL
@@ -203,6 +204,7 @@ async def open_gateway(
             ),
             jobs=Jobs(runtime, wake=worker.wake),
             subscriptions=Subscriptions(runtime),
+            subscription_upkeep=SubscriptionUpkeep(runtime, wake=worker.wake),
             clients=Clients(
                 runtime.store,
                 runtime.client_keys,

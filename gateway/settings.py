@@ -124,6 +124,9 @@ class Settings:
     # the destination is down for everyone.
     delivery_breaker_failures: int = 5
     delivery_breaker_clients: int = 3
+    # A subscription whose deliveries have all failed for this long (seconds), with at least
+    # 10 of them exhausted (dead), is disabled and its client told (``subscription.disabled``).
+    subscription_disable_after: float = 5 * 86400.0
     # /readyz proves the database can commit with a small write at most this often.
     readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)
@@ -333,6 +336,8 @@ def _check(settings: Settings) -> None:
         )
     if not 0 <= settings.output_max_redirects <= 20:
         raise SettingsError("GATEWAY_OUTPUT_MAX_REDIRECTS must be between 0 and 20")
+    if settings.subscription_disable_after <= 0:
+        raise SettingsError("GATEWAY_SUBSCRIPTION_DISABLE_AFTER must be > 0")
     if settings.output_retention_s <= 0:
         raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
 

@@ -18,6 +18,7 @@ from gateway.service.jobs import Jobs
 from gateway.service.models import ModelCatalogue
 from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime
+from gateway.service.subscription_upkeep import SubscriptionUpkeep
 from gateway.service.subscriptions import Subscriptions
 
 
@@ -29,6 +30,8 @@ class Services:
     clients: Clients
     catalogue: ModelCatalogue
     readiness: ReadinessProbe
+    # One subscription: read, edit, disable/enable, test send (issue 28).
+    subscription_upkeep: SubscriptionUpkeep
 
     @property
     def client_keys(self) -> ClientKeys:

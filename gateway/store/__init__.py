@@ -12,7 +12,7 @@ from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
-from gateway.store.subscriptions import SubscriptionStore
+from gateway.store.subscriptions import SubscriptionStore, SubscriptionUpkeep
 from gateway.store.work_queue import WorkQueues
 
 
@@ -34,6 +34,7 @@ class Store:
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
+        self.subscription_upkeep = SubscriptionUpkeep(db)
         self.browse = BrowseStore(db)
         self.history = History(db)
         self.console = ConsoleStore(db)

@@ -168,7 +168,7 @@ def set_fields(change: msgspec.Struct) -> dict[str, Any]:
 
 class NewDelivery(msgspec.Struct, frozen=True):
     id: str  # the event id, msg_…
-    job_id: str
+    job_id: str | None  # None: an operational event (about the client, not a job)
     client_id: str
     event_type: str
     url: str
@@ -179,7 +179,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
 
 class DeliveryRecord(msgspec.Struct, frozen=True):
     id: str
-    job_id: str
+    job_id: str | None  # None: an operational event (about the client, not a job)
     client_id: str
     event_type: str
     url: str
@@ -217,6 +217,11 @@ class SubscriptionRecord(msgspec.Struct, frozen=True):
     created_at: float
     deactivated_at: float | None = None
     deactivated_reason: str | None = None
+    headers: dict[str, str] | None = None  # sent with every delivery; never shown
+    filter: dict[str, list[str]] | None = None  # ``gateway.domain.payload_filter``
+    throttle: float | None = None  # attempts per second per replica
+    failing_since: float | None = None  # every delivery failed since then (None: not failing)
+    dead_count: int = 0  # deliveries gone dead since the last success
 
 
 class AttemptRecord(msgspec.Struct, frozen=True):
@@ -280,7 +285,9 @@ def attempt_from_row(row: Any) -> AttemptRecord:
 def subscription_from_row(row: Any) -> SubscriptionRecord:
     values = _row_dict(row)
     values["events"] = msgspec.json.decode(values["events"])
-    values["models"] = None if values["models"] is None else msgspec.json.decode(values["models"])
+    for name in ("models", "headers", "filter"):
+        raw = values.get(name)
+        values[name] = None if raw is None else msgspec.json.decode(raw)
     values["active"] = bool(values["active"])
     return msgspec.convert(values, SubscriptionRecord)
 

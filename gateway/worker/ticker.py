@@ -318,18 +318,24 @@ class Worker:
         )
         started = 0
         deferrals: list[tuple[str, float]] = []
+        # The subscriptions' headers and throttles: one read, only when a claimed one has one.
+        subs = await rt.store.subscription_upkeep.delivery_settings(
+            [d.subscription_id for d in claim.deliveries if d.subscription_id is not None]
+        )
         for delivery in claim.deliveries:
             target = destination(delivery.url)
-            deferred_until = self.work.deferred_until(delivery, target, now)
+            sub = subs.get(delivery.subscription_id or "")
+            throttle = sub.throttle if sub is not None else None
+            deferred_until = self.work.deferred_until(delivery, target, now, throttle=throttle)
             if deferred_until is not None:
-                # Open circuit: give it back without an attempt or a slot.
+                # Throttled or open circuit: give it back without an attempt or a slot.
                 deferrals.append((delivery.id, deferred_until))
                 continue
             if delivery.next_run_at is not None:
                 rt.metrics.work_lateness.labels(kind="delivery").observe(
                     max(0.0, now - delivery.next_run_at)
                 )
-            self.work.start_delivery(delivery, token, target)
+            self.work.start_delivery(delivery, token, target, sub.headers if sub else None)
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
         self._backlog = claiming.after_delivery_claim(
