@@ -68,6 +68,7 @@ __all__ = [
     "JobWrites",
     "Store",
     "SubscriptionStore",
+    "SubscriptionUpkeep",
     "WorkQueues",
     "intake_commit",
 ]
