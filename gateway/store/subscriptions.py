@@ -142,28 +142,40 @@ class DeliverySettings(msgspec.Struct, frozen=True):
 _SETTINGS = sa.select(subscriptions.c.id, subscriptions.c.headers, subscriptions.c.throttle).where(
     subscriptions.c.id.in_(sa.bindparam("ids", expanding=True))
 )
-# The failure state, written in the attempts' transaction and only when it changes: a failed
-# attempt starts ``failing_since`` (if not started), a dead delivery counts, a success clears.
-_START_FAILING = (
-    sa.update(subscriptions)
-    .where(subscriptions.c.id == sa.bindparam("match_id"), subscriptions.c.failing_since.is_(None))
-    .values(failing_since=sa.bindparam("at"))
-)
-_COUNT_DEAD = (
-    sa.update(subscriptions)
-    .where(subscriptions.c.id == sa.bindparam("match_id"))
-    .values(
-        dead_count=subscriptions.c.dead_count + 1,
-        failing_since=sa.func.coalesce(subscriptions.c.failing_since, sa.bindparam("at")),
-    )
-)
-_CLEAR_FAILING = (
+# The failure state, written in the attempts' transaction and only when it changes. One
+# statement for a batch (rows in id order, so that two batches lock shared rows in one order),
+# each row given its batch's net move: ``reset`` (a success: the state starts again from
+# ``at`` and ``dead``) or not (failures: ``failing_since`` starts at ``at`` unless it has,
+# ``dead`` more dead deliveries).
+_RESET = sa.bindparam("reset", type_=sa.Boolean)
+_AT = sa.bindparam("at", type_=sa.Float(precision=53))
+_DEAD = sa.bindparam("dead", type_=sa.Integer)
+_MOVE_FAILURE_STATE = (
     sa.update(subscriptions)
     .where(
         subscriptions.c.id == sa.bindparam("match_id"),
-        sa.or_(subscriptions.c.failing_since.is_not(None), subscriptions.c.dead_count != 0),
+        sa.or_(
+            sa.and_(
+                _RESET,
+                sa.or_(
+                    subscriptions.c.failing_since.is_distinct_from(_AT),
+                    subscriptions.c.dead_count != _DEAD,
+                ),
+            ),
+            sa.and_(
+                sa.not_(_RESET),
+                sa.or_(
+                    _DEAD > 0, sa.and_(subscriptions.c.failing_since.is_(None), _AT.is_not(None))
+                ),
+            ),
+        ),
     )
-    .values(failing_since=None, dead_count=0)
+    .values(
+        failing_since=sa.case(
+            (_RESET, _AT), else_=sa.func.coalesce(subscriptions.c.failing_since, _AT)
+        ),
+        dead_count=sa.case((_RESET, 0), else_=subscriptions.c.dead_count) + _DEAD,
+    )
 )
 
 
@@ -175,14 +187,31 @@ class Outcome(msgspec.Struct, frozen=True):
     at: float
 
 
+def net_moves(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+    """Each subscription's net move over ``outcomes`` (in the order they happened), in id
+    order, without those that move nothing."""
+    moves: dict[str, dict[str, Any]] = {}
+    for outcome in outcomes:
+        move = moves.setdefault(
+            outcome.subscription_id,
+            {"match_id": outcome.subscription_id, "reset": False, "at": None, "dead": 0},
+        )
+        if outcome.kind == "delivered":
+            move.update(reset=True, at=None, dead=0)
+            continue
+        if move["at"] is None:
+            move["at"] = outcome.at
+        if outcome.kind == "dead":
+            move["dead"] += 1
+    return [move for _, move in sorted(moves.items())]
+
+
 async def record_outcomes(conn: AsyncConnection, outcomes: Sequence[Outcome]) -> None:
     """Move the failure state of the subscriptions of ``outcomes`` in the caller's transaction
-    (the attempts'): one statement per kind, each a no-op on a row already in that state."""
-    statements = {"failed": _START_FAILING, "dead": _COUNT_DEAD, "delivered": _CLEAR_FAILING}
-    for kind, statement in statements.items():
-        params = [{"match_id": o.subscription_id, "at": o.at} for o in outcomes if o.kind == kind]
-        if params:
-            await conn.execute(statement, params)
+    (the attempts'): one statement, a no-op on a row already where it would move to."""
+    moves = net_moves(outcomes)
+    if moves:
+        await conn.execute(_MOVE_FAILURE_STATE, moves)
 
 
 class SubscriptionUpkeep:
