@@ -69,3 +69,12 @@ def check_headers(raw: Mapping[str, Any] | None) -> dict[str, str] | None:
 def masked(headers: Mapping[str, str] | None) -> dict[str, str]:
     """The headers as every view shows them: names, and a mask for each value."""
     return dict.fromkeys(headers or {}, MASK)
+
+
+def masked_repr(struct: Any) -> str:
+    """A struct's repr with its ``headers`` values masked (they may be receivers' tokens)."""
+    fields = ", ".join(
+        f"{name}={masked(value) if name == 'headers' and value else value!r}"
+        for name, value in ((name, getattr(struct, name)) for name in struct.__struct_fields__)
+    )
+    return f"{type(struct).__name__}({fields})"

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import msgspec
 
 from gateway.domain import wording
+from gateway.domain.custom_headers import masked_repr
 from gateway.domain.events import event_body, new_event_id
 from gateway.domain.generation import CallbackUrl
 from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
@@ -47,6 +48,9 @@ class SubscriptionEdit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     headers: Headers | None = None  # replaces every header (values are write-only)
     filter: FilterSpec | None = None
     throttle: Throttle | None = None
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 class TestSent(msgspec.Struct, frozen=True):

@@ -13,7 +13,7 @@ import msgspec
 
 from gateway.clock import iso
 from gateway.domain import wording
-from gateway.domain.custom_headers import masked
+from gateway.domain.custom_headers import masked, masked_repr
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
 from gateway.domain.jobs import ErrorCode, JobStatus
 from gateway.domain.subscriptions import (
@@ -47,6 +47,9 @@ class NewSubscription(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     headers: Headers | None = None
     filter: FilterSpec | None = None  # equality on model, status, metadata.<key>
     throttle: Throttle | None = None  # attempts per second, per replica
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 class SubscriptionView(msgspec.Struct, frozen=True):

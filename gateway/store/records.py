@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from gateway.domain.custom_headers import masked_repr
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.jobs import JobStatus
 
@@ -222,6 +223,9 @@ class SubscriptionRecord(msgspec.Struct, frozen=True):
     throttle: float | None = None  # attempts per second per replica
     failing_since: float | None = None  # every delivery failed since then (None: not failing)
     dead_count: int = 0  # deliveries gone dead since the last success
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 class AttemptRecord(msgspec.Struct, frozen=True):

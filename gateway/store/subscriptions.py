@@ -9,6 +9,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.domain.custom_headers import masked_repr
 from gateway.store.database import Database
 from gateway.store.records import SubscriptionRecord, could_be_id, subscription_from_row
 from gateway.store.schema import clients, subscriptions
@@ -137,6 +138,9 @@ class DeliverySettings(msgspec.Struct, frozen=True):
 
     headers: dict[str, str] | None
     throttle: float | None
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 _SETTINGS = sa.select(subscriptions.c.id, subscriptions.c.headers, subscriptions.c.throttle).where(

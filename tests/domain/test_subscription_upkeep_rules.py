@@ -9,6 +9,10 @@ from gateway.domain.custom_headers import MASK, InvalidHeader, check_headers, ma
 from gateway.domain.payload_filter import InvalidFilter, filter_matches, normalize_filter
 from gateway.domain.subscriptions import UnknownEvent, normalize_events, wants_operational
 from gateway.domain.throttle import admit
+from gateway.service.subscription_upkeep import SubscriptionEdit
+from gateway.service.subscriptions import NewSubscription
+from gateway.store.records import SubscriptionRecord
+from gateway.store.subscriptions import DeliverySettings
 
 # --- the payload filter ---------------------------------------------------------------------
 
@@ -124,3 +128,20 @@ def test_a_throttle_spaces_attempts_evenly() -> None:
     later = admit(second.next_free, 2.0, 200.0)
     assert (True, 200.5) == later
     assert not admit(later.next_free, 2.0, 200.0).admitted
+
+
+def test_header_values_stay_out_of_every_repr() -> None:
+    """The records and bodies that carry header values show them masked when printed."""
+    headers = {"Authorization": "Bearer s3cret-value"}
+    carriers = [
+        SubscriptionRecord(
+            "sub_1", "cl_1", "https://h.test", ["completed"], None, True, 1.0, headers=headers
+        ),
+        DeliverySettings(headers=headers, throttle=None),
+        NewSubscription("https://h.test", headers=headers),
+        SubscriptionEdit(headers=headers),
+    ]
+    for carrier in carriers:
+        assert "s3cret" not in repr(carrier)
+        assert "Authorization" in repr(carrier)
+    assert "https://h.test" in repr(carriers[0])
