@@ -35,7 +35,8 @@ def normalize_events(names: Iterable[str] | None) -> list[str]:
         name = raw.strip()
         short = _BY_TYPE.get(name, name)
         if short not in EVENT_NAMES:
-            expected = f"{wording.one_of(EVENT_NAMES)} (or their full types)"
+            operational = ", ".join(wording.show(v) for v in OPERATIONAL_EVENT_TYPES)
+            expected = f"{wording.one_of(JOB_EVENT_NAMES)} (or their full types), {operational}"
             raise UnknownEvent(wording.must_be(expected, name))
         wanted.add(short)
     if not wanted:
