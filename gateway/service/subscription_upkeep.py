@@ -69,6 +69,11 @@ class SubscriptionUpkeep:
         self._rt = rt
         self._wake = wake
 
+    async def _view(self, sub: SubscriptionRecord) -> SubscriptionView:
+        """The view of ``sub``, a broker target's credentials shown masked."""
+        masked = await self._rt.store.broker_credentials.masked([sub.id])
+        return subscription_view(sub, masked.get(sub.id))
+
     async def _owned(self, subscription_id: str, client_id: str) -> SubscriptionRecord:
         found = await self._rt.store.subscription_upkeep.get(subscription_id, client_id=client_id)
         if found is None:
@@ -76,7 +81,7 @@ class SubscriptionUpkeep:
         return found
 
     async def get(self, subscription_id: str, *, client_id: str) -> SubscriptionView:
-        return subscription_view(await self._owned(subscription_id, client_id))
+        return await self._view(await self._owned(subscription_id, client_id))
 
     async def edit(
         self, subscription_id: str, client: ClientRecord, edit: SubscriptionEdit
@@ -97,13 +102,18 @@ class SubscriptionUpkeep:
         values |= checked_settings(
             headers=edit.headers, payload_filter=edit.filter, throttle=edit.throttle, lead=LEAD
         )
+        credentials = None
         if edit.target_url is not None:
-            await check_target(self._rt, client, edit.target_url)
-            values["target_url"] = edit.target_url
+            target_url, credentials = await check_target(self._rt, client, edit.target_url)
+            values["target_url"] = target_url
         if not values:
             return await self.get(subscription_id, client_id=client.id)
         updated = await self._rt.store.subscription_upkeep.update(
-            subscription_id, client_id=client.id, values=values
+            subscription_id,
+            client_id=client.id,
+            values=values,
+            new_target="target_url" in values,
+            credentials=credentials,
         )
         if updated is None:  # deleted meanwhile
             raise NotFound(f"No subscription {subscription_id!r}")
@@ -113,7 +123,7 @@ class SubscriptionUpkeep:
             client_id=client.id,
             fields=sorted(values),
         )
-        return subscription_view(updated)
+        return await self._view(updated)
 
     async def disable(self, subscription_id: str, *, client_id: str) -> SubscriptionView:
         """Stop new deliveries to it (already disabled: unchanged)."""
@@ -128,7 +138,7 @@ class SubscriptionUpkeep:
             client_id=client_id,
             reason="disabled",
         )
-        return subscription_view(disabled)
+        return await self._view(disabled)
 
     async def enable(self, subscription_id: str, *, client_id: str) -> SubscriptionView:
         """Send to it again (however it was disabled), its failure state forgotten."""
@@ -145,7 +155,7 @@ class SubscriptionUpkeep:
         self._rt.log.info(
             "subscription_enabled", subscription_id=subscription_id, client_id=client_id
         )
-        return subscription_view(enabled)
+        return await self._view(enabled)
 
     async def send_test(self, subscription_id: str, client: ClientRecord) -> TestSent:
         """Deliver the subscription's sample event now (enabled or not), as a delivery without

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.store import schema
+from gateway.store.broker_credentials import BrokerCredentialStore
 from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.console import ConsoleStore
@@ -12,6 +13,7 @@ from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
+from gateway.store.retention import RetentionStore
 from gateway.store.subscriptions import SubscriptionStore, SubscriptionUpkeep
 from gateway.store.work_queue import WorkQueues
 
@@ -35,9 +37,11 @@ class Store:
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
         self.subscription_upkeep = SubscriptionUpkeep(db)
+        self.broker_credentials = BrokerCredentialStore(db)
         self.browse = BrowseStore(db)
         self.history = History(db)
         self.console = ConsoleStore(db)
+        self.retention = RetentionStore(db)
 
     @classmethod
     async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
@@ -56,6 +60,7 @@ class Store:
 
 __all__ = [
     "AttemptWrite",
+    "BrokerCredentialStore",
     "BrowseStore",
     "ClientStore",
     "ConsoleStore",
@@ -66,6 +71,7 @@ __all__ = [
     "History",
     "JobStore",
     "JobWrites",
+    "RetentionStore",
     "Store",
     "SubscriptionStore",
     "SubscriptionUpkeep",

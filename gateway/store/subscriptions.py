@@ -11,8 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.domain.custom_headers import masked_repr
 from gateway.store.database import Database
-from gateway.store.records import SubscriptionRecord, could_be_id, subscription_from_row
-from gateway.store.schema import clients, subscriptions
+from gateway.store.records import (
+    SealedCredentials,
+    SubscriptionRecord,
+    could_be_id,
+    subscription_from_row,
+)
+from gateway.store.schema import broker_credentials, clients, subscriptions
 
 # Read at every status change that has an event: built once.
 _ACTIVE_FOR_CLIENT = (
@@ -36,7 +41,13 @@ class SubscriptionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, subscription: SubscriptionRecord, *, limit: int) -> bool:
+    async def create(
+        self,
+        subscription: SubscriptionRecord,
+        *,
+        limit: int,
+        credentials: SealedCredentials | None = None,
+    ) -> bool:
         """Insert ``subscription`` if its client has fewer than ``limit`` active ones; False
         (nothing written) when it has that many already.
 
@@ -46,7 +57,8 @@ class SubscriptionStore:
         once the lock is held, at READ COMMITTED) sees every subscription committed before
         (``FOR NO KEY UPDATE``: creates take turns, while intake's foreign-key checks on the
         same row, ``KEY SHARE``, do not wait); on SQLite the single writer already serialises
-        whole write transactions."""
+        whole write transactions. A broker target's ``credentials`` are stored apart, in the
+        same transaction."""
         models = subscription.models
         async with self.db.write() as conn:
             if not self.db.is_sqlite:
@@ -77,6 +89,15 @@ class SubscriptionStore:
                     **_encoded(_upkeep_values(subscription)),
                 )
             )
+            if credentials is not None:
+                await conn.execute(
+                    sa.insert(broker_credentials).values(
+                        subscription_id=subscription.id,
+                        client_id=subscription.client_id,
+                        sealed=credentials.sealed,
+                        masked=credentials.masked,
+                    )
+                )
         return True
 
     async def list_for_client(self, client_id: str) -> list[SubscriptionRecord]:
@@ -100,6 +121,12 @@ class SubscriptionStore:
         if not could_be_id(subscription_id):
             return False
         async with self.db.write() as conn:
+            await conn.execute(
+                sa.delete(broker_credentials).where(
+                    broker_credentials.c.subscription_id == subscription_id,
+                    broker_credentials.c.client_id == client_id,
+                )
+            )
             result = await conn.execute(
                 sa.delete(subscriptions).where(
                     subscriptions.c.id == subscription_id,
@@ -236,13 +263,28 @@ class SubscriptionUpkeep:
         return None if row is None else subscription_from_row(row)
 
     async def update(
-        self, subscription_id: str, *, client_id: str, values: dict[str, Any]
+        self,
+        subscription_id: str,
+        *,
+        client_id: str,
+        values: dict[str, Any],
+        new_target: bool = False,
+        credentials: SealedCredentials | None = None,
     ) -> SubscriptionRecord | None:
         """Write ``values`` (column → value, JSON columns decoded) to the client's subscription;
-        None when it has none by that id."""
+        None when it has none by that id. ``new_target``: the target changed, so its stored
+        broker credentials are replaced by ``credentials`` (none: removed), in the same
+        transaction."""
         if not could_be_id(subscription_id):
             return None
         async with self.db.write() as conn:
+            if new_target:
+                await conn.execute(
+                    sa.delete(broker_credentials).where(
+                        broker_credentials.c.subscription_id == subscription_id,
+                        broker_credentials.c.client_id == client_id,
+                    )
+                )
             row = (
                 await conn.execute(
                     sa.update(subscriptions)
@@ -254,6 +296,15 @@ class SubscriptionUpkeep:
                     .returning(*subscriptions.c)
                 )
             ).first()
+            if row is not None and new_target and credentials is not None:
+                await conn.execute(
+                    sa.insert(broker_credentials).values(
+                        subscription_id=subscription_id,
+                        client_id=client_id,
+                        sealed=credentials.sealed,
+                        masked=credentials.masked,
+                    )
+                )
         return None if row is None else subscription_from_row(row)
 
     async def disable(

@@ -13,7 +13,7 @@ from gateway.store.schema import deliveries, delivery_attempts
 from tests.store.builders import T0
 from tests.store.test_bigint_ids import _populate, _upgrade_to
 
-BEFORE = "0009"
+BEFORE = "0012"
 
 
 async def test_the_migration_keeps_every_row_and_lets_a_delivery_have_no_job(
