@@ -10,7 +10,7 @@ from alembic import command
 from gateway.store import Store
 from gateway.store.database import Database, alembic_config
 from gateway.store.schema import delivery_attempts, job_events
-from tests.store.builders import T0, add_client, add_job, new_delivery
+from tests.store.builders import T0, add_job, client_record, new_delivery
 
 BEFORE = "0007"  # the revision before the ids were widened
 PAST_INT32 = 2**31 + 5
@@ -27,7 +27,21 @@ async def _populate(store: Store) -> tuple[str, str]:
     """A client, a job with a history row and a delivery with one attempt, the last three
     written in SQL (the store's code follows the newest schema)."""
     db = store.db
-    await add_client(store)
+    client = client_record("cli_a")
+    async with db.write() as conn:  # the columns every revision has (later ones add more)
+        await conn.execute(
+            sa.text(
+                "INSERT INTO clients (id, name, api_key_hash, webhook_secret, created_at) "
+                "VALUES (:id, :name, :hash, :secret, :t)"
+            ),
+            {
+                "id": client.id,
+                "name": client.name,
+                "hash": client.api_key_hash,
+                "secret": client.webhook_secret,
+                "t": client.created_at,
+            },
+        )
     job = await add_job(store)
     delivery = new_delivery(job)
     async with db.write() as conn:
