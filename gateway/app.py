@@ -62,6 +62,7 @@ from gateway.service.kept_outputs import open_kept_outputs
 from gateway.service.kept_videos import KeptVideos
 from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.runtime import shared_clock
+from gateway.service.subscription_upkeep import SubscriptionUpkeep
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.database import CLIENT_CHANGED_CHANNEL
@@ -231,6 +232,7 @@ async def open_gateway(
             ),
             jobs=Jobs(runtime, wake=worker.wake),
             subscriptions=Subscriptions(runtime),
+            subscription_upkeep=SubscriptionUpkeep(runtime, wake=worker.wake),
             clients=Clients(
                 runtime.store,
                 runtime.client_keys,

@@ -128,6 +128,9 @@ class Settings:
     # the destination is down for everyone.
     delivery_breaker_failures: int = 5
     delivery_breaker_clients: int = 3
+    # A subscription whose deliveries have all failed for this long (seconds), with at least
+    # 10 of them exhausted (dead), is disabled and its client told (``subscription.disabled``).
+    subscription_disable_after: float = 5 * 86400.0
     # /readyz proves the database can commit with a small write at most this often.
     readiness_probe_interval_s: float = 5.0
     replica_id: str = field(default_factory=_default_replica_id)
@@ -356,6 +359,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_OUTPUTS must be 'keep' or 'link'")
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError("GATEWAY_PUBLIC_URL must be an http:// or https:// origin")
+    if settings.subscription_disable_after <= 0:
+        raise SettingsError("GATEWAY_SUBSCRIPTION_DISABLE_AFTER must be > 0")
     if settings.output_retention_s <= 0:
         raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
     if settings.broker_credentials_key and not is_fernet_key(settings.broker_credentials_key):

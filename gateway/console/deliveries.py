@@ -17,6 +17,7 @@ from gateway.errors import InvalidRequest
 from gateway.service import Services
 
 DEAD_SHOWN = 100
+NOTICES_SHOWN = 50
 Text = Annotated[str, QueryParameter(max_length=100)]
 
 
@@ -58,6 +59,7 @@ class DeliveriesController(Controller):
     ) -> Template:
         scope = viewer.scope(client)
         dead = await services.jobs.dead_letters(client_id=scope, limit=DEAD_SHOWN)
+        notices = await services.jobs.operational_events(client_id=scope, limit=NOTICES_SHOWN)
         preview = None
         if since and until:
             start, end = _window(since, until)
@@ -67,6 +69,7 @@ class DeliveriesController(Controller):
             viewer,
             "deliveries.html",
             dead=dead,
+            notices=notices,
             since=since,
             until=until,
             preview=preview,

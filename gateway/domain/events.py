@@ -15,12 +15,20 @@ EVENT_TYPE_PREFIX = "video.generation."
 NOTIFIABLE = (JobStatus.QUEUED, JobStatus.GENERATING, JobStatus.COMPLETED, JobStatus.FAILED)
 EVENT_TYPES: dict[JobStatus, str] = {status: EVENT_TYPE_PREFIX + status for status in NOTIFIABLE}
 
-# The same event types as a type, for the API's documents (a test keeps the two equal).
+# Operational events: about a client rather than one of its jobs (no ``job_id``), sent to the
+# client's subscriptions that name them in their events.
+SUBSCRIPTION_DISABLED = "subscription.disabled"
+DELIVERY_EXHAUSTED = "delivery.exhausted"
+OPERATIONAL_EVENT_TYPES: tuple[str, ...] = (SUBSCRIPTION_DISABLED, DELIVERY_EXHAUSTED)
+
+# The same event types as a type, for the API's documents (a test keeps them equal).
 EventType = Literal[
     "video.generation.queued",
     "video.generation.generating",
     "video.generation.completed",
     "video.generation.failed",
+    "subscription.disabled",
+    "delivery.exhausted",
 ]
 
 _MEDIA_FIELDS = ("image_url", "video_url")

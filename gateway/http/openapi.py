@@ -36,7 +36,12 @@ from litestar.openapi.spec import (
 
 from gateway.catalogue import load_catalogue
 from gateway.domain.catalogue import common_fields
-from gateway.domain.events import ALL_EVENT_TYPES
+from gateway.domain.events import (
+    ALL_EVENT_TYPES,
+    DELIVERY_EXHAUSTED,
+    OPERATIONAL_EVENT_TYPES,
+    SUBSCRIPTION_DISABLED,
+)
 from gateway.domain.generation import JobRequest
 from gateway.errors import NOT_PER_OPERATION
 from gateway.http.docs import docs_plugin
@@ -347,27 +352,87 @@ WEBHOOK_HEADERS = [
 ]
 
 
+def _text(description: str, *, nullable: bool = False) -> Schema:
+    kind = [OpenAPIType.STRING, OpenAPIType.NULL] if nullable else OpenAPIType.STRING
+    return Schema(type=kind, description=description)
+
+
+def _number(description: str, *, nullable: bool = False) -> Schema:
+    kind = [OpenAPIType.INTEGER, OpenAPIType.NULL] if nullable else OpenAPIType.INTEGER
+    return Schema(type=kind, description=description)
+
+
+# The ``data`` of the operational events (about a client, not a job).
+OPERATIONAL_DATA: dict[str, Schema] = {
+    SUBSCRIPTION_DISABLED: Schema(
+        type=OpenAPIType.OBJECT,
+        description="A subscription switched off: every delivery failed for "
+        "GATEWAY_SUBSCRIPTION_DISABLE_AFTER with at least 10 exhausted. "
+        "POST /v1/subscriptions/{id}/enable turns it back on.",
+        required=["subscription_id", "target_url", "reason", "disabled_at"],
+        properties={
+            "subscription_id": _text("The subscription disabled"),
+            "target_url": _text("Where it was sending"),
+            "reason": _text("failing"),
+            "disabled_at": _text("When (RFC 3339)"),
+            "failing_since": _text("Every delivery failed since then", nullable=True),
+            "dead_deliveries": _number("Deliveries exhausted since the last success"),
+        },
+    ),
+    DELIVERY_EXHAUSTED: Schema(
+        type=OpenAPIType.OBJECT,
+        description="One of your job events ran out of attempts (a dead letter; replay it "
+        "from the console or redeliver the job).",
+        required=["event_id", "event_type", "job_id", "attempts"],
+        properties={
+            "event_id": _text("The event that went dead (its webhook-id)"),
+            "event_type": _text("Its type"),
+            "job_id": _text("Its job"),
+            "subscription_id": _text(
+                "The subscription it was for; null: the job's callback_url", nullable=True
+            ),
+            "attempts": _number("Attempts made"),
+            "last_status_code": _number("The last answer's status", nullable=True),
+            "last_error": _text("The last attempt's error", nullable=True),
+        },
+    ),
+}
+
+
 def webhook_payload_schema(event_type: str) -> Schema:
+    data = OPERATIONAL_DATA.get(event_type) or Reference(ref="#/components/schemas/JobView")
     return Schema(
         type=OpenAPIType.OBJECT,
         required=["type", "timestamp", "data"],
         properties={
             "type": Schema(type=OpenAPIType.STRING, const=event_type),
             "timestamp": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
-            "data": Reference(ref="#/components/schemas/JobView"),
+            "data": data,
         },
     )
 
 
+def _webhook_summary(event_type: str) -> tuple[str, str]:
+    """The operation id and summary of ``event_type``'s webhook."""
+    if event_type in OPERATIONAL_EVENT_TYPES:
+        words = event_type.replace(".", " ").title().replace(" ", "")
+        return f"webhook{words}", (
+            f"{event_type}: news about you rather than a job, to the subscriptions asking for it"
+        )
+    stage = event_type.rsplit(".", 1)[-1]
+    return f"webhook{stage.capitalize()}", f"{event_type}: the job is {stage}"
+
+
 def webhooks() -> dict[str, PathItem | Reference]:
-    """One entry per event type: what the gateway POSTs to a job's callback_url."""
+    """One entry per event type: what the gateway POSTs to a job's callback_url or a
+    subscription's target (the operational events: to subscriptions only)."""
     hooks: dict[str, PathItem | Reference] = {}
     for event_type in ALL_EVENT_TYPES:
-        stage = event_type.rsplit(".", 1)[-1]
+        operation_id, summary = _webhook_summary(event_type)
         hooks[event_type] = PathItem(
             post=Operation(
-                operation_id=f"webhook{stage.capitalize()}",
-                summary=f"{event_type}: the job is {stage}",
+                operation_id=operation_id,
+                summary=summary,
                 description=(
                     "Signed per Standard Webhooks. Answer 2xx to acknowledge; 410 Gone stops all "
                     "further attempts; anything else is retried on the delivery schedule."
@@ -422,7 +487,10 @@ def openapi_config(*, version: str) -> OpenAPIConfig:
                 description="Public keys for v1a (ed25519) webhook signatures (no key)",
             ),
             Tag(name="system", description="Liveness, readiness and metrics (no key)"),
-            Tag(name="webhooks", description="What the gateway sends to a job's callback_url"),
+            Tag(
+                name="webhooks",
+                description="What the gateway sends to a job's callback_url and to subscriptions",
+            ),
         ],
         webhooks=webhooks(),
         components=Components(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
@@ -27,6 +27,7 @@ from gateway.http.bodies import read_body
 from gateway.http.errors import documented_errors
 from gateway.http.openapi import GatewayOperation, body_operation
 from gateway.service import Services
+from gateway.service.subscription_upkeep import SubscriptionEdit, TestSent
 from gateway.service.subscriptions import (
     NewSubscription,
     SubscriptionList,
@@ -137,3 +138,105 @@ class SubscriptionController(Controller):
         return await services.subscriptions.sample(
             client, events=_names(events), models=_names(models)
         )
+
+    # --- one subscription (issue 28): read, edit, disable, enable, test send -----------------
+
+    @get(
+        "/{subscription_id:str}",
+        summary="One of your subscriptions",
+        description="Custom header values are write-only: shown masked.",
+        operation_id="getSubscription",
+        operation_class=GatewayOperation,
+        responses=documented_errors(Unauthorized, NotFound),
+    )
+    async def get_one(
+        self,
+        client: NamedDependency[ClientRecord],
+        services: NamedDependency[Services],
+        subscription_id: FromPath[str],
+    ) -> SubscriptionView:
+        return await services.subscription_upkeep.get(subscription_id, client_id=client.id)
+
+    @patch(
+        "/{subscription_id:str}",
+        summary="Change a subscription",
+        description=(
+            "Only the fields given change, checked as on create. `headers` replaces every "
+            "header; `headers: {}`, `filter: {}`, `models: []` and `throttle: 0` remove that "
+            "setting. Deliveries already made keep the target URL they were made with."
+        ),
+        operation_id="updateSubscription",
+        operation_class=body_operation(SubscriptionEdit),
+        responses=documented_errors(
+            InvalidRequest,
+            CallbackRejected,
+            Unauthorized,
+            NotFound,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+        ),
+    )
+    async def edit(
+        self,
+        request: Request[Any, Any, Any],
+        client: NamedDependency[ClientRecord],
+        services: NamedDependency[Services],
+        subscription_id: FromPath[str],
+    ) -> SubscriptionView:
+        change = await read_body(
+            request, SubscriptionEdit, lead="The subscription's change is invalid"
+        )
+        return await services.subscription_upkeep.edit(subscription_id, client, change)
+
+    @post(
+        "/{subscription_id:str}/disable",
+        status_code=200,
+        summary="Disable a subscription (no new deliveries until enabled)",
+        operation_id="disableSubscription",
+        operation_class=GatewayOperation,
+        responses=documented_errors(Unauthorized, NotFound),
+    )
+    async def disable(
+        self,
+        client: NamedDependency[ClientRecord],
+        services: NamedDependency[Services],
+        subscription_id: FromPath[str],
+    ) -> SubscriptionView:
+        return await services.subscription_upkeep.disable(subscription_id, client_id=client.id)
+
+    @post(
+        "/{subscription_id:str}/enable",
+        status_code=200,
+        summary="Enable a subscription again (also one disabled for failing or a 410)",
+        operation_id="enableSubscription",
+        operation_class=GatewayOperation,
+        responses=documented_errors(Unauthorized, NotFound, TooManySubscriptions),
+    )
+    async def enable(
+        self,
+        client: NamedDependency[ClientRecord],
+        services: NamedDependency[Services],
+        subscription_id: FromPath[str],
+    ) -> SubscriptionView:
+        return await services.subscription_upkeep.enable(subscription_id, client_id=client.id)
+
+    @post(
+        "/{subscription_id:str}/test",
+        status_code=202,
+        summary="Send the subscription its sample event now",
+        description=(
+            "The event `GET /v1/subscriptions/sample` would show first for this subscription's "
+            "events and models, delivered now through the usual path (signed, with its "
+            "headers, retried), whether the subscription is enabled or not."
+        ),
+        operation_id="testSubscription",
+        operation_class=GatewayOperation,
+        responses=documented_errors(Unauthorized, NotFound),
+    )
+    async def send_test(
+        self,
+        client: NamedDependency[ClientRecord],
+        services: NamedDependency[Services],
+        subscription_id: FromPath[str],
+    ) -> TestSent:
+        return await services.subscription_upkeep.send_test(subscription_id, client)

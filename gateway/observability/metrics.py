@@ -68,7 +68,8 @@ class Metrics:
         self.deliveries_deferred = Counter(
             "gateway_deliveries_deferred_total",
             "Claimed deliveries given back without an attempt, by why (circuit_open: the"
-            " destination's circuit breaker is open; claims keep to each destination's cap).",
+            " destination's circuit breaker is open; throttled: a subscription's throttle has no"
+            " room yet; claims keep to each destination's cap).",
             ["reason"],
             registry=r,
         )

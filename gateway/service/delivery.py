@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import msgspec
 
@@ -10,6 +10,7 @@ from gateway.domain.delivery import AttemptResult, DeliveryState
 from gateway.domain.retry import decide
 from gateway.observability.tracing import inject_traceparent, job_span
 from gateway.service.broker_delivery import broker_route, signed_headers
+from gateway.service.operational import after_dead
 from gateway.service.runtime import Runtime
 from gateway.store.deliveries import AttemptWrite
 from gateway.store.records import AttemptRecord, DeliveryChange, DeliveryRecord
@@ -21,23 +22,27 @@ async def process_delivery(
     token: str,
     *,
     on_answer: Callable[[AttemptResult], None] | None = None,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> AttemptResult | None:
     """Make one attempt and record it; returns what the destination answered (None when no
     attempt was made). ``on_answer`` hears the answer as soon as it is in, before the attempt
-    is written (the worker frees the destination's slot then)."""
+    is written (the worker frees the destination's slot then). ``extra_headers`` (a
+    subscription's custom headers) go out too; the signature's headers win over them."""
     client = await rt.client_keys.by_id(delivery.client_id)
     now = rt.clock()
     if client is None:  # cannot happen with the foreign keys in place; never sign with nothing
         rt.log.error("delivery_without_client")
         return None
     headers = signed_headers(client, delivery.id, now, delivery.payload)
+    if extra_headers:
+        headers = {**extra_headers, **headers}
     attempt = delivery.attempts + 1  # the event's next attempt: its count never restarts
     with job_span(
         rt.tracer,
         "gateway.deliver",
         delivery.traceparent,
         attributes={
-            "gateway.job_id": delivery.job_id,
+            "gateway.job_id": delivery.job_id or "",  # "": an operational event, no job
             "gateway.event_id": delivery.id,
             "gateway.event_type": delivery.event_type,
             "gateway.attempt": attempt,
@@ -96,6 +101,8 @@ async def process_delivery(
     elif decision.kind == "gone" and delivery.subscription_id is not None:
         # 410 Gone from a subscription's target: its owner (e.g. a Zap turned off) wants no more.
         await _deactivate(rt, delivery.subscription_id, delivery.client_id, now)
+    elif decision.kind == "dead":
+        await after_dead(rt, delivery, change, now=now)
     rt.log.info(
         "delivery_attempted",
         attempt=attempt,

@@ -1,9 +1,10 @@
 """Where a job's event goes: the fan-out, in one place.
 
 Each event a job enters goes to its ``callback_url`` (when the job asked for that event) and to
-every active subscription of its client that matches (event, model): one delivery row per
-destination, written in the same transaction as the status change (``JobStore.update_job``),
-each with its own event id and the usual guarantees (signing, retries, dead letters, redelivery).
+every active subscription of its client that matches (event, model, its payload filter): one
+delivery row per destination, written in the same transaction as the status change
+(``JobStore.update_job``), each with its own event id and the usual guarantees (signing,
+retries, dead letters, redelivery).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import msgspec
 from gateway.clock import iso
 from gateway.domain.events import EVENT_TYPES, event_body, event_type_for, new_event_id
 from gateway.domain.jobs import JobStatus
+from gateway.domain.payload_filter import filter_matches
 from gateway.domain.subscriptions import subscription_matches
 from gateway.service.runtime import Runtime
 from gateway.service.views import job_view
@@ -34,7 +36,9 @@ async def destinations_for(rt: Runtime, job: JobRecord, status: JobStatus) -> li
     if job.callback_url is not None and status.value in job.events:
         found.append(Destination(url=job.callback_url))
     for sub in await rt.store.subscriptions.active_for_client(job.client_id):
-        if subscription_matches(sub.events, sub.models, status, job.model):
+        if subscription_matches(sub.events, sub.models, status, job.model) and filter_matches(
+            sub.filter, model=job.model, status=status.value, metadata=job.metadata
+        ):
             found.append(Destination(url=sub.target_url, subscription_id=sub.id))
     return found
 

@@ -55,7 +55,7 @@ class DeliveryLog(msgspec.Struct, frozen=True):
 class DeadLetter(msgspec.Struct, frozen=True):
     """A delivery that ran out of attempts, with where it was going (the console's list)."""
 
-    job_id: str
+    job_id: str | None  # None: an operational event or a test send (no job)
     client_id: str
     url: str
     created_at: float
@@ -204,6 +204,11 @@ class Jobs:
     async def dead_letters(self, *, client_id: str | None, limit: int) -> list[DeadLetter]:
         dead = await self._rt.store.browse.dead_deliveries(client_id=client_id, limit=limit)
         return [_dead_letter(d) for d in dead]
+
+    async def operational_events(self, *, client_id: str | None, limit: int) -> list[DeadLetter]:
+        """The newest operational events sent (``subscription.disabled``, …), any state."""
+        sent = await self._rt.store.browse.operational_deliveries(client_id=client_id, limit=limit)
+        return [_dead_letter(d) for d in sent]
 
     async def count_dead(self, *, client_id: str | None, since: float, until: float) -> int:
         browse = self._rt.store.browse

@@ -31,6 +31,7 @@ from gateway.store.records import (
     SubscriptionRecord,
 )
 from gateway.store.retention import DatabaseSize, Removed
+from gateway.store.subscriptions import DeliverySettings
 
 W = TypeVar("W", contravariant=True)
 O_co = TypeVar("O_co", covariant=True)
@@ -157,6 +158,9 @@ class DeliveryRows(Protocol):
     async def replay_dead(
         self, *, client_id: str, since: float, until: float, now: float
     ) -> int: ...
+    async def insert_operational(
+        self, new_deliveries: Sequence[NewDelivery], *, now: float
+    ) -> None: ...
 
 
 class ClientRows(Protocol):
@@ -201,6 +205,31 @@ class SubscriptionRows(Protocol):
     async def deactivate(self, subscription_id: str, *, now: float, reason: str) -> bool: ...
 
 
+class SubscriptionUpkeepRows(Protocol):
+    """One subscription of a client, its edits, disabling and enabling, its delivery settings."""
+
+    async def get(self, subscription_id: str, *, client_id: str) -> SubscriptionRecord | None: ...
+    async def update(
+        self,
+        subscription_id: str,
+        *,
+        client_id: str,
+        values: dict[str, Any],
+        new_target: bool = False,
+        credentials: SealedCredentials | None = None,
+    ) -> SubscriptionRecord | None: ...
+    async def disable(
+        self, subscription_id: str, *, client_id: str, now: float, reason: str
+    ) -> SubscriptionRecord | None: ...
+    async def enable(
+        self, subscription_id: str, *, client_id: str, limit: int
+    ) -> SubscriptionRecord | bool | None: ...
+    async def disable_if_failing(
+        self, subscription_id: str, *, failing_before: float, min_dead: int, now: float
+    ) -> SubscriptionRecord | None: ...
+    async def delivery_settings(self, ids: Sequence[str]) -> dict[str, DeliverySettings]: ...
+
+
 class BrokerCredentialRows(Protocol):
     async def for_subscription(self, subscription_id: str) -> SealedCredentials | None: ...
     async def masked(self, subscription_ids: Sequence[str]) -> dict[str, str]: ...
@@ -222,6 +251,9 @@ class Browsing(Protocol):
         self, *, client_id: str | None, limit: int
     ) -> list[DeliveryRecord]: ...
     async def count_dead(self, *, client_id: str | None, since: float, until: float) -> int: ...
+    async def operational_deliveries(
+        self, *, client_id: str | None, limit: int
+    ) -> list[DeliveryRecord]: ...
     async def model_counts(self, *, client_id: str | None) -> list[ModelCount]: ...
 
 
@@ -306,6 +338,8 @@ class StorePort(Protocol):
     def counters(self) -> Counters: ...
     @property
     def subscriptions(self) -> SubscriptionRows: ...
+    @property
+    def subscription_upkeep(self) -> SubscriptionUpkeepRows: ...
     @property
     def broker_credentials(self) -> BrokerCredentialRows: ...
     @property

@@ -19,6 +19,7 @@ from gateway.service.kept_videos import KeptVideos
 from gateway.service.models import ModelCatalogue
 from gateway.service.readiness import ReadinessProbe
 from gateway.service.runtime import Runtime
+from gateway.service.subscription_upkeep import SubscriptionUpkeep
 from gateway.service.subscriptions import Subscriptions
 
 
@@ -31,6 +32,8 @@ class Services:
     catalogue: ModelCatalogue
     readiness: ReadinessProbe
     videos: KeptVideos  # downloads through signed links, deletion, the retention sweep
+    # One subscription: read, edit, disable/enable, test send (issue 28).
+    subscription_upkeep: SubscriptionUpkeep
 
     @property
     def client_keys(self) -> ClientKeys:

@@ -14,17 +14,26 @@ import msgspec
 from gateway.clock import iso
 from gateway.domain import wording
 from gateway.domain.broker_targets import is_broker_url
+from gateway.domain.custom_headers import masked as masked_headers
+from gateway.domain.custom_headers import masked_repr
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
 from gateway.domain.jobs import ErrorCode, JobStatus
-from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
+from gateway.domain.subscriptions import (
+    JOB_EVENT_NAMES,
+    MAX_MODELS,
+    UnknownEvent,
+    normalize_events,
+)
 from gateway.domain.wording import Wrong
 from gateway.errors import InvalidRequest, NotFound, TooManySubscriptions
 from gateway.ids import new_subscription_id
 from gateway.service.broker_targets import check_broker_target, check_http_target, masked_url
 from gateway.service.destinations import event_payload
 from gateway.service.intake import check_destination
+from gateway.service.operational import example_operational
 from gateway.service.runtime import Runtime
-from gateway.store.records import ClientRecord, JobRecord, SubscriptionRecord
+from gateway.service.subscription_settings import FilterSpec, Headers, Throttle, checked_settings
+from gateway.store.records import ClientRecord, JobRecord, SealedCredentials, SubscriptionRecord
 
 MAX_SUBSCRIPTIONS_PER_CLIENT = 100
 SAMPLE_SIZE = 3
@@ -37,6 +46,13 @@ class NewSubscription(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     target_url: CallbackUrl
     events: list[str] | None = None  # short names or full types; default completed + failed
     models: Annotated[list[ModelName], msgspec.Meta(max_length=MAX_MODELS)] | None = None
+    # Sent with every delivery; values are write-only (shown masked).
+    headers: Headers | None = None
+    filter: FilterSpec | None = None  # equality on model, status, metadata.<key>
+    throttle: Throttle | None = None  # attempts per second, per replica
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 class SubscriptionView(msgspec.Struct, frozen=True):
@@ -47,7 +63,12 @@ class SubscriptionView(msgspec.Struct, frozen=True):
     active: bool  # false once its target answered 410 Gone
     created_at: str | None
     deactivated_at: str | None = None
+    # "gone" (its target answered 410), "disabled" (by you), "failing" (auto-disabled)
     deactivated_reason: str | None = None
+    headers: dict[str, str] = {}  # names, each value masked
+    filter: dict[str, list[str]] | None = None
+    throttle: float | None = None
+    failing_since: str | None = None  # every delivery has failed since then
 
 
 class SubscriptionList(msgspec.Struct, frozen=True):
@@ -65,6 +86,10 @@ def subscription_view(sub: SubscriptionRecord, masked: str | None = None) -> Sub
         created_at=iso(sub.created_at),
         deactivated_at=iso(sub.deactivated_at),
         deactivated_reason=sub.deactivated_reason,
+        headers=masked_headers(sub.headers),
+        filter=sub.filter,
+        throttle=sub.throttle,
+        failing_since=iso(sub.failing_since),
     )
 
 
@@ -108,13 +133,10 @@ async def subscribe(
             wording.summary("The subscription is invalid", [Wrong("events", str(exc))]),
             details=[{"field": "events", "message": str(exc)}],
         ) from None
-    target_url, credentials = request.target_url, None
-    if is_broker_url(target_url):  # a message broker: the client's allow-list decides
-        checked = check_broker_target(rt, client, target_url)
-        target_url, credentials = checked.url, checked.credentials
-    else:
-        check_http_target(target_url)
-        await check_destination(rt.guard, target_url, field="target_url")
+    target_url, credentials = await check_target(rt, client, request.target_url)
+    settings = checked_settings(
+        headers=request.headers, payload_filter=request.filter, throttle=request.throttle
+    )
     record = SubscriptionRecord(
         id=new_subscription_id(),
         client_id=client.id,
@@ -123,6 +145,7 @@ async def subscribe(
         models=sorted(set(request.models)) if request.models else None,
         active=True,
         created_at=rt.clock(),
+        **settings,
     )
     if not await rt.store.subscriptions.create(
         record, limit=MAX_SUBSCRIPTIONS_PER_CLIENT, credentials=credentials
@@ -133,6 +156,19 @@ async def subscribe(
         )
     rt.log.info("subscription_created", subscription_id=record.id, client_id=client.id)
     return record
+
+
+async def check_target(
+    rt: Runtime, client: ClientRecord, target_url: str
+) -> tuple[str, SealedCredentials | None]:
+    """A subscription's target, on create and on edit alike (a 4xx naming ``target_url``): the
+    URL to store and a broker target's credentials, stored apart."""
+    if is_broker_url(target_url):  # a message broker: the client's allow-list decides
+        checked = check_broker_target(rt, client, target_url)
+        return checked.url, checked.credentials
+    check_http_target(target_url)
+    await check_destination(rt.guard, target_url, field="target_url")
+    return target_url, None
 
 
 async def sample_events(
@@ -148,6 +184,8 @@ async def sample_events(
             wording.summary("The subscription is invalid", [Wrong("events", str(exc))]),
             details=[{"field": "events", "message": str(exc)}],
         ) from None
+    if not any(name in JOB_EVENT_NAMES for name in wanted):  # only operational events
+        return [example_operational(wanted[0])]
     statuses = [s for s in (JobStatus.COMPLETED, JobStatus.FAILED) if s.value in wanted]
     jobs = await rt.store.jobs.recent_finished(
         client_id=client.id,

@@ -15,7 +15,7 @@ from gateway.store.history import History
 from gateway.store.jobs import JobStore
 from gateway.store.kept_outputs import KeptOutputRows
 from gateway.store.retention import RetentionStore
-from gateway.store.subscriptions import SubscriptionStore
+from gateway.store.subscriptions import SubscriptionStore, SubscriptionUpkeep
 from gateway.store.work_queue import WorkQueues
 
 
@@ -37,6 +37,7 @@ class Store:
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
+        self.subscription_upkeep = SubscriptionUpkeep(db)
         self.broker_credentials = BrokerCredentialStore(db)
         self.browse = BrowseStore(db)
         self.history = History(db)
@@ -76,6 +77,7 @@ __all__ = [
     "RetentionStore",
     "Store",
     "SubscriptionStore",
+    "SubscriptionUpkeep",
     "WorkQueues",
     "intake_commit",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import msgspec
 import sqlalchemy as sa
 
+from gateway.domain.events import OPERATIONAL_EVENT_TYPES
 from gateway.store.database import Database
 from gateway.store.jobs import newest_first
 from gateway.store.records import (
@@ -76,6 +77,22 @@ class BrowseStore:
     async def dead_deliveries(self, *, client_id: str | None, limit: int) -> list[DeliveryRecord]:
         """Dead letters across jobs, newest first."""
         query = sa.select(deliveries).where(deliveries.c.state == "dead")
+        if client_id is not None:
+            query = query.where(deliveries.c.client_id == client_id)
+        query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc()).limit(limit)
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [delivery_from_row(row) for row in rows]
+
+    async def operational_deliveries(
+        self, *, client_id: str | None, limit: int
+    ) -> list[DeliveryRecord]:
+        """Operational events' deliveries (no job: ``subscription.disabled``,
+        ``delivery.exhausted``), newest first (found through ``ix_deliveries_job``)."""
+        query = sa.select(deliveries).where(
+            deliveries.c.job_id.is_(None),
+            deliveries.c.event_type.in_(OPERATIONAL_EVENT_TYPES),
+        )
         if client_id is not None:
             query = query.where(deliveries.c.client_id == client_id)
         query = query.order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc()).limit(limit)

@@ -24,6 +24,7 @@ from gateway.store.records import (
     delivery_from_row,
 )
 from gateway.store.schema import deliveries, delivery_attempts
+from gateway.store.subscriptions import Outcome, record_outcomes
 from gateway.store.work_queue import counted_takeover, fenced_update, unleased
 
 _FENCED_UPDATE = fenced_update(deliveries)
@@ -88,6 +89,7 @@ _LOCK_TARGETS = (
         deliveries.c.job_id,
         deliveries.c.event_type,
         deliveries.c.url,
+        deliveries.c.subscription_id,
     )
     .where(deliveries.c.id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(deliveries.c.id)
@@ -158,15 +160,30 @@ async def insert_deliveries(
 async def _record_redelivery(
     conn: AsyncConnection, rows: Sequence[Any], *, reason: str, at: float
 ) -> None:
-    """One history row per job whose deliveries were made due again."""
+    """One history row per job whose deliveries were made due again (operational events have
+    no job, so no history)."""
     by_job: dict[str, list[str]] = {}
     for delivery_id, job_id in rows:
-        by_job.setdefault(job_id, []).append(delivery_id)
+        if job_id is not None:
+            by_job.setdefault(job_id, []).append(delivery_id)
     for job_id, delivery_ids in sorted(by_job.items()):
         data = {"reason": reason, "delivery_ids": sorted(delivery_ids)}
         await record_events(
             conn, job_id, [NewJobEvent(JobEventKind.REDELIVERY_REQUESTED, data)], at=at
         )
+
+
+def _outcome(target: Any, change: DeliveryChange, at: float) -> Outcome | None:
+    """What an attempt means for its subscription's failure state (None: no subscription, or
+    gone, which deactivates it anyway)."""
+    if target.subscription_id is None:
+        return None
+    kind = {
+        DeliveryState.DELIVERED: "delivered",
+        DeliveryState.DEAD: "dead",
+        DeliveryState.PENDING: "failed",
+    }.get(change.state)
+    return None if kind is None else Outcome(target.subscription_id, kind, at)
 
 
 def _attempted(
@@ -284,9 +301,27 @@ class DeliveryStore:
                 [
                     _attempted(targets[record.delivery_id], record, write.change)
                     for write, record in zip(writes, records, strict=True)
+                    if targets[record.delivery_id].job_id is not None
                 ],
             )
+            outcomes = [
+                _outcome(targets[write.attempt.delivery_id], write.change, write.now)
+                for write, ok in zip(writes, landed, strict=True)
+                if ok
+            ]
+            await record_outcomes(conn, [o for o in outcomes if o is not None])
         return landed
+
+    async def insert_operational(
+        self, new_deliveries: Sequence[NewDelivery], *, now: float
+    ) -> None:
+        """Deliveries without a job (operational events, test sends), due now, in a
+        transaction of their own."""
+        if not new_deliveries:
+            return
+        async with self.db.write() as conn:
+            await insert_deliveries(conn, new_deliveries, now=now)
+            await self.db.notify_work(conn)
 
     # --- reads --------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from gateway.domain.custom_headers import masked_repr
 from gateway.domain.delivery import DeliveryState
 from gateway.domain.jobs import JobStatus
 
@@ -227,7 +228,7 @@ def set_fields(change: msgspec.Struct) -> dict[str, Any]:
 
 class NewDelivery(msgspec.Struct, frozen=True):
     id: str  # the event id, msg_…
-    job_id: str
+    job_id: str | None  # None: an operational event (about the client, not a job)
     client_id: str
     event_type: str
     url: str
@@ -238,7 +239,7 @@ class NewDelivery(msgspec.Struct, frozen=True):
 
 class DeliveryRecord(msgspec.Struct, frozen=True):
     id: str
-    job_id: str
+    job_id: str | None  # None: an operational event (about the client, not a job)
     client_id: str
     event_type: str
     url: str
@@ -276,6 +277,14 @@ class SubscriptionRecord(msgspec.Struct, frozen=True):
     created_at: float
     deactivated_at: float | None = None
     deactivated_reason: str | None = None
+    headers: dict[str, str] | None = None  # sent with every delivery; never shown
+    filter: dict[str, list[str]] | None = None  # ``gateway.domain.payload_filter``
+    throttle: float | None = None  # attempts per second per replica
+    failing_since: float | None = None  # every delivery failed since then (None: not failing)
+    dead_count: int = 0  # deliveries gone dead since the last success
+
+    def __repr__(self) -> str:
+        return masked_repr(self)
 
 
 class SealedCredentials(msgspec.Struct, frozen=True):
@@ -349,7 +358,9 @@ def attempt_from_row(row: Any) -> AttemptRecord:
 def subscription_from_row(row: Any) -> SubscriptionRecord:
     values = _row_dict(row)
     values["events"] = msgspec.json.decode(values["events"])
-    values["models"] = None if values["models"] is None else msgspec.json.decode(values["models"])
+    for name in ("models", "headers", "filter"):
+        raw = values.get(name)
+        values[name] = None if raw is None else msgspec.json.decode(raw)
     values["active"] = bool(values["active"])
     return msgspec.convert(values, SubscriptionRecord)
 

@@ -118,7 +118,8 @@ deliveries = sa.Table(
     metadata,
     # The Standard Webhooks event id (``msg_…``): identical on every attempt.
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False),
+    # NULL for an operational event (about a client, not a job: ``subscription.disabled``).
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=True),
     sa.Column("client_id", sa.String(40), nullable=False),
     sa.Column("event_type", sa.String(60), nullable=False),
     sa.Column("url", sa.Text, nullable=False),
@@ -232,7 +233,15 @@ subscriptions = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("deactivated_at", Time, nullable=True),
-    sa.Column("deactivated_reason", sa.String(40), nullable=True),  # "gone" (a 410)
+    # "gone" (a 410), "disabled" (by its client), "failing" (auto-disabled)
+    sa.Column("deactivated_reason", sa.String(40), nullable=True),
+    sa.Column("headers", sa.Text, nullable=True),  # JSON object sent with every delivery
+    sa.Column("filter", sa.Text, nullable=True),  # JSON object (``gateway.domain.payload_filter``)
+    sa.Column("throttle", sa.Float, nullable=True),  # attempts per second per replica; NULL: none
+    # The failure state (written on the delivery path only when it changes): since when every
+    # delivery has failed (NULL after a success), and how many went dead since the last success.
+    sa.Column("failing_since", Time, nullable=True),
+    sa.Column("dead_count", sa.Integer, nullable=False, server_default="0"),
 )
 sa.Index("ix_subscriptions_client", subscriptions.c.client_id, subscriptions.c.active)
 

@@ -37,6 +37,10 @@ _TICK_JOB = "tick"
 OUTPUT_SWEEP_INTERVAL_S = 60.0
 
 
+# Claims in a row when a claim gave deliveries back and left others due (``_claim_deliveries``).
+_CLAIMS_AFTER_DEFERRALS = 3
+
+
 class Worker:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -339,6 +343,25 @@ class Worker:
     async def _claim_deliveries(
         self, batch: int, now: float, token: str, lease_until: float
     ) -> int:
+        """Claim deliveries into their slots; when a claim gave some back (a throttle, an open
+        circuit) and left others due for lack of room, claim again at once (a few times): the
+        rows given back are no longer due, so the room they took goes to the next ones rather
+        than waiting a tick."""
+        started = 0
+        for _ in range(_CLAIMS_AFTER_DEFERRALS):
+            claimed, deferred, held_back = await self._claim_deliveries_once(
+                batch, now, token, lease_until
+            )
+            started += claimed
+            if not (deferred and held_back):
+                break
+        return started
+
+    async def _claim_deliveries_once(
+        self, batch: int, now: float, token: str, lease_until: float
+    ) -> tuple[int, int, bool]:
+        """One claim: (started, given back, whether due deliveries were left for lack of
+        room)."""
         rt = self.rt
         slots = self.work.slots
         limit = claiming.limits(self._capacity(), self._backlog, batch=batch, jobs=False)
@@ -346,7 +369,7 @@ class Worker:
             self._backlog = claiming.after_delivery_claim(
                 self._backlog, limit=0, let_out=0, held_back=True, filled=True
             )
-            return 0
+            return 0, 0, True
         slots.claiming()
         claim = await rt.store.deliveries.claim(
             now=now,
@@ -357,18 +380,24 @@ class Worker:
         )
         started = 0
         deferrals: list[tuple[str, float]] = []
+        # The subscriptions' headers and throttles: one read, only when a claimed one has one.
+        subs = await rt.store.subscription_upkeep.delivery_settings(
+            [d.subscription_id for d in claim.deliveries if d.subscription_id is not None]
+        )
         for delivery in claim.deliveries:
             target = destination(delivery.url)
-            deferred_until = self.work.deferred_until(delivery, target, now)
+            sub = subs.get(delivery.subscription_id or "")
+            throttle = sub.throttle if sub is not None else None
+            deferred_until = self.work.deferred_until(delivery, target, now, throttle=throttle)
             if deferred_until is not None:
-                # Open circuit: give it back without an attempt or a slot.
+                # Throttled or open circuit: give it back without an attempt or a slot.
                 deferrals.append((delivery.id, deferred_until))
                 continue
             if delivery.next_run_at is not None:
                 rt.metrics.work_lateness.labels(kind="delivery").observe(
                     max(0.0, now - delivery.next_run_at)
                 )
-            self.work.start_delivery(delivery, token, target)
+            self.work.start_delivery(delivery, token, target, sub.headers if sub else None)
             started += 1
         await rt.store.deliveries.defer(deferrals, token, now=now)
         self._backlog = claiming.after_delivery_claim(
@@ -378,7 +407,7 @@ class Worker:
             held_back=claim.held_back,
             filled=claim.filled,
         )
-        return started
+        return started, len(deferrals), claim.held_back
 
     # --- room freeing up ----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 import structlog
@@ -31,6 +31,7 @@ from gateway.settings import Settings
 from gateway.store.records import DeliveryRecord, JobChange, JobRecord
 from gateway.worker.circuits import Circuits
 from gateway.worker.delivery_slots import DeliverySlots
+from gateway.worker.throttles import Throttles
 
 T = TypeVar("T")
 
@@ -84,6 +85,7 @@ class WorkItems:
             per_client_destination=rt.settings.delivery_client_host_limit,
         )
         self.circuits = Circuits(breaker_policy(rt.settings.delivery_schedule, rt.settings))
+        self.throttles = Throttles()  # subscriptions' attempts per second, on this replica
 
     @property
     def jobs_running(self) -> int:
@@ -101,15 +103,30 @@ class WorkItems:
         if job.status != JobStatus.KEEPING:
             self._job_tasks.add(task)
 
-    def start_delivery(self, delivery: DeliveryRecord, token: str, target: str) -> None:
-        task = self._spawn(self._run_delivery(delivery, token, target), token)
+    def start_delivery(
+        self,
+        delivery: DeliveryRecord,
+        token: str,
+        target: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Send it in a task of its own, holding a slot; ``headers``: its subscription's."""
+        task = self._spawn(self._run_delivery(delivery, token, target, headers), token)
         self.slots.take(task, delivery.client_id, target)
 
-    def deferred_until(self, delivery: DeliveryRecord, target: str, now: float) -> float | None:
+    def deferred_until(
+        self, delivery: DeliveryRecord, target: str, now: float, *, throttle: float | None = None
+    ) -> float | None:
         """When a delivery to ``target`` claimed now should come back instead of being sent
-        (its client's circuit there is open, or half-open with its probe out, or the
-        destination is down for every client): None to send it now. The claim already kept to
-        the destination's cap, so a probe only goes out with a slot."""
+        (its subscription's ``throttle`` has no room yet; its client's circuit there is open,
+        or half-open with its probe out, or the destination is down for every client): None to
+        send it now. The claim already kept to the destination's cap, so a probe only goes out
+        with a slot."""
+        if throttle and delivery.subscription_id is not None:
+            until = self.throttles.deferred_until(delivery.subscription_id, throttle, now)
+            if until is not None:
+                self.rt.metrics.deliveries_deferred.labels(reason="throttled").inc()
+                return until
         admission = self.circuits.admit(delivery.client_id, target, now)
         self.rt.metrics.circuits_open.set(self.circuits.open_count())
         if admission.verdict == "defer":
@@ -151,7 +168,13 @@ class WorkItems:
             return
         await self._guarded(step(self.rt, job, token))
 
-    async def _run_delivery(self, delivery: DeliveryRecord, token: str, target: str) -> None:
+    async def _run_delivery(
+        self,
+        delivery: DeliveryRecord,
+        token: str,
+        target: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         structlog.contextvars.bind_contextvars(
             job_id=delivery.job_id, client_id=delivery.client_id, event_id=delivery.id
         )
@@ -169,7 +192,11 @@ class WorkItems:
                 self._on_room()
 
         try:
-            await self._guarded(process_delivery(self.rt, delivery, token, on_answer=on_answer))
+            await self._guarded(
+                process_delivery(
+                    self.rt, delivery, token, on_answer=on_answer, extra_headers=headers
+                )
+            )
         finally:
             if not answered:
                 self.circuits.abandon(delivery.client_id, target)

@@ -23,7 +23,7 @@ from gateway.store import Store
 from gateway.store.browse import ModelCount
 from gateway.testing.fakes import AllowAllGuard, Clock, RecordingSender, ScriptedUpstream
 from tests.console.conftest import Console, csrf_of
-from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_SECRET, api_settings
+from tests.http.conftest import ADMIN_KEY, BOOTSTRAP_KEY, BOOTSTRAP_SECRET, api_settings
 
 PAGES = ("/console/jobs", "/console/deliveries", "/console/models")
 
@@ -455,3 +455,41 @@ async def test_model_samples_add_up_to_the_generations_learned(console: Console)
     ]
     assert "3 completed" in html
     assert re.search(r'id="all-kinds"[^>]*>[^<]*<strong>3</strong> generations', html)
+
+
+async def test_operational_events_and_job_less_dead_letters_are_listed(console: Console) -> None:
+    """A job's event running out of attempts sends ``delivery.exhausted`` to the subscription
+    asking for it, listed under Operational events; a dead delivery without a job (a test
+    send) is a dead letter without a job link."""
+    auth = {"Authorization": f"Bearer {BOOTSTRAP_KEY}"}
+    created = await console.http.post(
+        "/v1/subscriptions",
+        json={"target_url": "https://ops.test/n", "events": ["delivery.exhausted"]},
+        headers=auth,
+    )
+    assert 201 == created.status_code, created.text
+    console.sender.script.extend([500] * 8)
+    await console.submit()
+    await console.finish()
+    worker = console.gateway.worker
+    assert worker is not None
+    for _ in range(10):
+        console.clock.advance(40_000)
+        await worker.run_until_idle()
+    sent = [url for url, _, _ in console.sender.sent]
+    assert "https://ops.test/n" == sent[-1]
+
+    console.sender.script.extend([500] * 8)
+    tested = await console.http.post(f"/v1/subscriptions/{created.json()['id']}/test", headers=auth)
+    assert 202 == tested.status_code, tested.text
+    for _ in range(10):
+        console.clock.advance(40_000)
+        await worker.run_until_idle()
+
+    await console.sign_in()
+    page = (await console.http.get("/console/deliveries")).text
+    notices = page.split('id="notices"', 1)[1]
+    assert "delivery.exhausted" in notices
+    assert "https://ops.test/n" in notices
+    assert tested.json()["event_id"] in page.split('id="notices"', 1)[0]
+    assert "no job" in page

@@ -275,3 +275,44 @@ async def test_signing_keys_are_published_without_a_key_through_a_rotation(api: 
     assert (2, key["kid"]) == (len(during), during[1]["kid"])
     assert [during[0]["kid"]] == [k["kid"] for k in after]
     assert 404 == (await api.http.get("/v1/signing-keys/cl_nobody")).status_code
+
+
+async def test_an_edit_to_a_broker_target_stores_its_credentials_apart(api: Api) -> None:
+    """``PATCH`` checks a broker target as a create does: allowed, its credentials sealed apart
+    and shown masked; back to an https target, the stored credentials go with the old target;
+    another client's exchange is refused naming ``target_url``."""
+    made = await allowed_client(api, [EXCHANGE_ENTRY])
+    created = await api.http.post(
+        "/v1/subscriptions",
+        json={"target_url": "https://hooks.test/a"},
+        headers=api.auth(made["api_key"]),
+    )
+    path = f"/v1/subscriptions/{created.json()['id']}"
+    target = f"amqp://app:{PASSWORD}@10.0.0.5:5672/%2F?exchange=orders-eu&routing_key=k"
+    edited = await api.http.patch(
+        path, json={"target_url": target}, headers=api.auth(made["api_key"])
+    )
+    assert 200 == edited.status_code, edited.text
+    assert PASSWORD not in edited.text
+    assert "app:***@10.0.0.5" in edited.json()["target_url"]
+    db = api.gateway.runtime.store.db
+    async with db.read() as conn:
+        stored = (await conn.execute(sa.select(subscriptions.c.target_url))).scalar_one()
+        sealed = await conn.execute(sa.select(sa.func.count()).select_from(broker_credentials))
+        assert 1 == sealed.scalar_one()
+    assert PASSWORD not in stored
+
+    back = await api.http.patch(
+        path, json={"target_url": "https://hooks.test/b"}, headers=api.auth(made["api_key"])
+    )
+    assert "https://hooks.test/b" == back.json()["target_url"]
+    async with db.read() as conn:
+        left = await conn.execute(sa.select(sa.func.count()).select_from(broker_credentials))
+        assert 0 == left.scalar_one()
+
+    elsewhere = await api.http.patch(
+        path,
+        json={"target_url": "amqp://10.0.0.5:5672/%2F?exchange=billing&routing_key=k"},
+        headers=api.auth(made["api_key"]),
+    )
+    assert "target_url" == refused_field(elsewhere)[0]

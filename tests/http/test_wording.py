@@ -122,7 +122,11 @@ async def test_a_range_names_its_bounds_and_the_number_given(api: Api) -> None:
         pytest.param(
             "/v1/subscriptions",
             {"target_url": SUBSCRIPTION, "hook": 1},
-            ("hook", "is not a field here (the fields are events, models, target_url)"),
+            (
+                "hook",
+                "is not a field here (the fields are events, filter, headers, models, "
+                "target_url, throttle)",
+            ),
             False,
             id="subscription: unknown field",
         ),
@@ -132,7 +136,8 @@ async def test_a_range_names_its_bounds_and_the_number_given(api: Api) -> None:
             (
                 "events",
                 'must be one of "queued", "generating", "completed", "failed" '
-                '(or their full types), got "done"',
+                '(or their full types), "subscription.disabled", "delivery.exhausted", '
+                'got "done"',
             ),
             False,
             id="subscription: enum",
