@@ -13,8 +13,9 @@ from litestar.response import Redirect, Template
 
 from gateway.console.auth import Viewer, acting_viewer, current_viewer
 from gateway.console.render import page
-from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequest, NotFound
 from gateway.service import Services
+from gateway.service.clients import Jwk
 
 DEAD_SHOWN = 100
 NOTICES_SHOWN = 50
@@ -41,6 +42,15 @@ def _window(since: str, until: str) -> tuple[float, float]:
     return start, end
 
 
+async def _signing_keys(services: Services, client_id: str | None) -> list[Jwk]:
+    if not client_id:
+        return []
+    try:
+        return (await services.clients.signing_keys(client_id)).keys
+    except NotFound:  # an operator's pick of a client that does not exist: nothing to show
+        return []
+
+
 class DeliveriesController(Controller):
     path = "/console/deliveries"
     include_in_schema = False
@@ -60,6 +70,9 @@ class DeliveriesController(Controller):
         scope = viewer.scope(client)
         dead = await services.jobs.dead_letters(client_id=scope, limit=DEAD_SHOWN)
         notices = await services.jobs.operational_events(client_id=scope, limit=NOTICES_SHOWN)
+        # The public keys a receiver verifies v1a signatures with (one client's: shown when the
+        # page is about one client; empty while it signs with HMAC only).
+        keys = await _signing_keys(services, scope)
         preview = None
         if since and until:
             start, end = _window(since, until)
@@ -70,6 +83,8 @@ class DeliveriesController(Controller):
             "deliveries.html",
             dead=dead,
             notices=notices,
+            signing_keys=keys,
+            signing_keys_client=scope or "",
             since=since,
             until=until,
             preview=preview,

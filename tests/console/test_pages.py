@@ -493,3 +493,27 @@ async def test_operational_events_and_job_less_dead_letters_are_listed(console: 
     assert "https://ops.test/n" in notices
     assert tested.json()["event_id"] in page.split('id="notices"', 1)[0]
     assert "no job" in page
+
+
+async def test_a_client_signing_with_ed25519_sees_its_public_keys(console: Console) -> None:
+    """The deliveries page shows the client's v1a public keys, the same as the unauthenticated
+    JWK set, both during a rotation; a client signing with HMAC only sees no such section."""
+    other = await console.new_client("keys")
+    await console.sign_in(other["api_key"])
+    assert 'id="signing-keys"' not in (await console.http.get("/console/deliveries")).text
+
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    changed = await console.http.patch(
+        f"/v1/admin/clients/{other['id']}", json={"signing": "both"}, headers=admin
+    )
+    assert 200 == changed.status_code, changed.text
+    rotated = await console.http.post(
+        f"/v1/admin/clients/{other['id']}/rotate-signing-key", headers=admin
+    )
+    assert 200 == rotated.status_code, rotated.text
+    published = (await console.http.get(f"/v1/signing-keys/{other['id']}")).json()["keys"]
+    assert 2 == len(published)
+
+    table = (await console.http.get("/console/deliveries")).text.split('id="signing-keys"')[1]
+    shown = re.findall(r"whpk_[A-Za-z0-9+/=]+", table.split("</table>")[0])
+    assert [key["whpk"] for key in published] == shown
