@@ -11,6 +11,9 @@ One batch is one short transaction (``gateway.domain.retention`` sizes them):
    progress: it is left for a later sweep rather than waited for);
 3. children before parents: attempts, deliveries, history rows, jobs.
 
+Deliveries without a job (operational events, test sends) go the same way, in batches of their
+own, once settled (delivered, dead or gone) for longer than the retention.
+
 A concurrent redelivery of a job being removed waits for this transaction and then finds
 nothing to send again. Idempotency keys are not touched: a key outlives the retention's lower
 bound (``RetentionPolicy.kept_for_s``), and an expired key is taken over by the next request
@@ -95,6 +98,29 @@ class RetentionStore:
             delivery_attempts=attempts,
             job_events=events,
         )
+
+    async def remove_job_less(self, *, settled_before: float, limit: int) -> Removed:
+        """One batch of deliveries without a job (operational events, test sends): up to
+        ``limit`` settled (not pending) since before ``settled_before``, with their attempts;
+        locked ``SKIP LOCKED`` like the jobs' (a replay in progress is left for later)."""
+        async with self.db.write() as conn:
+            query = (
+                sa.select(deliveries.c.id)
+                .where(
+                    deliveries.c.job_id.is_(None),
+                    deliveries.c.state != DeliveryState.PENDING,
+                    deliveries.c.updated_at < settled_before,
+                )
+                .order_by(deliveries.c.updated_at, deliveries.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            ids = [row[0] for row in (await conn.execute(query)).all()]
+            if not ids:
+                return Removed()
+            attempts = await _delete(conn, delivery_attempts, delivery_attempts.c.delivery_id, ids)
+            removed = await _delete(conn, deliveries, deliveries.c.id, ids)
+        return Removed(deliveries=removed, delivery_attempts=attempts)
 
     async def count_rows(self) -> dict[str, int]:
         """Rows per table (jobs, deliveries, delivery_attempts, job_events): exact counts, a

@@ -46,23 +46,28 @@ class Sweeper:
         while True:
             # The database's clock on PostgreSQL: leases are compared with the time they use.
             now = await lease_time(rt)
+            cut_off = self.policy.finished_before(now)
             done = await rt.store.retention.remove_finished(
-                finished_before=self.policy.finished_before(now), now=now, limit=self.batch
+                finished_before=cut_off, now=now, limit=self.batch
+            )
+            job_less = await rt.store.retention.remove_job_less(
+                settled_before=cut_off, limit=self.batch
             )
             batches += 1
-            for table, count in done.by_table().items():
-                removed[table] += count
-                if count:
-                    rt.metrics.retention_removed.labels(table=table).inc(count)
+            for part in (done, job_less):
+                for table, count in part.by_table().items():
+                    removed[table] += count
+                    if count:
+                        rt.metrics.retention_removed.labels(table=table).inc(count)
             if self._stopping or not sweep_more(
-                removed=done.jobs,
+                removed=max(done.jobs, job_less.deliveries),
                 batch=self.batch,
                 batches_done=batches,
                 max_batches=self.max_batches,
             ):
                 break
             await asyncio.sleep(0)  # between batches, the rest of the process runs
-        if removed["jobs"]:
+        if removed["jobs"] or removed["deliveries"]:
             rt.log.info("retention_swept", batches=batches, **removed)
         await self.refresh_gauges()
         return Sweep(batches=batches, removed=removed)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from gateway.domain.delivery import DeliveryState
 from gateway.store import Store
 from gateway.store.deliveries import AttemptWrite
-from gateway.store.records import JobRecord
+from gateway.store.records import JobRecord, NewDelivery
 from gateway.store.retention import Removed
 from gateway.store.schema import deliveries, delivery_attempts, job_events, jobs
 from tests.backends import OpenStore
@@ -218,3 +218,48 @@ async def test_sqlite_reuses_the_pages_removals_free(store: Store) -> None:
 
     assert freed.total_bytes == refilled.total_bytes
     assert refilled.free_bytes < freed.free_bytes
+
+
+async def test_deliveries_without_a_job_go_once_settled_past_the_cut_off(store: Store) -> None:
+    """Operational events and test sends have no job to go with: each goes with its attempts
+    once settled before the cut-off; a pending one, or one settled since, stays."""
+    client = await add_client(store)
+
+    async def job_less(at: float, state: DeliveryState | None) -> str:
+        made = NewDelivery(
+            id=next_id("msg"),
+            job_id=None,
+            client_id=client.id,
+            event_type="delivery.exhausted",
+            url="https://ops.test/n",
+            payload=b"{}",
+        )
+        await store.deliveries.insert_operational([made], now=at)
+        if state is not None:
+            token = next_id("lease")
+            claimed = await claim_deliveries(
+                store, now=at, limit=1000, token=token, lease_until=at + LEASE_S
+            )
+            assert made.id in {d.id for d in claimed}
+            change = delivery_change(state=state, attempts=1, last_status_code=200)
+            write = AttemptWrite(token, attempt(made.id, 1, at=at), change, at)
+            assert all(await store.deliveries.record_attempts([write]))
+        return made.id
+
+    old_delivered = await job_less(T0, DeliveryState.DELIVERED)
+    old_dead = await job_less(T0 + 1, DeliveryState.DEAD)
+    recent = await job_less(CUT_OFF + 1, DeliveryState.DELIVERED)
+    owed = await job_less(T0 + 2, None)
+
+    first = await store.retention.remove_job_less(settled_before=CUT_OFF, limit=1)
+    rest = await store.retention.remove_job_less(settled_before=CUT_OFF, limit=100)
+
+    assert (1, 1) == (first.deliveries, first.delivery_attempts)
+    assert (1, 1) == (rest.deliveries, rest.delivery_attempts)
+    async with store.db.read() as conn:
+        left = set((await conn.execute(sa.select(deliveries.c.id))).scalars())
+        attempts_left = set(
+            (await conn.execute(sa.select(delivery_attempts.c.delivery_id))).scalars()
+        )
+    assert {recent, owed} == left
+    assert {old_delivered, old_dead}.isdisjoint(attempts_left)
