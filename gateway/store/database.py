@@ -23,7 +23,8 @@ from alembic.config import Config
 from sqlalchemy import event, exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from gateway.errors import StoreUnavailable
+from gateway.errors import GatewayError, StoreUnavailable
+from gateway.store.driver_errors import Refusal, refusal, sqlstate
 from gateway.store.sqlite_writer import SqliteWork, SqliteWriter
 
 T = TypeVar("T")
@@ -39,19 +40,6 @@ JOB_ENDED_CHANNEL = "gateway_job_ended"
 # in-memory key cache (gateway.service.client_keys).
 CLIENT_CHANGED_CHANNEL = "gateway_client_changed"
 
-# What "the database cannot serve now" looks like: a server down or unreachable, a connection
-# lost, a pool exhausted, SQLite's disk full or its lock held past the busy timeout. (Integrity
-# and programming errors are not among them: they are bugs or conflicts, not outages.)
-_UNAVAILABLE = (
-    exc.OperationalError,
-    exc.InterfaceError,
-    exc.TimeoutError,
-    exc.DisconnectionError,
-    OSError,
-    TimeoutError,
-)
-
-
 _BEAT = sa.text("UPDATE replica_heartbeats SET beat_at = :beat_at WHERE replica_id = :replica_id")
 # PostgreSQL's clock at this moment (not the transaction's start, which now() would give).
 _DB_NOW = sa.text("SELECT extract(epoch from clock_timestamp())")
@@ -65,10 +53,15 @@ _FIRST_BEAT = sa.text(
 
 @contextlib.asynccontextmanager
 async def _unavailable_as_503() -> AsyncIterator[None]:
+    """Every path into the database: an outage (by SQLSTATE class, or a lost connection, a
+    timeout, SQLite's disk full: ``gateway.store.driver_errors``) becomes
+    :class:`StoreUnavailable`; anything else goes on as it was raised."""
     try:
         yield
-    except _UNAVAILABLE:
-        raise StoreUnavailable() from None
+    except Exception as error:
+        if not isinstance(error, GatewayError) and refusal(error) is Refusal.OUTAGE:
+            raise StoreUnavailable() from None
+        raise
 
 
 # A ``:name`` parameter (not the second colon of a ``::type`` cast).
@@ -115,22 +108,16 @@ def _sqlalchemy_error(sql: str, error: sqlite3.Error) -> exc.DBAPIError:
 
 
 # asyncpg's errors on the direct path, raised as SQLAlchemy raises them everywhere else, by
-# SQLSTATE class: 23 a constraint (IntegrityError: group commit runs a batch again); 08
-# connection, 40 transaction rollback (a deadlock, a serialization failure), 53 resources, 57
-# operator intervention (a restart, a cancelled statement), 58 system: an outage (503, the
-# caller retries); anything else, a bug, stays an error of its own.
-_PG_OUTAGE_CLASSES = ("08", "40", "53", "57", "58")
-
-
+# what they mean (``gateway.store.driver_errors``): a constraint an IntegrityError (group
+# commit runs a batch again, each request alone), a value refused a DataError; an outage an
+# OperationalError (a 503, the caller retries); anything else, a bug, an error of its own.
 def pg_error_as_sqlalchemy(error: Exception) -> exc.DBAPIError:
-    state = str(getattr(error, "sqlstate", "") or "")
-    if state.startswith("23"):
+    meaning = refusal(error)
+    if meaning is Refusal.DATA:
+        if sqlstate(error).startswith("22"):
+            return exc.DataError("(intake batch)", None, error, hide_parameters=True)
         return exc.IntegrityError("(intake batch)", None, error, hide_parameters=True)
-    if (
-        state.startswith(_PG_OUTAGE_CLASSES)
-        or isinstance(error, asyncpg.InterfaceError)
-        or not state
-    ):
+    if meaning is Refusal.OUTAGE:
         return exc.OperationalError("(intake batch)", None, error, hide_parameters=True)
     return exc.DBAPIError("(intake batch)", None, error, hide_parameters=True)
 
