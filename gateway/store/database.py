@@ -49,19 +49,39 @@ NOTIFY_WORK = f"NOTIFY {WORK_CHANNEL}"
 _FIRST_BEAT = sa.text(
     "INSERT INTO replica_heartbeats (replica_id, beat_at) VALUES (:replica_id, :beat_at)"
 )
+# SQLite's readiness proof of room to grow: a row of about as many bytes as a few jobs, written
+# and deleted in the heartbeat's transaction (never seen by anyone else).
+_ROOM_BYTES = 16_384
+_ROOM = sa.text(
+    "INSERT INTO replica_heartbeats (replica_id, beat_at) "
+    "VALUES (:replica_id || hex(zeroblob(:half)), :beat_at)"
+)
+_NO_ROOM = sa.text(
+    "DELETE FROM replica_heartbeats WHERE replica_id = :replica_id || hex(zeroblob(:half))"
+)
 
 
-@contextlib.asynccontextmanager
-async def _unavailable_as_503() -> AsyncIterator[None]:
+class _Outages:
     """Every path into the database: an outage (by SQLSTATE class, or a lost connection, a
     timeout, SQLite's disk full: ``gateway.store.driver_errors``) becomes
-    :class:`StoreUnavailable`; anything else goes on as it was raised."""
-    try:
-        yield
-    except Exception as error:
-        if not isinstance(error, GatewayError) and refusal(error) is Refusal.OUTAGE:
-            raise StoreUnavailable() from None
-        raise
+    :class:`StoreUnavailable` and is counted (readiness looks again at once after one);
+    anything else goes on as it was raised."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @contextlib.asynccontextmanager
+    async def as_503(self) -> AsyncIterator[None]:
+        try:
+            yield
+        except StoreUnavailable:
+            self.count += 1
+            raise
+        except Exception as error:
+            if not isinstance(error, GatewayError) and refusal(error) is Refusal.OUTAGE:
+                self.count += 1
+                raise StoreUnavailable() from None
+            raise
 
 
 # A ``:name`` parameter (not the second colon of a ``::type`` cast).
@@ -162,6 +182,13 @@ class Database:
         # Whether lease and due times come from the database's clock (PostgreSQL, set by the
         # runtime: ``gateway.service.runtime.shared_clock``); otherwise the caller's clock.
         self.clock_from_db = False
+        self._outages = _Outages()
+
+    @property
+    def outages(self) -> int:
+        """How many calls the database refused as an outage so far (any path: intake, a read,
+        the worker's writes): readiness proves a commit again as soon as this grows."""
+        return self._outages.count
 
     @property
     def is_sqlite(self) -> bool:
@@ -198,10 +225,10 @@ class Database:
         """A write transaction: committed on exit, rolled back on error. An outage raises
         :class:`StoreUnavailable`."""
         if self._write_lock is None:
-            async with _unavailable_as_503(), self.engine.begin() as conn:
+            async with self._outages.as_503(), self.engine.begin() as conn:
                 yield conn
             return
-        async with _unavailable_as_503(), self._write_lock, self.engine.begin() as conn:
+        async with self._outages.as_503(), self._write_lock, self.engine.begin() as conn:
             yield conn
 
     async def write_in_thread(self, work: SqliteWork[T]) -> T:
@@ -211,7 +238,7 @@ class Database:
         outage as :class:`StoreUnavailable`, a constraint as ``IntegrityError``)."""
         assert self._writer is not None, "SQLite only"
         assert self._write_lock is not None
-        async with _unavailable_as_503(), self._write_lock:
+        async with self._outages.as_503(), self._write_lock:
             try:
                 return await self._writer.transaction(work)
             except sqlite3.Error as error:
@@ -225,7 +252,7 @@ class Database:
         the driver's errors are raised as SQLAlchemy's (an outage as
         :class:`StoreUnavailable`)."""
         assert not self.is_sqlite, "PostgreSQL only"
-        async with _unavailable_as_503(), self.engine.connect() as conn:
+        async with self._outages.as_503(), self.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             try:
@@ -240,7 +267,7 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        async with _unavailable_as_503(), self.engine.connect() as conn:
+        async with self._outages.as_503(), self.engine.connect() as conn:
             yield conn
 
     async def migrate(self) -> None:
@@ -294,11 +321,20 @@ class Database:
 
     async def prove_commit(self, replica_id: str, *, now: float) -> None:
         """Commit one small write (this replica's heartbeat row): ``SELECT 1`` passes on a full
-        disk or a read-only database; this does not. Raises :class:`StoreUnavailable`."""
+        disk or a read-only database; this does not. Raises :class:`StoreUnavailable`.
+
+        On SQLite the heartbeat alone rewrites a page the file already has (and fits in the WAL
+        it already has): it passes on a full disk while intake's new rows fail. So the same
+        transaction also writes and deletes a row of ``_ROOM_BYTES`` (new pages, as intake's
+        inserts need), and fails as they would."""
         async with self.write() as conn:
             updated = await conn.execute(_BEAT, {"replica_id": replica_id, "beat_at": now})
             if updated.rowcount == 0:
                 await conn.execute(_FIRST_BEAT, {"replica_id": replica_id, "beat_at": now})
+            if self.is_sqlite:
+                room = {"replica_id": f"{replica_id}#room", "half": _ROOM_BYTES // 2}
+                await conn.execute(_ROOM, {**room, "beat_at": now})
+                await conn.execute(_NO_ROOM, room)
 
     async def dispose(self) -> None:
         if self._writer is not None:
