@@ -57,6 +57,7 @@ from gateway.service.ports import CallbackGuard, Sender, Upstream
 from gateway.service.runtime import shared_clock
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.store.bounds import DatabaseBounds
 from gateway.store.database import CLIENT_CHANGED_CHANNEL
 from gateway.upstream import UpstreamClient
 from gateway.worker import Worker
@@ -91,15 +92,32 @@ def address_guard(settings: Settings) -> AddressGuard:
     return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
 
 
+def database_bounds(settings: Settings) -> DatabaseBounds:
+    """The database's waits, as the settings bound them."""
+    return DatabaseBounds(
+        timeout_s=settings.db_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+        lock_timeout_s=settings.db_lock_timeout_s,
+        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
+    )
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store of ``settings`` (connected, migrated), every wait on it bounded."""
+    return await Store.open(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        bounds=database_bounds(settings),
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncIterator[Runtime]:
     """The runtime for ``settings``; parts not passed in are built here and closed on exit."""
     async with contextlib.AsyncExitStack() as stack:
         store = parts.get("store")
         if store is None:
-            store = await Store.open(
-                settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
-            )
+            store = await open_store(settings)
             stack.push_async_callback(store.close)
         clock = parts.get("clock", system_clock)
         if clock is system_clock:
@@ -199,6 +217,7 @@ async def open_gateway(
                 runtime.store.db,
                 settings.replica_id,
                 interval_s=settings.readiness_probe_interval_s,
+                timeout_s=settings.db_timeout_s,
                 clock=runtime.clock,
             ),
             jobs=Jobs(runtime, wake=worker.wake),
@@ -240,7 +259,9 @@ async def job_end_watch(runtime: Runtime) -> AsyncIterator[None]:
     )
     listener = None
     if not runtime.store.db.is_sqlite:
-        listener = JobEndListener(runtime.store.db.driver_url(), waiters.job_ended)
+        listener = JobEndListener(
+            runtime.store.db.driver_url(), waiters.job_ended, bounds=runtime.store.db.bounds
+        )
         listener.start()
     try:
         yield
@@ -265,6 +286,7 @@ async def client_key_watch(runtime: Runtime) -> AsyncIterator[ChannelListener | 
         CLIENT_CHANGED_CHANNEL,
         runtime.client_keys.forget,
         application_name=CLIENT_LISTENER_NAME,
+        bounds=runtime.store.db.bounds,
     )
     listener.start()
     try:

@@ -2,7 +2,8 @@
 
 A load balancer polls ``/readyz`` often; the proof (a committed write of this replica's
 heartbeat row; on SQLite with room to grow, as intake's rows need) is made at most once per
-``interval_s`` and its verdict reused in between — except that the verdict is dropped as soon as
+``interval_s`` and a success reused in between (a failure is never reused: the next check
+proves again, so a healed database is ready at once) — except that a success is dropped as soon as
 any call to the database is refused as an outage (intake's 503 on a full disk, a lost
 connection): the next ``/readyz`` proves again at once, so readiness turns 503 as soon as intake
 would. A proof that does not finish within ``timeout_s`` is a failure (a database cut off
@@ -41,7 +42,8 @@ class ReadinessProbe:
 
     def _stale(self, now: float) -> bool:
         return (
-            self._checked_at is None
+            not self._ready
+            or self._checked_at is None
             or now - self._checked_at >= self.interval_s
             or self.db.outages != self._outages_seen
         )

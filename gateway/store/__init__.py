@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.store import schema
+from gateway.store.bounds import DatabaseBounds
 from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.console import ConsoleStore
@@ -39,9 +40,11 @@ class Store:
         self.console = ConsoleStore(db)
 
     @classmethod
-    async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
+    async def open(
+        cls, url: str, *, sqlite_synchronous: str = "NORMAL", bounds: DatabaseBounds | None = None
+    ) -> Store:
         """Connect and migrate to the newest schema."""
-        db = Database.connect(url, sqlite_synchronous=sqlite_synchronous)
+        db = Database.connect(url, sqlite_synchronous=sqlite_synchronous, bounds=bounds)
         await db.migrate()
         return cls(db)
 
@@ -60,6 +63,7 @@ __all__ = [
     "ConsoleStore",
     "CounterStore",
     "Database",
+    "DatabaseBounds",
     "DeliveryStore",
     "GroupCommit",
     "History",

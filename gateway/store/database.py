@@ -21,9 +21,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, exc
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from gateway.errors import GatewayError, StoreUnavailable
+from gateway.store.bounds import DatabaseBounds
 from gateway.store.driver_errors import Refusal, refusal, sqlstate
 from gateway.store.sqlite_writer import SqliteWork, SqliteWriter
 
@@ -153,10 +156,11 @@ def async_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(synchronous: str) -> Any:
+def _sqlite_pragmas(synchronous: str, busy_ms: int) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout=10000")  # first: the WAL switch may have to wait
+        # First: the WAL switch may have to wait. GATEWAY_DB_TIMEOUT_S bounds the wait.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -165,17 +169,76 @@ def _sqlite_pragmas(synchronous: str) -> Any:
     return on_connect
 
 
+_FRESH = "gateway_fresh"  # a connection's pool entry ``info``: not used since it connected
+
+
+def _ping_on_checkout(engine: AsyncEngine, timeout_s: float) -> None:
+    """PostgreSQL: a pooled connection is proved alive with one ``SELECT 1`` (one round trip,
+    where SQLAlchemy's pre-ping opens and rolls back a transaction: three) within
+    ``timeout_s`` when it is checked out, unless it is fresh; a failed ping invalidates the
+    pool and the checkout connects anew (within the connect timeout). SQLAlchemy's documented
+    "pessimistic disconnect handling" through the ``checkout`` event."""
+
+    def connected(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_FRESH] = True
+
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False):
+            return
+        try:
+            dbapi_connection.run_async(lambda conn: conn.fetchval("SELECT 1", timeout=timeout_s))
+        except Exception as error:
+            # At once: SQLAlchemy's invalidation would first try a graceful close (2 s more
+            # through a lost network).
+            dbapi_connection.driver_connection.terminate()
+            raise exc.InvalidatePoolError() from error
+
+    def lost(context: ExceptionContext) -> None:
+        """A command that timed out (asyncpg's ``command_timeout``) or a connection the server
+        ended: the connection is done for; terminate it now and let the pool replace it."""
+        error = context.original_exception
+        if error is None or not _lost(error):
+            return
+        proxied = context.connection.connection if context.connection is not None else None
+        driver = proxied.driver_connection if proxied is not None else None
+        if driver is not None:
+            driver.terminate()
+        context.is_disconnect = True
+
+    event.listen(engine.sync_engine, "connect", connected)
+    event.listen(engine.sync_engine, "checkout", checkout)
+    event.listen(engine.sync_engine, "handle_error", lost)
+
+
+def _lost(error: BaseException) -> bool:
+    """A command timed out, or the connection is gone: nothing more can be sent on it."""
+    return isinstance(error, TimeoutError) or _connection_lost(error)
+
+
+def _connection_lost(error: BaseException) -> bool:
+    return isinstance(error, asyncpg.InterfaceError) or sqlstate(error).startswith(
+        ("08", "57P01", "57P02", "57P03")
+    )
+
+
 class Database:
     """An async engine plus the one rule about how to write to it."""
 
-    def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        bounds: DatabaseBounds | None = None,
+    ) -> None:
         self.engine = engine
+        self.bounds = bounds or DatabaseBounds()
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         # SQLite: whole write transactions in one trip (intake's group commit), on a connection
         # set up as the engine's are.
         self._writer = None
         if self.is_sqlite:
-            pragmas = _sqlite_pragmas(sqlite_synchronous)
+            pragmas = _sqlite_pragmas(sqlite_synchronous, self.bounds.sqlite_busy_ms)
             self._writer = SqliteWriter(
                 str(engine.url.database), on_connect=[lambda conn: pragmas(conn, None)]
             )
@@ -196,8 +259,16 @@ class Database:
 
     @classmethod
     def connect(
-        cls, url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 10
+        cls,
+        url: str,
+        *,
+        sqlite_synchronous: str = "NORMAL",
+        pool_size: int = 10,
+        bounds: DatabaseBounds | None = None,
     ) -> Database:
+        """An engine for ``url``, every wait on it bounded by ``bounds`` (connect, command, pool
+        checkout, SQLite's busy wait; PostgreSQL's session timeouts and keepalives)."""
+        bounds = bounds or DatabaseBounds()
         url = async_url(url)
         if url.startswith("sqlite"):
             if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
@@ -206,19 +277,27 @@ class Database:
                 )
             # hide_parameters: an error's text never quotes a statement's values (secrets).
             engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=0, hide_parameters=True
+                url,
+                pool_size=pool_size,
+                max_overflow=0,
+                pool_timeout=bounds.timeout_s,
+                hide_parameters=True,
             )
             synchronous = sqlite_synchronous.upper()
-            event.listen(engine.sync_engine, "connect", _sqlite_pragmas(synchronous))
-            return cls(engine, sqlite_synchronous=synchronous)
+            event.listen(
+                engine.sync_engine, "connect", _sqlite_pragmas(synchronous, bounds.sqlite_busy_ms)
+            )
+            return cls(engine, sqlite_synchronous=synchronous, bounds=bounds)
         engine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            pool_timeout=bounds.timeout_s,
             hide_parameters=True,
+            connect_args=bounds.asyncpg_connect_args(connect_timeout_s=bounds.ping_timeout_s),
         )
-        return cls(engine)
+        _ping_on_checkout(engine, bounds.ping_timeout_s)
+        return cls(engine, bounds=bounds)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -250,15 +329,27 @@ class Database:
         (SQLAlchemy's ``driver_connection``), for intake's hot path: each statement one round
         trip, without the adapter's work around it. Committed on exit, rolled back on error;
         the driver's errors are raised as SQLAlchemy's (an outage as
-        :class:`StoreUnavailable`)."""
+        :class:`StoreUnavailable`). A statement that timed out or a lost connection ends the
+        connection at once (no rollback through a network that does not answer) and the pool
+        replaces it."""
         assert not self.is_sqlite, "PostgreSQL only"
         async with self._outages.as_503(), self.engine.connect() as conn:
             driver = (await conn.get_raw_connection()).driver_connection
             assert driver is not None
             try:
-                async with driver.transaction():
+                transaction = driver.transaction()
+                await transaction.start()
+                try:
                     yield driver
-            except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                except BaseException as error:
+                    if not _lost(error):
+                        await transaction.rollback()
+                    raise
+                await transaction.commit()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+                if _lost(error):
+                    driver.terminate()
+                    await conn.invalidate()
                 raise pg_error_as_sqlalchemy(error) from error
 
     @property
@@ -271,20 +362,37 @@ class Database:
             yield conn
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision; safe to run from several replicas at once."""
-        async with self.write() as conn:
-            if self.is_sqlite:
+        """Bring the schema to the newest revision; safe to run from several replicas at once.
+
+        On PostgreSQL on a connection of its own without the command and statement timeouts
+        (a migration that rewrites a big table may take minutes; a second replica waits for
+        the first one's lock)."""
+        if self.is_sqlite:
+            async with self.write() as conn:
                 # pysqlite opens no transaction for DDL, so each CREATE would commit alone: a
                 # second process would find half a schema and fail. One IMMEDIATE transaction
                 # makes the migration atomic and makes the second process wait for it.
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
+                await conn.run_sync(_upgrade)
+            return
+        unbounded = create_async_engine(
+            self.engine.url,
+            poolclass=NullPool,
+            hide_parameters=True,
+            connect_args={"timeout": self.bounds.timeout_s},
+        )
+        try:
+            async with self._outages.as_503(), unbounded.begin() as conn:
                 # Held to the end of this transaction: a second replica waits, then finds
                 # the schema already at head and does nothing.
                 await conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_KEY}
                 )
-            await conn.run_sync(_upgrade)
+                await conn.run_sync(_upgrade)
+        finally:
+            await unbounded.dispose()
+        # The pool's connections may hold statements prepared against the old schema.
+        await self.engine.dispose()
 
     async def notify_work(self, conn: AsyncConnection) -> None:
         """PostgreSQL: tell listening workers that work is due now (sent when ``conn``'s
