@@ -35,9 +35,11 @@ JOB = {"prompt": "a horse", "callback_url": "https://hooks.test/in"}
 
 
 @contextlib.asynccontextmanager
-async def gateway_through(url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def gateway_through(
+    url: str, tmp_path: Path, bounds: DatabaseBounds | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app on a store whose every connection goes to ``url``, bounded by ``BOUND_S``."""
-    store = await Store.open(url, bounds=DatabaseBounds(timeout_s=BOUND_S))
+    store = await Store.open(url, bounds=bounds or DatabaseBounds(timeout_s=BOUND_S))
     app = gateway_app(api_settings(tmp_path, database_url=url), store, clock=Clock())
     try:
         async with in_this_loop(app) as http:
@@ -76,6 +78,7 @@ async def test_a_black_holed_postgresql_answers_503_within_the_bound_then_recove
                 await timed(http.get(f"/v1/jobs/{job}", headers=auth)),
                 await timed(http.get("/v1/jobs", headers={"Authorization": "Bearer gw_unknown"})),
                 await timed(http.get("/readyz")),
+                await timed(http.get("/readyz")),  # no 200 after the first failed proof
             ]
             proxy.pass_through()
             healed = [
@@ -88,6 +91,58 @@ async def test_a_black_holed_postgresql_answers_503_within_the_bound_then_recove
         assert_store_unavailable(response)
         assert elapsed < WITHIN_S, f"{response.request.url} took {elapsed:.2f} s"
     assert [202, 200, 200] == [r.status_code for r in healed]
+
+
+def through(proxy: FaultProxy, url: str) -> str:
+    """``url`` with its host and port replaced by the proxy's."""
+    target = urlsplit(url)
+    return url.replace(target.netloc, f"{target.username}@127.0.0.1:{proxy.port}")
+
+
+async def test_a_replica_cut_mid_transaction_does_not_hold_up_another_replicas_intake(
+    pg_module_url: str, tmp_path: Path
+) -> None:
+    """Issue 31's first partition: replica A, holding the client's rate-window row lock inside
+    a transaction, is cut from PostgreSQL (its path black-holed, its code stuck before COMMIT).
+    Replica B's intake for the same client answers within 5 s (503 at B's lock timeout, not
+    the ~2 h of TCP's timeout), and once A's session has been idle in its transaction past the
+    idle timeout, PostgreSQL ends it and B accepts again."""
+    require_pg()
+    await (await open_empty_store(pg_module_url)).close()
+    b_bounds = DatabaseBounds(timeout_s=3.0, lock_timeout_s=1.0)
+    a_bounds = DatabaseBounds(timeout_s=3.0, idle_in_transaction_timeout_s=2.0)
+    target = urlsplit(pg_module_url)
+    async with (
+        FaultProxy(("127.0.0.1", target.port or 5432)) as proxy,
+        gateway_through(pg_module_url, tmp_path, b_bounds) as b,
+    ):
+        auth = {"Authorization": f"Bearer {api_settings(tmp_path).client_api_key}"}
+        assert 202 == (await b.post("/v1/jobs", json=JOB, headers=auth)).status_code
+        a = await Store.open(through(proxy, pg_module_url), bounds=a_bounds)
+        locked, released = asyncio.Event(), asyncio.Event()
+
+        async def replica_a_hangs_mid_transaction() -> None:
+            async with a.db.write() as conn:
+                await conn.execute(sa.text("SELECT * FROM rate_windows FOR UPDATE"))
+                proxy.black_hole()  # cut between a statement and its COMMIT
+                locked.set()
+                await released.wait()
+
+        hanging = asyncio.ensure_future(replica_a_hangs_mid_transaction())
+        try:
+            async with asyncio.timeout(10):
+                await locked.wait()
+            blocked, elapsed = await timed(b.post("/v1/jobs", json=JOB, headers=auth))
+            deadline = time.monotonic() + 15  # A's idle timeout (2 s) ends its session
+            while (accepted := await b.post("/v1/jobs", json=JOB, headers=auth)).status_code != 202:
+                assert time.monotonic() < deadline, accepted.text
+        finally:
+            released.set()
+            await asyncio.gather(hanging, return_exceptions=True)
+            await a.close()
+
+    assert blocked.status_code in {202, 503}, blocked.text
+    assert elapsed < 5.0, f"B's intake took {elapsed:.2f} s"
 
 
 async def test_sqlite_waits_for_a_held_write_lock_at_most_the_bound(tmp_path: Path) -> None:
