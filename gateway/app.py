@@ -210,6 +210,7 @@ async def open_gateway(
     async with contextlib.AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings, **parts))
         await ensure_bootstrap_client(runtime.store, settings, now=runtime.clock())
+        runtime.lease_sizing.observe(await runtime.store.db.round_trip())
         worker = Worker(runtime)  # started only if this replica works (GATEWAY_WORKER)
         services = Services(
             runtime=runtime,

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import re
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +47,7 @@ CLIENT_CHANGED_CHANNEL = "gateway_client_changed"
 _BEAT = sa.text("UPDATE replica_heartbeats SET beat_at = :beat_at WHERE replica_id = :replica_id")
 # PostgreSQL's clock at this moment (not the transaction's start, which now() would give).
 _DB_NOW = sa.text("SELECT extract(epoch from clock_timestamp())")
+_PING = sa.text("SELECT 1")
 _NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 # Intake's batch, on asyncpg's connection (``gateway.store.intake``); the channel is a constant.
 NOTIFY_WORK = f"NOTIFY {WORK_CHANNEL}"
@@ -246,6 +248,8 @@ class Database:
         # runtime: ``gateway.service.runtime.shared_clock``); otherwise the caller's clock.
         self.clock_from_db = False
         self._outages = _Outages()
+        # The last round trip measured (``now`` on PostgreSQL, ``round_trip``), in seconds.
+        self.last_round_trip_s: float | None = None
 
     @property
     def outages(self) -> int:
@@ -413,7 +417,22 @@ class Database:
         if not self.clock_from_db or self.is_sqlite:
             return local
         async with self.read() as conn:
-            return float((await conn.execute(_DB_NOW)).scalar_one())
+            started = time.perf_counter()
+            now = float((await conn.execute(_DB_NOW)).scalar_one())
+            self.last_round_trip_s = time.perf_counter() - started
+            return now
+
+    async def round_trip(self, *, tries: int = 3) -> float:
+        """The shortest of ``tries`` round trips (one ``SELECT 1`` each, on a connection
+        already checked out), in seconds."""
+        best = float("inf")
+        async with self.read() as conn:
+            for _ in range(tries):
+                started = time.perf_counter()
+                await conn.execute(_PING)
+                best = min(best, time.perf_counter() - started)
+        self.last_round_trip_s = best
+        return best
 
     async def notify_client_changed(self, conn: AsyncConnection, client_id: str) -> None:
         """PostgreSQL: tell every replica that ``client_id`` changed (on commit), so that it
