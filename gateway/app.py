@@ -32,11 +32,15 @@ from gateway.clock import Clock, system_clock
 from gateway.console import console_routes, template_config
 from gateway.console.session import Console
 from gateway.delivery import AddressGuard, WebhookSender
+from gateway.delivery.brokers.common import BrokerOptions, Publisher
+from gateway.delivery.credential_vault import FernetVault
+from gateway.delivery.destinations import broker_publishers
 from gateway.domain.addresses import Allowlist
+from gateway.domain.broker_targets import BrokerKind
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
-from gateway.errors import ServiceUnavailable
+from gateway.errors import ServiceUnavailable, StoreUnavailable
 from gateway.heap import freeze_startup_heap
 from gateway.http import GatewayApp, api_routes, openapi_config
 from gateway.http.errors import EXCEPTION_HANDLERS
@@ -77,6 +81,7 @@ class Parts(TypedDict, total=False):
     upstream: Upstream
     upstream_transport: httpx.AsyncBaseTransport
     sender: Sender
+    publishers: dict[BrokerKind, Publisher]
     webhook_transport: httpx.AsyncBaseTransport
     guard: CallbackGuard
     clock: Clock
@@ -157,6 +162,17 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
             )
             stack.push_async_callback(webhook_sender.aclose)
             sender = webhook_sender
+        publishers = parts.get("publishers")
+        if publishers is None:
+            publishers = broker_publishers(
+                BrokerOptions(
+                    connect_timeout_s=settings.delivery_connect_timeout_s,
+                    publish_timeout_s=settings.delivery_timeout_s,
+                )
+            )
+            for publisher in publishers.values():
+                stack.push_async_callback(publisher.aclose)
+        key = settings.broker_credentials_key
         runtime = Runtime(
             settings=settings,
             store=store,
@@ -178,6 +194,8 @@ async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncItera
             rng=parts.get("rng") or random.Random().random,
             rulebook=parts.get("rulebook") or Rulebook(load_catalogue()),
             tracer=tracer_from(tracer_provider),
+            publishers=publishers,
+            vault=FernetVault(key) if key else None,
         )
         yield runtime
 
@@ -210,7 +228,8 @@ async def open_gateway(
     async with contextlib.AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings, **parts))
         await ensure_bootstrap_client(runtime.store, settings, now=runtime.clock())
-        runtime.lease_sizing.observe(await runtime.store.db.round_trip())
+        with contextlib.suppress(StoreUnavailable):  # not reachable yet: measured per claim
+            runtime.lease_sizing.observe(await runtime.store.db.round_trip())
         worker = Worker(runtime)  # started only if this replica works (GATEWAY_WORKER)
         services = Services(
             runtime=runtime,

@@ -27,6 +27,7 @@ import uvicorn
 from litestar import Request, get, post
 
 from gateway.console.inbox import inbox_page
+from gateway.delivery.credential_vault import new_vault_key
 from gateway.domain.signing import verify
 from gateway.ids import hash_api_key
 from gateway.service.clients import new_webhook_secret
@@ -99,6 +100,18 @@ def _credentials(data_dir: Path, settings: Settings, *, url: str) -> tuple[str, 
     return key, secret
 
 
+def _broker_credentials_key(data_dir: Path) -> str:
+    """The key that encrypts broker credentials at rest, made once and kept beside the
+    database (``broker-credentials.key``): credentials stored before a restart still open."""
+    path = data_dir / "broker-credentials.key"
+    if path.exists():
+        return path.read_text().strip()
+    key = new_vault_key()
+    path.write_text(key + "\n")
+    path.chmod(0o600)
+    return key
+
+
 def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Path) -> Settings:
     """The settings ``gateway serve`` would use, with dev's conveniences (the mock upstream,
     an embedded database, quick polls, loopback callbacks) only where nothing was set."""
@@ -119,6 +132,7 @@ def dev_settings(settings: Settings, *, port: int, mock_port: int, data_dir: Pat
         port=port,
         client_api_key=key,
         client_webhook_secret=secret,
+        broker_credentials_key=settings.broker_credentials_key or _broker_credentials_key(data_dir),
         # Loopback for the inbox, plus whatever the operator allowed (GATEWAY_CALLBACK_ALLOWLIST).
         callback_allowlist=(*settings.callback_allowlist, "127.0.0.0/8", "::1/128", "localhost"),
         **{name: value for name, value in conveniences.items() if name not in chosen},

@@ -5,6 +5,7 @@
     GatewayError (500)                  internal_error: the last resort, never raised on purpose
     ├── InvalidRequest (400)            the body or a parameter breaks a rule; ``details`` say which
     │   ├── CallbackRejected (400)      the callback URL is not one the gateway will call
+    │   ├── BrokerTargetRefused (400)   a broker target malformed or outside the allow-list
     │   ├── NothingToRedeliver (400)    the job has no webhook events to send again
     │   └── TooManySubscriptions (400)  the client is at its cap of active subscriptions
     ├── Unauthorized (401)              missing, unknown or revoked key
@@ -82,6 +83,20 @@ class CallbackRejected(InvalidRequest):
 
     code = "callback_url_rejected"
     summary = "The callback URL is not one the gateway will call"
+
+
+class BrokerTargetRefused(InvalidRequest):
+    """A subscription's message-broker target (``amqp://``, ``nats://``, ``redis://``) is
+    malformed (``details`` name the part: the exchange, subject, stream, host, port, …), or
+    the client's broker allow-list does not name that broker and name, or it carries
+    credentials this gateway cannot store (no ``GATEWAY_BROKER_CREDENTIALS_KEY``). An admin
+    allow-list entry that is malformed is refused the same way.
+
+    What to do: correct the part ``details`` name; to reach another broker or name, ask the
+    operator to add it to your allow-list (``PATCH /v1/admin/clients/{id}``)."""
+
+    code = "broker_target_rejected"
+    summary = "The broker target is not one this client may publish to"
 
 
 class NothingToRedeliver(InvalidRequest):

@@ -8,6 +8,7 @@ Docker and Kubernetes hand out secrets). Everything else in the gateway receives
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import urllib.parse
@@ -69,6 +70,9 @@ class Settings:
     client_webhook_secret: str = field(default="", repr=False)
     admin_key: str = field(default="", repr=False)
     console_secret: str = field(default="", repr=False)  # signs console session cookies
+    # Encrypts broker credentials at rest (a Fernet key); empty: broker targets with
+    # credentials are refused (`gateway dev` generates and keeps one).
+    broker_credentials_key: str = field(default="", repr=False)
 
     # Polling.
     poll_policy: str = "adaptive"  # "adaptive" or "fixed"
@@ -134,6 +138,10 @@ class Settings:
     rate_limit_per_minute: int = 600
     max_in_flight_per_client: int = 1000
     idempotency_ttl_s: float = 86400.0
+    # A finished job's records (the job, its webhook events, their attempts, its history) are
+    # removed this long after it finished, once none of its events is still owed; never sooner
+    # than GATEWAY_IDEMPOTENCY_TTL_S. 30 days.
+    job_retention_s: float = 30 * 86400.0
 
     # Prefer: wait (holding a request until its job ends).
     prefer_wait_max_s: float = 25.0  # the cap on wait=N (Zapier's actions time out at 30 s)
@@ -201,6 +209,7 @@ class Settings:
             self.client_webhook_secret,
             self.admin_key,
             self.console_secret,
+            self.broker_credentials_key,
             self.otel_exporter_otlp_headers,
             # Each header's value alone too (a token may be logged without its name).
             *key_value_pairs(self.otel_exporter_otlp_headers, "").values(),
@@ -349,6 +358,20 @@ def _check(settings: Settings) -> None:
             raise SettingsError(f"{env_name(name)} must be >= 0 (0: no limit)")
     if settings.output_retention_s <= 0:
         raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
+    if settings.broker_credentials_key and not is_fernet_key(settings.broker_credentials_key):
+        raise SettingsError(
+            "GATEWAY_BROKER_CREDENTIALS_KEY must be a Fernet key (32 bytes, url-safe base64)"
+        )
+    if settings.job_retention_s <= 0:
+        raise SettingsError("GATEWAY_JOB_RETENTION_S must be > 0")
+
+
+def is_fernet_key(text: str) -> bool:
+    """Whether ``text`` has the form of a Fernet key: 32 bytes in url-safe base64."""
+    try:
+        return len(base64.urlsafe_b64decode(text.encode("ascii"))) == 32
+    except (ValueError, UnicodeEncodeError):
+        return False
 
 
 @dataclass(frozen=True, slots=True)

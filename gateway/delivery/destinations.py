@@ -50,6 +50,10 @@ from gateway.domain.delivery import AttemptResult
 NO_BROKERS = BrokerAllowlist()
 
 
+class SendsWebhooks(Protocol):
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult: ...
+
+
 class HttpSender(Protocol):
     """POSTs one webhook attempt (``gateway.delivery.sender.WebhookSender``)."""
 
@@ -68,6 +72,34 @@ def _target(url: str) -> BrokerTarget | str:
     if parsed.credentials is not None:
         return "the target URL holds credentials; they are stored apart"
     return parsed.target
+
+
+class BorrowedSender:
+    """An http sender owned elsewhere (the composition root closes it): sends through it,
+    and closing does nothing."""
+
+    def __init__(self, sender: SendsWebhooks) -> None:
+        self._sender = sender
+
+    async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult:
+        return await self._sender.send(url, body, headers)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def broker_publishers(
+    options: BrokerOptions | None = None,
+    *,
+    resolver: Resolver | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> dict[BrokerKind, Publisher]:
+    """A publisher for each broker kind (each connects on its first publish)."""
+    return {
+        BrokerKind.AMQP: RabbitMqPublisher(options, resolver=resolver, ssl_context=ssl_context),
+        BrokerKind.NATS: JetStreamPublisher(options, resolver=resolver, ssl_context=ssl_context),
+        BrokerKind.REDIS: RedisStreamPublisher(options, resolver=resolver, ssl_context=ssl_context),
+    }
 
 
 class DestinationSender:
@@ -94,20 +126,7 @@ class DestinationSender:
         ssl_context: ssl.SSLContext | None = None,
     ) -> DestinationSender:
         """With a publisher for each broker kind (each connects on its first publish)."""
-        return cls(
-            http,
-            {
-                BrokerKind.AMQP: RabbitMqPublisher(
-                    options, resolver=resolver, ssl_context=ssl_context
-                ),
-                BrokerKind.NATS: JetStreamPublisher(
-                    options, resolver=resolver, ssl_context=ssl_context
-                ),
-                BrokerKind.REDIS: RedisStreamPublisher(
-                    options, resolver=resolver, ssl_context=ssl_context
-                ),
-            },
-        )
+        return cls(http, broker_publishers(options, resolver=resolver, ssl_context=ssl_context))
 
     async def send(
         self,

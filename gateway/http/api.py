@@ -17,6 +17,7 @@ from gateway.http.docs import docs_assets_router
 from gateway.http.drop_in import DropInController
 from gateway.http.jobs import DeliveryController, JobController
 from gateway.http.models import ModelController
+from gateway.http.signing_keys import signing_keys
 from gateway.http.subscriptions import SubscriptionController
 from gateway.http.system import healthz, metrics, readyz
 from gateway.observability.metrics import Metrics
@@ -52,6 +53,7 @@ def api_routes(settings: Settings) -> list[Any]:
         admin_routes(settings.admin_key),
         SubscriptionController,
         me,
+        signing_keys,
         DropInController,
         healthz,
         readyz,

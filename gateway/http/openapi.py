@@ -413,6 +413,10 @@ def openapi_config(*, version: str) -> OpenAPIConfig:
             Tag(name="jobs", description="Accept, read and list jobs; their webhook deliveries"),
             Tag(name="deliveries", description="Webhook deliveries across jobs"),
             Tag(name="admin", description="Client management, with the admin key"),
+            Tag(
+                name="signing-keys",
+                description="Public keys for v1a (ed25519) webhook signatures (no key)",
+            ),
             Tag(name="system", description="Liveness, readiness and metrics (no key)"),
             Tag(name="webhooks", description="What the gateway sends to a job's callback_url"),
         ],

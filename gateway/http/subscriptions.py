@@ -13,6 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from gateway.errors import (
+    BrokerTargetRefused,
     CallbackRejected,
     InvalidRequest,
     NotFound,
@@ -54,13 +55,18 @@ class SubscriptionController(Controller):
         summary="Subscribe a target URL to your jobs' events (a REST hook)",
         description=(
             "JSON or a form. Zapier's conventional `event` field is taken as `events`; a blank "
-            "field means not given; in a form, repeat a key for a list (or separate with commas)."
+            "field means not given; in a form, repeat a key for a list (or separate with commas). "
+            "`target_url` is an http(s) URL, or a message-broker target your allow-list names "
+            "(`amqp://host:5672/vhost?exchange=E&routing_key=K`, `nats://host:4222?subject=S`, "
+            "`redis://host:6379/0?stream=S`); credentials in a broker URL are stored apart, "
+            "encrypted, and shown masked."
         ),
         operation_id="createSubscription",
         operation_class=body_operation(NewSubscription, ALIASES),
         responses=documented_errors(
             InvalidRequest,
             CallbackRejected,
+            BrokerTargetRefused,
             TooManySubscriptions,
             Unauthorized,
             PayloadTooLarge,

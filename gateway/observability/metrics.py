@@ -121,6 +121,32 @@ class Metrics:
             "How long the oldest due, unclaimed item has been waiting (0 when none).",
             registry=r,
         )
+        # Retention (gateway.worker.sweeper): refreshed by each sweep, not per scrape.
+        self.table_rows = Gauge(
+            "gateway_table_rows",
+            "Rows per table (jobs, deliveries, delivery_attempts, job_events), counted at the"
+            " last retention sweep.",
+            ["table"],
+            registry=r,
+        )
+        self.database_bytes = Gauge(
+            "gateway_database_bytes",
+            "The database's size (SQLite: the main file; PostgreSQL: pg_database_size), at the"
+            " last retention sweep.",
+            registry=r,
+        )
+        self.database_free_bytes = Gauge(
+            "gateway_database_free_bytes",
+            "SQLite: bytes of free pages kept in the file for reuse, at the last retention"
+            " sweep (0 on PostgreSQL).",
+            registry=r,
+        )
+        self.retention_removed = Counter(
+            "gateway_retention_removed_rows_total",
+            "Rows this replica's retention sweeps removed, by table.",
+            ["table"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,8 +8,11 @@ from collections.abc import Callable
 import msgspec
 
 from gateway.clock import iso
-from gateway.domain.signing import format_secret
-from gateway.errors import NotFound
+from gateway.delivery.ed25519_keys import SigningKey, jwks
+from gateway.domain.broker_allowlist import parse_allowlist
+from gateway.domain.broker_targets import BrokerTargetRejected
+from gateway.domain.signing import SigningMode, format_secret
+from gateway.errors import BrokerTargetRefused, NotFound
 from gateway.ids import hash_api_key, new_api_key, new_client_id
 from gateway.service.client_keys import ClientKeys
 from gateway.service.ports import StorePort
@@ -27,6 +30,9 @@ class ClientView(msgspec.Struct, frozen=True):
     created_at: str  # ISO 8601 in UTC, as every time the API answers
     revoked: bool
     rotating_secret: bool
+    signing: str = "hmac"  # "hmac" (v1), "ed25519" (v1a) or "both"
+    broker_allowlist: list[str] = msgspec.field(default_factory=list)
+    rotating_signing_key: bool = False  # the previous ed25519 key still signs
 
 
 class NewClientCredentials(msgspec.Struct, frozen=True):
@@ -81,7 +87,53 @@ def client_view(client: ClientRecord, *, now: float) -> ClientView:
         created_at=_iso(client.created_at),
         revoked=client.revoked_at is not None,
         rotating_secret=len(client.signing_secrets(now)) > 1,
+        signing=client.signing_mode,
+        broker_allowlist=list(client.broker_allowlist),
+        rotating_signing_key=len(client.ed25519_secrets(now)) > 1,
     )
+
+
+class Jwk(msgspec.Struct, frozen=True):
+    """An Ed25519 public key (RFC 8037), with its Standard Webhooks ``whpk_`` form."""
+
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    use: str
+    alg: str
+    whpk: str
+
+
+class JwkSet(msgspec.Struct, frozen=True):
+    """A client's ``v1a`` public keys, the current one first (during a rotation two)."""
+
+    keys: list[Jwk]
+
+
+class RotatedSigningKey(msgspec.Struct, frozen=True):
+    id: str
+    keys: list[Jwk]  # the new key first, then the previous one while it still signs
+    previous_key_valid_until: str | None  # ISO 8601 in UTC; None when there was no key
+
+
+def signing_key_set(client: ClientRecord, *, now: float) -> JwkSet:
+    """The public keys of what signs the client's webhooks now (none in ``hmac`` mode
+    before any key was made)."""
+    keys = [SigningKey.from_secret(secret) for secret in client.ed25519_secrets(now)]
+    return JwkSet(keys=[msgspec.convert(jwk, Jwk) for jwk in jwks(keys)["keys"]])
+
+
+def checked_allowlist(entries: list[str]) -> list[str]:
+    """The entries in canonical form, or :class:`BrokerTargetRefused` naming the entry."""
+    try:
+        return parse_allowlist(entries).urls()
+    except BrokerTargetRejected as exc:
+        field = "broker_allowlist" if exc.index is None else f"broker_allowlist[{exc.index}]"
+        raise BrokerTargetRefused(
+            f"{field} is refused: {exc.part}: {exc.reason}",
+            details=[{"field": field, "message": f"{exc.part}: {exc.reason}"}],
+        ) from None
 
 
 async def create_client(store: StorePort, name: str, *, now: float) -> NewClientCredentials:
@@ -183,6 +235,48 @@ class Clients:
         if client is None:
             raise NotFound(f"No client {client_id!r}")
         return client_view(client, now=self._clock())
+
+    async def configure(
+        self,
+        client_id: str,
+        *,
+        broker_allowlist: list[str] | None = None,
+        signing: SigningMode | None = None,
+    ) -> ClientView:
+        """Change a client's broker allow-list and signing mode (what is given); an ed25519
+        key is made the first time a mode needs one."""
+        entries = None if broker_allowlist is None else checked_allowlist(broker_allowlist)
+        new_key = SigningKey.generate().secret() if signing in {"ed25519", "both"} else None
+        client = await self._store.clients.configure(
+            client_id, broker_allowlist=entries, signing_mode=signing, ed25519_key=new_key
+        )
+        self._keys.forget(client_id)
+        if client is None:
+            raise NotFound(f"No client {client_id!r}")
+        return client_view(client, now=self._clock())
+
+    async def rotate_signing_key(self, client_id: str) -> RotatedSigningKey:
+        """A new ed25519 key; the previous one keeps signing (second) during the grace."""
+        now = self._clock()
+        before = await self._store.clients.get(client_id)
+        client = await self._store.clients.rotate_ed25519_key(
+            client_id, new_key=SigningKey.generate().secret(), previous_until=now + self._grace_s
+        )
+        self._keys.forget(client_id)
+        if before is None or client is None:
+            raise NotFound(f"No active client {client_id!r}")
+        return RotatedSigningKey(
+            id=client_id,
+            keys=signing_key_set(client, now=now).keys,
+            previous_key_valid_until=_iso(now + self._grace_s) if before.ed25519_key else None,
+        )
+
+    async def signing_keys(self, client_id: str) -> JwkSet:
+        """The public keys receivers verify ``v1a`` signatures with (no key needed to ask)."""
+        client = await self._store.clients.get(client_id)
+        if client is None:
+            raise NotFound(f"No client {client_id!r}")
+        return signing_key_set(client, now=self._clock())
 
     async def rotate_secret(self, client_id: str) -> RotatedSecret:
         rotated = await rotate_secret(

@@ -8,8 +8,8 @@ import msgspec
 
 from gateway.domain.delivery import AttemptResult, DeliveryState
 from gateway.domain.retry import decide
-from gateway.domain.signing import webhook_headers
 from gateway.observability.tracing import inject_traceparent, job_span
+from gateway.service.broker_delivery import broker_route, signed_headers
 from gateway.service.runtime import Runtime
 from gateway.store.deliveries import AttemptWrite
 from gateway.store.records import AttemptRecord, DeliveryChange, DeliveryRecord
@@ -30,7 +30,7 @@ async def process_delivery(
     if client is None:  # cannot happen with the foreign keys in place; never sign with nothing
         rt.log.error("delivery_without_client")
         return None
-    headers = webhook_headers(client.signing_secrets(now), delivery.id, int(now), delivery.payload)
+    headers = signed_headers(client, delivery.id, now, delivery.payload)
     attempt = delivery.attempts + 1  # the event's next attempt: its count never restarts
     with job_span(
         rt.tracer,
@@ -44,7 +44,20 @@ async def process_delivery(
         },
     ) as span:
         inject_traceparent(span, headers)  # the receiver continues the trace from this attempt
-        result = await rt.sender.send(delivery.url, delivery.payload, headers)
+        route = await broker_route(rt, client, delivery)
+        if isinstance(route, AttemptResult):  # a broker target whose credentials do not open
+            result = route
+        elif route is None:  # an http(s) callback
+            result = await rt.sender.send(delivery.url, delivery.payload, headers)
+        else:
+            result = await rt.destinations.send(
+                delivery.url,
+                delivery.payload,
+                headers,
+                credentials=route.credentials,
+                broker_allowlist=route.allowlist,
+                dedupe_id=route.dedupe_id,
+            )
         if result.status_code is not None:
             span.set_attribute("http.response.status_code", result.status_code)
         if result.error:

@@ -23,6 +23,7 @@ from gateway.service.event_stream import BATCH as STREAM_BATCH
 from gateway.service.event_stream import Frame, job_event_frames
 from gateway.service.intake import Accepted, accept_job
 from gateway.service.redelivery import redeliver_job, replay_dead
+from gateway.service.retention import removes_at, retention_policy
 from gateway.service.runtime import Runtime
 from gateway.service.timeline import TimelineEntry, job_timeline
 from gateway.service.views import (
@@ -74,6 +75,7 @@ class Jobs:
     def __init__(self, rt: Runtime, *, wake: Wake) -> None:
         self._rt = rt
         self._wake = wake
+        self._retention = retention_policy(rt.settings)
 
     @property
     def rulebook(self) -> Rulebook:
@@ -123,7 +125,12 @@ class Jobs:
         rt = self._rt
         deliveries = await rt.store.deliveries.for_job(job.id)
         estimate = rt.durations.expected(job.model, job.resolution, job.duration)
-        return job_view(job, deliveries=deliveries, expected=estimate if expected else None)
+        return job_view(
+            job,
+            deliveries=deliveries,
+            expected=estimate if expected else None,
+            removes_at=removes_at(self._retention, job, deliveries),
+        )
 
     async def page(
         self, *, client_id: str, status: str | None, limit: int, cursor: str | None
@@ -159,7 +166,9 @@ class Jobs:
         store = self._rt.store
         deliveries = await store.deliveries.for_job(job.id)
         return JobPageView(
-            job=job_view(job, deliveries=deliveries),
+            job=job_view(
+                job, deliveries=deliveries, removes_at=removes_at(self._retention, job, deliveries)
+            ),
             timeline=await job_timeline(store, job),
             deliveries=[delivery_view(d) for d in deliveries],
             live=job.status in IN_FLIGHT or any(d.state == "pending" for d in deliveries),

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
+from gateway.domain.broker_allowlist import BrokerAllowlist
+from gateway.domain.broker_targets import BrokerCredentials
 from gateway.domain.delivery import AttemptResult
 from gateway.domain.fair_share import Rooms
 from gateway.domain.upstream import UpstreamResult
@@ -25,8 +27,10 @@ from gateway.store.records import (
     JobChange,
     JobRecord,
     NewDelivery,
+    SealedCredentials,
     SubscriptionRecord,
 )
+from gateway.store.retention import DatabaseSize, Removed
 
 W = TypeVar("W", contravariant=True)
 O_co = TypeVar("O_co", covariant=True)
@@ -43,6 +47,30 @@ class Sender(Protocol):
     """POSTs one webhook attempt (``gateway.delivery.sender.WebhookSender``)."""
 
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> AttemptResult: ...
+
+
+class Destinations(Protocol):
+    """Sends one attempt to any destination, an http(s) URL or a broker target
+    (``gateway.delivery.destinations.DestinationSender``)."""
+
+    async def send(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        credentials: BrokerCredentials | None = None,
+        broker_allowlist: BrokerAllowlist = ...,
+        dedupe_id: str,
+    ) -> AttemptResult: ...
+
+
+class CredentialVault(Protocol):
+    """Encrypts broker credentials for the store and decrypts them for a publish
+    (``gateway.delivery.credential_vault.FernetVault``)."""
+
+    def seal(self, credentials: BrokerCredentials) -> str: ...
+    def open(self, sealed: str) -> BrokerCredentials: ...
 
 
 class CallbackGuard(Protocol):
@@ -132,6 +160,17 @@ class ClientRows(Protocol):
     async def by_key_hash(self, api_key_hash: str) -> ClientRecord | None: ...
     async def list(self) -> list[ClientRecord]: ...
     async def revoke(self, client_id: str, *, now: float) -> ClientRecord | None: ...
+    async def configure(
+        self,
+        client_id: str,
+        *,
+        broker_allowlist: Sequence[str] | None = None,
+        signing_mode: str | None = None,
+        ed25519_key: str | None = None,
+    ) -> ClientRecord | None: ...
+    async def rotate_ed25519_key(
+        self, client_id: str, *, new_key: str, previous_until: float
+    ) -> ClientRecord | None: ...
     async def rotate_secret(
         self, client_id: str, *, new_secret: str, previous_until: float
     ) -> ClientRecord | None: ...
@@ -143,11 +182,22 @@ class Counters(Protocol):
 
 
 class SubscriptionRows(Protocol):
-    async def create(self, subscription: SubscriptionRecord, *, limit: int) -> bool: ...
+    async def create(
+        self,
+        subscription: SubscriptionRecord,
+        *,
+        limit: int,
+        credentials: SealedCredentials | None = None,
+    ) -> bool: ...
     async def list_for_client(self, client_id: str) -> list[SubscriptionRecord]: ...
     async def active_for_client(self, client_id: str) -> list[SubscriptionRecord]: ...
     async def delete(self, subscription_id: str, *, client_id: str) -> bool: ...
     async def deactivate(self, subscription_id: str, *, now: float, reason: str) -> bool: ...
+
+
+class BrokerCredentialRows(Protocol):
+    async def for_subscription(self, subscription_id: str) -> SealedCredentials | None: ...
+    async def masked(self, subscription_ids: Sequence[str]) -> dict[str, str]: ...
 
 
 class HistoryRows(Protocol):
@@ -190,6 +240,16 @@ class Leases(Protocol):
     async def release_leases(self, tokens: Sequence[str]) -> None: ...
     async def earliest_due(self, *, now: float, until: float) -> float | None: ...
     async def count_takeovers(self) -> int: ...
+
+
+class RetentionRows(Protocol):
+    """Removing finished jobs' records past their retention (``gateway.store.retention``)."""
+
+    async def remove_finished(
+        self, *, finished_before: float, now: float, limit: int
+    ) -> Removed: ...
+    async def count_rows(self) -> dict[str, int]: ...
+    async def size(self) -> DatabaseSize: ...
 
 
 class GroupWrites(Protocol[W, O_co]):
@@ -239,6 +299,8 @@ class StorePort(Protocol):
     @property
     def subscriptions(self) -> SubscriptionRows: ...
     @property
+    def broker_credentials(self) -> BrokerCredentialRows: ...
+    @property
     def history(self) -> HistoryRows: ...
     @property
     def browse(self) -> Browsing: ...
@@ -246,6 +308,8 @@ class StorePort(Protocol):
     def console(self) -> ConsoleRows: ...
     @property
     def work(self) -> Leases: ...
+    @property
+    def retention(self) -> RetentionRows: ...
     @property
     def intake(self) -> GroupWrites[IntakeRequest, InsertOutcome]: ...
     @property

@@ -12,6 +12,9 @@ from opentelemetry.trace import NoOpTracer, Tracer
 
 from gateway.catalogue import load_catalogue
 from gateway.clock import Clock, CorrectedClock
+from gateway.delivery.brokers.common import Publisher
+from gateway.delivery.destinations import BorrowedSender, DestinationSender
+from gateway.domain.broker_targets import BrokerKind
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import (
     DurationEstimate,
@@ -23,7 +26,7 @@ from gateway.domain.retry import DeliveryPolicy
 from gateway.observability.metrics import Metrics
 from gateway.service.client_keys import ClientKeys
 from gateway.service.lease_sizing import LeaseSizing
-from gateway.service.ports import CallbackGuard, Sender, StorePort, Upstream
+from gateway.service.ports import CallbackGuard, CredentialVault, Sender, StorePort, Upstream
 from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
 
@@ -64,8 +67,14 @@ class Runtime:
     # Every catalogue model's rules, compiled once at start-up.
     rulebook: Rulebook = field(default_factory=lambda: Rulebook(load_catalogue()))
     tracer: Tracer = field(default_factory=NoOpTracer)
+    # Message brokers as destinations (issue 28): a publisher per kind (none: a broker target
+    # is a failed attempt), and what opens the stored credentials (None: no key configured).
+    publishers: dict[BrokerKind, Publisher] = field(default_factory=dict)
+    vault: CredentialVault | None = None
     # The in-memory client-key cache.
     client_keys: ClientKeys = field(init=False)
+    # One send for every destination: ``sender`` for http(s), ``publishers`` for brokers.
+    destinations: DestinationSender = field(init=False)
 
     # Whether the lease suits the link to the database (measured round trips).
     lease_sizing: LeaseSizing = field(init=False)
@@ -73,6 +82,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.client_keys = ClientKeys(self.store.clients)
         self.lease_sizing = LeaseSizing(self.settings.lease_s, self.metrics)
+        self.destinations = DestinationSender(BorrowedSender(self.sender), self.publishers)
 
 
 async def shared_clock(store: StorePort, settings: Settings, local: Clock) -> Clock:

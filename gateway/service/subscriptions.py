@@ -13,12 +13,14 @@ import msgspec
 
 from gateway.clock import iso
 from gateway.domain import wording
+from gateway.domain.broker_targets import is_broker_url
 from gateway.domain.generation import DEFAULT_MODEL, CallbackUrl
 from gateway.domain.jobs import ErrorCode, JobStatus
 from gateway.domain.subscriptions import MAX_MODELS, UnknownEvent, normalize_events
 from gateway.domain.wording import Wrong
 from gateway.errors import InvalidRequest, NotFound, TooManySubscriptions
 from gateway.ids import new_subscription_id
+from gateway.service.broker_targets import check_broker_target, check_http_target, masked_url
 from gateway.service.destinations import event_payload
 from gateway.service.intake import check_destination
 from gateway.service.runtime import Runtime
@@ -52,10 +54,11 @@ class SubscriptionList(msgspec.Struct, frozen=True):
     data: list[SubscriptionView]
 
 
-def subscription_view(sub: SubscriptionRecord) -> SubscriptionView:
+def subscription_view(sub: SubscriptionRecord, masked: str | None = None) -> SubscriptionView:
+    """``masked``: a broker target's credentials as shown (``app:***``), if it has some."""
     return SubscriptionView(
         id=sub.id,
-        target_url=sub.target_url,
+        target_url=masked_url(sub.target_url, masked),
         events=sub.events,
         models=sub.models,
         active=sub.active,
@@ -72,11 +75,14 @@ class Subscriptions:
         self._rt = rt
 
     async def create(self, client: ClientRecord, request: NewSubscription) -> SubscriptionView:
-        return subscription_view(await subscribe(self._rt, client, request))
+        record = await subscribe(self._rt, client, request)
+        masked = await self._rt.store.broker_credentials.masked([record.id])
+        return subscription_view(record, masked.get(record.id))
 
     async def listing(self, client_id: str) -> SubscriptionList:
         subs = await self._rt.store.subscriptions.list_for_client(client_id)
-        return SubscriptionList(data=[subscription_view(s) for s in subs])
+        masked = await self._rt.store.broker_credentials.masked([s.id for s in subs])
+        return SubscriptionList(data=[subscription_view(s, masked.get(s.id)) for s in subs])
 
     async def delete(self, subscription_id: str, *, client_id: str) -> None:
         """Unsubscribe; another client's subscription is a 404 like an unknown one."""
@@ -102,17 +108,25 @@ async def subscribe(
             wording.summary("The subscription is invalid", [Wrong("events", str(exc))]),
             details=[{"field": "events", "message": str(exc)}],
         ) from None
-    await check_destination(rt.guard, request.target_url, field="target_url")
+    target_url, credentials = request.target_url, None
+    if is_broker_url(target_url):  # a message broker: the client's allow-list decides
+        checked = check_broker_target(rt, client, target_url)
+        target_url, credentials = checked.url, checked.credentials
+    else:
+        check_http_target(target_url)
+        await check_destination(rt.guard, target_url, field="target_url")
     record = SubscriptionRecord(
         id=new_subscription_id(),
         client_id=client.id,
-        target_url=request.target_url,
+        target_url=target_url,
         events=events,
         models=sorted(set(request.models)) if request.models else None,
         active=True,
         created_at=rt.clock(),
     )
-    if not await rt.store.subscriptions.create(record, limit=MAX_SUBSCRIPTIONS_PER_CLIENT):
+    if not await rt.store.subscriptions.create(
+        record, limit=MAX_SUBSCRIPTIONS_PER_CLIENT, credentials=credentials
+    ):
         raise TooManySubscriptions(
             f"At most {MAX_SUBSCRIPTIONS_PER_CLIENT} active subscriptions per client; "
             "delete some first."

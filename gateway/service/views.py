@@ -53,6 +53,10 @@ class JobView(msgspec.Struct, frozen=True):
     submitted_at: str | None = None
     finished_at: str | None = None
     deadline_at: str | None = None
+    # When the job and its records (webhook events, attempts, history) will be removed
+    # (GATEWAY_JOB_RETENTION_S after it finished); None while it is unfinished or one of its
+    # webhook events is still owed (GET only).
+    removes_at: str | None = None
     delivery: DeliveryView | None = None  # the newest webhook event's state (GET only)
     # How long generations of this kind (model, resolution, duration) have taken on average,
     # submission to end, as the poll policy learned it; None before any finished (GET only).
@@ -103,9 +107,10 @@ def job_view(
     deliveries: list[DeliveryRecord] | None = None,
     now: float | None = None,
     expected: DurationEstimate | None = None,
+    removes_at: float | None = None,
 ) -> JobView:
     """The public view of a job; ``deliveries`` (oldest first) adds the newest one's state,
-    ``expected`` the learned duration of its kind."""
+    ``expected`` the learned duration of its kind, ``removes_at`` when its records end."""
     error = None
     if job.error is not None:
         error = JobErrorView(
@@ -132,6 +137,7 @@ def job_view(
         submitted_at=iso(job.submitted_at),
         finished_at=iso(job.finished_at),
         deadline_at=iso(job.deadline_at),
+        removes_at=iso(removes_at),
         delivery=delivery_view(deliveries[-1]) if deliveries else None,
         expected_duration_s=round(expected.mean_s, 1) if expected and expected.count else None,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gateway.store import schema
 from gateway.store.bounds import DatabaseBounds
+from gateway.store.broker_credentials import BrokerCredentialStore
 from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
 from gateway.store.console import ConsoleStore
@@ -13,6 +14,7 @@ from gateway.store.deliveries import AttemptWrite, DeliveryStore
 from gateway.store.group_commit import GroupCommit, JobWrites, intake_commit
 from gateway.store.history import History
 from gateway.store.jobs import JobStore
+from gateway.store.retention import RetentionStore
 from gateway.store.subscriptions import SubscriptionStore
 from gateway.store.work_queue import WorkQueues
 
@@ -35,9 +37,11 @@ class Store:
         self.clients = ClientStore(db)
         self.counters = CounterStore(db)
         self.subscriptions = SubscriptionStore(db)
+        self.broker_credentials = BrokerCredentialStore(db)
         self.browse = BrowseStore(db)
         self.history = History(db)
         self.console = ConsoleStore(db)
+        self.retention = RetentionStore(db)
 
     @classmethod
     async def open(
@@ -58,6 +62,7 @@ class Store:
 
 __all__ = [
     "AttemptWrite",
+    "BrokerCredentialStore",
     "BrowseStore",
     "ClientStore",
     "ConsoleStore",
@@ -69,6 +74,7 @@ __all__ = [
     "History",
     "JobStore",
     "JobWrites",
+    "RetentionStore",
     "Store",
     "SubscriptionStore",
     "WorkQueues",

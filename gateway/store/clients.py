@@ -5,6 +5,9 @@ they drop it from their in-memory key caches (``gateway.service.client_keys``)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -102,6 +105,57 @@ class ClientStore:
             await self.db.notify_client_changed(conn, client_id)
         return await self.get(client_id)
 
+    async def configure(
+        self,
+        client_id: str,
+        *,
+        broker_allowlist: Sequence[str] | None = None,
+        signing_mode: str | None = None,
+        ed25519_key: str | None = None,
+    ) -> ClientRecord | None:
+        """Change what is given (the allow-list, the signing mode, a first ed25519 key — set
+        only where the client has none yet); the client as stored after, None if unknown."""
+        if not could_be_id(client_id):
+            return None
+        changes: dict[str, object] = {}
+        if broker_allowlist is not None:
+            changes["broker_allowlist"] = msgspec.json.encode(list(broker_allowlist)).decode()
+        if signing_mode is not None:
+            changes["signing_mode"] = signing_mode
+        if ed25519_key is not None:
+            changes["ed25519_key"] = sa.func.coalesce(clients.c.ed25519_key, ed25519_key)
+        async with self.db.write() as conn:
+            if changes:
+                result = await conn.execute(
+                    sa.update(clients).where(clients.c.id == client_id).values(**changes)
+                )
+                if result.rowcount != 1:
+                    return None
+                await self.db.notify_client_changed(conn, client_id)
+        return await self.get(client_id)
+
+    async def rotate_ed25519_key(
+        self, client_id: str, *, new_key: str, previous_until: float
+    ) -> ClientRecord | None:
+        """Make ``new_key`` the ed25519 key; the old one (if any) signs second until
+        ``previous_until``."""
+        if not could_be_id(client_id):
+            return None
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                sa.update(clients)
+                .where(clients.c.id == client_id, clients.c.revoked_at.is_(None))
+                .values(
+                    previous_ed25519_key=clients.c.ed25519_key,
+                    previous_ed25519_until=previous_until,
+                    ed25519_key=new_key,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            await self.db.notify_client_changed(conn, client_id)
+        return await self.get(client_id)
+
 
 def _values(client: ClientRecord) -> dict[str, object]:
     return {
@@ -113,4 +167,9 @@ def _values(client: ClientRecord) -> dict[str, object]:
         "previous_secret_until": client.previous_secret_until,
         "created_at": client.created_at,
         "revoked_at": client.revoked_at,
+        "broker_allowlist": msgspec.json.encode(client.broker_allowlist).decode(),
+        "signing_mode": client.signing_mode,
+        "ed25519_key": client.ed25519_key,
+        "previous_ed25519_key": client.previous_ed25519_key,
+        "previous_ed25519_until": client.previous_ed25519_until,
     }

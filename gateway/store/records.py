@@ -20,6 +20,23 @@ class ClientRecord(msgspec.Struct, frozen=True):
     previous_webhook_secret: str | None = None
     previous_secret_until: float | None = None
     revoked_at: float | None = None
+    broker_allowlist: list[str] = msgspec.field(default_factory=list)  # canonical entries
+    signing_mode: str = "hmac"  # "hmac", "ed25519" or "both"
+    ed25519_key: str | None = None  # whsk_…
+    previous_ed25519_key: str | None = None
+    previous_ed25519_until: float | None = None
+
+    def ed25519_secrets(self, now: float) -> list[str]:
+        """ed25519 keys to sign with now: the current one first, then the previous one during
+        its overlap (``whsk_`` forms)."""
+        keys = [self.ed25519_key] if self.ed25519_key else []
+        if (
+            self.previous_ed25519_key
+            and self.previous_ed25519_until is not None
+            and now < self.previous_ed25519_until
+        ):
+            keys.append(self.previous_ed25519_key)
+        return keys
 
     def signing_secrets(self, now: float) -> list[str]:
         """Secrets to sign with now: the current one first, then the previous during its grace."""
@@ -219,6 +236,13 @@ class SubscriptionRecord(msgspec.Struct, frozen=True):
     deactivated_reason: str | None = None
 
 
+class SealedCredentials(msgspec.Struct, frozen=True):
+    """A broker target's credentials as stored: encrypted, and the masked form shown."""
+
+    sealed: str
+    masked: str
+
+
 class AttemptRecord(msgspec.Struct, frozen=True):
     delivery_id: str
     attempt: int
@@ -286,7 +310,10 @@ def subscription_from_row(row: Any) -> SubscriptionRecord:
 
 
 def client_from_row(row: Any) -> ClientRecord:
-    return msgspec.convert(_row_dict(row), ClientRecord)
+    values = _row_dict(row)
+    if "broker_allowlist" in values:
+        values["broker_allowlist"] = msgspec.json.decode(values["broker_allowlist"] or "[]")
+    return msgspec.convert(values, ClientRecord)
 
 
 def could_be_id(text: str) -> bool:

@@ -34,6 +34,13 @@ clients = sa.Table(
     sa.Column("previous_secret_until", Time, nullable=True),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("revoked_at", Time, nullable=True),
+    # Issue 28: where the client's subscriptions may publish (JSON list of allow-list entries,
+    # ``gateway.domain.broker_allowlist``), and how its webhooks are signed.
+    sa.Column("broker_allowlist", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("signing_mode", sa.String(10), nullable=False, server_default="hmac"),
+    sa.Column("ed25519_key", sa.Text, nullable=True),  # whsk_…, made when first needed
+    sa.Column("previous_ed25519_key", sa.Text, nullable=True),  # signs too until …
+    sa.Column("previous_ed25519_until", Time, nullable=True),
 )
 
 jobs = sa.Table(
@@ -79,6 +86,8 @@ jobs = sa.Table(
 sa.Index("ix_jobs_due", jobs.c.next_run_at)
 sa.Index("ix_jobs_client_created", jobs.c.client_id, jobs.c.created_at, jobs.c.id)
 sa.Index("ix_jobs_client_status", jobs.c.client_id, jobs.c.status)
+# The retention sweep (``gateway.store.retention``) walks finished jobs oldest end first.
+sa.Index("ix_jobs_finished", jobs.c.finished_at)
 
 deliveries = sa.Table(
     "deliveries",
@@ -202,6 +211,19 @@ subscriptions = sa.Table(
     sa.Column("deactivated_reason", sa.String(40), nullable=True),  # "gone" (a 410)
 )
 sa.Index("ix_subscriptions_client", subscriptions.c.client_id, subscriptions.c.active)
+
+# A broker target's credentials (issue 28), stored apart from its URL: encrypted (Fernet, the
+# key from GATEWAY_BROKER_CREDENTIALS_KEY), with the masked form the API shows.
+broker_credentials = sa.Table(
+    "broker_credentials",
+    metadata,
+    sa.Column(
+        "subscription_id", sa.String(40), sa.ForeignKey("subscriptions.id"), primary_key=True
+    ),
+    sa.Column("client_id", sa.String(40), nullable=False),
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("masked", sa.String(300), nullable=False),
+)
 
 # Console sessions (``gateway.service.console_sessions``): a signed-in browser's session, looked
 # up on every console request so that signing out ends it on every replica. The id is the

@@ -6,8 +6,13 @@ import msgspec
 import sqlalchemy as sa
 
 from gateway.store.database import Database
-from gateway.store.records import SubscriptionRecord, could_be_id, subscription_from_row
-from gateway.store.schema import clients, subscriptions
+from gateway.store.records import (
+    SealedCredentials,
+    SubscriptionRecord,
+    could_be_id,
+    subscription_from_row,
+)
+from gateway.store.schema import broker_credentials, clients, subscriptions
 
 # Read at every status change that has an event: built once.
 _ACTIVE_FOR_CLIENT = (
@@ -21,7 +26,13 @@ class SubscriptionStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def create(self, subscription: SubscriptionRecord, *, limit: int) -> bool:
+    async def create(
+        self,
+        subscription: SubscriptionRecord,
+        *,
+        limit: int,
+        credentials: SealedCredentials | None = None,
+    ) -> bool:
         """Insert ``subscription`` if its client has fewer than ``limit`` active ones; False
         (nothing written) when it has that many already.
 
@@ -31,7 +42,8 @@ class SubscriptionStore:
         once the lock is held, at READ COMMITTED) sees every subscription committed before
         (``FOR NO KEY UPDATE``: creates take turns, while intake's foreign-key checks on the
         same row, ``KEY SHARE``, do not wait); on SQLite the single writer already serialises
-        whole write transactions."""
+        whole write transactions. A broker target's ``credentials`` are stored apart, in the
+        same transaction."""
         models = subscription.models
         async with self.db.write() as conn:
             if not self.db.is_sqlite:
@@ -61,6 +73,15 @@ class SubscriptionStore:
                     created_at=subscription.created_at,
                 )
             )
+            if credentials is not None:
+                await conn.execute(
+                    sa.insert(broker_credentials).values(
+                        subscription_id=subscription.id,
+                        client_id=subscription.client_id,
+                        sealed=credentials.sealed,
+                        masked=credentials.masked,
+                    )
+                )
         return True
 
     async def list_for_client(self, client_id: str) -> list[SubscriptionRecord]:
@@ -84,6 +105,12 @@ class SubscriptionStore:
         if not could_be_id(subscription_id):
             return False
         async with self.db.write() as conn:
+            await conn.execute(
+                sa.delete(broker_credentials).where(
+                    broker_credentials.c.subscription_id == subscription_id,
+                    broker_credentials.c.client_id == client_id,
+                )
+            )
             result = await conn.execute(
                 sa.delete(subscriptions).where(
                     subscriptions.c.id == subscription_id,

@@ -6,7 +6,8 @@ due than there is room for, it claims again as room frees up, for at most about 
 interval, then returns (``max_instances=1``, coalescing). How much to claim and when another
 claim is worth its query is the pure claim plan (``gateway.domain.claiming``). On PostgreSQL
 the time it claims and leases by is the database's (``gateway.service.runtime.lease_time``).
-A second job renews the leases of work still running. ``stop()`` stops claiming, lets in-flight
+A second job renews the leases of work still running; another removes finished jobs' records
+past their retention (``gateway.worker.sweeper``). ``stop()`` stops claiming, lets in-flight
 work finish within the grace period, cancels what is left and gives its leases back.
 """
 
@@ -23,9 +24,11 @@ from gateway.clock import CorrectedClock
 from gateway.domain import claiming
 from gateway.domain.claiming import Capacity
 from gateway.domain.fair_share import destination
+from gateway.domain.retention import SWEEP_INTERVAL_S
 from gateway.ids import new_lease_token
 from gateway.service.runtime import Runtime, lease_time
 from gateway.worker.notifications import WorkListener
+from gateway.worker.sweeper import Sweeper
 from gateway.worker.work_items import WorkItems, step_kind
 
 _TICK_JOB = "tick"
@@ -35,6 +38,7 @@ class Worker:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
         self.work = WorkItems(rt, on_room=self._room_freed, on_finished=self._item_finished)
+        self.sweeper = Sweeper(rt)
         self._stopping = False
         # What the last claims said is still due (the claim plan's input).
         self._backlog = claiming.NO_BACKLOG
@@ -83,6 +87,14 @@ class Worker:
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_job(
+            self.sweeper.run,
+            "interval",
+            seconds=SWEEP_INTERVAL_S,
+            id="retention_sweep",  # first one interval after start
+            max_instances=1,
+            coalesce=True,
         )
         scheduler.start()
         self._scheduler = scheduler
@@ -142,9 +154,11 @@ class Worker:
         deadline = loop.time() + grace
         # A tick in the middle of a claim has leased rows it has not started yet: let it start
         # them (it claims no more once stopping), so their leases are waited for or released.
+        self.sweeper.stop()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout_at(deadline):
                 await self._tick_ended.wait()
+                await self.sweeper.idle()  # its batch commits before the store closes
         pending = set(self.work.tasks)
         if pending:
             _, pending = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))

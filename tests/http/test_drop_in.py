@@ -274,6 +274,7 @@ def error_tree(root: type[GatewayError] = GatewayError) -> set[type[GatewayError
 UPSTREAM_WORDS: dict[type[Exception], tuple[int, str | None]] = {
     errors.InvalidRequest: (400, "Body validation error!"),
     errors.CallbackRejected: (400, "Body validation error!"),
+    errors.BrokerTargetRefused: (400, "Body validation error!"),
     errors.NothingToRedeliver: (400, "Body validation error!"),
     errors.TooManySubscriptions: (400, "Body validation error!"),
     errors.UnsupportedMediaType: (415, None),  # the upstream has no word for it: ours is kept
