@@ -40,7 +40,7 @@ from gateway.domain.broker_targets import BrokerKind
 from gateway.domain.model_rules import Rulebook
 from gateway.domain.polling import make_poll_policy
 from gateway.domain.retry import DeliveryPolicy
-from gateway.errors import ServiceUnavailable
+from gateway.errors import ServiceUnavailable, StoreUnavailable
 from gateway.heap import freeze_startup_heap
 from gateway.http import GatewayApp, api_routes, openapi_config
 from gateway.http.errors import EXCEPTION_HANDLERS
@@ -65,6 +65,7 @@ from gateway.service.runtime import shared_clock
 from gateway.service.subscription_upkeep import SubscriptionUpkeep
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.store.bounds import DatabaseBounds
 from gateway.store.database import CLIENT_CHANGED_CHANNEL
 from gateway.upstream import UpstreamClient
 from gateway.worker import Worker
@@ -101,15 +102,32 @@ def address_guard(settings: Settings) -> AddressGuard:
     return AddressGuard(Allowlist.parse(",".join(settings.callback_allowlist)))
 
 
+def database_bounds(settings: Settings) -> DatabaseBounds:
+    """The database's waits, as the settings bound them."""
+    return DatabaseBounds(
+        timeout_s=settings.db_timeout_s,
+        statement_timeout_s=settings.db_statement_timeout_s,
+        lock_timeout_s=settings.db_lock_timeout_s,
+        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
+    )
+
+
+async def open_store(settings: Settings) -> Store:
+    """The store of ``settings`` (connected, migrated), every wait on it bounded."""
+    return await Store.open(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        bounds=database_bounds(settings),
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_runtime(settings: Settings, **parts: Unpack[Parts]) -> AsyncIterator[Runtime]:
     """The runtime for ``settings``; parts not passed in are built here and closed on exit."""
     async with contextlib.AsyncExitStack() as stack:
         store = parts.get("store")
         if store is None:
-            store = await Store.open(
-                settings.database_url, sqlite_synchronous=settings.sqlite_synchronous
-            )
+            store = await open_store(settings)
             stack.push_async_callback(store.close)
         clock = parts.get("clock", system_clock)
         if clock is system_clock:
@@ -221,6 +239,8 @@ async def open_gateway(
     async with contextlib.AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings, **parts))
         await ensure_bootstrap_client(runtime.store, settings, now=runtime.clock())
+        with contextlib.suppress(StoreUnavailable):  # not reachable yet: measured per claim
+            runtime.lease_sizing.observe(await runtime.store.db.round_trip())
         worker = Worker(runtime)  # started only if this replica works (GATEWAY_WORKER)
         services = Services(
             runtime=runtime,
@@ -228,6 +248,7 @@ async def open_gateway(
                 runtime.store.db,
                 settings.replica_id,
                 interval_s=settings.readiness_probe_interval_s,
+                timeout_s=settings.db_timeout_s,
                 clock=runtime.clock,
             ),
             jobs=Jobs(runtime, wake=worker.wake),
@@ -271,7 +292,9 @@ async def job_end_watch(runtime: Runtime) -> AsyncIterator[None]:
     )
     listener = None
     if not runtime.store.db.is_sqlite:
-        listener = JobEndListener(runtime.store.db.driver_url(), waiters.job_ended)
+        listener = JobEndListener(
+            runtime.store.db.driver_url(), waiters.job_ended, bounds=runtime.store.db.bounds
+        )
         listener.start()
     try:
         yield
@@ -296,6 +319,7 @@ async def client_key_watch(runtime: Runtime) -> AsyncIterator[ChannelListener | 
         CLIENT_CHANGED_CHANNEL,
         runtime.client_keys.forget,
         application_name=CLIENT_LISTENER_NAME,
+        bounds=runtime.store.db.bounds,
     )
     listener.start()
     try:

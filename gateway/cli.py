@@ -50,15 +50,15 @@ def serve(settings: Settings) -> int:
 
 
 async def _clients(settings: Settings, args: argparse.Namespace) -> object:
+    from gateway.app import open_store
     from gateway.service.clients import (
         client_view,
         create_client,
         rotate_secret,
         signing_secrets,
     )
-    from gateway.store import Store
 
-    store = await Store.open(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = await open_store(settings)
     try:
         now = time.time()
         if args.action == "create":
@@ -82,9 +82,9 @@ async def _clients(settings: Settings, args: argparse.Namespace) -> object:
 
 
 async def _migrate(settings: Settings) -> None:
-    from gateway.store import Store
+    from gateway.app import open_store
 
-    store = await Store.open(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = await open_store(settings)
     await store.close()
 
 

@@ -218,9 +218,9 @@ def _stop_on_signals(servers: list[uvicorn.Server]) -> None:
 async def _sign_in_link(settings: Settings) -> str:
     """A one-time console sign-in link for the dev client, written to the database (the app,
     started next, redeems it like any replica would)."""
-    from gateway.store import Store
+    from gateway.app import open_store
 
-    store = await Store.open(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    store = await open_store(settings)
     try:
         key_hash = hash_api_key(settings.client_api_key)
         return await issue_sign_in_link(store, "client", key_hash, now=time.time())

@@ -178,6 +178,15 @@ class Settings:
 
     # Storage and logs.
     sqlite_synchronous: str = "NORMAL"  # "NORMAL" or "FULL"
+    # Every wait on the database: connecting, each command, a pool checkout, SQLite's busy wait;
+    # a replica cut off from its database answers 503 store_unavailable within about this.
+    db_timeout_s: float = 5.0
+    # PostgreSQL, set on each of the gateway's sessions (0: no limit): a statement is cancelled
+    # after this long; a lock is waited for at most this long (then 503); a session left idle
+    # in a transaction (its replica cut off mid-transaction) is ended, releasing its locks.
+    db_statement_timeout_s: float = 4.0
+    db_lock_timeout_s: float = 2.0
+    db_idle_in_transaction_timeout_s: float = 5.0
     log_format: str = "json"  # "json" or "console"
     log_level: str = "INFO"
 
@@ -361,6 +370,11 @@ def _check(settings: Settings) -> None:
         raise SettingsError("GATEWAY_PUBLIC_URL must be an http:// or https:// origin")
     if settings.subscription_disable_after <= 0:
         raise SettingsError("GATEWAY_SUBSCRIPTION_DISABLE_AFTER must be > 0")
+    if settings.db_timeout_s <= 0:
+        raise SettingsError("GATEWAY_DB_TIMEOUT_S must be > 0")
+    for name in ("db_statement_timeout_s", "db_lock_timeout_s", "db_idle_in_transaction_timeout_s"):
+        if getattr(settings, name) < 0:
+            raise SettingsError(f"{env_name(name)} must be >= 0 (0: no limit)")
     if settings.output_retention_s <= 0:
         raise SettingsError("GATEWAY_OUTPUT_RETENTION_S must be > 0")
     if settings.broker_credentials_key and not is_fernet_key(settings.broker_credentials_key):

@@ -35,6 +35,7 @@ from gateway.errors import (
     error_classes,
     for_status,
 )
+from gateway.store.driver_errors import Refusal, from_database, refusal
 
 log = structlog.get_logger("gateway.http")
 
@@ -255,7 +256,16 @@ def _worded(request: Request[Any, Any, Any], item: dict[str, Any]) -> wording.Wr
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    """The last resort: log the failure (without secrets), answer without any detail."""
+    """The last resort: a database error that reached here still answers by what it means (an
+    outage 503 ``store_unavailable``, a refused value 400: ``gateway.store.driver_errors``);
+    anything else is logged (without secrets) and answered without any detail."""
+    meaning = refusal(exc) if from_database(exc) else Refusal.OTHER
+    if meaning is Refusal.OUTAGE:
+        return respond(request, Failure.of(StoreUnavailable()))
+    if meaning is Refusal.DATA:
+        return respond(
+            request, Failure.of(InvalidRequest("The database refused a value of this request"))
+        )
     log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     return respond(request, Failure.of(GatewayError()))
 

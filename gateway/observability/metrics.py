@@ -60,6 +60,18 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0),
             registry=r,
         )
+        self.db_round_trip = Histogram(
+            "gateway_db_round_trip_seconds",
+            "A round trip to the database (measured at start-up and at each claim).",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2),
+            registry=r,
+        )
+        self.lease_too_short = Gauge(
+            "gateway_lease_too_short",
+            "1 when GATEWAY_LEASE_S is shorter than the database round trip asks "
+            "(25 round trips, see the operating guide), else 0.",
+            registry=r,
+        )
         self.leases_taken_over = Gauge(
             "gateway_leases_taken_over",
             "Claims (all replicas, all time) of work whose lease had expired unreleased.",

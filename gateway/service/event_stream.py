@@ -4,7 +4,8 @@ The stream reads the database only (``store.history``), so it works whichever re
 the job: each round fetches the rows after the last one sent; between rounds it waits
 ``poll_s``, or less when this process learns that the job ended (``JobWaiters``). It ends once
 the job has ended and every row recorded so far (the terminal one, and delivery attempts already
-made) has been sent. No database connection is held between rounds.
+made) has been sent. No database connection is held between rounds, and a caller who hangs up
+never cancels a read half-way (``gateway.service.hangups``).
 
 Resuming: the caller passes the last row id it received (``Last-Event-ID``); the stream sends
 every row after it, in id order (a row committed late, below the highest id already sent, is
@@ -15,12 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 
 from gateway.clock import iso
+from gateway.service.hangups import finish_anyway
 from gateway.service.ports import HistoryRow
 from gateway.service.waiting import JobWaiters
 
@@ -84,7 +87,7 @@ async def job_event_frames(
         while True:
             # Read before the rows: if the job had ended by then, this fetch sees its terminal
             # row (committed with the status) and every attempt recorded so far.
-            had_ended = await has_ended()
+            had_ended = await finish_anyway(has_ended)
             # From the resume point each round, skipping what was sent: on PostgreSQL two
             # concurrent writers (attempts to two destinations) may commit out of id order, and
             # a row that appears late below the highest id sent is still sent, not skipped.
@@ -105,7 +108,7 @@ async def _unsent(fetch: Fetch, since: int, sent: set[int]) -> AsyncIterator[His
     """Every row after ``since`` not sent yet, in id order, page by page."""
     after = since
     while True:
-        page = await fetch(after)
+        page = await finish_anyway(functools.partial(fetch, after))
         for row in page:
             if row.id not in sent:
                 yield row

@@ -26,6 +26,7 @@ from gateway.domain.retry import DeliveryPolicy
 from gateway.observability.metrics import Metrics
 from gateway.service.client_keys import ClientKeys
 from gateway.service.kept_outputs import KeptOutputs
+from gateway.service.lease_sizing import LeaseSizing
 from gateway.service.ports import CallbackGuard, CredentialVault, Sender, StorePort, Upstream
 from gateway.service.waiting import JobWaiters
 from gateway.settings import Settings
@@ -78,8 +79,12 @@ class Runtime:
     # One send for every destination: ``sender`` for http(s), ``publishers`` for brokers.
     destinations: DestinationSender = field(init=False)
 
+    # Whether the lease suits the link to the database (measured round trips).
+    lease_sizing: LeaseSizing = field(init=False)
+
     def __post_init__(self) -> None:
         self.client_keys = ClientKeys(self.store.clients)
+        self.lease_sizing = LeaseSizing(self.settings.lease_s, self.metrics)
         self.destinations = DestinationSender(BorrowedSender(self.sender), self.publishers)
 
 
@@ -102,4 +107,6 @@ async def lease_time(rt: Runtime) -> float:
     now = await rt.store.db.now(rt.clock())
     if isinstance(rt.clock, CorrectedClock):
         rt.clock.observe(now)
+    if rt.store.db.clock_from_db and rt.store.db.last_round_trip_s is not None:
+        rt.lease_sizing.observe(rt.store.db.last_round_trip_s)  # one round trip per claim
     return now

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+
+from gateway.service.hangups import finish_anyway
 
 if TYPE_CHECKING:
     from gateway.service.ports import JobRows
@@ -86,7 +89,7 @@ async def hold_until_ended(
         return job
     with waiters.watch(job.id) as ended:
         # Registered first, then read again: an end between the two is not missed.
-        current = await jobs.get_job(job.id) or job
+        current = await finish_anyway(functools.partial(jobs.get_job, job.id)) or job
         if current.status.is_terminal:
             return current
         try:
@@ -94,4 +97,4 @@ async def hold_until_ended(
                 await ended.wait()
         except TimeoutError:
             return current  # the time is up: no further read to hold the answer up
-        return await jobs.get_job(job.id) or current
+        return await finish_anyway(functools.partial(jobs.get_job, job.id)) or current

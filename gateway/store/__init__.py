@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gateway.store import schema
+from gateway.store.bounds import DatabaseBounds
 from gateway.store.broker_credentials import BrokerCredentialStore
 from gateway.store.browse import BrowseStore
 from gateway.store.clients import ClientStore
@@ -46,9 +47,11 @@ class Store:
         self.outputs = KeptOutputRows(db)
 
     @classmethod
-    async def open(cls, url: str, *, sqlite_synchronous: str = "NORMAL") -> Store:
+    async def open(
+        cls, url: str, *, sqlite_synchronous: str = "NORMAL", bounds: DatabaseBounds | None = None
+    ) -> Store:
         """Connect and migrate to the newest schema."""
-        db = Database.connect(url, sqlite_synchronous=sqlite_synchronous)
+        db = Database.connect(url, sqlite_synchronous=sqlite_synchronous, bounds=bounds)
         await db.migrate()
         return cls(db)
 
@@ -68,6 +71,7 @@ __all__ = [
     "ConsoleStore",
     "CounterStore",
     "Database",
+    "DatabaseBounds",
     "DeliveryStore",
     "GroupCommit",
     "History",

@@ -7,7 +7,10 @@
 
 Each listener holds one connection of its own (outside the pool). Nothing depends on it: if the
 connection drops, regular ticks and checks still find everything, and the listener reconnects
-with a growing pause.
+with a growing pause. Its waits are bounded as the pool's are (``DatabaseBounds``: connect and
+command timeouts, the session's timeouts and keepalives), and it pings its connection every
+``timeout_s`` while idle: a network that silently drops everything is noticed within about
+twice the bound, not at the TCP timeout hours later.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import asyncpg
 import structlog
 
+from gateway.store.bounds import DatabaseBounds
 from gateway.store.database import JOB_ENDED_CHANNEL, WORK_CHANNEL
 
 log = structlog.get_logger("gateway.notifications")
@@ -45,8 +49,10 @@ class ChannelListener:
         max_pause_s: float = 30.0,
         first_pause_s: float = 1.0,
         connect: Connect | None = None,
+        bounds: DatabaseBounds | None = None,
     ) -> None:
         self._url = url  # holds the password: never logged
+        self._bounds = bounds or DatabaseBounds()
         self._channel = channel
         self._on_payload = on_payload
         self._application_name = application_name
@@ -60,7 +66,7 @@ class ChannelListener:
 
     async def _connect_to_server(self) -> Any:
         return await asyncpg.connect(
-            self._url, timeout=10, server_settings={"application_name": self._application_name}
+            self._url, **self._bounds.asyncpg_connect_args(self._application_name)
         )
 
     def start(self) -> None:
@@ -107,7 +113,12 @@ class ChannelListener:
         conn.add_termination_listener(lambda _conn: lost.set())
         await conn.add_listener(self._channel, self._notified)
         self.listening.set()
-        await lost.wait()
+        every_s = self._bounds.timeout_s
+        while not lost.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lost.wait(), timeout=every_s)
+                return
+            await conn.fetchval("SELECT 1", timeout=every_s)  # raises when the path is lost
 
     def _notified(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         self._on_payload(payload)
@@ -124,6 +135,7 @@ class WorkListener(ChannelListener):
         max_pause_s: float = 30.0,
         first_pause_s: float = 1.0,
         connect: Connect | None = None,
+        bounds: DatabaseBounds | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -133,6 +145,7 @@ class WorkListener(ChannelListener):
             max_pause_s=max_pause_s,
             first_pause_s=first_pause_s,
             connect=connect,
+            bounds=bounds,
         )
 
 
@@ -140,7 +153,12 @@ class JobEndListener(ChannelListener):
     """A replica's ear for ``Prefer: wait``: this job id just ended (on any replica)."""
 
     def __init__(
-        self, url: str, on_end: Callable[[str], None], *, max_pause_s: float = 30.0
+        self,
+        url: str,
+        on_end: Callable[[str], None],
+        *,
+        max_pause_s: float = 30.0,
+        bounds: DatabaseBounds | None = None,
     ) -> None:
         super().__init__(
             url,
@@ -148,4 +166,5 @@ class JobEndListener(ChannelListener):
             on_end,
             application_name=JOB_END_APPLICATION_NAME,
             max_pause_s=max_pause_s,
+            bounds=bounds,
         )

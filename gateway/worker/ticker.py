@@ -116,7 +116,9 @@ class Worker:
         scheduler.start()
         self._scheduler = scheduler
         if not self.rt.store.db.is_sqlite:  # other replicas' intake wakes this one at once
-            self.listener = WorkListener(self.rt.store.db.driver_url(), self.wake)
+            self.listener = WorkListener(
+                self.rt.store.db.driver_url(), self.wake, bounds=self.rt.store.db.bounds
+            )
             self.listener.start()
 
     def wake(self) -> None:
