@@ -31,7 +31,8 @@ def test_the_committed_snapshot_matches_the_api() -> None:
 
 def test_the_document_is_valid_and_documents_the_job_body_and_auth() -> None:
     """Valid OpenAPI; POST /v1/jobs documents both media types; every /v1 route needs a key,
-    but the kept videos' downloads, whose signed link is the permission (403 when changed)."""
+    but the kept videos' downloads, whose signed link is the permission (403 when changed), and
+    a client's public signing keys, which receivers fetch without one."""
     document = _snapshot_module().document()
     validate(document)
     post = document["paths"]["/v1/jobs"]["post"]
@@ -42,6 +43,10 @@ def test_the_document_is_valid_and_documents_the_job_body_and_auth() -> None:
         if path.startswith("/v1/outputs/"):
             for operation in operations.values():
                 assert "403" in operation["responses"], f"{path} documents no 403"
+        elif path.startswith("/v1/signing-keys/"):
+            for operation in operations.values():
+                assert not operation.get("security"), f"{path} should need no key"
+                assert "404" in operation["responses"], f"{path} documents no 404"
         elif path.startswith("/v1"):
             for operation in operations.values():
                 assert operation.get("security"), f"{path} has no security requirement"

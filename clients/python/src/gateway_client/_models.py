@@ -156,6 +156,9 @@ class Job:
     submitted_at: datetime | None = None
     finished_at: datetime | None = None
     deadline_at: datetime | None = None
+    # When the gateway removes the job's records (GET only; None while it runs or is owed a
+    # webhook).
+    removes_at: datetime | None = None
     delivery: Delivery | None = None
     expected_duration_s: float | None = None
     # Which of the job's events are sent as webhooks (queued, generating, completed, failed).
@@ -199,6 +202,7 @@ class Job:
             submitted_at=parse_time(data.get("submitted_at")),
             finished_at=parse_time(data.get("finished_at")),
             deadline_at=parse_time(data.get("deadline_at")),
+            removes_at=parse_time(data.get("removes_at")),
             delivery=Delivery.from_json(delivery) if isinstance(delivery, dict) else None,
             expected_duration_s=_float(data.get("expected_duration_s")),
             events=[str(e) for e in data.get("events") or [] if isinstance(e, str)],
