@@ -146,7 +146,8 @@ class GatewayOperation(Operation):
 
 @dataclass
 class PublicOperation(GatewayOperation):
-    """Health, readiness and metrics: no authentication (an explicit empty requirement)."""
+    """No authentication, an explicit empty requirement: health, readiness and metrics, the kept
+    videos' signed links, and a client's public signing keys."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

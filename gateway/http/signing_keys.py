@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from gateway.errors import NotFound
 from gateway.http.errors import documented_errors
-from gateway.http.openapi import GatewayOperation
+from gateway.http.openapi import PublicOperation
 from gateway.service import Services
 from gateway.service.clients import JwkSet
 
@@ -25,8 +25,7 @@ from gateway.service.clients import JwkSet
         "Standard Webhooks libraries take it. Empty while the client signs with HMAC only."
     ),
     operation_id="getSigningKeys",
-    operation_class=GatewayOperation,
-    security=[],
+    operation_class=PublicOperation,
     responses=documented_errors(NotFound),
 )
 async def signing_keys(
