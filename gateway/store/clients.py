@@ -88,22 +88,12 @@ class ClientStore:
         self, client_id: str, *, new_secret: str, previous_until: float
     ) -> ClientRecord | None:
         """Make ``new_secret`` current; the old one signs second until ``previous_until``."""
-        if not could_be_id(client_id):
-            return None
-        async with self.db.write() as conn:
-            result = await conn.execute(
-                sa.update(clients)
-                .where(clients.c.id == client_id, clients.c.revoked_at.is_(None))
-                .values(
-                    previous_webhook_secret=clients.c.webhook_secret,
-                    previous_secret_until=previous_until,
-                    webhook_secret=new_secret,
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            await self.db.notify_client_changed(conn, client_id)
-        return await self.get(client_id)
+        return await self._change_active(
+            client_id,
+            previous_webhook_secret=clients.c.webhook_secret,
+            previous_secret_until=previous_until,
+            webhook_secret=new_secret,
+        )
 
     async def configure(
         self,
@@ -139,17 +129,23 @@ class ClientStore:
     ) -> ClientRecord | None:
         """Make ``new_key`` the ed25519 key; the old one (if any) signs second until
         ``previous_until``."""
+        return await self._change_active(
+            client_id,
+            previous_ed25519_key=clients.c.ed25519_key,
+            previous_ed25519_until=previous_until,
+            ed25519_key=new_key,
+        )
+
+    async def _change_active(self, client_id: str, **values: object) -> ClientRecord | None:
+        """Set ``values`` on a client that is not revoked, telling the other replicas; the
+        client as stored after, None if unknown or revoked."""
         if not could_be_id(client_id):
             return None
         async with self.db.write() as conn:
             result = await conn.execute(
                 sa.update(clients)
                 .where(clients.c.id == client_id, clients.c.revoked_at.is_(None))
-                .values(
-                    previous_ed25519_key=clients.c.ed25519_key,
-                    previous_ed25519_until=previous_until,
-                    ed25519_key=new_key,
-                )
+                .values(**values)
             )
             if result.rowcount != 1:
                 return None
