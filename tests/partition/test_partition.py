@@ -124,6 +124,7 @@ async def replica_a_in_its_namespace(
                 "AIMLAPI_KEY": "upstream-key-unused-here",
                 "GATEWAY_UPSTREAM_URL": "http://127.0.0.1:9",
                 "GATEWAY_WORKER": "false",
+                "GATEWAY_OUTPUTS": "link",  # no videos kept: nothing to share
                 "GATEWAY_REPLICA_ID": "a",
                 "GATEWAY_LOG_FORMAT": "json",
             }
@@ -174,6 +175,7 @@ async def test_b_intake_stays_under_5_s_while_a_is_cut_under_load(tmp_path: Path
                 "AIMLAPI_KEY": "upstream-key-unused-here",
                 "GATEWAY_UPSTREAM_URL": "http://127.0.0.1:9",
                 "GATEWAY_WORKER": "false",
+                "GATEWAY_OUTPUTS": "link",  # no videos kept: nothing to share
                 "GATEWAY_REPLICA_ID": "b",
             },
             log_path=tmp_path / "b.log",
